@@ -1,0 +1,375 @@
+import { z } from 'zod';
+import { type ModelPrice, type RuntimeConfig, runtimeConfigSchema, type Stage } from '#shared/runtime-config.ts';
+
+/**
+ * The one typed, validated configuration of the stack, read from the `sluice` object of the `cdk.json`
+ * context. Every key has a default, so `{}` is a complete configuration; a wrong value fails synth with the
+ * key path and the allowed range.
+ */
+
+/** A configuration value is out of range, of the wrong type, unknown, or inconsistent with another one. */
+export class ConfigError extends Error {
+  /** Every problem found, each as `<key path> <what is wrong>`. */
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[], options?: { cause?: unknown }) {
+    super(`Invalid sluice config: ${problems.join('; ')}`, options);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Retention periods CloudWatch Logs accepts, in days. */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+/** Log levels Powertools Logger understands. */
+export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+
+/** Public list prices (US dollars per million tokens) of the models the defaults use. */
+export const DEFAULT_PRICES: Readonly<Record<string, ModelPrice>> = {
+  'gpt-4o-mini': { inputPerMillionUsd: 0.15, outputPerMillionUsd: 0.6 },
+  'gpt-4.1-mini': { inputPerMillionUsd: 0.4, outputPerMillionUsd: 1.6 },
+};
+
+/** Complete ARN of a Secrets Manager secret, including the six random characters Secrets Manager appends. */
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/;
+
+function shown(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
+  if (value === undefined) return 'nothing';
+  if (Array.isArray(value)) return 'an array';
+  return `a ${typeof value}`;
+}
+
+/** An integer in [min, max]; every failure names the range and the value received. */
+function integerBetween(min: number, max: number) {
+  const range = `between ${min} and ${max}`;
+  return z
+    .number({ error: (issue) => `must be a whole number ${range} (got ${shown(issue.input)})` })
+    .int({ error: (issue) => `must be a whole number ${range} (got ${shown(issue.input)})` })
+    .min(min, { error: (issue) => `must be ${range} (got ${shown(issue.input)})` })
+    .max(max, { error: (issue) => `must be ${range} (got ${shown(issue.input)})` });
+}
+
+/** A number in [min, max]; every failure names the range and the value received. */
+function numberBetween(min: number, max: number) {
+  const range = `between ${min} and ${max}`;
+  return z
+    .number({ error: (issue) => `must be a number ${range} (got ${shown(issue.input)})` })
+    .min(min, { error: (issue) => `must be ${range} (got ${shown(issue.input)})` })
+    .max(max, { error: (issue) => `must be ${range} (got ${shown(issue.input)})` });
+}
+
+function nonEmptyString() {
+  return z
+    .string({ error: (issue) => `must be a non-empty string (got ${shown(issue.input)})` })
+    .min(1, { error: 'must be a non-empty string (got "")' });
+}
+
+/** An object that rejects unknown keys, so a misspelt setting fails instead of being silently ignored. */
+function section<Shape extends z.core.$ZodLooseShape>(shape: Shape) {
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `has unknown key(s) ${issue.keys.map((key) => JSON.stringify(key)).join(', ')}`
+        : `must be an object (got ${shown(issue.input)})`,
+  });
+}
+
+const modelPriceConfigSchema = section({
+  /** US dollars per million prompt tokens. */
+  inputPerMillionUsd: numberBetween(0, 1000),
+  /** US dollars per million completion tokens. */
+  outputPerMillionUsd: numberBetween(0, 1000),
+});
+
+interface StageDefaults {
+  model: string;
+  reservedConcurrency: number;
+  maxConcurrency: number;
+  batchSize: number;
+  timeoutSeconds: number;
+  memoryMb: number;
+  maxOutputTokens: number;
+}
+
+function stageSchema(defaults: StageDefaults) {
+  return {
+    /** Model this stage calls. It must have an entry in `prices`. */
+    model: nonEmptyString().default(defaults.model),
+    /**
+     * Reserved concurrency of the stage function (2..1000): it guarantees the stage can scale to
+     * `maxConcurrency` and caps it there, whatever else runs in the account.
+     */
+    reservedConcurrency: integerBetween(2, 1000).default(defaults.reservedConcurrency),
+    /**
+     * Maximum concurrency of the SQS event source (2..1000): the semaphore on concurrent batches, hence on
+     * concurrent LLM calls. At most `reservedConcurrency` while reserved concurrency is enabled.
+     */
+    maxConcurrency: integerBetween(2, 1000).default(defaults.maxConcurrency),
+    /**
+     * Records per invocation (1..10). With 1, `maxConcurrency` is exactly the number of items in flight and a slow
+     * item never holds others past their visibility timeout.
+     */
+    batchSize: integerBetween(1, 10).default(defaults.batchSize),
+    /** Function timeout in seconds (10..900); the queue's visibility timeout is six times this. */
+    timeoutSeconds: integerBetween(10, 900).default(defaults.timeoutSeconds),
+    /** Function memory in MB (128..10240); Lambda allocates CPU in proportion. */
+    memoryMb: integerBetween(128, 10_240).default(defaults.memoryMb),
+    /** Upper bound of completion tokens per call (64..32000), reserved against the budgets before each call. */
+    maxOutputTokens: integerBetween(64, 32_000).default(defaults.maxOutputTokens),
+  };
+}
+
+/**
+ * Schema of the `sluice` context object. Parse with {@link loadConfig}, which formats the errors.
+ *
+ * @example
+ * const parsed = sluiceConfigSchema.safeParse({ stages: { extract: { batchSize: 2 } } });
+ */
+export const sluiceConfigSchema = section({
+  llm: section({
+    /**
+     * Base URL of any OpenAI-compatible server (e.g. `https://openrouter.ai/api/v1`).
+     * @default the SDK's default, https://api.openai.com/v1
+     */
+    baseUrl: z
+      .url({
+        protocol: /^https?$/,
+        error: (issue) => `must be an http(s) URL (got ${shown(issue.input)})`,
+      })
+      .optional(),
+    /**
+     * Timeout of one LLM call in seconds (1..900); the function always caps it by the time left in the invocation.
+     * @default 60
+     */
+    timeoutSeconds: integerBetween(1, 900).default(60),
+    /**
+     * Model used while the primary model's breaker is open; it must have an entry in `prices`.
+     * @default none: calls are deferred instead
+     */
+    fallbackModel: nonEmptyString().optional(),
+  }).prefault({}),
+  /**
+   * Complete ARN of an existing Secrets Manager secret holding the LLM API key (plain string value).
+   * @default none: the stack creates a secret, whose value you set after the first deploy
+   */
+  apiKeySecretArn: z
+    .string({ error: (issue) => `must be a string (got ${shown(issue.input)})` })
+    .regex(SECRET_ARN, {
+      error: (issue) =>
+        `must be the complete ARN of a Secrets Manager secret, arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 characters> (got ${shown(issue.input)})`,
+    })
+    .optional(),
+  /**
+   * Price of each model in US dollars per million tokens. Entries given here are added to (or replace) the
+   * defaults.
+   * @default gpt-4o-mini (0.15 / 0.60) and gpt-4.1-mini (0.40 / 1.60)
+   */
+  prices: z
+    .record(nonEmptyString(), modelPriceConfigSchema, {
+      error: (issue) => `must be an object of model name to price (got ${shown(issue.input)})`,
+    })
+    .optional()
+    .transform((prices): Record<string, ModelPrice> => ({ ...DEFAULT_PRICES, ...prices })),
+  stages: section({
+    /** The "left brain": raw item to structured knowledge, one call per item. */
+    extract: section(
+      stageSchema({
+        model: 'gpt-4o-mini',
+        reservedConcurrency: 5,
+        maxConcurrency: 5,
+        batchSize: 1,
+        timeoutSeconds: 120,
+        memoryMb: 512,
+        maxOutputTokens: 2048,
+      }),
+    ).prefault({}),
+    /** The "right brain": knowledge (and related past items) to a reviewed draft, up to a few calls per item. */
+    draft: section({
+      ...stageSchema({
+        model: 'gpt-4.1-mini',
+        reservedConcurrency: 3,
+        maxConcurrency: 3,
+        batchSize: 1,
+        timeoutSeconds: 300,
+        memoryMb: 512,
+        maxOutputTokens: 4096,
+      }),
+      /**
+       * Redrafts after a rejected review (0..10), bounded also by `itemTokenBudget`.
+       * @default 2
+       */
+      maxRevisions: integerBetween(0, 10).default(2),
+    }).prefault({}),
+  }).prefault({}),
+  /**
+   * Whether stage functions get reserved concurrency. Turn it off in new accounts whose concurrency quota is 10:
+   * Lambda refuses reservations that leave fewer than 10 unreserved.
+   * @default true
+   */
+  reservedConcurrencyEnabled: z
+    .boolean({ error: (issue) => `must be true or false (got ${shown(issue.input)})` })
+    .default(true),
+  /**
+   * Receives before SQS moves a message to the DLQ (5..1000). A backstop for crashes and timeouts only:
+   * classified failures are dead-lettered by the handler after `maxAttempts`.
+   * @default 5
+   */
+  maxReceiveCount: integerBetween(5, 1000).default(5),
+  /**
+   * Real failed attempts per item and stage before the handler dead-letters it (1..100); waiting for a rate limit,
+   * a breaker or the budget does not count. Less than `maxReceiveCount`.
+   * @default 3
+   */
+  maxAttempts: integerBetween(1, 100).default(3),
+  /**
+   * Most tokens (prompt + completion, every call of both stages) one item may use (1000..10000000).
+   * @default 30000
+   */
+  itemTokenBudget: integerBetween(1000, 10_000_000).default(30_000),
+  /**
+   * Most US dollars all LLM calls of one UTC day may cost (0..1000000).
+   * @default 25
+   */
+  dailyBudgetUsd: numberBetween(0, 1_000_000).default(25),
+  memory: section({
+    /**
+     * Timeout of the related-items lookup in milliseconds (50..30000); past it the draft goes ahead without
+     * history and the item is flagged degraded.
+     * @default 1500
+     */
+    lookupTimeoutMs: integerBetween(50, 30_000).default(1500),
+    /**
+     * Most related past items given to the draft (0..50).
+     * @default 5
+     */
+    maxRelated: integerBetween(0, 50).default(5),
+  }).prefault({}),
+  /**
+   * Whether the shared third-party runtime dependencies ship in a Lambda layer (see layers/README.md) instead of
+   * in each function bundle.
+   * @default false
+   */
+  useDependencyLayer: z
+    .boolean({ error: (issue) => `must be true or false (got ${shown(issue.input)})` })
+    .default(false),
+  /**
+   * Powertools log level of the stage functions.
+   * @default 'INFO'
+   */
+  logLevel: z
+    .enum(LOG_LEVELS, { error: (issue) => `must be one of ${LOG_LEVELS.join(', ')} (got ${shown(issue.input)})` })
+    .default('INFO'),
+  /**
+   * Retention of the function log groups in days; one of the values CloudWatch Logs accepts.
+   * @default 30
+   */
+  logRetentionDays: z
+    .literal(LOG_RETENTION_DAYS, {
+      error: (issue) => `must be one of ${LOG_RETENTION_DAYS.join(', ')} (got ${shown(issue.input)})`,
+    })
+    .default(30),
+})
+  .prefault({})
+  .superRefine((config, ctx) => {
+    if (config.reservedConcurrencyEnabled) {
+      for (const stage of ['extract', 'draft'] as const) {
+        const { maxConcurrency, reservedConcurrency } = config.stages[stage];
+        if (maxConcurrency > reservedConcurrency) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['stages', stage, 'maxConcurrency'],
+            message: `must be at most stages.${stage}.reservedConcurrency (${reservedConcurrency}) while reservedConcurrencyEnabled is true (got ${maxConcurrency})`,
+          });
+        }
+      }
+    }
+    const usedModels: [string, string | undefined][] = [
+      ['stages.extract.model', config.stages.extract.model],
+      ['stages.draft.model', config.stages.draft.model],
+      ['llm.fallbackModel', config.llm.fallbackModel],
+    ];
+    for (const [key, model] of usedModels) {
+      if (model !== undefined && config.prices[model] === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['prices'],
+          message: `must have an entry for model ${JSON.stringify(model)} (used by ${key})`,
+        });
+      }
+    }
+    // Otherwise SQS's crash backstop moves a failing message to the DLQ before the handler records why.
+    if (config.maxAttempts >= config.maxReceiveCount) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxAttempts'],
+        message: `must be less than maxReceiveCount (${config.maxReceiveCount}) (got ${config.maxAttempts})`,
+      });
+    }
+  });
+
+/** The validated configuration, every default filled in. */
+export type SluiceConfig = z.output<typeof sluiceConfigSchema>;
+/** What may be written in `cdk.json` (every key optional). */
+export type SluiceConfigInput = z.input<typeof sluiceConfigSchema>;
+/** Settings of one stage. */
+export type StageConfig = SluiceConfig['stages'][Stage];
+
+function describeIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((issue) => {
+    const path = issue.path.map(String).join('.');
+    return path === '' ? `the sluice context ${issue.message}` : `${path} ${issue.message}`;
+  });
+}
+
+/**
+ * Validates the raw `sluice` context (undefined means all defaults).
+ * @throws {ConfigError} naming every wrong key with its allowed range.
+ * @example
+ * const config = loadConfig(app.node.tryGetContext('sluice'));
+ * config.stages.extract.maxConcurrency; // 5
+ */
+export function loadConfig(raw: unknown): SluiceConfig {
+  const parsed = sluiceConfigSchema.safeParse(raw ?? {});
+  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error.issues), { cause: parsed.error });
+  return parsed.data;
+}
+
+/**
+ * What one stage function needs at run time, validated with the runtime's own schema, so a config the
+ * function would reject fails synth instead.
+ * @throws {ConfigError} if the runtime schema rejects the derived config.
+ * @example
+ * const json = JSON.stringify(runtimeConfigFor(config, 'draft'));
+ */
+export function runtimeConfigFor(config: SluiceConfig, stage: Stage): RuntimeConfig {
+  const settings = config.stages[stage];
+  const candidate: RuntimeConfig = {
+    stage,
+    model: settings.model,
+    ...(config.llm.fallbackModel === undefined ? {} : { fallbackModel: config.llm.fallbackModel }),
+    maxOutputTokens: settings.maxOutputTokens,
+    maxRevisions: stage === 'draft' ? config.stages.draft.maxRevisions : 0,
+    llm: {
+      ...(config.llm.baseUrl === undefined ? {} : { baseUrl: config.llm.baseUrl }),
+      timeoutMs: config.llm.timeoutSeconds * 1000,
+    },
+    prices: config.prices,
+    itemTokenBudget: config.itemTokenBudget,
+    dailyBudgetUsd: config.dailyBudgetUsd,
+    maxAttempts: config.maxAttempts,
+    memory: { lookupTimeoutMs: config.memory.lookupTimeoutMs, maxRelated: config.memory.maxRelated },
+  };
+  const parsed = runtimeConfigSchema.safeParse(candidate);
+  if (!parsed.success) {
+    throw new ConfigError(
+      describeIssues(parsed.error.issues).map((problem) => `runtime config of stage ${stage}: ${problem}`),
+      { cause: parsed.error },
+    );
+  }
+  return parsed.data;
+}

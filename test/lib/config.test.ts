@@ -1,0 +1,227 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, runtimeConfigFor } from '#lib/config.ts';
+import { cdkJsonContext, synthesizeTemplate } from '#lib/template.ts';
+import { runtimeConfigSchema } from '#shared/runtime-config.ts';
+
+function problemsOf(raw: unknown): string {
+  try {
+    loadConfig(raw);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.message;
+    throw error;
+  }
+  throw new Error('expected loadConfig to reject the config');
+}
+
+describe('Function: loadConfig', () => {
+  it('fills every setting with its default from an empty object', () => {
+    // Act
+    const config = loadConfig({});
+
+    // Assess
+    expect(config.stages.extract).toEqual({
+      model: 'gpt-4o-mini',
+      reservedConcurrency: 5,
+      maxConcurrency: 5,
+      batchSize: 1,
+      timeoutSeconds: 120,
+      memoryMb: 512,
+      maxOutputTokens: 2048,
+    });
+    expect(config.stages.draft.timeoutSeconds).toBe(300);
+    expect(config.stages.draft.maxRevisions).toBe(2);
+    expect(config.llm).toEqual({ timeoutSeconds: 60 });
+    expect(config.prices['gpt-4o-mini']).toEqual({ inputPerMillionUsd: 0.15, outputPerMillionUsd: 0.6 });
+    expect(config.prices['gpt-4.1-mini']).toEqual({ inputPerMillionUsd: 0.4, outputPerMillionUsd: 1.6 });
+    expect(config).toMatchObject({
+      reservedConcurrencyEnabled: true,
+      maxReceiveCount: 5,
+      maxAttempts: 3,
+      itemTokenBudget: 30_000,
+      dailyBudgetUsd: 25,
+      memory: { lookupTimeoutMs: 1500, maxRelated: 5 },
+      useDependencyLayer: false,
+      logLevel: 'INFO',
+      logRetentionDays: 30,
+    });
+    expect(config.apiKeySecretArn).toBeUndefined();
+  });
+
+  it('treats a missing sluice context as all defaults', () => {
+    // Act & Assess
+    expect(loadConfig(undefined)).toEqual(loadConfig({}));
+  });
+
+  it('reads the cdk.json context, which writes out exactly the defaults', () => {
+    // Prepare
+    const fromCdkJson = cdkJsonContext().sluice;
+
+    // Act & Assess
+    expect(fromCdkJson).toBeTypeOf('object');
+    expect(loadConfig(fromCdkJson)).toEqual(loadConfig({}));
+  });
+
+  it('keeps the default prices when more models are priced', () => {
+    // Act
+    const config = loadConfig({
+      prices: { 'local-model': { inputPerMillionUsd: 0, outputPerMillionUsd: 0 } },
+      stages: { extract: { model: 'local-model' } },
+    });
+
+    // Assess
+    expect(Object.keys(config.prices).sort()).toEqual(['gpt-4.1-mini', 'gpt-4o-mini', 'local-model']);
+  });
+
+  it.each<[string, unknown, string]>([
+    [
+      'maximum concurrency below 2',
+      { stages: { extract: { maxConcurrency: 1 } } },
+      'stages.extract.maxConcurrency must be between 2 and 1000 (got 1)',
+    ],
+    [
+      'reserved concurrency above 1000',
+      { stages: { draft: { reservedConcurrency: 1001 } } },
+      'stages.draft.reservedConcurrency must be between 2 and 1000 (got 1001)',
+    ],
+    ['a batch of 11', { stages: { extract: { batchSize: 11 } } }, 'stages.extract.batchSize must be between 1 and 10'],
+    [
+      'a fractional batch size',
+      { stages: { extract: { batchSize: 1.5 } } },
+      'stages.extract.batchSize must be a whole number between 1 and 10 (got 1.5)',
+    ],
+    [
+      'a timeout of 5 s',
+      { stages: { draft: { timeoutSeconds: 5 } } },
+      'stages.draft.timeoutSeconds must be between 10 and 900 (got 5)',
+    ],
+    [
+      'a timeout given as a string',
+      { stages: { draft: { timeoutSeconds: '300' } } },
+      'stages.draft.timeoutSeconds must be a whole number between 10 and 900 (got "300")',
+    ],
+    [
+      '100 MB of memory',
+      { stages: { extract: { memoryMb: 100 } } },
+      'stages.extract.memoryMb must be between 128 and 10240',
+    ],
+    [
+      'eleven revisions',
+      { stages: { draft: { maxRevisions: 11 } } },
+      'stages.draft.maxRevisions must be between 0 and 10',
+    ],
+    ['maxReceiveCount below 5', { maxReceiveCount: 4 }, 'maxReceiveCount must be between 5 and 1000 (got 4)'],
+    ['a negative daily budget', { dailyBudgetUsd: -1 }, 'dailyBudgetUsd must be between 0 and 1000000 (got -1)'],
+    ['a retention CloudWatch refuses', { logRetentionDays: 2 }, 'logRetentionDays must be one of 1, 3, 5, 7, 14, 30'],
+    ['an unknown log level', { logLevel: 'TRACE' }, 'logLevel must be one of DEBUG, INFO, WARN, ERROR (got "TRACE")'],
+    ['a base URL that is not http(s)', { llm: { baseUrl: 'ftp://llm.example' } }, 'llm.baseUrl must be an http(s) URL'],
+    [
+      'a secret ARN without its suffix',
+      { apiKeySecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:llm-key' },
+      'apiKeySecretArn must be the complete ARN of a Secrets Manager secret',
+    ],
+    [
+      'a misspelt key',
+      { stages: { extract: { maxConcurency: 2 } } },
+      'stages.extract has unknown key(s) "maxConcurency"',
+    ],
+    ['a config that is not an object', 'fast', 'the sluice context must be an object (got "fast")'],
+  ])('rejects %s, naming the key and the allowed values', (_case, raw, expected) => {
+    // Act
+    const message = problemsOf(raw);
+
+    // Assess
+    expect(message).toContain('Invalid sluice config: ');
+    expect(message).toContain(expected);
+  });
+
+  it('rejects a maximum concurrency above the reserved concurrency while reservation is on', () => {
+    // Prepare
+    const stages = { extract: { reservedConcurrency: 4, maxConcurrency: 8 } };
+
+    // Act
+    const message = problemsOf({ stages });
+
+    // Assess
+    expect(message).toContain(
+      'stages.extract.maxConcurrency must be at most stages.extract.reservedConcurrency (4) while reservedConcurrencyEnabled is true (got 8)',
+    );
+    expect(loadConfig({ stages, reservedConcurrencyEnabled: false }).stages.extract.maxConcurrency).toBe(8);
+  });
+
+  it('rejects a model, stage or fallback, that has no price', () => {
+    // Act
+    const message = problemsOf({ stages: { draft: { model: 'gpt-5' } }, llm: { fallbackModel: 'other' } });
+
+    // Assess
+    expect(message).toContain('prices must have an entry for model "gpt-5" (used by stages.draft.model)');
+    expect(message).toContain('prices must have an entry for model "other" (used by llm.fallbackModel)');
+  });
+
+  it('rejects a failure budget the SQS redrive would cut short', () => {
+    // Act
+    const message = problemsOf({ maxAttempts: 5, maxReceiveCount: 5 });
+
+    // Assess
+    expect(message).toContain('maxAttempts must be less than maxReceiveCount (5) (got 5)');
+  });
+
+  it('reports every problem at once', () => {
+    // Act
+    let caught: unknown;
+    try {
+      loadConfig({ maxReceiveCount: 1, logLevel: 'LOUD' });
+    } catch (error) {
+      caught = error;
+    }
+
+    // Assess
+    expect(caught).toBeInstanceOf(ConfigError);
+    expect((caught as ConfigError).problems).toHaveLength(2);
+  });
+
+  it('fails the synth of a wrong config with the same message', () => {
+    // Act & Assess
+    expect(() => synthesizeTemplate({ sluice: { stages: { extract: { maxConcurrency: 1 } } } })).toThrow(
+      'Invalid sluice config: stages.extract.maxConcurrency must be between 2 and 1000 (got 1)',
+    );
+  });
+});
+
+describe('Function: runtimeConfigFor', () => {
+  it('derives a runtime config the functions accept, per stage', () => {
+    // Prepare
+    const config = loadConfig({
+      llm: { baseUrl: 'http://127.0.0.1:8080/v1', timeoutSeconds: 45, fallbackModel: 'gpt-4o-mini' },
+      stages: { draft: { maxRevisions: 4, maxOutputTokens: 3000 } },
+    });
+
+    // Act
+    const extract = runtimeConfigSchema.parse(runtimeConfigFor(config, 'extract'));
+    const draft = runtimeConfigSchema.parse(runtimeConfigFor(config, 'draft'));
+
+    // Assess
+    expect(extract).toMatchObject({ stage: 'extract', model: 'gpt-4o-mini', maxRevisions: 0 });
+    expect(draft).toMatchObject({
+      stage: 'draft',
+      model: 'gpt-4.1-mini',
+      fallbackModel: 'gpt-4o-mini',
+      maxOutputTokens: 3000,
+      maxRevisions: 4,
+      llm: { baseUrl: 'http://127.0.0.1:8080/v1', timeoutMs: 45_000 },
+      itemTokenBudget: 30_000,
+      dailyBudgetUsd: 25,
+      maxAttempts: 3,
+      memory: { lookupTimeoutMs: 1500, maxRelated: 5 },
+    });
+    expect(draft.prices).toEqual(config.prices);
+  });
+
+  it('leaves out the optional settings that are not configured', () => {
+    // Act
+    const runtime = runtimeConfigFor(loadConfig({}), 'extract');
+
+    // Assess
+    expect(runtime).not.toHaveProperty('fallbackModel');
+    expect(runtime.llm).toEqual({ timeoutMs: 60_000 });
+  });
+});
