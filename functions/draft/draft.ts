@@ -1,0 +1,285 @@
+import type { SQSRecord } from 'aws-lambda';
+import type { RecordInvocation } from '#shared/batch.ts';
+import { type CallEntry, sumUsage } from '#shared/call-ledger.ts';
+import { describeError, ItemStateError, StateConflictError } from '#shared/errors.ts';
+import { settleFailure } from '#shared/failure-policy.ts';
+import { claimItem, type ItemSession } from '#shared/item-claim.ts';
+import type { ItemRecord, Publication } from '#shared/item-store.ts';
+import { runLlmStep } from '#shared/llm-step.ts';
+import { type DraftPayload, draftMessages, type RelatedItem, reviewMessages } from '#shared/prompts.ts';
+import {
+  type Draft,
+  draftMessageSchema,
+  draftSchema,
+  type Knowledge,
+  OUTPUT_FORMATS,
+  type PublishedEvent,
+  type Review,
+  reviewSchema,
+} from '#shared/schemas.ts';
+import type { StageRuntime } from '#shared/stage-runtime.ts';
+
+/**
+ * The draft stage ("right brain"): related past items from memory, a draft, a critic's review against the
+ * extracted facts, and bounded redrafts with the critic's feedback; then the post is published.
+ *
+ * Every LLM response is in the call ledger under a step name (`draft.0`, `review.0`, `draft.1`, ...), so a
+ * redelivered or redriven message replays the loop from the ledger and pays only for the steps never answered.
+ */
+
+/** Why a published item is flagged. */
+export const DEGRADED = {
+  /** The memory store was down or slow: drafted without related items (can be re-enriched later). */
+  noHistory: 'NO_HISTORY',
+  /** The reviewer still rejected the last draft allowed by max revisions. */
+  unapproved: 'UNAPPROVED',
+  /** Another revision would not fit in the item's token budget: the last draft was published as it was. */
+  revisionsCut: 'REVISIONS_CUT',
+} as const;
+
+interface MemoryOutcome {
+  related: RelatedItem[];
+  degraded: boolean;
+}
+
+/** @example await draftRecord(runtime, record, invocation) */
+export async function draftRecord(runtime: StageRuntime, record: SQSRecord, invocation: RecordInvocation) {
+  const parsed = draftMessageSchema.safeParse(parseJson(record.body));
+  if (!parsed.success) {
+    // Only the extract stage writes this queue; a malformed message here is a bug, not an item.
+    runtime.logger.error('malformed draft message dropped', {
+      messageId: record.messageId,
+      ...describeError(parsed.error),
+    });
+    throw new ItemStateError(`malformed draft message ${record.messageId}`);
+  }
+  const { itemId } = parsed.data;
+  let session: ItemSession | undefined;
+  try {
+    const claim = await claimItem(runtime.items, {
+      itemId,
+      stage: 'draft',
+      owner: invocation.owner,
+      leaseUntil: invocation.leaseUntil,
+      now: runtime.now(),
+    });
+    if (claim.outcome === 'done') {
+      runtime.logger.info('duplicate delivery of a finished item', { itemId, state: claim.item.state });
+      return;
+    }
+    session = claim.session;
+    await draftItem(runtime, session, invocation);
+  } catch (error) {
+    await settleFailure(runtime, 'draft', record, session, error);
+  }
+}
+
+async function draftItem(runtime: StageRuntime, session: ItemSession, invocation: RecordInvocation) {
+  const { config } = runtime;
+  const item = session.item;
+  const knowledge = item.knowledge;
+  if (knowledge === undefined) throw new ItemStateError(`item ${item.itemId} has no extraction checkpoint`);
+  const calls = await runtime.ledger.list(item.itemId, 'draft');
+  const tokensBefore = (item.usage?.extract?.promptTokens ?? 0) + (item.usage?.extract?.completionTokens ?? 0);
+  const memory = await relatedItems(runtime, item, knowledge, calls, invocation);
+
+  let previous: { draft: Draft; review: Review } | undefined;
+  for (let revision = 0; ; revision += 1) {
+    await advance(session, 'DRAFTING', revision);
+    const payload: DraftPayload = {
+      item: {
+        id: item.itemId,
+        title: item.input?.title ?? item.itemId,
+        url: item.input?.url,
+        source: item.input?.source,
+      },
+      knowledge,
+      related: memory.related,
+      revision,
+      previousDraft: previous?.draft,
+      feedback: previous?.review.feedback,
+    };
+    const { value: draft } = await runLlmStep(runtime, session, calls, tokensBefore, invocation, {
+      stage: 'draft',
+      name: `draft.${revision}`,
+      messages: draftMessages(payload),
+      format: { name: OUTPUT_FORMATS.draft, schema: draftSchema },
+      context: { related: memory.related, memoryDegraded: memory.degraded },
+    });
+    await advance(session, 'REVIEWING', revision);
+    const { value: review } = await runLlmStep(runtime, session, calls, tokensBefore, invocation, {
+      stage: 'draft',
+      name: `review.${revision}`,
+      messages: reviewMessages({ knowledge, draft, revision }),
+      format: { name: OUTPUT_FORMATS.review, schema: reviewSchema },
+    });
+    const flags = memory.degraded ? [DEGRADED.noHistory] : [];
+    if (review.verdict === 'accept') {
+      return publish(runtime, session, calls, { draft, revision, approved: true, flags, memory, knowledge });
+    }
+    if (revision >= config.maxRevisions) {
+      return publish(runtime, session, calls, {
+        draft,
+        revision,
+        approved: false,
+        flags: [...flags, DEGRADED.unapproved],
+        memory,
+        knowledge,
+      });
+    }
+    runtime.logger.info('draft rejected by review; redrafting', { itemId: item.itemId, revision });
+    previous = { draft, review };
+    if (
+      !affordsAnotherRevision(
+        runtime,
+        calls,
+        tokensBefore,
+        calls.filter((c) => c.step.startsWith('draft.')),
+      )
+    ) {
+      return publish(runtime, session, calls, {
+        draft,
+        revision,
+        approved: false,
+        flags: [...flags, DEGRADED.revisionsCut],
+        memory,
+        knowledge,
+      });
+    }
+  }
+}
+
+/**
+ * The memory lookup is done once per item: its outcome is stored with the first draft call, so a replay drafts
+ * from the same history. A failed or slow lookup degrades the draft instead of failing it.
+ */
+async function relatedItems(
+  runtime: StageRuntime,
+  item: ItemRecord,
+  knowledge: Knowledge,
+  calls: readonly CallEntry[],
+  invocation: RecordInvocation,
+): Promise<MemoryOutcome> {
+  const first = calls.find((call) => call.step === 'draft.0');
+  if (first?.context !== undefined) {
+    // Written by this function with the first draft call, so its shape is known.
+    const related = (first.context.related as RelatedItem[] | undefined) ?? [];
+    return { related, degraded: first.context.memoryDegraded === true };
+  }
+  try {
+    const related = await runtime.memory.findRelated({
+      topics: knowledge.topics,
+      entities: knowledge.entities.map((entity) => entity.name),
+      excludeItemId: item.itemId,
+      limit: runtime.config.memory.maxRelated,
+      timeoutMs: runtime.config.memory.lookupTimeoutMs,
+      signal: invocation.signal,
+    });
+    return { related, degraded: false };
+  } catch (error) {
+    runtime.logger.warn('memory unavailable; drafting without history', {
+      itemId: item.itemId,
+      ...describeError(error),
+    });
+    return { related: [], degraded: true };
+  }
+}
+
+/** Position in the draft loop: each revision is drafted, then reviewed. Moves only forward, so a replay adds no history. */
+const position = (state: string | undefined, revision: number) => revision * 2 + (state === 'REVIEWING' ? 1 : 0);
+
+async function advance(session: ItemSession, state: 'DRAFTING' | 'REVIEWING', revision: number) {
+  const item = session.item;
+  const current =
+    item.state === 'DRAFTING' || item.state === 'REVIEWING' ? position(item.state, item.revision ?? 0) : -1;
+  if (position(state, revision) <= current) return;
+  await session.update({ state, set: { revision } });
+}
+
+/** Whether one more draft and review fit in the item's token budget, judged by the largest draft so far. */
+function affordsAnotherRevision(
+  runtime: StageRuntime,
+  calls: readonly CallEntry[],
+  tokensBefore: number,
+  drafts: readonly CallEntry[],
+) {
+  const used = tokensBefore + calls.reduce((sum, call) => sum + call.promptTokens + call.completionTokens, 0);
+  const largest = Math.max(0, ...drafts.map((call) => call.promptTokens + call.completionTokens));
+  return used + 2 * Math.max(largest, runtime.config.maxOutputTokens) <= runtime.config.itemTokenBudget;
+}
+
+interface Outcome {
+  draft: Draft;
+  revision: number;
+  approved: boolean;
+  flags: string[];
+  memory: MemoryOutcome;
+  knowledge: Knowledge;
+}
+
+/**
+ * Remembers the post, announces it on the published queue, and only then marks the item PUBLISHED: an item is
+ * PUBLISHED only once its event is out. A crash between the send and the state write re-sends the same event
+ * (same `publicationId`) on redelivery; consumers dedupe on it.
+ */
+async function publish(runtime: StageRuntime, session: ItemSession, calls: readonly CallEntry[], outcome: Outcome) {
+  const item = session.item;
+  const publishedAt = new Date(runtime.now()).toISOString();
+  const publication: Publication = {
+    publicationId: `${item.itemId}#${outcome.revision}`,
+    title: outcome.draft.title,
+    revision: outcome.revision,
+    approved: outcome.approved,
+    relatedItemIds: outcome.memory.related.map((r) => r.itemId),
+    publishedAt,
+  };
+  const flags = [...outcome.flags];
+  if (!outcome.memory.degraded) {
+    try {
+      await runtime.memory.remember({
+        itemId: item.itemId,
+        title: outcome.draft.title,
+        summary: outcome.knowledge.summary,
+        publishedAt,
+        topics: outcome.knowledge.topics,
+        entities: outcome.knowledge.entities.map((entity) => entity.name),
+      });
+    } catch (error) {
+      runtime.logger.warn('published item not remembered', { itemId: item.itemId, ...describeError(error) });
+    }
+  }
+  const event: PublishedEvent = {
+    itemId: item.itemId,
+    publicationId: publication.publicationId,
+    title: outcome.draft.title,
+    markdown: outcome.draft.markdown,
+    revision: outcome.revision,
+    approved: outcome.approved,
+    degraded: flags,
+    relatedItemIds: publication.relatedItemIds,
+    publishedAt,
+  };
+  await runtime.queues.sendNext(event);
+  try {
+    await session.update({
+      state: 'PUBLISHED',
+      set: { publication, degraded: flags, usage: { ...item.usage, draft: sumUsage(calls) } },
+      remove: ['leaseOwner', 'leaseUntil'],
+    });
+  } catch (error) {
+    if (error instanceof StateConflictError) {
+      // Our lease was taken over while we published; the other invocation finishes the same replay.
+      runtime.logger.warn('item moved while publishing', { itemId: item.itemId });
+      return;
+    }
+    throw error;
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,107 @@
+import type { SQSRecord } from 'aws-lambda';
+import type { RecordInvocation } from '#shared/batch.ts';
+import { sumUsage } from '#shared/call-ledger.ts';
+import { describeError, InvalidItemError } from '#shared/errors.ts';
+import { deadLetter, settleFailure } from '#shared/failure-policy.ts';
+import { claimItem, ItemSession } from '#shared/item-claim.ts';
+import { runLlmStep } from '#shared/llm-step.ts';
+import { extractMessages } from '#shared/prompts.ts';
+import { type IntakeItem, intakeItemSchema, knowledgeSchema, OUTPUT_FORMATS } from '#shared/schemas.ts';
+import type { StageRuntime } from '#shared/stage-runtime.ts';
+import { formatIssues } from '#shared/validation.ts';
+
+/**
+ * The extract stage ("left brain"): a raw intake item becomes structured knowledge, checkpointed on the item,
+ * and the item moves on to the draft queue. Bad input is dead-lettered before anything is paid.
+ */
+
+const ID_LIKE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
+type Parsed = { ok: true; item: IntakeItem } | { ok: false; itemId: string; error: InvalidItemError };
+
+/** Validates an intake message body; an invalid one still gets an id so its dead letter can be found. */
+export function parseIntakeMessage(body: string, messageId: string): Parsed {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body);
+  } catch (error) {
+    return {
+      ok: false,
+      itemId: `message-${messageId}`,
+      error: new InvalidItemError('body is not JSON', { cause: error }),
+    };
+  }
+  const result = intakeItemSchema.safeParse(raw);
+  if (result.success) return { ok: true, item: result.data };
+  const claimedId = (raw as { id?: unknown } | null)?.id;
+  const itemId = typeof claimedId === 'string' && ID_LIKE.test(claimedId) ? claimedId : `message-${messageId}`;
+  return { ok: false, itemId, error: new InvalidItemError(`invalid item: ${formatIssues(result.error)}`) };
+}
+
+/** @example await extractRecord(runtime, record, invocation) */
+export async function extractRecord(runtime: StageRuntime, record: SQSRecord, invocation: RecordInvocation) {
+  const parsed = parseIntakeMessage(record.body, record.messageId);
+  if (!parsed.ok) {
+    await rejectInvalid(runtime, record, parsed.itemId, parsed.error);
+    return;
+  }
+  const itemId = parsed.item.id;
+  let session: ItemSession | undefined;
+  try {
+    const claim = await claimItem(runtime.items, {
+      itemId,
+      stage: 'extract',
+      owner: invocation.owner,
+      leaseUntil: invocation.leaseUntil,
+      now: runtime.now(),
+      input: parsed.item,
+    });
+    if (claim.outcome === 'done') {
+      // A duplicate or late delivery. If the item stopped right after its checkpoint, hand it on (again):
+      // the draft stage treats a second message for the same item as a no-op.
+      if (claim.item.state === 'EXTRACTED') await runtime.queues.sendNext({ itemId });
+      runtime.logger.info('duplicate delivery of an extracted item', { itemId, state: claim.item.state });
+      return;
+    }
+    session = claim.session;
+    const input = session.item.input ?? parsed.item;
+    const calls = session.created ? [] : await runtime.ledger.list(itemId, 'extract');
+    const { value: knowledge } = await runLlmStep(runtime, session, calls, 0, invocation, {
+      stage: 'extract',
+      name: 'knowledge',
+      messages: extractMessages({ item: input }),
+      format: { name: OUTPUT_FORMATS.knowledge, schema: knowledgeSchema },
+    });
+    await session.update({
+      state: 'EXTRACTED',
+      set: { knowledge, usage: { ...session.item.usage, extract: sumUsage(calls) } },
+      remove: ['leaseOwner', 'leaseUntil'],
+    });
+    await runtime.queues.sendNext({ itemId });
+  } catch (error) {
+    await settleFailure(runtime, 'extract', record, session, error);
+  }
+}
+
+/**
+ * An invalid item is recorded as DEAD_LETTER straight away (RECEIVED → DEAD_LETTER) with the reason, and its
+ * message goes to the intake DLQ. No LLM call, no retry.
+ */
+async function rejectInvalid(runtime: StageRuntime, record: SQSRecord, itemId: string, error: InvalidItemError) {
+  const { errorClass, message } = describeError(error);
+  const failure = {
+    errorClass,
+    message,
+    stage: 'extract' as const,
+    attempts: 1,
+    at: new Date(runtime.now()).toISOString(),
+  };
+  const created = await runtime.items.create(itemId, { state: 'RECEIVED', rawInput: record.body.slice(0, 10_000) });
+  if (created === undefined) {
+    // The id belongs to an item we already have: keep that item as it is, but the bad message still goes to the DLQ.
+    runtime.logger.warn('invalid message reuses an existing item id', { itemId, ...failure });
+    await runtime.queues.sendDeadLetter(record.body, itemId, failure);
+    return;
+  }
+  await deadLetter(runtime, new ItemSession(runtime.items, created, true), record.body, failure);
+}

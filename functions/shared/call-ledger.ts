@@ -1,0 +1,169 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { ModelPrice, Stage } from './runtime-config.ts';
+
+/**
+ * The LLM call ledger: one entry per paid call, written the moment the response arrives and before anything
+ * else can fail. Entries live in the item's partition (`pk = ITEM#<id>`, `sk = CALL#<stage>#<step>#<n>`), so
+ * one query loads every call an item has paid for, and a retry reuses a stored response instead of paying
+ * again. The per-day totals (`pk = USAGE#<yyyy-mm-dd>`, `sk = <stage>#<model>`) are added right after.
+ */
+
+export type CallOutcome = 'ok' | 'invalid-output';
+
+export interface CallEntry {
+  itemId: string;
+  stage: Stage;
+  /** The step within the stage, e.g. `knowledge`, `draft.0`, `review.0`. */
+  step: string;
+  /** 0 for the first paid call of the step, 1 for the next (after an invalid output), ... */
+  n: number;
+  model: string;
+  outcome: CallOutcome;
+  /** The raw completion text, kept so a retry or an audit never needs the provider again. */
+  content: string;
+  finishReason: string;
+  promptTokens: number;
+  completionTokens: number;
+  costNanoUsd: number;
+  latencyMs: number;
+  requestId?: string | undefined;
+  at: string;
+  /** Step-specific facts worth keeping with the call (e.g. the memory items a draft was given). */
+  context?: Record<string, unknown> | undefined;
+}
+
+export interface UsageRow {
+  day: string;
+  stage: Stage;
+  model: string;
+  calls: number;
+  promptTokens: number;
+  completionTokens: number;
+  costNanoUsd: number;
+}
+
+/**
+ * Cost of a call in billionths of a dollar: prices are per million tokens, so a whole number of nano-dollars
+ * per token for any price with up to three decimals, and sums stay exact.
+ * @example costNanoUsd({ inputPerMillionUsd: 0.15, outputPerMillionUsd: 0.6 }, 1000, 200) // 270000
+ */
+export function costNanoUsd(price: ModelPrice, promptTokens: number, completionTokens: number): number {
+  return Math.round(
+    promptTokens * price.inputPerMillionUsd * 1000 + completionTokens * price.outputPerMillionUsd * 1000,
+  );
+}
+
+/** Nano-dollars as dollars, for display. */
+export const nanoToUsd = (nano: number): number => nano / 1e9;
+
+export const callSortKey = (stage: Stage, step: string, n: number) =>
+  `CALL#${stage}#${step}#${String(n).padStart(3, '0')}`;
+
+/**
+ * @example
+ * const ledger = new CallLedger(documentClient, 'StateTable');
+ * const calls = await ledger.list('sample-001');
+ */
+export class CallLedger {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #tableName: string;
+
+  constructor(client: DynamoDBDocumentClient, tableName: string) {
+    this.#client = client;
+    this.#tableName = tableName;
+  }
+
+  /** Every paid call of the item, optionally of one stage, in step order. */
+  async list(itemId: string, stage?: Stage): Promise<CallEntry[]> {
+    const entries: CallEntry[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#client.send(
+        new QueryCommand({
+          TableName: this.#tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': `ITEM#${itemId}`, ':prefix': stage ? `CALL#${stage}#` : 'CALL#' },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const { pk: _pk, sk: _sk, ...entry } of page.Items ?? []) entries.push(entry as CallEntry);
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined);
+    return entries;
+  }
+
+  /**
+   * Writes the entry; returns false when an entry with the same key exists already (a concurrent writer paid
+   * for the same step: both calls are kept in the day totals by the caller, the first response wins).
+   */
+  async record(entry: CallEntry): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new PutCommand({
+          TableName: this.#tableName,
+          Item: { pk: `ITEM#${entry.itemId}`, sk: callSortKey(entry.stage, entry.step, entry.n), ...entry },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /** Adds one call to the day × stage × model totals. */
+  async addUsage(entry: CallEntry): Promise<void> {
+    await this.#client.send(
+      new UpdateCommand({
+        TableName: this.#tableName,
+        Key: { pk: `USAGE#${entry.at.slice(0, 10)}`, sk: `${entry.stage}#${entry.model}` },
+        UpdateExpression:
+          'SET #stage = :stage, #model = :model, #day = :day ADD calls :one, promptTokens :p, completionTokens :c, costNanoUsd :cost',
+        ExpressionAttributeNames: { '#stage': 'stage', '#model': 'model', '#day': 'day' },
+        ExpressionAttributeValues: {
+          ':stage': entry.stage,
+          ':model': entry.model,
+          ':day': entry.at.slice(0, 10),
+          ':one': 1,
+          ':p': entry.promptTokens,
+          ':c': entry.completionTokens,
+          ':cost': entry.costNanoUsd,
+        },
+      }),
+    );
+  }
+
+  /** The day × stage × model totals of one UTC day (`yyyy-mm-dd`). */
+  async usageOfDay(day: string): Promise<UsageRow[]> {
+    const { Items } = await this.#client.send(
+      new QueryCommand({
+        TableName: this.#tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': `USAGE#${day}` },
+        ConsistentRead: true,
+      }),
+    );
+    return (Items ?? []).map(({ pk: _pk, sk: _sk, ...row }) => row as UsageRow);
+  }
+}
+
+/** Sums calls into totals, e.g. for an item's usage per stage. */
+export function sumUsage(calls: readonly Pick<CallEntry, 'promptTokens' | 'completionTokens' | 'costNanoUsd'>[]): {
+  calls: number;
+  promptTokens: number;
+  completionTokens: number;
+  costNanoUsd: number;
+} {
+  return calls.reduce(
+    (total: { calls: number; promptTokens: number; completionTokens: number; costNanoUsd: number }, call) => ({
+      calls: total.calls + 1,
+      promptTokens: total.promptTokens + call.promptTokens,
+      completionTokens: total.completionTokens + call.completionTokens,
+      costNanoUsd: total.costNanoUsd + call.costNanoUsd,
+    }),
+    { calls: 0, promptTokens: 0, completionTokens: 0, costNanoUsd: 0 },
+  );
+}

@@ -1,0 +1,113 @@
+/**
+ * Every failure the stages can meet, classified once so the record processor knows what to do with it:
+ * - `permanent`: dead-letter the item now (retrying cannot help and may cost money);
+ * - `retryable`: count a real failed attempt, retry until the failure budget is spent;
+ * - `deferred`: nothing failed, the item must wait (a lease held elsewhere, no time left in the invocation);
+ *   the message comes back later and no attempt is counted.
+ */
+export type FailureKind = 'permanent' | 'retryable' | 'deferred';
+
+/** Base error of the sluice runtime. */
+export class SluiceError extends Error {
+  readonly kind: FailureKind;
+
+  constructor(message: string, kind: FailureKind, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.kind = kind;
+  }
+}
+
+/** The intake message is not a valid item: dead-lettered at once, no LLM call. */
+export class InvalidItemError extends SluiceError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'permanent', options);
+  }
+}
+
+/** Another invocation holds the item's lease (a duplicate delivery running at the same time). */
+export class LeaseHeldError extends SluiceError {
+  readonly itemId: string;
+
+  constructor(itemId: string, options?: { cause?: unknown }) {
+    super(`item ${itemId} is being processed by another invocation`, 'deferred', options);
+    this.itemId = itemId;
+  }
+}
+
+/** Too little time is left in the invocation to start the next step safely. */
+export class DeadlineError extends SluiceError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'deferred', options);
+  }
+}
+
+/** The item is in a state this stage cannot act on (e.g. a draft message for an item never extracted). */
+export class ItemStateError extends SluiceError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'permanent', options);
+  }
+}
+
+/** A conditional write lost: the lease was taken over or the state moved under us. */
+export class StateConflictError extends SluiceError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'deferred', options);
+  }
+}
+
+/** The next LLM call could exceed the item's token budget. */
+export class ItemBudgetExceededError extends SluiceError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'permanent', options);
+  }
+}
+
+/** The provider refused or failed a call. `status` is the HTTP status when there was a response. */
+export class LlmCallError extends SluiceError {
+  readonly status: number | undefined;
+  /** How long the provider asked us to wait (Retry-After and friends), when it said. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(
+    message: string,
+    details: { status?: number | undefined; retryAfterMs?: number | undefined; retryable: boolean },
+    options?: { cause?: unknown },
+  ) {
+    super(message, details.retryable ? 'retryable' : 'permanent', options);
+    this.status = details.status;
+    this.retryAfterMs = details.retryAfterMs;
+  }
+}
+
+/** The model answered, but not with output matching the schema (truncated, malformed, wrong shape). */
+export class InvalidOutputError extends SluiceError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'retryable', options);
+  }
+}
+
+/** The memory store did not answer in time or failed; the draft goes ahead without history. */
+export class MemoryUnavailableError extends SluiceError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'retryable', options);
+  }
+}
+
+/** The function's environment or runtime config is wrong: fail at init, loudly. */
+export class RuntimeConfigError extends SluiceError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'permanent', options);
+  }
+}
+
+/** How an unknown error is treated: anything we did not classify is worth a retry, and counts as an attempt. */
+export function failureKindOf(error: unknown): FailureKind {
+  return error instanceof SluiceError ? error.kind : 'retryable';
+}
+
+/** A short, log-safe description of any thrown value. */
+export function describeError(error: unknown): { errorClass: string; message: string } {
+  if (error instanceof Error) return { errorClass: error.name, message: error.message.slice(0, 1000) };
+  return { errorClass: typeof error, message: String(error).slice(0, 1000) };
+}

@@ -1,0 +1,112 @@
+import { LeaseHeldError, StateConflictError } from './errors.ts';
+import {
+  type ItemChange,
+  type ItemRecord,
+  type ItemState,
+  type ItemStore,
+  leaseHeldByOther,
+  WORKING_STATES,
+} from './item-store.ts';
+import type { Stage } from './runtime-config.ts';
+import type { IntakeItem } from './schemas.ts';
+
+/**
+ * Claiming an item for a stage: the one place that decides, from the item's recorded state, whether a message
+ * is new work, a resumption (redelivery, crash, redrive) or a duplicate of finished work.
+ */
+
+/** An item held by this invocation: every write goes through it so the version it holds stays current. */
+export class ItemSession {
+  #item: ItemRecord;
+  readonly #items: ItemStore;
+  /** True when this claim created the item: nothing can have been paid for it yet. */
+  readonly created: boolean;
+
+  constructor(items: ItemStore, item: ItemRecord, created: boolean) {
+    this.#items = items;
+    this.#item = item;
+    this.created = created;
+  }
+
+  get item(): ItemRecord {
+    return this.#item;
+  }
+
+  async update(change: ItemChange): Promise<ItemRecord> {
+    this.#item = await this.#items.update(this.#item, change);
+    return this.#item;
+  }
+}
+
+export type Claim = { outcome: 'claimed'; session: ItemSession } | { outcome: 'done'; item: ItemRecord };
+
+export interface ClaimRequest {
+  itemId: string;
+  stage: Stage;
+  /** Identifies this invocation and message; a lease it holds may be renewed by the same owner. */
+  owner: string;
+  leaseUntil: number;
+  now: number;
+  /** Extract stage: the validated item, to create the record on first sight. */
+  input?: IntakeItem;
+}
+
+/** The state a stage moves an item into when it starts (or resumes) work on it. */
+const WORKING_STATE: Record<Stage, ItemState> = { extract: 'EXTRACTING', draft: 'DRAFTING' };
+/** The state in which an item waits for a stage. */
+const READY_STATE: Record<Stage, ItemState> = { extract: 'RECEIVED', draft: 'EXTRACTED' };
+/** States that come before a stage can start: a message for such an item has overtaken its own record. */
+const EARLIER_STATES: Record<Stage, readonly ItemState[]> = {
+  extract: [],
+  draft: ['RECEIVED', 'EXTRACTING'],
+};
+
+/**
+ * Claims the item for the stage with a lease, or says it needs nothing from this stage any more.
+ * Throws LeaseHeldError while another invocation works on it and StateConflictError when it is not ready yet.
+ * @example
+ * const claim = await claimItem(items, { itemId, stage: 'extract', owner, leaseUntil, now, input });
+ */
+export async function claimItem(items: ItemStore, request: ClaimRequest): Promise<Claim> {
+  const lease = { leaseOwner: request.owner, leaseUntil: request.leaseUntil };
+  if (request.input !== undefined) {
+    const created = await items.create(request.itemId, {
+      state: WORKING_STATE[request.stage],
+      input: request.input,
+      ...lease,
+    });
+    if (created !== undefined) return { outcome: 'claimed', session: new ItemSession(items, created, true) };
+  }
+  const item = await items.get(request.itemId);
+  if (item === undefined) {
+    throw new StateConflictError(`item ${request.itemId} has no record yet`);
+  }
+  const stage = request.stage;
+  const change = claimChange(item, stage, lease, request.now);
+  if (change === 'done') return { outcome: 'done', item };
+  return { outcome: 'claimed', session: new ItemSession(items, await items.update(item, change), false) };
+}
+
+function claimChange(
+  item: ItemRecord,
+  stage: Stage,
+  lease: { leaseOwner: string; leaseUntil: number },
+  now: number,
+): ItemChange | 'done' {
+  if (item.state === 'DEAD_LETTER') {
+    // A message for an item this stage dead-lettered is an operator's redrive: resume with a fresh failure budget.
+    if (item.deadLetter?.stage !== stage) return 'done';
+    return {
+      state: WORKING_STATE[stage],
+      set: { ...lease, attempts: { ...item.attempts, [stage]: 0 } },
+      remove: ['deadLetter'],
+    };
+  }
+  if (EARLIER_STATES[stage].includes(item.state)) {
+    throw new StateConflictError(`item ${item.itemId} is ${item.state}, not ready for ${stage}`);
+  }
+  const ready = item.state === READY_STATE[stage];
+  if (!ready && !WORKING_STATES[stage].includes(item.state)) return 'done';
+  if (leaseHeldByOther(item, lease.leaseOwner, now)) throw new LeaseHeldError(item.itemId);
+  return { state: ready ? WORKING_STATE[stage] : item.state, set: lease };
+}

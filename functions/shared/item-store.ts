@@ -1,0 +1,212 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { StateConflictError } from './errors.ts';
+import type { Stage } from './runtime-config.ts';
+import type { IntakeItem, Knowledge } from './schemas.ts';
+
+/**
+ * The item state machine in the state table. One record per item (`pk = ITEM#<id>`, `sk = ITEM`); every write
+ * after creation is a single-item update conditioned on the version the writer read, so two invocations can
+ * never both move an item, and a lease taken over after a crash makes the old holder's writes fail.
+ */
+
+export const ITEM_STATES = [
+  'RECEIVED',
+  'EXTRACTING',
+  'EXTRACTED',
+  'DRAFTING',
+  'REVIEWING',
+  'PUBLISHED',
+  'DEAD_LETTER',
+] as const;
+export type ItemState = (typeof ITEM_STATES)[number];
+
+/** States in which an invocation is (or was, before a crash) working on the item. */
+export const WORKING_STATES: Readonly<Record<Stage, readonly ItemState[]>> = {
+  extract: ['RECEIVED', 'EXTRACTING'],
+  draft: ['DRAFTING', 'REVIEWING'],
+};
+
+export const TERMINAL_STATES: readonly ItemState[] = ['PUBLISHED', 'DEAD_LETTER'];
+
+export interface ErrorRecord {
+  errorClass: string;
+  message: string;
+  stage: Stage;
+  attempts: number;
+  at: string;
+}
+
+export interface UsageTotals {
+  calls: number;
+  promptTokens: number;
+  completionTokens: number;
+  costNanoUsd: number;
+}
+
+export interface Publication {
+  publicationId: string;
+  title: string;
+  revision: number;
+  approved: boolean;
+  relatedItemIds: string[];
+  publishedAt: string;
+}
+
+export interface ItemRecord {
+  itemId: string;
+  state: ItemState;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+  /** The validated intake item; absent for items that failed validation (then `rawInput` holds the body). */
+  input?: IntakeItem;
+  rawInput?: string;
+  knowledge?: Knowledge;
+  leaseOwner?: string;
+  leaseUntil?: number;
+  attempts: Record<Stage, number>;
+  lastError?: ErrorRecord;
+  deadLetter?: ErrorRecord;
+  history: { state: ItemState; at: string }[];
+  /** Draft stage: the revision being drafted or reviewed. */
+  revision?: number;
+  degraded?: string[];
+  publication?: Publication;
+  usage?: Partial<Record<Stage, UsageTotals>>;
+}
+
+/** Changes to apply to an item in one conditional write. */
+export interface ItemChange {
+  state?: ItemState;
+  set?: Partial<Omit<ItemRecord, 'itemId' | 'state' | 'version' | 'history' | 'updatedAt' | 'createdAt'>>;
+  remove?: (keyof ItemRecord)[];
+}
+
+export const itemKey = (itemId: string) => ({ pk: `ITEM#${itemId}`, sk: 'ITEM' });
+
+/**
+ * Reads and writes item records.
+ * @example
+ * const store = new ItemStore(documentClient, 'StateTable', () => Date.now());
+ * const item = await store.get('sample-001');
+ */
+export class ItemStore {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #tableName: string;
+  readonly #now: () => number;
+
+  constructor(client: DynamoDBDocumentClient, tableName: string, now: () => number) {
+    this.#client = client;
+    this.#tableName = tableName;
+    this.#now = now;
+  }
+
+  /** A strongly consistent read of the item, or undefined when it was never accepted. */
+  async get(itemId: string): Promise<ItemRecord | undefined> {
+    const { Item } = await this.#client.send(
+      new GetCommand({ TableName: this.#tableName, Key: itemKey(itemId), ConsistentRead: true }),
+    );
+    return Item === undefined ? undefined : toRecord(Item);
+  }
+
+  /**
+   * Accepts a new item straight into `state` (recording RECEIVED first), or returns undefined when an item with
+   * this id already exists (a duplicate delivery, a redrive, or an id reused by a producer).
+   */
+  async create(
+    itemId: string,
+    init: { state: ItemState; input?: IntakeItem; rawInput?: string } & ItemChange['set'],
+  ): Promise<ItemRecord | undefined> {
+    const at = new Date(this.#now()).toISOString();
+    const { state, ...rest } = init;
+    const record: ItemRecord = {
+      ...rest,
+      itemId,
+      state,
+      version: 1,
+      createdAt: at,
+      updatedAt: at,
+      attempts: { extract: 0, draft: 0, ...rest.attempts },
+      history:
+        state === 'RECEIVED'
+          ? [{ state, at }]
+          : [
+              { state: 'RECEIVED', at },
+              { state, at },
+            ],
+    };
+    try {
+      await this.#client.send(
+        new PutCommand({
+          TableName: this.#tableName,
+          Item: { ...itemKey(itemId), ...record },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return record;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Applies `change` if the item is still at `item.version`, bumping the version and appending a history entry
+   * when the state changes. Throws StateConflictError when another writer got there first.
+   */
+  async update(item: ItemRecord, change: ItemChange): Promise<ItemRecord> {
+    const at = new Date(this.#now()).toISOString();
+    const names: Record<string, string> = { '#version': 'version', '#updatedAt': 'updatedAt' };
+    const values: Record<string, unknown> = { ':expected': item.version, ':next': item.version + 1, ':at': at };
+    const sets = ['#version = :next', '#updatedAt = :at'];
+    for (const [index, [key, value]] of Object.entries(change.set ?? {}).entries()) {
+      if (value === undefined) continue;
+      names[`#s${index}`] = key;
+      values[`:s${index}`] = value;
+      sets.push(`#s${index} = :s${index}`);
+    }
+    if (change.state !== undefined && change.state !== item.state) {
+      names['#state'] = 'state';
+      names['#history'] = 'history';
+      values[':state'] = change.state;
+      values[':transition'] = [{ state: change.state, at }];
+      sets.push('#state = :state', '#history = list_append(#history, :transition)');
+    }
+    const removes = (change.remove ?? []).map((key, index) => {
+      names[`#r${index}`] = key;
+      return `#r${index}`;
+    });
+    try {
+      const { Attributes } = await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: itemKey(item.itemId),
+          UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
+          ConditionExpression: '#version = :expected',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      if (Attributes === undefined) throw new Error(`update of item ${item.itemId} returned no attributes`);
+      return toRecord(Attributes);
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        throw new StateConflictError(`item ${item.itemId} changed since version ${item.version}`, { cause: error });
+      }
+      throw error;
+    }
+  }
+}
+
+/** Whether another invocation holds a lease on the item right now. */
+export function leaseHeldByOther(item: ItemRecord, owner: string, now: number): boolean {
+  return item.leaseOwner !== undefined && item.leaseOwner !== owner && (item.leaseUntil ?? 0) > now;
+}
+
+function toRecord(raw: Record<string, unknown>): ItemRecord {
+  const { pk: _pk, sk: _sk, ...rest } = raw;
+  // The table is written only by this module, so its shape is trusted here.
+  return rest as unknown as ItemRecord;
+}

@@ -1,0 +1,197 @@
+import OpenAI from 'openai';
+import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import type { z } from 'zod';
+import { LlmCallError } from './errors.ts';
+
+/**
+ * The one place that talks to the provider, through the `openai` SDK against any OpenAI-compatible server.
+ * The SDK's own retries are off: retry decisions belong to the stage, which knows the item's whole attempt
+ * budget. Every failure leaves here as an LlmCallError that says whether a retry can help and how long the
+ * provider asked us to wait.
+ */
+
+/** Statuses that a retry can fix; everything else with a status (400, 401, 403, 404, 422, ...) cannot. */
+const RETRYABLE_STATUSES = new Set([408, 409, 425, 429, 500, 502, 503, 504]);
+
+export interface CompletionRequest {
+  /** Who the call is for, for logs and traces; never sent to the provider. */
+  itemId: string;
+  step: string;
+  model: string;
+  messages: ChatCompletionMessageParam[];
+  /** Structured output: the zod schema and the name the provider sees. */
+  format: { name: string; schema: z.ZodType };
+  maxTokens: number;
+  timeoutMs: number;
+  signal?: AbortSignal | undefined;
+}
+
+export interface Completion {
+  content: string;
+  finishReason: string;
+  model: string;
+  promptTokens: number;
+  completionTokens: number;
+  latencyMs: number;
+  requestId?: string | undefined;
+}
+
+export interface LlmClient {
+  complete(request: CompletionRequest): Promise<Completion>;
+}
+
+/**
+ * @example
+ * const llm = new OpenAiLlmClient({ apiKey: async () => key, baseUrl: 'http://127.0.0.1:8080/v1' });
+ * const completion = await llm.complete({ model, messages, format, maxTokens: 800, timeoutMs: 30_000 });
+ */
+export class OpenAiLlmClient implements LlmClient {
+  readonly #apiKey: () => Promise<string>;
+  readonly #baseUrl: string | undefined;
+  readonly #now: () => number;
+  #client: { key: string; sdk: OpenAI } | undefined;
+
+  constructor(options: { apiKey: () => Promise<string>; baseUrl?: string | undefined; now?: () => number }) {
+    this.#apiKey = options.apiKey;
+    this.#baseUrl = options.baseUrl;
+    this.#now = options.now ?? Date.now;
+  }
+
+  async complete(request: CompletionRequest): Promise<Completion> {
+    const sdk = await this.#sdk();
+    const started = this.#now();
+    try {
+      const { data, request_id } = await sdk.chat.completions
+        .create(
+          {
+            model: request.model,
+            messages: request.messages,
+            max_tokens: request.maxTokens,
+            response_format: {
+              type: 'json_schema',
+              json_schema: { name: request.format.name, strict: true, schema: jsonSchemaOf(request.format.schema) },
+            },
+          },
+          { timeout: request.timeoutMs, signal: request.signal, maxRetries: 0 },
+        )
+        .withResponse();
+      const choice = data.choices[0];
+      return {
+        content: choice?.message.content ?? '',
+        finishReason: choice?.finish_reason ?? 'unknown',
+        model: data.model || request.model,
+        promptTokens: data.usage?.prompt_tokens ?? 0,
+        completionTokens: data.usage?.completion_tokens ?? 0,
+        latencyMs: this.#now() - started,
+        requestId: request_id ?? undefined,
+      };
+    } catch (error) {
+      throw classifyLlmError(error);
+    }
+  }
+
+  async #sdk(): Promise<OpenAI> {
+    const key = await this.#apiKey();
+    if (this.#client?.key !== key) {
+      this.#client = { key, sdk: new OpenAI({ apiKey: key, baseURL: this.#baseUrl, maxRetries: 0 }) };
+    }
+    return this.#client.sdk;
+  }
+}
+
+const schemaCache = new WeakMap<z.ZodType, Record<string, unknown>>();
+
+/** The JSON schema of a zod schema in the strict form structured outputs require. */
+function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
+  let json = schemaCache.get(schema);
+  if (json === undefined) {
+    const { $schema: _ignored, ...rest } = schema.toJSONSchema({ target: 'draft-7', io: 'output' }) as Record<
+      string,
+      unknown
+    >;
+    json = rest;
+    schemaCache.set(schema, json);
+  }
+  return json;
+}
+
+/** Turns anything the SDK throws into an LlmCallError. */
+export function classifyLlmError(error: unknown): LlmCallError {
+  if (error instanceof LlmCallError) return error;
+  if (error instanceof OpenAI.APIUserAbortError) {
+    return new LlmCallError(
+      'LLM call aborted: the invocation is about to time out',
+      { retryable: true },
+      { cause: error },
+    );
+  }
+  if (error instanceof OpenAI.APIConnectionTimeoutError) {
+    return new LlmCallError('LLM call timed out', { retryable: true, status: 408 }, { cause: error });
+  }
+  if (error instanceof OpenAI.APIConnectionError) {
+    return new LlmCallError(`cannot reach the LLM provider: ${error.message}`, { retryable: true }, { cause: error });
+  }
+  if (error instanceof OpenAI.APIError) {
+    const status = error.status;
+    return new LlmCallError(
+      `LLM provider answered ${status ?? 'with an error'}: ${error.message}`,
+      {
+        status,
+        retryable: status === undefined || RETRYABLE_STATUSES.has(status) || status >= 500,
+        retryAfterMs: retryAfterMs(error.headers),
+      },
+      { cause: error },
+    );
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new LlmCallError(`LLM call failed: ${message}`, { retryable: true }, { cause: error });
+}
+
+/**
+ * How long the provider asked us to wait, from `retry-after-ms`, `retry-after` (seconds or an HTTP date), or
+ * the later of OpenAI's `x-ratelimit-reset-requests` / `x-ratelimit-reset-tokens` durations (`1s`, `6m0s`, `20ms`).
+ */
+export function retryAfterMs(headers: Headers | undefined, now: number = Date.now()): number | undefined {
+  if (headers === undefined) return undefined;
+  const ms = Number(headers.get('retry-after-ms'));
+  if (headers.has('retry-after-ms') && Number.isFinite(ms) && ms >= 0) return ms;
+  const retryAfter = headers.get('retry-after');
+  if (retryAfter !== null) {
+    const seconds = Number(retryAfter);
+    if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+    const date = Date.parse(retryAfter);
+    if (Number.isFinite(date)) return Math.max(0, date - now);
+  }
+  const resets = ['x-ratelimit-reset-requests', 'x-ratelimit-reset-tokens']
+    .map((name) => parseDuration(headers.get(name)))
+    .filter((value): value is number => value !== undefined);
+  return resets.length > 0 ? Math.max(...resets) : undefined;
+}
+
+/** Parses OpenAI's reset durations such as `1s`, `6m0s`, `1h2m3.5s` or `20ms`. */
+export function parseDuration(text: string | null): number | undefined {
+  if (text === null || text.trim() === '') return undefined;
+  const pattern = /(\d+(?:\.\d+)?)(ms|h|m|s)/g;
+  let total = 0;
+  let consumed = 0;
+  for (const match of text.matchAll(pattern)) {
+    const value = Number(match[1]);
+    const unit = match[2];
+    total += unit === 'h' ? value * 3_600_000 : unit === 'm' ? value * 60_000 : unit === 's' ? value * 1000 : value;
+    consumed += match[0].length;
+  }
+  return consumed === text.trim().length && consumed > 0 ? total : undefined;
+}
+
+/**
+ * A conservative estimate of prompt tokens (about four characters a token, plus per-message overhead), used to
+ * reserve budget before a call; the provider's `usage` settles it after.
+ * @example estimatePromptTokens(messages)
+ */
+export function estimatePromptTokens(messages: readonly ChatCompletionMessageParam[]): number {
+  let characters = 0;
+  for (const message of messages) {
+    characters += typeof message.content === 'string' ? message.content.length : JSON.stringify(message.content).length;
+  }
+  return Math.ceil(characters / 4) + 4 * messages.length + 3;
+}

@@ -1,0 +1,77 @@
+import { z } from 'zod';
+
+/**
+ * What a stage function needs to know at run time, beyond resource names. The stack derives it from the
+ * validated `cdk.json` config (lib/config.ts) and passes it as JSON in `SLUICE_RUNTIME_CONFIG`; the function
+ * parses it once at init and fails fast on anything wrong.
+ */
+
+export const STAGES = ['extract', 'draft'] as const;
+export const stageSchema = z.enum(STAGES);
+export type Stage = z.infer<typeof stageSchema>;
+
+/** Price of a model in US dollars per million tokens. */
+export const modelPriceSchema = z
+  .object({
+    inputPerMillionUsd: z.number().min(0).max(1000),
+    outputPerMillionUsd: z.number().min(0).max(1000),
+  })
+  .strict();
+export type ModelPrice = z.infer<typeof modelPriceSchema>;
+
+export const runtimeConfigSchema = z
+  .object({
+    stage: stageSchema,
+    /** Model for this stage's calls. */
+    model: z.string().min(1),
+    /** Model used while the primary model's breaker is open; none means defer instead. */
+    fallbackModel: z.string().min(1).optional(),
+    /** Upper bound of completion tokens per call (sent as max_tokens, reserved before each call). */
+    maxOutputTokens: z.number().int().min(64).max(32_000),
+    /** Draft stage: how many redrafts after a rejected review. */
+    maxRevisions: z.number().int().min(0).max(10),
+    llm: z
+      .object({
+        /** Any OpenAI-compatible server; undefined means the SDK's default (api.openai.com). */
+        baseUrl: z.url().optional(),
+        /** Per-call timeout; always capped by the time left in the invocation. */
+        timeoutMs: z.number().int().min(1000).max(900_000),
+      })
+      .strict(),
+    prices: z.record(z.string().min(1), modelPriceSchema),
+    /** Most tokens (prompt + completion, all calls, both stages) one item may use. */
+    itemTokenBudget: z.number().int().min(1000).max(10_000_000),
+    /** Most US dollars all calls of one UTC day may cost. */
+    dailyBudgetUsd: z.number().min(0).max(1_000_000),
+    /** Real failed attempts per item and stage before the handler dead-letters the item. */
+    maxAttempts: z.number().int().min(1).max(100),
+    memory: z
+      .object({
+        lookupTimeoutMs: z.number().int().min(50).max(30_000),
+        maxRelated: z.number().int().min(0).max(50),
+      })
+      .strict(),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    for (const model of [config.model, config.fallbackModel]) {
+      if (model !== undefined && config.prices[model] === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['prices'], message: `no price configured for model "${model}"` });
+      }
+    }
+  });
+export type RuntimeConfig = z.infer<typeof runtimeConfigSchema>;
+
+/** Environment variables the stack sets on every stage function. */
+export const stageEnvironmentSchema = z.object({
+  STATE_TABLE_NAME: z.string().min(1),
+  MEMORY_TABLE_NAME: z.string().min(1),
+  NEXT_QUEUE_URL: z.string().min(1),
+  DLQ_URL: z.string().min(1),
+  LLM_API_KEY_SECRET_ARN: z.string().min(1),
+  SLUICE_RUNTIME_CONFIG: z.string().min(2),
+});
+export type StageEnvironment = z.infer<typeof stageEnvironmentSchema>;
+
+/** Names of the variables above, for the stack that sets them. */
+export const STAGE_ENVIRONMENT_KEYS = stageEnvironmentSchema.keyof().enum;

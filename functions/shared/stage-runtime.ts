@@ -1,0 +1,113 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { CallLedger } from './call-ledger.ts';
+import { RuntimeConfigError } from './errors.ts';
+import { ItemStore } from './item-store.ts';
+import { type LlmClient, OpenAiLlmClient } from './llm-client.ts';
+import { MemoryStore } from './memory-store.ts';
+import {
+  type RuntimeConfig,
+  runtimeConfigSchema,
+  type StageEnvironment,
+  stageEnvironmentSchema,
+} from './runtime-config.ts';
+import { StageQueues } from './stage-queues.ts';
+import { formatIssues } from './validation.ts';
+
+/** Everything a stage core needs, built once per function instance and passed in (so tests and the local runtime can swap any part). */
+export interface StageRuntime {
+  config: RuntimeConfig;
+  items: ItemStore;
+  ledger: CallLedger;
+  memory: MemoryStore;
+  queues: StageQueues;
+  llm: LlmClient;
+  logger: Logger;
+  now: () => number;
+}
+
+/** Parts the caller may provide instead of the defaults built from the environment. */
+export interface RuntimeOverrides {
+  sqs?: SQSClient;
+  dynamo?: DynamoDBDocumentClient;
+  llm?: LlmClient;
+  /** Where the API key comes from; by default the Secrets Manager secret named in the environment. */
+  apiKey?: () => Promise<string>;
+  logger?: Logger;
+  now?: () => number;
+}
+
+/** How long a fetched secret is reused before it is read again (rotation is picked up within this time). */
+const SECRET_MAX_AGE_SECONDS = 300;
+
+/**
+ * Reads and validates the function's environment once, at init, and fails fast with every problem named.
+ * @example
+ * export const handler = createHandler(runtimeFromEnvironment(process.env));
+ */
+export function runtimeFromEnvironment(
+  env: Record<string, string | undefined>,
+  overrides: RuntimeOverrides = {},
+): StageRuntime {
+  const environment = parseEnvironment(env);
+  const config = parseRuntimeConfig(environment.SLUICE_RUNTIME_CONFIG);
+  const now = overrides.now ?? Date.now;
+  const dynamo =
+    overrides.dynamo ??
+    DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+  const sqs = overrides.sqs ?? new SQSClient({});
+  const apiKey = overrides.apiKey ?? (() => apiKeyFromSecret(environment.LLM_API_KEY_SECRET_ARN));
+  return {
+    config,
+    items: new ItemStore(dynamo, environment.STATE_TABLE_NAME, now),
+    ledger: new CallLedger(dynamo, environment.STATE_TABLE_NAME),
+    memory: new MemoryStore(dynamo, environment.MEMORY_TABLE_NAME),
+    queues: new StageQueues(sqs, { next: environment.NEXT_QUEUE_URL, deadLetter: environment.DLQ_URL }),
+    llm: overrides.llm ?? new OpenAiLlmClient({ apiKey, baseUrl: config.llm.baseUrl, now }),
+    logger: overrides.logger ?? new Logger({ serviceName: 'sluice', persistentKeys: { stage: config.stage } }),
+    now,
+  };
+}
+
+function parseEnvironment(env: Record<string, string | undefined>): StageEnvironment {
+  const result = stageEnvironmentSchema.safeParse(env);
+  if (!result.success) {
+    throw new RuntimeConfigError(`invalid function environment: ${formatIssues(result.error)}`);
+  }
+  return result.data;
+}
+
+function parseRuntimeConfig(text: string): RuntimeConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new RuntimeConfigError('SLUICE_RUNTIME_CONFIG is not JSON', { cause: error });
+  }
+  const result = runtimeConfigSchema.safeParse(raw);
+  if (!result.success) {
+    throw new RuntimeConfigError(`invalid SLUICE_RUNTIME_CONFIG: ${formatIssues(result.error)}`);
+  }
+  return result.data;
+}
+
+const secretJsonSchema = z.object({ apiKey: z.string().min(1) });
+
+/** The secret holds the key as plain text or as JSON `{"apiKey": "..."}`. */
+async function apiKeyFromSecret(secretArn: string): Promise<string> {
+  const value = await getSecret(secretArn, { maxAge: SECRET_MAX_AGE_SECONDS });
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new RuntimeConfigError(`secret ${secretArn} has no string value: set the LLM API key in it`);
+  }
+  try {
+    const parsed = secretJsonSchema.safeParse(JSON.parse(value));
+    if (parsed.success) return parsed.data.apiKey;
+  } catch {
+    // Not JSON: the secret is the key itself.
+  }
+  return value.trim();
+}
