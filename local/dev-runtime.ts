@@ -1,0 +1,142 @@
+import { readFile } from 'node:fs/promises';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createHandler as createDraftHandler } from '#functions/draft/handler.ts';
+import { createHandler as createExtractHandler } from '#functions/extract/handler.ts';
+import { loadConfig, type SluiceConfig } from '#lib/config.ts';
+import { STACK_NAME, synthesizeTemplate } from '#lib/template.ts';
+import type { LlmClient } from '#shared/llm-client.ts';
+import type { Stage } from '#shared/runtime-config.ts';
+import { runtimeFromEnvironment } from '#shared/stage-runtime.ts';
+import { type LlmSimulator, type LlmSimulatorOptions, startLlmSimulator } from '#sim/server.ts';
+import type { SqsFunctionHandler } from './poller.ts';
+import { type LocalRuntime, startLocalRuntime } from './runtime.ts';
+
+/**
+ * The composition root of `sluice dev`: the config from cdk.json, the stack's template synthesized from it,
+ * the emulators and resources that template describes, the LLM simulator (unless a real provider is given),
+ * and the real stage handlers behind event-source pollers.
+ */
+
+export interface DevRuntimeOptions {
+  /** Persist queues and tables here; in memory when absent. */
+  dataDir?: string;
+  /** Settings merged over cdk.json's `sluice` context (e.g. shorter timeouts in tests). */
+  config?: Record<string, unknown>;
+  /** A real OpenAI-compatible provider; the simulator is started when absent. */
+  provider?: { baseUrl?: string | undefined; apiKey: string };
+  simulator?: LlmSimulatorOptions;
+  /** Replaces the LLM client of both stages (tests that count or break calls). */
+  llm?: LlmClient;
+  /** Log level of the stage functions' loggers. */
+  logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+  /** Told about each stage handler as it is built (tests invoke handlers directly through this). */
+  onHandler?: (stage: Stage, handler: SqsFunctionHandler) => void;
+}
+
+export interface DevRuntime {
+  config: SluiceConfig;
+  outputs: Readonly<Record<string, string>>;
+  local: LocalRuntime;
+  simulator: LlmSimulator | undefined;
+  /** SDK clients pointed at the emulators, for callers that drop items or read results. */
+  sqs: SQSClient;
+  dynamo: DynamoDBDocumentClient;
+  /** Starts the event-source pollers: the functions begin to consume their queues. */
+  start(): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * @example
+ * const dev = await startDevRuntime({ config: { stages: { extract: { timeoutSeconds: 30 } } } });
+ * dev.start();
+ */
+export async function startDevRuntime(options: DevRuntimeOptions = {}): Promise<DevRuntime> {
+  const settings = mergeDeep(await cdkJsonConfig(), options.config ?? {});
+  const configured = loadConfig(settings);
+  // The simulator serves every model the config names, so a model changed in cdk.json works locally too.
+  const models = [configured.stages.extract.model, configured.stages.draft.model, configured.llm.fallbackModel];
+  const simulator = options.provider
+    ? undefined
+    : await startLlmSimulator({
+        ...options.simulator,
+        models: [...new Set([...models.filter((m) => m !== undefined), ...Object.keys(configured.prices)])],
+      });
+  try {
+    const baseUrl = options.provider ? options.provider.baseUrl : simulator?.url;
+    const apiKey = options.provider?.apiKey ?? 'sluice-local-simulator';
+    const context = mergeDeep(settings, baseUrl ? { llm: { baseUrl } } : {});
+    const config = loadConfig(context);
+    const template = synthesizeTemplate({ sluice: context });
+    const local = await startLocalRuntime({
+      template,
+      stackName: STACK_NAME,
+      dataDir: options.dataDir,
+      handlerFor: async (fn, local) => {
+        const clients = {
+          sqs: new SQSClient(local.clientConfig('sqs')),
+          dynamo: DynamoDBDocumentClient.from(new DynamoDBClient(local.clientConfig('dynamodb')), {
+            marshallOptions: { removeUndefinedValues: true },
+          }),
+        };
+        const runtime = runtimeFromEnvironment(fn.environment, {
+          ...clients,
+          ...(options.llm ? { llm: options.llm } : {}),
+          apiKey: async () => apiKey,
+          logger: new Logger({ serviceName: 'sluice', logLevel: options.logLevel ?? 'WARN' }),
+        });
+        runtime.logger.appendPersistentKeys({ stage: runtime.config.stage });
+        const handler: SqsFunctionHandler =
+          runtime.config.stage === 'extract' ? createExtractHandler(runtime) : createDraftHandler(runtime);
+        options.onHandler?.(runtime.config.stage, handler);
+        return handler;
+      },
+    });
+    const sqs = new SQSClient(local.clientConfig('sqs'));
+    const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient(local.clientConfig('dynamodb')), {
+      marshallOptions: { removeUndefinedValues: true },
+    });
+    return {
+      config,
+      outputs: local.outputs,
+      local,
+      simulator,
+      sqs,
+      dynamo,
+      start: () => local.start(),
+      stop: async () => {
+        await local.stop();
+        await simulator?.stop();
+        sqs.destroy();
+        dynamo.destroy();
+      },
+    };
+  } catch (error) {
+    await simulator?.stop();
+    throw error;
+  }
+}
+
+/** The `sluice` context of the project's cdk.json: the same settings `cdk synth` reads. */
+export async function cdkJsonConfig(): Promise<Record<string, unknown>> {
+  const text = await readFile(new URL('../cdk.json', import.meta.url), 'utf8');
+  const cdkJson = JSON.parse(text) as { context?: { sluice?: Record<string, unknown> } };
+  return cdkJson.context?.sluice ?? {};
+}
+
+/** Merges plain objects key by key; anything else in `patch` replaces what is in `base`. */
+export function mergeDeep(base: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(patch)) {
+    const current = merged[key];
+    merged[key] = isPlainObject(current) && isPlainObject(value) ? mergeDeep(current, value) : value;
+  }
+  return merged;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

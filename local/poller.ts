@@ -1,0 +1,483 @@
+import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  DeleteMessageBatchCommand,
+  type Message,
+  type MessageAttributeValue,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { Context, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
+import { z } from 'zod';
+import { createLambdaContext, newLogStreamName } from './lambda-context.ts';
+
+/**
+ * A Lambda handler for SQS events. The result is `unknown` because it is checked at run time, as Lambda
+ * checks it: `SQSBatchResponse`, `undefined` or `null` are valid, anything else fails the batch.
+ */
+export type SqsFunctionHandler = (event: SQSEvent, context: Context) => Promise<unknown>;
+
+/** What the poller needs to know about the function it invokes (a `LocalFunction` has all of it). */
+export interface PolledFunction {
+  readonly functionName: string;
+  readonly functionArn: string;
+  readonly timeoutSeconds: number;
+  readonly memoryMb: number;
+}
+
+export interface SqsEventSourcePollerOptions {
+  readonly sqs: SQSClient;
+  readonly queueUrl: string;
+  readonly queueArn: string;
+  readonly region: string;
+  readonly function: PolledFunction;
+  readonly handler: SqsFunctionHandler;
+  /** @default 10 */
+  readonly batchSize?: number;
+  /** Most concurrent invocations. @default 5 */
+  readonly maxConcurrency?: number;
+  /** The mapping's `FunctionResponseTypes: ['ReportBatchItemFailures']`. @default false */
+  readonly reportBatchItemFailures?: boolean;
+  /** How long to keep gathering messages towards `batchSize` once one arrived. @default 0 */
+  readonly maximumBatchingWindowSeconds?: number;
+  /** Long-poll wait of each receive; short so `stop()` returns quickly. @default 1 */
+  readonly waitTimeSeconds?: number;
+  /** Delay before retrying after a failed receive, doubling up to the maximum. @default { initialMs: 100, maxMs: 5000 } */
+  readonly retryDelay?: { readonly initialMs: number; readonly maxMs: number };
+  /** Time source of invocation deadlines and contexts. @default Date.now */
+  readonly clock?: () => number;
+}
+
+/** How an invocation ended, as the event source mapping sees it. */
+export type InvocationOutcome = 'success' | 'partialFailure' | 'error' | 'invalidResponse' | 'timeout';
+
+export interface InvocationStartEvent {
+  readonly functionName: string;
+  readonly awsRequestId: string;
+  readonly messageIds: readonly string[];
+  /** Invocations in flight, this one included. */
+  readonly concurrency: number;
+}
+
+export interface InvocationEndEvent {
+  readonly functionName: string;
+  readonly awsRequestId: string;
+  readonly outcome: InvocationOutcome;
+  readonly records: number;
+  readonly deletedMessageIds: readonly string[];
+  /** Messages left for their visibility timeout to return them. */
+  readonly failedMessageIds: readonly string[];
+  readonly durationMs: number;
+  /** What the handler threw, or why its response was invalid. */
+  readonly error?: unknown;
+}
+
+export interface PollerErrorEvent {
+  readonly functionName: string;
+  readonly operation: 'receive' | 'delete';
+  readonly error: unknown;
+  /** Set when the poller waits before receiving again. */
+  readonly retryInMs?: number;
+}
+
+export interface PollerStats {
+  readonly invocations: number;
+  readonly messagesReceived: number;
+  readonly messagesDeleted: number;
+  /** Messages the handler reported in `batchItemFailures`. */
+  readonly batchItemFailures: number;
+  /** Invocations that threw or answered with an invalid response. */
+  readonly errors: number;
+  readonly timeouts: number;
+  readonly receiveErrors: number;
+  readonly maxObservedConcurrency: number;
+  readonly inFlight: number;
+}
+
+export interface SqsEventSourcePollerEvents {
+  invocationStart: [InvocationStartEvent];
+  invocationEnd: [InvocationEndEvent];
+  pollerError: [PollerErrorEvent];
+  stats: [PollerStats];
+}
+
+const DEFAULT_BATCH_SIZE = 10;
+const DEFAULT_MAX_CONCURRENCY = 5;
+/** ReceiveMessage and DeleteMessageBatch both take at most 10 messages. */
+const SQS_MAX_PER_CALL = 10;
+
+const batchResponseSchema = z.union([
+  z.null(),
+  z.undefined(),
+  z.object({
+    batchItemFailures: z.array(z.object({ itemIdentifier: z.string().min(1) })).nullish(),
+  }),
+]);
+
+type HandlerResult =
+  | { readonly kind: 'returned'; readonly value: unknown }
+  | { readonly kind: 'threw'; readonly error: unknown }
+  | { readonly kind: 'timeout' };
+
+interface Settlement {
+  readonly outcome: InvocationOutcome;
+  readonly deleteIds: ReadonlySet<string>;
+  readonly error?: unknown;
+}
+
+type ReceivedMessage = Message & { MessageId: string; ReceiptHandle: string };
+
+/**
+ * Emulates the Lambda SQS event source mapping for one function: long-polls the queue, invokes the handler
+ * with Lambda-shaped `SQSEvent`s and contexts, at most `maxConcurrency` invocations at a time, and deletes
+ * what the invocation succeeded on. With `reportBatchItemFailures` only the messages not listed in
+ * `batchItemFailures` are deleted and an invalid response fails the whole batch; a throw or a timeout
+ * deletes nothing. Failed messages come back after their visibility timeout; moving them to a dead-letter
+ * queue after `maxReceiveCount` is the queue's job. A handler that times out is abandoned, not stopped: its
+ * late result is ignored, but its side effects still happen (unlike Lambda, which freezes the environment).
+ *
+ * @example
+ * ```ts
+ * const poller = new SqsEventSourcePoller({
+ *   sqs, queueUrl, queueArn, region, function: localFunction, handler,
+ *   batchSize: 5, maxConcurrency: 2, reportBatchItemFailures: true,
+ * });
+ * poller.on('invocationEnd', (event) => console.log(event.outcome, event.records));
+ * poller.start();
+ * // ...
+ * await poller.stop();
+ * ```
+ */
+export class SqsEventSourcePoller extends EventEmitter<SqsEventSourcePollerEvents> {
+  readonly functionName: string;
+  readonly queueUrl: string;
+  readonly queueArn: string;
+  readonly batchSize: number;
+  readonly maxConcurrency: number;
+
+  readonly #options: SqsEventSourcePollerOptions;
+  readonly #clock: () => number;
+  readonly #waitTimeSeconds: number;
+  readonly #batchingWindowMs: number;
+  #workers: Promise<void>[] | undefined;
+  #stopping = new AbortController();
+  #stats = {
+    invocations: 0,
+    messagesReceived: 0,
+    messagesDeleted: 0,
+    batchItemFailures: 0,
+    errors: 0,
+    timeouts: 0,
+    receiveErrors: 0,
+    maxObservedConcurrency: 0,
+    inFlight: 0,
+  };
+
+  constructor(options: SqsEventSourcePollerOptions) {
+    super();
+    this.#options = options;
+    this.functionName = options.function.functionName;
+    this.queueUrl = options.queueUrl;
+    this.queueArn = options.queueArn;
+    this.batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+    this.maxConcurrency = options.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY;
+    this.#clock = options.clock ?? Date.now;
+    this.#waitTimeSeconds = options.waitTimeSeconds ?? 1;
+    this.#batchingWindowMs = (options.maximumBatchingWindowSeconds ?? 0) * 1000;
+    if (!Number.isInteger(this.batchSize) || this.batchSize < 1) {
+      throw new RangeError(`batchSize must be a positive integer, got ${this.batchSize}`);
+    }
+    if (!Number.isInteger(this.maxConcurrency) || this.maxConcurrency < 0) {
+      throw new RangeError(`maxConcurrency must be a non-negative integer, got ${this.maxConcurrency}`);
+    }
+  }
+
+  /** A snapshot of the counters since construction. */
+  get stats(): PollerStats {
+    return { ...this.#stats };
+  }
+
+  get running(): boolean {
+    return this.#workers !== undefined;
+  }
+
+  /** Starts polling; each of `maxConcurrency` workers receives a batch, invokes, deletes, and repeats. */
+  start(): void {
+    if (this.#workers) {
+      return;
+    }
+    this.#stopping = new AbortController();
+    // Each worker stands for one execution environment, so it keeps one log stream.
+    this.#workers = Array.from({ length: this.maxConcurrency }, () => this.#work(newLogStreamName(this.#clock())));
+  }
+
+  /** Stops receiving and resolves once in-flight invocations have finished (or timed out) and been settled. */
+  async stop(): Promise<void> {
+    const workers = this.#workers;
+    if (!workers) {
+      return;
+    }
+    this.#stopping.abort();
+    await Promise.all(workers);
+    this.#workers = undefined;
+  }
+
+  async #work(logStreamName: string): Promise<void> {
+    const { initialMs, maxMs } = this.#options.retryDelay ?? { initialMs: 100, maxMs: 5000 };
+    let failures = 0;
+    while (!this.#stopping.signal.aborted) {
+      let messages: ReceivedMessage[];
+      try {
+        messages = await this.#receiveBatch();
+        failures = 0;
+      } catch (error) {
+        failures += 1;
+        const retryInMs = Math.min(maxMs, initialMs * 2 ** (failures - 1));
+        this.#stats.receiveErrors += 1;
+        this.#emit('pollerError', { functionName: this.functionName, operation: 'receive', error, retryInMs });
+        await this.#pause(retryInMs);
+        continue;
+      }
+      // Messages already received are invoked even when stopping: they are in flight and would otherwise
+      // wait out their visibility timeout.
+      if (messages.length > 0) {
+        await this.#invoke(messages, logStreamName);
+      }
+    }
+  }
+
+  async #receiveBatch(): Promise<ReceivedMessage[]> {
+    const batch = await this.#receive(Math.min(SQS_MAX_PER_CALL, this.batchSize), this.#waitTimeSeconds);
+    if (batch.length === 0 || batch.length >= this.batchSize || this.#batchingWindowMs === 0) {
+      return batch;
+    }
+    const windowEnd = this.#clock() + this.#batchingWindowMs;
+    while (batch.length < this.batchSize && !this.#stopping.signal.aborted) {
+      const remainingMs = windowEnd - this.#clock();
+      if (remainingMs <= 0) {
+        break;
+      }
+      const waitSeconds = Math.min(this.#waitTimeSeconds, Math.floor(remainingMs / 1000));
+      let more: ReceivedMessage[];
+      try {
+        more = await this.#receive(Math.min(SQS_MAX_PER_CALL, this.batchSize - batch.length), waitSeconds);
+      } catch (error) {
+        // What was gathered is in flight already: invoke with it rather than lose it to the visibility timeout.
+        this.#stats.receiveErrors += 1;
+        this.#emit('pollerError', { functionName: this.functionName, operation: 'receive', error });
+        break;
+      }
+      batch.push(...more);
+      if (more.length === 0 && waitSeconds === 0) {
+        await this.#pause(Math.min(remainingMs, 50));
+      }
+    }
+    return batch;
+  }
+
+  async #receive(maxNumberOfMessages: number, waitTimeSeconds: number): Promise<ReceivedMessage[]> {
+    const { Messages = [] } = await this.#options.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: this.queueUrl,
+        MaxNumberOfMessages: maxNumberOfMessages,
+        WaitTimeSeconds: waitTimeSeconds,
+        MessageSystemAttributeNames: ['All'],
+        MessageAttributeNames: ['All'],
+      }),
+    );
+    const received = Messages.filter(
+      (message): message is ReceivedMessage => message.MessageId !== undefined && message.ReceiptHandle !== undefined,
+    );
+    this.#stats.messagesReceived += received.length;
+    return received;
+  }
+
+  async #invoke(messages: readonly ReceivedMessage[], logStreamName: string): Promise<void> {
+    const records = messages.map((message) => this.#toRecord(message));
+    const timeoutMs = this.#options.function.timeoutSeconds * 1000;
+    const startedAt = this.#clock();
+    const context = createLambdaContext({
+      functionName: this.functionName,
+      functionArn: this.#options.function.functionArn,
+      memoryMb: this.#options.function.memoryMb,
+      deadline: startedAt + timeoutMs,
+      clock: this.#clock,
+      logStreamName,
+    });
+    this.#stats.invocations += 1;
+    this.#stats.inFlight += 1;
+    this.#stats.maxObservedConcurrency = Math.max(this.#stats.maxObservedConcurrency, this.#stats.inFlight);
+    this.#emit('invocationStart', {
+      functionName: this.functionName,
+      awsRequestId: context.awsRequestId,
+      messageIds: records.map((record) => record.messageId),
+      concurrency: this.#stats.inFlight,
+    });
+
+    const result = await this.#run({ Records: records }, context, timeoutMs);
+    this.#stats.inFlight -= 1;
+    const settlement = this.#settle(result, records);
+    const deleted = await this.#delete(records.filter((record) => settlement.deleteIds.has(record.messageId)));
+
+    this.#stats.messagesDeleted += deleted.size;
+    if (settlement.outcome === 'partialFailure') {
+      this.#stats.batchItemFailures += records.length - settlement.deleteIds.size;
+    } else if (settlement.outcome === 'error' || settlement.outcome === 'invalidResponse') {
+      this.#stats.errors += 1;
+    } else if (settlement.outcome === 'timeout') {
+      this.#stats.timeouts += 1;
+    }
+    this.#emit('invocationEnd', {
+      functionName: this.functionName,
+      awsRequestId: context.awsRequestId,
+      outcome: settlement.outcome,
+      records: records.length,
+      deletedMessageIds: [...deleted],
+      failedMessageIds: records.map((record) => record.messageId).filter((id) => !settlement.deleteIds.has(id)),
+      durationMs: this.#clock() - startedAt,
+      ...(settlement.error !== undefined && { error: settlement.error }),
+    });
+    this.#emit('stats', this.stats);
+  }
+
+  /** Runs the handler against its timeout; a handler still running at the deadline is abandoned. */
+  async #run(event: SQSEvent, context: Context, timeoutMs: number): Promise<HandlerResult> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<HandlerResult>((resolve) => {
+      timer = setTimeout(() => resolve({ kind: 'timeout' }), timeoutMs);
+    });
+    const ran = (async () => this.#options.handler(event, context))().then(
+      (value): HandlerResult => ({ kind: 'returned', value }),
+      (error: unknown): HandlerResult => ({ kind: 'threw', error }),
+    );
+    try {
+      return await Promise.race([ran, timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Lambda's rules for what an invocation result means for the batch. */
+  #settle(result: HandlerResult, records: readonly SQSRecord[]): Settlement {
+    const all = new Set(records.map((record) => record.messageId));
+    if (result.kind === 'timeout') {
+      return { outcome: 'timeout', deleteIds: new Set() };
+    }
+    if (result.kind === 'threw') {
+      return { outcome: 'error', deleteIds: new Set(), error: result.error };
+    }
+    if (!this.#options.reportBatchItemFailures) {
+      return { outcome: 'success', deleteIds: all };
+    }
+    const parsed = batchResponseSchema.safeParse(result.value);
+    if (!parsed.success) {
+      return {
+        outcome: 'invalidResponse',
+        deleteIds: new Set(),
+        error: new Error(`invalid batch response: ${parsed.error.issues.map((issue) => issue.message).join('; ')}`),
+      };
+    }
+    const failed = new Set((parsed.data?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier));
+    const unknown = [...failed].filter((id) => !all.has(id));
+    if (unknown.length > 0) {
+      return {
+        outcome: 'invalidResponse',
+        deleteIds: new Set(),
+        error: new Error(`batchItemFailures names messages not in the batch: ${unknown.join(', ')}`),
+      };
+    }
+    if (failed.size === 0) {
+      return { outcome: 'success', deleteIds: all };
+    }
+    return { outcome: 'partialFailure', deleteIds: new Set([...all].filter((id) => !failed.has(id))) };
+  }
+
+  /** Deletes with DeleteMessageBatch, returning the ids actually deleted. */
+  async #delete(records: readonly SQSRecord[]): Promise<Set<string>> {
+    const deleted = new Set<string>();
+    for (let start = 0; start < records.length; start += SQS_MAX_PER_CALL) {
+      const chunk = records.slice(start, start + SQS_MAX_PER_CALL);
+      try {
+        const response = await this.#options.sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: this.queueUrl,
+            Entries: chunk.map((record, index) => ({ Id: String(index), ReceiptHandle: record.receiptHandle })),
+          }),
+        );
+        for (const success of response.Successful ?? []) {
+          const record = chunk[Number(success.Id)];
+          if (record) {
+            deleted.add(record.messageId);
+          }
+        }
+        if (response.Failed && response.Failed.length > 0) {
+          const reasons = response.Failed.map((failure) => `${failure.Code}: ${failure.Message}`).join('; ');
+          this.#emit('pollerError', {
+            functionName: this.functionName,
+            operation: 'delete',
+            error: new Error(`${response.Failed.length} messages not deleted (${reasons})`),
+          });
+        }
+      } catch (error) {
+        this.#emit('pollerError', { functionName: this.functionName, operation: 'delete', error });
+      }
+    }
+    return deleted;
+  }
+
+  #toRecord(message: ReceivedMessage): SQSRecord {
+    const attributes = message.Attributes ?? {};
+    const now = String(this.#clock());
+    return {
+      messageId: message.MessageId,
+      receiptHandle: message.ReceiptHandle,
+      body: message.Body ?? '',
+      attributes: {
+        ...attributes,
+        ApproximateReceiveCount: attributes.ApproximateReceiveCount ?? '1',
+        SentTimestamp: attributes.SentTimestamp ?? now,
+        SenderId: attributes.SenderId ?? '',
+        ApproximateFirstReceiveTimestamp: attributes.ApproximateFirstReceiveTimestamp ?? now,
+      },
+      messageAttributes: toLambdaMessageAttributes(message.MessageAttributes ?? {}),
+      ...(message.MD5OfMessageAttributes !== undefined && { md5OfMessageAttributes: message.MD5OfMessageAttributes }),
+      md5OfBody: message.MD5OfBody ?? '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: this.queueArn,
+      awsRegion: this.#options.region,
+    };
+  }
+
+  async #pause(ms: number): Promise<void> {
+    try {
+      await sleep(ms, undefined, { signal: this.#stopping.signal });
+    } catch {
+      // Aborted by stop(): nothing to wait for any more.
+    }
+  }
+
+  /** Emits without letting a throwing listener break the polling loop. */
+  #emit<K extends keyof SqsEventSourcePollerEvents>(name: K, ...args: SqsEventSourcePollerEvents[K]): void {
+    try {
+      // The cast bridges EventEmitter's generic signature, which TypeScript cannot match against K here.
+      (this.emit as (event: K, ...rest: SqsEventSourcePollerEvents[K]) => boolean).call(this, name, ...args);
+    } catch (error) {
+      process.emitWarning(`a ${name} listener of the ${this.functionName} poller threw: ${String(error)}`);
+    }
+  }
+}
+
+/** SQS message attributes in the lower-camel shape Lambda puts in `SQSRecord.messageAttributes`. */
+export function toLambdaMessageAttributes(attributes: Record<string, MessageAttributeValue>): SQSMessageAttributes {
+  const converted: SQSMessageAttributes = {};
+  for (const [name, value] of Object.entries(attributes)) {
+    converted[name] = {
+      ...(value.StringValue !== undefined && { stringValue: value.StringValue }),
+      ...(value.BinaryValue !== undefined && { binaryValue: Buffer.from(value.BinaryValue).toString('base64') }),
+      stringListValues: [],
+      binaryListValues: [],
+      dataType: value.DataType ?? 'String',
+    };
+  }
+  return converted;
+}

@@ -1,0 +1,130 @@
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { nanoToUsd } from '#shared/call-ledger.ts';
+import { ITEM_STATES, type ItemState } from '#shared/item-store.ts';
+import { queueDepth } from './queue-io.ts';
+
+/**
+ * A live view of a running pipeline, read from the state table's ByState index and the queues: a progress
+ * bar on a terminal (redrawn in place), one plain line per change elsewhere (CI logs, pipes).
+ */
+
+export interface PipelineSnapshot {
+  byState: Record<ItemState, number>;
+  queues: { intake: number; draft: number; published: number; deadLetters: number };
+  llm: { calls: number; tokens: number; costUsd: number };
+}
+
+export interface ProgressSources {
+  sqs: SQSClient;
+  dynamo: DynamoDBDocumentClient;
+  outputs: Readonly<Record<string, string>>;
+}
+
+/** @example const snapshot = await readSnapshot({ sqs, dynamo, outputs }); */
+export async function readSnapshot({ sqs, dynamo, outputs }: ProgressSources): Promise<PipelineSnapshot> {
+  const table = outputs.StateTableName ?? '';
+  const counts = await Promise.all(
+    ITEM_STATES.map(async (state) => {
+      let count = 0;
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const page = await dynamo.send(
+          new QueryCommand({
+            TableName: table,
+            IndexName: 'ByState',
+            KeyConditionExpression: '#state = :state',
+            ExpressionAttributeNames: { '#state': 'state' },
+            ExpressionAttributeValues: { ':state': state },
+            Select: 'COUNT',
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        count += page.Count ?? 0;
+        startKey = page.LastEvaluatedKey;
+      } while (startKey !== undefined);
+      return [state, count] as const;
+    }),
+  );
+  const depth = async (key: string) => {
+    const url = outputs[key];
+    if (url === undefined) return 0;
+    const d = await queueDepth(sqs, url);
+    return d.visible + d.inFlight + d.delayed;
+  };
+  const usage = await dynamo.send(
+    new QueryCommand({
+      TableName: table,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': `USAGE#${new Date().toISOString().slice(0, 10)}` },
+    }),
+  );
+  let calls = 0;
+  let tokens = 0;
+  let cost = 0;
+  for (const row of usage.Items ?? []) {
+    calls += Number(row.calls ?? 0);
+    tokens += Number(row.promptTokens ?? 0) + Number(row.completionTokens ?? 0);
+    cost += Number(row.costNanoUsd ?? 0);
+  }
+  return {
+    byState: Object.fromEntries(counts) as Record<ItemState, number>,
+    queues: {
+      intake: await depth('IntakeQueueUrl'),
+      draft: await depth('DraftQueueUrl'),
+      published: await depth('PublishedQueueUrl'),
+      deadLetters:
+        (await depth('IntakeDeadLetterQueueUrl')) +
+        (await depth('DraftDeadLetterQueueUrl')) +
+        (await depth('PublishedDeadLetterQueueUrl')),
+    },
+    llm: { calls, tokens, costUsd: nanoToUsd(cost) },
+  };
+}
+
+const BAR_WIDTH = 30;
+
+/** The snapshot as display lines; `total` is how many items the run expects (0 when open-ended). */
+export function renderSnapshot(snapshot: PipelineSnapshot, total: number, elapsedMs: number): string[] {
+  const s = snapshot.byState;
+  const done = s.PUBLISHED + s.DEAD_LETTER;
+  const working = s.RECEIVED + s.EXTRACTING + s.EXTRACTED + s.DRAFTING + s.REVIEWING;
+  const share = total > 0 ? Math.min(1, done / total) : 0;
+  const filled = Math.round(share * BAR_WIDTH);
+  const bar = total > 0 ? `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${done}/${total}` : `${done} done`;
+  return [
+    `${bar}  ${(elapsedMs / 1000).toFixed(1)}s`,
+    `  items   published ${s.PUBLISHED}  dead-lettered ${s.DEAD_LETTER}  in progress ${working} ` +
+      `(extracting ${s.EXTRACTING}, extracted ${s.EXTRACTED}, drafting ${s.DRAFTING}, reviewing ${s.REVIEWING})`,
+    `  queues  intake ${snapshot.queues.intake}  draft ${snapshot.queues.draft}  published ${snapshot.queues.published}  ` +
+      `dead letters ${snapshot.queues.deadLetters}`,
+    `  llm     ${snapshot.llm.calls} calls  ${snapshot.llm.tokens} tokens  $${snapshot.llm.costUsd.toFixed(4)}`,
+  ];
+}
+
+/** Draws snapshots in place on a terminal, or prints a line when something changed elsewhere. */
+export class ProgressView {
+  readonly #out: NodeJS.WriteStream;
+  readonly #interactive: boolean;
+  #drawn = 0;
+  #last = '';
+
+  constructor(out: NodeJS.WriteStream = process.stdout) {
+    this.#out = out;
+    this.#interactive = out.isTTY === true && process.env.CI === undefined;
+  }
+
+  show(lines: string[]): void {
+    if (this.#interactive) {
+      const up = this.#drawn > 0 ? `\x1b[${this.#drawn}A` : '';
+      this.#out.write(`${up}${lines.map((line) => `\x1b[2K${line}`).join('\n')}\n`);
+      this.#drawn = lines.length;
+      return;
+    }
+    // Elsewhere, print only changes (ignoring the clock) so logs stay short.
+    const key = lines.slice(1).join('|') + (lines[0]?.replace(/\s+\S+s$/, '') ?? '');
+    if (key === this.#last) return;
+    this.#last = key;
+    this.#out.write(`${lines.join('\n')}\n`);
+  }
+}

@@ -1,0 +1,497 @@
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import {
+  CreateTableCommand,
+  type CreateTableCommandInput,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  ResourceNotFoundException,
+  type TableDescription,
+} from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, SetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  EVENT_SOURCE_MAPPING_TYPE,
+  type ExpressionScope,
+  FUNCTION_TYPE,
+  GLOBAL_TABLE_TYPE,
+  type IndexDefinition,
+  type KeyElement,
+  type PseudoParameter,
+  QUEUE_TYPE,
+  type QueueDefinition,
+  resolveExpression,
+  SECRET_TYPE,
+  TABLE_TYPE,
+  type TableDefinition,
+  type TemplateDescription,
+  TemplateError,
+} from './template.ts';
+
+/** Base error of this module: a resource the emulators could not provide as the template describes it. */
+export class LocalResourceError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'LocalResourceError';
+  }
+}
+
+/** Concurrency of an event source whose template sets neither maximum nor reserved concurrency. */
+export const DEFAULT_EVENT_SOURCE_CONCURRENCY = 5;
+
+export interface LocalQueue {
+  readonly logicalId: string;
+  readonly name: string;
+  readonly url: string;
+  readonly arn: string;
+  readonly visibilityTimeoutSeconds?: number;
+  readonly deadLetterQueueLogicalId?: string;
+  readonly maxReceiveCount?: number;
+}
+
+export interface LocalTable {
+  readonly logicalId: string;
+  readonly name: string;
+  readonly arn: string;
+}
+
+export interface LocalSecret {
+  readonly logicalId: string;
+  /** A placeholder: no secret store runs locally. */
+  readonly arn: string;
+}
+
+export interface LocalFunction {
+  readonly logicalId: string;
+  readonly functionName: string;
+  readonly functionArn: string;
+  readonly timeoutSeconds: number;
+  readonly memoryMb: number;
+  readonly reservedConcurrency?: number;
+  /** The template's `Environment.Variables`, every reference resolved to its local value. */
+  readonly environment: Readonly<Record<string, string>>;
+}
+
+export interface LocalEventSource {
+  readonly logicalId: string;
+  readonly functionLogicalId: string;
+  readonly queueLogicalId: string;
+  readonly queueUrl: string;
+  readonly queueArn: string;
+  readonly batchSize: number;
+  /** Most concurrent invocations: the mapping's maximum concurrency capped by the function's reserved concurrency. */
+  readonly maxConcurrency: number;
+  readonly reportBatchItemFailures: boolean;
+  readonly maximumBatchingWindowSeconds: number;
+  readonly enabled: boolean;
+}
+
+export interface LocalDeployment {
+  readonly queues: readonly LocalQueue[];
+  readonly tables: readonly LocalTable[];
+  readonly secrets: readonly LocalSecret[];
+  readonly functions: readonly LocalFunction[];
+  readonly eventSources: readonly LocalEventSource[];
+  readonly outputs: Readonly<Record<string, string>>;
+  /** What the template asks for that runs differently here (TTL, PITR, disabled event sources...). */
+  readonly notes: readonly string[];
+}
+
+export interface CreateLocalResourcesOptions {
+  readonly description: TemplateDescription;
+  readonly stackName: string;
+  readonly sqs: SQSClient;
+  readonly dynamodb: DynamoDBClient;
+  /** Base of the local queue URLs, e.g. `http://127.0.0.1:40123`. */
+  readonly sqsEndpoint: string;
+  readonly region: string;
+  readonly accountId: string;
+  /** @default 10_000 */
+  readonly tableActiveTimeoutMs?: number;
+}
+
+/**
+ * Creates the template's queues (dead-letter queues first) and tables on the emulators, reusing those that
+ * already exist, and resolves every function environment and stack output to local values. Queues and tables
+ * are named by their logical id, which the template guarantees unique.
+ *
+ * @example
+ * ```ts
+ * const deployment = await createLocalResources({
+ *   description: parseTemplate(template), stackName: 'Sluice', sqs, dynamodb,
+ *   sqsEndpoint: emulators.sqsEndpoint, region: emulators.region, accountId: LOCAL_ACCOUNT_ID,
+ * });
+ * deployment.outputs.IntakeQueueUrl; // 'http://127.0.0.1:40123/000000000000/IntakeQueue5E6F7A8B'
+ * ```
+ */
+export async function createLocalResources(options: CreateLocalResourcesOptions): Promise<LocalDeployment> {
+  const { description, region, accountId } = options;
+  const notes: string[] = [];
+
+  const queues = new Map<string, LocalQueue>();
+  const queueArn = (logicalId: string): string => `arn:aws:sqs:${region}:${accountId}:${logicalId}`;
+  for (const definition of dlqFirst(description.queues)) {
+    queues.set(definition.logicalId, await createQueue(options, definition, queueArn));
+  }
+
+  const tables = new Map<string, LocalTable>();
+  for (const definition of description.tables) {
+    await createTable(options, definition);
+    tables.set(definition.logicalId, {
+      logicalId: definition.logicalId,
+      name: definition.logicalId,
+      arn: `arn:aws:dynamodb:${region}:${accountId}:table/${definition.logicalId}`,
+    });
+    if (definition.timeToLiveAttribute !== undefined) {
+      notes.push(
+        `${definition.logicalId}: TTL on "${definition.timeToLiveAttribute}" is not emulated (items never expire)`,
+      );
+    }
+    if (definition.pointInTimeRecovery) {
+      notes.push(`${definition.logicalId}: point-in-time recovery is not emulated`);
+    }
+  }
+
+  const secrets = new Map<string, LocalSecret>();
+  for (const { logicalId } of description.secrets) {
+    secrets.set(logicalId, {
+      logicalId,
+      arn: `arn:aws:secretsmanager:${region}:${accountId}:secret:${logicalId}-local`,
+    });
+  }
+  if (secrets.size > 0) {
+    notes.push('secrets get placeholder ARNs; no secret store runs locally');
+  }
+
+  const functionArn = (logicalId: string): string => `arn:aws:lambda:${region}:${accountId}:function:${logicalId}`;
+  const scope = localScope(options, { queues, tables, secrets, functionArn });
+
+  const functions = description.functions.map((definition): LocalFunction => {
+    const environment: Record<string, string> = {};
+    for (const [name, expression] of Object.entries(definition.environment)) {
+      environment[name] = resolveExpression(
+        expression,
+        scope,
+        `Resources.${definition.logicalId}.Properties.Environment.Variables.${name}`,
+      );
+    }
+    return {
+      logicalId: definition.logicalId,
+      functionName: definition.logicalId,
+      functionArn: functionArn(definition.logicalId),
+      timeoutSeconds: definition.timeoutSeconds,
+      memoryMb: definition.memoryMb,
+      reservedConcurrency: definition.reservedConcurrency,
+      environment,
+    };
+  });
+
+  const eventSources = description.eventSources.map((definition): LocalEventSource => {
+    const queue = queues.get(definition.queueLogicalId);
+    const fn = functions.find((candidate) => candidate.logicalId === definition.functionLogicalId);
+    if (queue === undefined || fn === undefined) {
+      throw new LocalResourceError(
+        `event source ${definition.logicalId} maps a queue or function that was not created`,
+      );
+    }
+    const maxConcurrency = Math.min(
+      definition.maximumConcurrency ?? fn.reservedConcurrency ?? DEFAULT_EVENT_SOURCE_CONCURRENCY,
+      fn.reservedConcurrency ?? Number.POSITIVE_INFINITY,
+    );
+    if (!definition.enabled) {
+      notes.push(`${definition.logicalId}: disabled in the template, not polled`);
+    } else if (maxConcurrency === 0) {
+      notes.push(`${definition.logicalId}: ${fn.logicalId} has reserved concurrency 0, so it is never invoked`);
+    }
+    return {
+      logicalId: definition.logicalId,
+      functionLogicalId: definition.functionLogicalId,
+      queueLogicalId: definition.queueLogicalId,
+      queueUrl: queue.url,
+      queueArn: queue.arn,
+      batchSize: definition.batchSize,
+      maxConcurrency,
+      reportBatchItemFailures: definition.reportBatchItemFailures,
+      maximumBatchingWindowSeconds: definition.maximumBatchingWindowSeconds,
+      enabled: definition.enabled,
+    };
+  });
+
+  const outputs: Record<string, string> = {};
+  for (const [key, expression] of Object.entries(description.outputs)) {
+    outputs[key] = resolveExpression(expression, scope, `Outputs.${key}`);
+  }
+
+  return {
+    queues: [...queues.values()],
+    tables: [...tables.values()],
+    secrets: [...secrets.values()],
+    functions,
+    eventSources,
+    outputs,
+    notes,
+  };
+}
+
+/**
+ * Writes outputs in the shape `cdk deploy --outputs-file` writes, so tools that read that file work locally.
+ *
+ * @example
+ * ```ts
+ * await writeOutputsFile('.sluice/outputs.json', 'Sluice', deployment.outputs);
+ * // { "Sluice": { "IntakeQueueUrl": "http://127.0.0.1:40123/000000000000/IntakeQueue5E6F7A8B", ... } }
+ * ```
+ */
+export async function writeOutputsFile(
+  file: string,
+  stackName: string,
+  outputs: Readonly<Record<string, string>>,
+): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  // Written beside and renamed so a reader never sees half a file.
+  const partial = `${file}.${process.pid}.partial`;
+  await writeFile(partial, `${JSON.stringify({ [stackName]: outputs }, null, 2)}\n`, 'utf8');
+  await rename(partial, file);
+}
+
+/** Orders queues so every dead-letter queue comes before the queues that redrive into it. */
+function dlqFirst(definitions: readonly QueueDefinition[]): QueueDefinition[] {
+  const byId = new Map(definitions.map((definition) => [definition.logicalId, definition]));
+  const ordered: QueueDefinition[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (definition: QueueDefinition): void => {
+    const seen = state.get(definition.logicalId);
+    if (seen === 'done') {
+      return;
+    }
+    if (seen === 'visiting') {
+      throw new TemplateError(`Resources.${definition.logicalId}`, 'redrive policies form a cycle');
+    }
+    state.set(definition.logicalId, 'visiting');
+    const dlq = definition.redrive && byId.get(definition.redrive.deadLetterQueueLogicalId);
+    if (dlq) {
+      visit(dlq);
+    }
+    state.set(definition.logicalId, 'done');
+    ordered.push(definition);
+  };
+  definitions.forEach(visit);
+  return ordered;
+}
+
+async function createQueue(
+  options: CreateLocalResourcesOptions,
+  definition: QueueDefinition,
+  queueArn: (logicalId: string) => string,
+): Promise<LocalQueue> {
+  const name = definition.logicalId;
+  const attributes: Record<string, string> = {};
+  const set = (key: string, value: number | undefined): void => {
+    if (value !== undefined) {
+      attributes[key] = String(value);
+    }
+  };
+  set('VisibilityTimeout', definition.visibilityTimeoutSeconds);
+  set('MessageRetentionPeriod', definition.messageRetentionPeriodSeconds);
+  set('DelaySeconds', definition.delaySeconds);
+  set('ReceiveMessageWaitTimeSeconds', definition.receiveMessageWaitTimeSeconds);
+  if (definition.redrive) {
+    attributes.RedrivePolicy = JSON.stringify({
+      deadLetterTargetArn: queueArn(definition.redrive.deadLetterQueueLogicalId),
+      maxReceiveCount: definition.redrive.maxReceiveCount,
+    });
+  }
+  const allow = definition.redriveAllow;
+  if (allow) {
+    attributes.RedriveAllowPolicy = JSON.stringify(
+      allow.redrivePermission === 'byQueue'
+        ? { redrivePermission: 'byQueue', sourceQueueArns: allow.sourceQueueLogicalIds.map(queueArn) }
+        : { redrivePermission: allow.redrivePermission },
+    );
+  }
+  try {
+    // Created bare, then given the template's attributes, so a queue kept in a data dir follows template changes.
+    const created = await options.sqs.send(new CreateQueueCommand({ QueueName: name }));
+    if (Object.keys(attributes).length > 0) {
+      await options.sqs.send(new SetQueueAttributesCommand({ QueueUrl: created.QueueUrl, Attributes: attributes }));
+    }
+  } catch (error) {
+    throw new LocalResourceError(`could not create queue ${name}: ${messageOf(error)}`, { cause: error });
+  }
+  return {
+    logicalId: definition.logicalId,
+    name,
+    // fauxqs finds a queue by the name at the end of its URL, so a URL on the current endpoint always works,
+    // even for a queue created by an earlier run on another port.
+    url: `${options.sqsEndpoint}/${options.accountId}/${name}`,
+    arn: queueArn(name),
+    visibilityTimeoutSeconds: definition.visibilityTimeoutSeconds,
+    deadLetterQueueLogicalId: definition.redrive?.deadLetterQueueLogicalId,
+    maxReceiveCount: definition.redrive?.maxReceiveCount,
+  };
+}
+
+async function createTable(options: CreateLocalResourcesOptions, definition: TableDefinition): Promise<void> {
+  const name = definition.logicalId;
+  const existing = await describeTable(options.dynamodb, name);
+  if (existing) {
+    assertSameKeys(name, definition, existing);
+  } else {
+    const keySchema = (keys: readonly KeyElement[]) =>
+      keys.map((key) => ({ AttributeName: key.attributeName, KeyType: key.keyType }));
+    const index = (definitionOfIndex: IndexDefinition) => ({
+      IndexName: definitionOfIndex.indexName,
+      KeySchema: keySchema(definitionOfIndex.keySchema),
+      Projection: {
+        ProjectionType: definitionOfIndex.projectionType,
+        NonKeyAttributes: definitionOfIndex.nonKeyAttributes ? [...definitionOfIndex.nonKeyAttributes] : undefined,
+      },
+    });
+    const input: CreateTableCommandInput = {
+      TableName: name,
+      KeySchema: keySchema(definition.keySchema),
+      AttributeDefinitions: definition.attributeDefinitions.map((attribute) => ({
+        AttributeName: attribute.attributeName,
+        AttributeType: attribute.attributeType,
+      })),
+      // Capacity means nothing to the emulator; on-demand avoids inventing throughput for every index.
+      BillingMode: 'PAY_PER_REQUEST',
+      GlobalSecondaryIndexes: definition.globalSecondaryIndexes.length
+        ? definition.globalSecondaryIndexes.map(index)
+        : undefined,
+      LocalSecondaryIndexes: definition.localSecondaryIndexes.length
+        ? definition.localSecondaryIndexes.map(index)
+        : undefined,
+    };
+    try {
+      await options.dynamodb.send(new CreateTableCommand(input));
+    } catch (error) {
+      throw new LocalResourceError(`could not create table ${name}: ${messageOf(error)}`, { cause: error });
+    }
+  }
+  await waitUntilActive(options.dynamodb, name, options.tableActiveTimeoutMs ?? 10_000);
+}
+
+async function describeTable(dynamodb: DynamoDBClient, name: string): Promise<TableDescription | undefined> {
+  try {
+    const { Table } = await dynamodb.send(new DescribeTableCommand({ TableName: name }));
+    return Table;
+  } catch (error) {
+    if (error instanceof ResourceNotFoundException) {
+      return undefined;
+    }
+    throw new LocalResourceError(`could not describe table ${name}: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+function assertSameKeys(name: string, definition: TableDefinition, existing: TableDescription): void {
+  const keysOf = (keys: readonly { AttributeName?: string; KeyType?: string }[] | undefined): string =>
+    (keys ?? []).map((key) => `${key.AttributeName}:${key.KeyType}`).join(',');
+  const wanted = [
+    keysOf(definition.keySchema.map((key) => ({ AttributeName: key.attributeName, KeyType: key.keyType }))),
+    ...definition.globalSecondaryIndexes
+      .map(
+        (index) =>
+          `${index.indexName}=${keysOf(index.keySchema.map((key) => ({ AttributeName: key.attributeName, KeyType: key.keyType })))}`,
+      )
+      .sort(),
+  ];
+  const found = [
+    keysOf(existing.KeySchema),
+    ...(existing.GlobalSecondaryIndexes ?? []).map((index) => `${index.IndexName}=${keysOf(index.KeySchema)}`).sort(),
+  ];
+  if (wanted.join(' ') !== found.join(' ')) {
+    throw new LocalResourceError(
+      `table ${name} kept from an earlier run has keys or indexes [${found.join(' ')}] but the template now has ` +
+        `[${wanted.join(' ')}]; delete the local data directory to recreate it`,
+    );
+  }
+}
+
+async function waitUntilActive(dynamodb: DynamoDBClient, name: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const table = await describeTable(dynamodb, name);
+    const indexesActive = (table?.GlobalSecondaryIndexes ?? []).every((index) => index.IndexStatus === 'ACTIVE');
+    if (table?.TableStatus === 'ACTIVE' && indexesActive) {
+      return;
+    }
+    if (Date.now() >= deadline) {
+      throw new LocalResourceError(`table ${name} did not become ACTIVE within ${timeoutMs} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+interface LocalValues {
+  readonly queues: ReadonlyMap<string, LocalQueue>;
+  readonly tables: ReadonlyMap<string, LocalTable>;
+  readonly secrets: ReadonlyMap<string, LocalSecret>;
+  readonly functionArn: (logicalId: string) => string;
+}
+
+/** CloudFormation's Ref / Fn::GetAtt semantics, answered with local names and ARNs. */
+function localScope(options: CreateLocalResourcesOptions, values: LocalValues): ExpressionScope {
+  const { description, region, accountId, stackName } = options;
+  const pseudo: Record<PseudoParameter, string> = {
+    'AWS::Region': region,
+    'AWS::AccountId': accountId,
+    'AWS::Partition': 'aws',
+    'AWS::URLSuffix': 'amazonaws.com',
+    'AWS::StackName': stackName,
+  };
+  const typeOf = (logicalId: string): string => description.resourceTypes[logicalId] ?? 'unknown';
+  const required = <T>(value: T | undefined, logicalId: string): T => {
+    if (value === undefined) {
+      throw new LocalResourceError(`${typeOf(logicalId)} ${logicalId} has no local counterpart`);
+    }
+    return value;
+  };
+  // Resources that are not emulated still get stable, recognisable values, so outputs that mention them resolve.
+  const placeholderArn = (logicalId: string): string => {
+    const [, service = 'unknown', resource = 'resource'] = typeOf(logicalId).split('::');
+    return `arn:aws:${service.toLowerCase()}:${region}:${accountId}:${resource.toLowerCase()}/${logicalId}`;
+  };
+  return {
+    pseudo: (name) => pseudo[name],
+    ref(logicalId) {
+      switch (typeOf(logicalId)) {
+        case QUEUE_TYPE:
+          return required(values.queues.get(logicalId), logicalId).url;
+        case TABLE_TYPE:
+        case GLOBAL_TABLE_TYPE:
+          return required(values.tables.get(logicalId), logicalId).name;
+        case SECRET_TYPE:
+          return required(values.secrets.get(logicalId), logicalId).arn;
+        case FUNCTION_TYPE:
+        case EVENT_SOURCE_MAPPING_TYPE:
+          return logicalId;
+        case 'AWS::SNS::Topic':
+          return placeholderArn(logicalId);
+        default:
+          return logicalId;
+      }
+    },
+    getAtt(logicalId, attribute) {
+      const type = typeOf(logicalId);
+      if (type === QUEUE_TYPE) {
+        const queue = required(values.queues.get(logicalId), logicalId);
+        const byAttribute: Record<string, string> = { Arn: queue.arn, QueueUrl: queue.url, QueueName: queue.name };
+        return required(byAttribute[attribute], logicalId);
+      }
+      if (type === TABLE_TYPE || type === GLOBAL_TABLE_TYPE) {
+        return required(values.tables.get(logicalId), logicalId).arn;
+      }
+      if (type === SECRET_TYPE) {
+        return required(values.secrets.get(logicalId), logicalId).arn;
+      }
+      if (type === FUNCTION_TYPE) {
+        return values.functionArn(logicalId);
+      }
+      return placeholderArn(logicalId);
+    },
+  };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,728 @@
+import { z } from 'zod';
+
+/**
+ * Reads the synthesized CloudFormation template into a typed description of what the local runtime emulates:
+ * queues, tables, functions, SQS event source mappings, secrets and outputs. Property values that are
+ * expressions (Ref, Fn::GetAtt, Fn::Join...) are parsed here and checked against the template, then evaluated
+ * by `resolveExpression` once local names and ARNs exist. Resource types the runtime does not emulate (IAM,
+ * logs, alarms, layers, policies...) are kept only so references to them can be given placeholder values.
+ */
+
+/** Base error of this module: what in the template cannot be run locally, and where. */
+export class TemplateError extends Error {
+  /** Where in the template, e.g. `Resources.ExtractFn.Properties.Environment.Variables.QUEUE_URL`. */
+  readonly location: string;
+
+  constructor(location: string, message: string, options?: { cause?: unknown }) {
+    super(`${location}: ${message}`, options);
+    this.name = 'TemplateError';
+    this.location = location;
+  }
+}
+
+export const PSEUDO_PARAMETERS = [
+  'AWS::Region',
+  'AWS::AccountId',
+  'AWS::Partition',
+  'AWS::URLSuffix',
+  'AWS::StackName',
+] as const;
+export type PseudoParameter = (typeof PSEUDO_PARAMETERS)[number];
+
+/** A property value as written in the template, with its intrinsic functions parsed. */
+export type TemplateExpression =
+  | { readonly kind: 'literal'; readonly value: string }
+  | { readonly kind: 'list'; readonly items: readonly TemplateExpression[] }
+  | { readonly kind: 'pseudo'; readonly name: PseudoParameter }
+  | { readonly kind: 'ref'; readonly logicalId: string }
+  | { readonly kind: 'getAtt'; readonly logicalId: string; readonly attribute: string }
+  | { readonly kind: 'join'; readonly delimiter: string; readonly parts: TemplateExpression }
+  | { readonly kind: 'select'; readonly index: number; readonly list: TemplateExpression }
+  | { readonly kind: 'split'; readonly delimiter: string; readonly source: TemplateExpression }
+  | { readonly kind: 'concat'; readonly parts: readonly TemplateExpression[] };
+
+export const QUEUE_TYPE = 'AWS::SQS::Queue';
+export const TABLE_TYPE = 'AWS::DynamoDB::Table';
+export const GLOBAL_TABLE_TYPE = 'AWS::DynamoDB::GlobalTable';
+export const FUNCTION_TYPE = 'AWS::Lambda::Function';
+export const EVENT_SOURCE_MAPPING_TYPE = 'AWS::Lambda::EventSourceMapping';
+export const SECRET_TYPE = 'AWS::SecretsManager::Secret';
+
+/** Attributes `Fn::GetAtt` may ask of each emulated type (anything else fails at parse time). */
+const GET_ATT_ATTRIBUTES: Readonly<Record<string, readonly string[]>> = {
+  [QUEUE_TYPE]: ['Arn', 'QueueUrl', 'QueueName'],
+  [TABLE_TYPE]: ['Arn'],
+  [GLOBAL_TABLE_TYPE]: ['Arn'],
+  [FUNCTION_TYPE]: ['Arn'],
+  [SECRET_TYPE]: ['Id'],
+};
+
+export interface RedriveDefinition {
+  readonly deadLetterQueueLogicalId: string;
+  readonly maxReceiveCount: number;
+}
+
+export type RedriveAllowDefinition =
+  | { readonly redrivePermission: 'allowAll' | 'denyAll' }
+  | { readonly redrivePermission: 'byQueue'; readonly sourceQueueLogicalIds: readonly string[] };
+
+export interface QueueDefinition {
+  readonly logicalId: string;
+  readonly visibilityTimeoutSeconds?: number;
+  readonly messageRetentionPeriodSeconds?: number;
+  readonly delaySeconds?: number;
+  readonly receiveMessageWaitTimeSeconds?: number;
+  readonly redrive?: RedriveDefinition;
+  readonly redriveAllow?: RedriveAllowDefinition;
+}
+
+export interface KeyElement {
+  readonly attributeName: string;
+  readonly keyType: 'HASH' | 'RANGE';
+}
+
+export interface IndexDefinition {
+  readonly indexName: string;
+  readonly keySchema: readonly KeyElement[];
+  readonly projectionType: 'ALL' | 'KEYS_ONLY' | 'INCLUDE';
+  readonly nonKeyAttributes?: readonly string[];
+}
+
+export interface TableDefinition {
+  readonly logicalId: string;
+  readonly keySchema: readonly KeyElement[];
+  readonly attributeDefinitions: readonly { readonly attributeName: string; readonly attributeType: 'S' | 'N' | 'B' }[];
+  readonly globalSecondaryIndexes: readonly IndexDefinition[];
+  readonly localSecondaryIndexes: readonly IndexDefinition[];
+  readonly billingMode: 'PAY_PER_REQUEST' | 'PROVISIONED';
+  /** Noted, not emulated: dynalite has no TTL, so expired items stay. */
+  readonly timeToLiveAttribute?: string;
+  /** Noted, not emulated. */
+  readonly pointInTimeRecovery: boolean;
+}
+
+export interface FunctionDefinition {
+  readonly logicalId: string;
+  readonly timeoutSeconds: number;
+  readonly memoryMb: number;
+  readonly reservedConcurrency?: number;
+  readonly environment: Readonly<Record<string, TemplateExpression>>;
+}
+
+export interface EventSourceDefinition {
+  readonly logicalId: string;
+  readonly queueLogicalId: string;
+  readonly functionLogicalId: string;
+  readonly batchSize: number;
+  readonly maximumConcurrency?: number;
+  readonly reportBatchItemFailures: boolean;
+  readonly maximumBatchingWindowSeconds: number;
+  readonly enabled: boolean;
+}
+
+export interface SecretDefinition {
+  readonly logicalId: string;
+}
+
+export interface TemplateDescription {
+  readonly queues: readonly QueueDefinition[];
+  readonly tables: readonly TableDefinition[];
+  readonly functions: readonly FunctionDefinition[];
+  readonly eventSources: readonly EventSourceDefinition[];
+  readonly secrets: readonly SecretDefinition[];
+  readonly outputs: Readonly<Record<string, TemplateExpression>>;
+  /** Resource type of every logical id, emulated or not. */
+  readonly resourceTypes: Readonly<Record<string, string>>;
+  /** Template parameters that have a default (the only ones a reference can be resolved to). */
+  readonly parameterDefaults: Readonly<Record<string, string>>;
+}
+
+const seconds = z.union([z.number().int().min(0), z.string().regex(/^\d+$/).transform(Number)]);
+const positiveInt = z.union([
+  z.number().int().min(1),
+  z
+    .string()
+    .regex(/^[1-9]\d*$/)
+    .transform(Number),
+]);
+const bool = z.union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')]);
+
+const templateSchema = z.looseObject({
+  Parameters: z.record(z.string(), z.looseObject({ Type: z.string(), Default: z.unknown().optional() })).optional(),
+  Resources: z.record(
+    z.string(),
+    z.looseObject({
+      Type: z.string().min(1),
+      Properties: z.record(z.string(), z.unknown()).optional(),
+      Condition: z.string().optional(),
+    }),
+  ),
+  Outputs: z.record(z.string(), z.looseObject({ Value: z.unknown(), Condition: z.string().optional() })).optional(),
+});
+
+const queuePropertiesSchema = z.looseObject({
+  FifoQueue: bool.optional(),
+  VisibilityTimeout: seconds.optional(),
+  MessageRetentionPeriod: seconds.optional(),
+  DelaySeconds: seconds.optional(),
+  ReceiveMessageWaitTimeSeconds: seconds.optional(),
+  RedrivePolicy: z.object({ deadLetterTargetArn: z.unknown(), maxReceiveCount: positiveInt }).optional(),
+  RedriveAllowPolicy: z
+    .object({
+      redrivePermission: z.enum(['allowAll', 'denyAll', 'byQueue']),
+      sourceQueueArns: z.array(z.unknown()).optional(),
+    })
+    .optional(),
+});
+
+const keySchemaSchema = z
+  .array(z.object({ AttributeName: z.string().min(1), KeyType: z.enum(['HASH', 'RANGE']) }))
+  .min(1)
+  .max(2);
+
+const indexSchema = z.looseObject({
+  IndexName: z.string().min(3),
+  KeySchema: keySchemaSchema,
+  Projection: z
+    .object({
+      ProjectionType: z.enum(['ALL', 'KEYS_ONLY', 'INCLUDE']).optional(),
+      NonKeyAttributes: z.array(z.string()).optional(),
+    })
+    .optional(),
+});
+
+const tablePropertiesSchema = z.looseObject({
+  KeySchema: keySchemaSchema,
+  AttributeDefinitions: z
+    .array(z.object({ AttributeName: z.string().min(1), AttributeType: z.enum(['S', 'N', 'B']) }))
+    .min(1),
+  GlobalSecondaryIndexes: z.array(indexSchema).optional(),
+  LocalSecondaryIndexes: z.array(indexSchema).optional(),
+  BillingMode: z.enum(['PAY_PER_REQUEST', 'PROVISIONED']).optional(),
+  TimeToLiveSpecification: z.object({ AttributeName: z.string().optional(), Enabled: bool }).optional(),
+  PointInTimeRecoverySpecification: z.looseObject({ PointInTimeRecoveryEnabled: bool.optional() }).optional(),
+  // AWS::DynamoDB::GlobalTable keeps PITR per replica.
+  Replicas: z
+    .array(
+      z.looseObject({
+        PointInTimeRecoverySpecification: z.looseObject({ PointInTimeRecoveryEnabled: bool.optional() }).optional(),
+      }),
+    )
+    .optional(),
+});
+
+const functionPropertiesSchema = z.looseObject({
+  Timeout: positiveInt.optional(),
+  MemorySize: positiveInt.optional(),
+  ReservedConcurrentExecutions: z
+    .union([z.number().int().min(0), z.string().regex(/^\d+$/).transform(Number)])
+    .optional(),
+  Environment: z.looseObject({ Variables: z.record(z.string(), z.unknown()).optional() }).optional(),
+});
+
+const eventSourcePropertiesSchema = z.looseObject({
+  EventSourceArn: z.unknown(),
+  FunctionName: z.unknown(),
+  BatchSize: positiveInt.optional(),
+  MaximumBatchingWindowInSeconds: seconds.optional(),
+  FunctionResponseTypes: z.array(z.literal('ReportBatchItemFailures')).optional(),
+  ScalingConfig: z.object({ MaximumConcurrency: positiveInt.optional() }).optional(),
+  Enabled: bool.optional(),
+});
+
+/** Lambda's defaults for properties the template leaves out. */
+const LAMBDA_DEFAULT_TIMEOUT_SECONDS = 3;
+const LAMBDA_DEFAULT_MEMORY_MB = 128;
+const SQS_DEFAULT_BATCH_SIZE = 10;
+/** SQS queue names: up to 80 letters, digits, hyphens and underscores. */
+const QUEUE_NAME_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
+
+/**
+ * Parses a synthesized CloudFormation template (the object `cdk synth` writes) into what the local runtime
+ * creates and runs. Fails with a {@link TemplateError} naming the resource on anything it cannot emulate.
+ *
+ * @example
+ * ```ts
+ * const description = parseTemplate(JSON.parse(await readFile('cdk.out/Sluice.template.json', 'utf8')));
+ * description.queues.map((queue) => queue.logicalId); // ['IntakeDlq1A2B3C4D', 'IntakeQueue5E6F7A8B', ...]
+ * ```
+ */
+export function parseTemplate(template: unknown): TemplateDescription {
+  const parsed = templateSchema.safeParse(template);
+  if (!parsed.success) {
+    throw new TemplateError('template', `not a CloudFormation template: ${formatIssues(parsed.error)}`);
+  }
+  const { Resources: resources, Parameters: parameters = {}, Outputs: outputs = {} } = parsed.data;
+
+  const resourceTypes: Record<string, string> = {};
+  for (const [logicalId, resource] of Object.entries(resources)) {
+    resourceTypes[logicalId] = resource.Type;
+  }
+  const parameterDefaults: Record<string, string> = {};
+  for (const [name, parameter] of Object.entries(parameters)) {
+    if (typeof parameter.Default === 'string' || typeof parameter.Default === 'number') {
+      parameterDefaults[name] = String(parameter.Default);
+    }
+  }
+  const reader = new ExpressionReader(resourceTypes, parameterDefaults);
+
+  const queues: QueueDefinition[] = [];
+  const tables: TableDefinition[] = [];
+  const functions: FunctionDefinition[] = [];
+  const eventSources: EventSourceDefinition[] = [];
+  const secrets: SecretDefinition[] = [];
+
+  for (const [logicalId, resource] of Object.entries(resources)) {
+    const location = `Resources.${logicalId}`;
+    const describe = DESCRIBERS[resource.Type];
+    if (describe === undefined) {
+      continue;
+    }
+    if (resource.Condition !== undefined) {
+      throw new TemplateError(location, `conditions are not supported locally (${resource.Type} "${logicalId}")`);
+    }
+    const properties = resource.Properties ?? {};
+    const context: DescribeContext = { logicalId, type: resource.Type, location, properties, reader };
+    const described = describe(context);
+    switch (described.kind) {
+      case 'queue':
+        queues.push(described.definition);
+        break;
+      case 'table':
+        tables.push(described.definition);
+        break;
+      case 'function':
+        functions.push(described.definition);
+        break;
+      case 'eventSource':
+        eventSources.push(described.definition);
+        break;
+      case 'secret':
+        secrets.push(described.definition);
+        break;
+    }
+  }
+
+  const outputExpressions: Record<string, TemplateExpression> = {};
+  for (const [key, output] of Object.entries(outputs)) {
+    const location = `Outputs.${key}`;
+    if (output.Condition !== undefined) {
+      throw new TemplateError(location, 'conditions are not supported locally');
+    }
+    outputExpressions[key] = reader.read(output.Value, location);
+  }
+
+  return {
+    queues,
+    tables,
+    functions,
+    eventSources,
+    secrets,
+    outputs: outputExpressions,
+    resourceTypes,
+    parameterDefaults,
+  };
+}
+
+interface DescribeContext {
+  readonly logicalId: string;
+  readonly type: string;
+  readonly location: string;
+  readonly properties: Record<string, unknown>;
+  readonly reader: ExpressionReader;
+}
+
+type Described =
+  | { readonly kind: 'queue'; readonly definition: QueueDefinition }
+  | { readonly kind: 'table'; readonly definition: TableDefinition }
+  | { readonly kind: 'function'; readonly definition: FunctionDefinition }
+  | { readonly kind: 'eventSource'; readonly definition: EventSourceDefinition }
+  | { readonly kind: 'secret'; readonly definition: SecretDefinition };
+
+const DESCRIBERS: Readonly<Record<string, (context: DescribeContext) => Described>> = {
+  [QUEUE_TYPE]: (context) => ({ kind: 'queue', definition: describeQueue(context) }),
+  [TABLE_TYPE]: (context) => ({ kind: 'table', definition: describeTable(context) }),
+  [GLOBAL_TABLE_TYPE]: (context) => ({ kind: 'table', definition: describeTable(context) }),
+  [FUNCTION_TYPE]: (context) => ({ kind: 'function', definition: describeFunction(context) }),
+  [EVENT_SOURCE_MAPPING_TYPE]: (context) => ({ kind: 'eventSource', definition: describeEventSource(context) }),
+  [SECRET_TYPE]: (context) => ({ kind: 'secret', definition: { logicalId: context.logicalId } }),
+};
+
+function propertiesOf<T extends z.ZodType>(schema: T, context: DescribeContext): z.output<T> {
+  const parsed = schema.safeParse(context.properties);
+  if (!parsed.success) {
+    throw new TemplateError(
+      `${context.location}.Properties`,
+      `unsupported ${context.type} "${context.logicalId}": ${formatIssues(parsed.error)}`,
+    );
+  }
+  return parsed.data;
+}
+
+function describeQueue(context: DescribeContext): QueueDefinition {
+  const properties = propertiesOf(queuePropertiesSchema, context);
+  const { logicalId, location, reader } = context;
+  if (properties.FifoQueue === true) {
+    throw new TemplateError(location, `FIFO queue "${logicalId}" is not supported locally`);
+  }
+  if (!QUEUE_NAME_PATTERN.test(logicalId)) {
+    throw new TemplateError(location, `logical id "${logicalId}" cannot be used as a local queue name`);
+  }
+  const queueArnOf = (value: unknown, at: string): string =>
+    reader.readGetAttOf(value, QUEUE_TYPE, 'Arn', `${location}.Properties.${at}`);
+
+  let redrive: RedriveDefinition | undefined;
+  if (properties.RedrivePolicy !== undefined) {
+    redrive = {
+      deadLetterQueueLogicalId: queueArnOf(properties.RedrivePolicy.deadLetterTargetArn, 'RedrivePolicy'),
+      maxReceiveCount: properties.RedrivePolicy.maxReceiveCount,
+    };
+  }
+  let redriveAllow: RedriveAllowDefinition | undefined;
+  const allowPolicy = properties.RedriveAllowPolicy;
+  if (allowPolicy !== undefined) {
+    redriveAllow =
+      allowPolicy.redrivePermission === 'byQueue'
+        ? {
+            redrivePermission: 'byQueue',
+            sourceQueueLogicalIds: (allowPolicy.sourceQueueArns ?? []).map((arn, index) =>
+              queueArnOf(arn, `RedriveAllowPolicy.sourceQueueArns.${index}`),
+            ),
+          }
+        : { redrivePermission: allowPolicy.redrivePermission };
+  }
+  return {
+    logicalId,
+    visibilityTimeoutSeconds: properties.VisibilityTimeout,
+    messageRetentionPeriodSeconds: properties.MessageRetentionPeriod,
+    delaySeconds: properties.DelaySeconds,
+    receiveMessageWaitTimeSeconds: properties.ReceiveMessageWaitTimeSeconds,
+    redrive: redrive,
+    redriveAllow: redriveAllow,
+  };
+}
+
+function describeTable(context: DescribeContext): TableDefinition {
+  const properties = propertiesOf(tablePropertiesSchema, context);
+  const toKeys = (keys: z.output<typeof keySchemaSchema>): KeyElement[] =>
+    keys.map((key) => ({ attributeName: key.AttributeName, keyType: key.KeyType }));
+  const toIndex = (index: z.output<typeof indexSchema>): IndexDefinition => ({
+    indexName: index.IndexName,
+    keySchema: toKeys(index.KeySchema),
+    projectionType: index.Projection?.ProjectionType ?? 'ALL',
+    nonKeyAttributes: index.Projection?.NonKeyAttributes,
+  });
+  const ttl = properties.TimeToLiveSpecification;
+  const pointInTimeRecovery =
+    properties.PointInTimeRecoverySpecification?.PointInTimeRecoveryEnabled === true ||
+    (properties.Replicas ?? []).some(
+      (replica) => replica.PointInTimeRecoverySpecification?.PointInTimeRecoveryEnabled === true,
+    );
+  return {
+    logicalId: context.logicalId,
+    keySchema: toKeys(properties.KeySchema),
+    attributeDefinitions: properties.AttributeDefinitions.map((definition) => ({
+      attributeName: definition.AttributeName,
+      attributeType: definition.AttributeType,
+    })),
+    globalSecondaryIndexes: (properties.GlobalSecondaryIndexes ?? []).map(toIndex),
+    localSecondaryIndexes: (properties.LocalSecondaryIndexes ?? []).map(toIndex),
+    billingMode: properties.BillingMode ?? 'PROVISIONED',
+    timeToLiveAttribute: ttl?.Enabled === true ? ttl.AttributeName : undefined,
+    pointInTimeRecovery,
+  };
+}
+
+function describeFunction(context: DescribeContext): FunctionDefinition {
+  const properties = propertiesOf(functionPropertiesSchema, context);
+  const environment: Record<string, TemplateExpression> = {};
+  for (const [name, value] of Object.entries(properties.Environment?.Variables ?? {})) {
+    environment[name] = context.reader.read(value, `${context.location}.Properties.Environment.Variables.${name}`);
+  }
+  return {
+    logicalId: context.logicalId,
+    timeoutSeconds: properties.Timeout ?? LAMBDA_DEFAULT_TIMEOUT_SECONDS,
+    memoryMb: properties.MemorySize ?? LAMBDA_DEFAULT_MEMORY_MB,
+    reservedConcurrency: properties.ReservedConcurrentExecutions,
+    environment,
+  };
+}
+
+function describeEventSource(context: DescribeContext): EventSourceDefinition {
+  const { logicalId, location, reader } = context;
+  for (const unsupported of ['FilterCriteria', 'DestinationConfig', 'StartingPosition', 'SelfManagedEventSource']) {
+    if (context.properties[unsupported] !== undefined) {
+      throw new TemplateError(
+        location,
+        `${unsupported} of event source mapping "${logicalId}" is not supported locally`,
+      );
+    }
+  }
+  const properties = propertiesOf(eventSourcePropertiesSchema, context);
+  const queueLogicalId = reader.readGetAttOf(
+    properties.EventSourceArn,
+    QUEUE_TYPE,
+    'Arn',
+    `${location}.Properties.EventSourceArn`,
+  );
+  const functionLogicalId = reader.readFunctionReference(
+    properties.FunctionName,
+    `${location}.Properties.FunctionName`,
+  );
+  return {
+    logicalId,
+    queueLogicalId,
+    functionLogicalId,
+    batchSize: properties.BatchSize ?? SQS_DEFAULT_BATCH_SIZE,
+    maximumConcurrency: properties.ScalingConfig?.MaximumConcurrency,
+    reportBatchItemFailures: (properties.FunctionResponseTypes ?? []).includes('ReportBatchItemFailures'),
+    maximumBatchingWindowSeconds: properties.MaximumBatchingWindowInSeconds ?? 0,
+    enabled: properties.Enabled ?? true,
+  };
+}
+
+/** Parses intrinsic functions, checking that every reference points at something the template declares. */
+class ExpressionReader {
+  readonly #resourceTypes: Readonly<Record<string, string>>;
+  readonly #parameterDefaults: Readonly<Record<string, string>>;
+
+  constructor(resourceTypes: Readonly<Record<string, string>>, parameterDefaults: Readonly<Record<string, string>>) {
+    this.#resourceTypes = resourceTypes;
+    this.#parameterDefaults = parameterDefaults;
+  }
+
+  read(value: unknown, location: string): TemplateExpression {
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+      return { kind: 'literal', value: String(value) };
+    }
+    if (Array.isArray(value)) {
+      return { kind: 'list', items: value.map((item, index) => this.read(item, `${location}.${index}`)) };
+    }
+    if (typeof value !== 'object' || value === null) {
+      throw new TemplateError(location, `unsupported value ${JSON.stringify(value)}`);
+    }
+    const keys = Object.keys(value);
+    const [name] = keys;
+    if (keys.length !== 1 || name === undefined || (name !== 'Ref' && !name.startsWith('Fn::'))) {
+      throw new TemplateError(location, 'expected a string or a single intrinsic function');
+    }
+    const argument: unknown = Reflect.get(value, name);
+    const at = `${location}.${name}`;
+    switch (name) {
+      case 'Ref':
+        return this.#readRef(argument, at);
+      case 'Fn::GetAtt':
+        return this.#readGetAtt(argument, at);
+      case 'Fn::Join': {
+        const [delimiter, parts] = this.#tuple(argument, at, z.tuple([z.string(), z.unknown()]));
+        return { kind: 'join', delimiter, parts: this.read(parts, `${at}.1`) };
+      }
+      case 'Fn::Select': {
+        const [index, list] = this.#tuple(
+          argument,
+          at,
+          z.tuple([z.union([z.number().int().min(0), z.string().regex(/^\d+$/).transform(Number)]), z.unknown()]),
+        );
+        return { kind: 'select', index, list: this.read(list, `${at}.1`) };
+      }
+      case 'Fn::Split': {
+        const [delimiter, source] = this.#tuple(argument, at, z.tuple([z.string(), z.unknown()]));
+        return { kind: 'split', delimiter, source: this.read(source, `${at}.1`) };
+      }
+      case 'Fn::Sub':
+        return this.#readSub(argument, at);
+      default:
+        throw new TemplateError(location, `intrinsic function ${name} is not supported locally`);
+    }
+  }
+
+  /** Reads `{ "Fn::GetAtt": [X, attribute] }` where X has the given type, returning X. */
+  readGetAttOf(value: unknown, type: string, attribute: string, location: string): string {
+    const expression = this.read(value, location);
+    if (
+      expression.kind !== 'getAtt' ||
+      expression.attribute !== attribute ||
+      this.#resourceTypes[expression.logicalId] !== type
+    ) {
+      throw new TemplateError(location, `expected { "Fn::GetAtt": [<${type}>, "${attribute}"] }`);
+    }
+    return expression.logicalId;
+  }
+
+  /** Reads a function named by `Ref` or by `Fn::GetAtt [.., Arn]`, returning its logical id. */
+  readFunctionReference(value: unknown, location: string): string {
+    const expression = this.read(value, location);
+    const target =
+      expression.kind === 'ref' || (expression.kind === 'getAtt' && expression.attribute === 'Arn')
+        ? expression.logicalId
+        : undefined;
+    if (target === undefined || this.#resourceTypes[target] !== FUNCTION_TYPE) {
+      throw new TemplateError(location, `expected a Ref to an ${FUNCTION_TYPE} of this template`);
+    }
+    return target;
+  }
+
+  #readRef(argument: unknown, location: string): TemplateExpression {
+    if (typeof argument !== 'string') {
+      throw new TemplateError(location, 'expected the name of a resource, parameter or pseudo parameter');
+    }
+    if ((PSEUDO_PARAMETERS as readonly string[]).includes(argument)) {
+      return { kind: 'pseudo', name: argument as PseudoParameter };
+    }
+    const parameterDefault = this.#parameterDefaults[argument];
+    if (parameterDefault !== undefined) {
+      return { kind: 'literal', value: parameterDefault };
+    }
+    if (this.#resourceTypes[argument] === undefined) {
+      throw new TemplateError(
+        location,
+        `"${argument}" is not a resource, a parameter with a default or a supported pseudo parameter`,
+      );
+    }
+    return { kind: 'ref', logicalId: argument };
+  }
+
+  #readGetAtt(argument: unknown, location: string): TemplateExpression {
+    let logicalId: string | undefined;
+    let attribute: string | undefined;
+    if (typeof argument === 'string') {
+      const dot = argument.indexOf('.');
+      [logicalId, attribute] = dot > 0 ? [argument.slice(0, dot), argument.slice(dot + 1)] : [argument, undefined];
+    } else {
+      const parsed = z.tuple([z.string(), z.string()]).safeParse(argument);
+      if (parsed.success) {
+        [logicalId, attribute] = parsed.data;
+      }
+    }
+    if (logicalId === undefined || attribute === undefined) {
+      throw new TemplateError(location, 'expected [logicalId, attributeName]');
+    }
+    this.#checkAttribute(logicalId, attribute, location);
+    return { kind: 'getAtt', logicalId, attribute };
+  }
+
+  #checkAttribute(logicalId: string, attribute: string, location: string): void {
+    const type = this.#resourceTypes[logicalId];
+    if (type === undefined) {
+      throw new TemplateError(location, `"${logicalId}" is not a resource of this template`);
+    }
+    // Resources that are not emulated only get a placeholder ARN.
+    const allowed = GET_ATT_ATTRIBUTES[type] ?? ['Arn'];
+    if (!allowed.includes(attribute)) {
+      throw new TemplateError(location, `attribute ${attribute} of ${type} "${logicalId}" is not supported locally`);
+    }
+  }
+
+  #readSub(argument: unknown, location: string): TemplateExpression {
+    const parsed = z.union([z.string(), z.tuple([z.string(), z.record(z.string(), z.unknown())])]).safeParse(argument);
+    if (!parsed.success) {
+      throw new TemplateError(location, 'expected a string or [string, { name: value }]');
+    }
+    const [text, variables] = typeof parsed.data === 'string' ? [parsed.data, {}] : parsed.data;
+    const parts: TemplateExpression[] = [];
+    let rest = text;
+    while (rest.length > 0) {
+      const start = rest.indexOf('${');
+      if (start < 0) {
+        parts.push({ kind: 'literal', value: rest });
+        break;
+      }
+      const end = rest.indexOf('}', start);
+      if (end < 0) {
+        throw new TemplateError(location, `unterminated \${ in "${text}"`);
+      }
+      const name = rest.slice(start + 2, end);
+      parts.push({ kind: 'literal', value: rest.slice(0, start) });
+      if (name.startsWith('!')) {
+        // ${!Literal} is how Fn::Sub writes a literal "${Literal}".
+        parts.push({ kind: 'literal', value: `\${${name.slice(1)}}` });
+      } else if (Object.hasOwn(variables, name)) {
+        parts.push(this.read(variables[name], `${location}.1.${name}`));
+      } else if (name.includes('.')) {
+        parts.push(this.#readGetAtt(name, location));
+      } else {
+        parts.push(this.#readRef(name, location));
+      }
+      rest = rest.slice(end + 1);
+    }
+    return { kind: 'concat', parts };
+  }
+
+  #tuple<T extends z.ZodType>(argument: unknown, location: string, schema: T): z.output<T> {
+    const parsed = schema.safeParse(argument);
+    if (!parsed.success) {
+      throw new TemplateError(location, `unexpected arguments: ${formatIssues(parsed.error)}`);
+    }
+    return parsed.data;
+  }
+}
+
+/** What expressions evaluate against: the local value of every reference. */
+export interface ExpressionScope {
+  readonly pseudo: (name: PseudoParameter) => string;
+  readonly ref: (logicalId: string) => string;
+  readonly getAtt: (logicalId: string, attribute: string) => string;
+}
+
+/**
+ * Evaluates a parsed expression to a string (`Fn::Split` and list literals evaluate to lists inside
+ * `Fn::Join` / `Fn::Select`, but the final value must be a string).
+ *
+ * @example
+ * ```ts
+ * const url = resolveExpression(description.outputs.IntakeQueueUrl, scope, 'Outputs.IntakeQueueUrl');
+ * ```
+ */
+export function resolveExpression(expression: TemplateExpression, scope: ExpressionScope, location: string): string {
+  const value = evaluate(expression, scope, location);
+  if (typeof value !== 'string') {
+    throw new TemplateError(location, 'evaluates to a list, expected a string');
+  }
+  return value;
+}
+
+function evaluate(expression: TemplateExpression, scope: ExpressionScope, location: string): string | string[] {
+  const asString = (inner: TemplateExpression): string => resolveExpression(inner, scope, location);
+  const asList = (inner: TemplateExpression): string[] => {
+    const value = evaluate(inner, scope, location);
+    if (typeof value === 'string') {
+      throw new TemplateError(location, 'expected a list');
+    }
+    return value;
+  };
+  switch (expression.kind) {
+    case 'literal':
+      return expression.value;
+    case 'list':
+      return expression.items.map(asString);
+    case 'pseudo':
+      return scope.pseudo(expression.name);
+    case 'ref':
+      return scope.ref(expression.logicalId);
+    case 'getAtt':
+      return scope.getAtt(expression.logicalId, expression.attribute);
+    case 'join':
+      return asList(expression.parts).join(expression.delimiter);
+    case 'split':
+      return asString(expression.source).split(expression.delimiter);
+    case 'concat':
+      return expression.parts.map(asString).join('');
+    case 'select': {
+      const list = asList(expression.list);
+      const item = list[expression.index];
+      if (item === undefined) {
+        throw new TemplateError(
+          location,
+          `Fn::Select index ${expression.index} is out of range (${list.length} items)`,
+        );
+      }
+      return item;
+    }
+  }
+}
+
+function formatIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
+    .join('; ');
+}
