@@ -1,0 +1,276 @@
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publishedEventSchema } from '#shared/schemas.ts';
+import { startTestPipeline, type TestPipeline } from '../support/pipeline.ts';
+
+/** Items written for these tests: long enough to pass validation, on overlapping topics. */
+const article = (id: string, title: string, topic: string) => ({
+  id,
+  title,
+  body:
+    `${title}. The announcement was made on Tuesday by Example Corp in Berlin. ` +
+    `Engineers said the ${topic} platform now serves 40 percent more requests than last year. ` +
+    `Critics argue that the ${topic} market is becoming concentrated among a few providers.`,
+  source: 'test',
+  publishedAt: '2026-11-01T10:00:00Z',
+});
+
+describe('Pipeline: end to end on the embedded emulators', () => {
+  let pipeline: TestPipeline;
+
+  beforeAll(async () => {
+    pipeline = await startTestPipeline();
+    pipeline.dev.start();
+  });
+
+  afterAll(async () => {
+    await pipeline?.stop();
+  });
+
+  it('publishes items dropped on the printed intake URL by a plain AWS SDK client', async () => {
+    // Prepare: a client that knows only what the outputs file and the printed endpoint say
+    const outputsFile = join(tmpdir(), `sluice-outputs-${process.pid}.json`);
+    await pipeline.dev.local.writeOutputs(outputsFile);
+    const outputs = JSON.parse(await readFile(outputsFile, 'utf8')).Sluice as Record<string, string>;
+    const { endpoints } = pipeline.dev.local;
+    const sqs = new SQSClient({
+      endpoint: endpoints.sqs,
+      region: endpoints.region,
+      credentials: { accessKeyId: 'any', secretAccessKey: 'any' },
+    });
+    const items = [
+      article('e2e-1', 'Serverless queues get faster', 'cloud'),
+      article('e2e-2', 'A new database engine ships', 'databases'),
+      article('e2e-3', 'Solar output hits a record', 'energy'),
+    ];
+
+    // Act
+    await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: outputs.IntakeQueueUrl,
+        Entries: items.map((item, index) => ({ Id: String(index), MessageBody: JSON.stringify(item) })),
+      }),
+    );
+    const published = await pipeline.receiveAll('PublishedQueueUrl', 3);
+
+    // Assess
+    const events = published.map((message) => publishedEventSchema.parse(JSON.parse(message.Body ?? '')));
+    expect(events.map((event) => event.itemId).sort()).toEqual(['e2e-1', 'e2e-2', 'e2e-3']);
+    for (const item of items) {
+      const record = await pipeline.waitForItem(item.id, (r) => r.state === 'PUBLISHED');
+      const states = record.history.map((h) => h.state);
+      expect(states.slice(0, 5)).toEqual(['RECEIVED', 'EXTRACTING', 'EXTRACTED', 'DRAFTING', 'REVIEWING']);
+      expect(states.at(-1)).toBe('PUBLISHED');
+      expect(record.leaseOwner).toBeUndefined();
+      expect(record.usage?.extract?.calls).toBe(1);
+      expect(record.usage?.draft?.calls).toBeGreaterThanOrEqual(2);
+    }
+    sqs.destroy();
+  });
+
+  it('dead-letters invalid items at once, with the reason, without an LLM call', async () => {
+    // Prepare
+    const callsBefore = pipeline.llm.calls.length;
+    const invalid = [
+      { body: 'not json at all', expectedId: undefined, reason: 'not JSON' },
+      { body: JSON.stringify({ id: 'bad-1', title: 'No body here' }), expectedId: 'bad-1', reason: 'body' },
+      {
+        body: JSON.stringify({ ...article('x', 'Bad id', 'cloud'), id: 'has spaces' }),
+        expectedId: undefined,
+        reason: 'id',
+      },
+    ];
+
+    // Act
+    for (const { body } of invalid) await pipeline.send('IntakeQueueUrl', body);
+    const dead = await pipeline.receiveAll('IntakeDeadLetterQueueUrl', 3);
+
+    // Assess
+    expect(dead).toHaveLength(3);
+    for (const message of dead) {
+      expect(message.MessageAttributes?.errorClass?.StringValue).toBe('InvalidItemError');
+      expect(message.MessageAttributes?.stage?.StringValue).toBe('extract');
+      const itemId = message.MessageAttributes?.itemId?.StringValue ?? '';
+      const record = await pipeline.waitForItem(itemId, (r) => r.state === 'DEAD_LETTER');
+      expect(record.deadLetter?.errorClass).toBe('InvalidItemError');
+      expect(record.history.map((h) => h.state)).toEqual(['RECEIVED', 'DEAD_LETTER']);
+      expect(await pipeline.ledger(itemId)).toEqual([]);
+    }
+    const reasons = dead.map((m) => m.MessageAttributes?.errorMessage?.StringValue ?? '').join('\n');
+    expect(reasons).toMatch(/not JSON/);
+    expect(reasons).toMatch(/body/);
+    expect(reasons).toMatch(/id/);
+    expect(dead.some((m) => m.MessageAttributes?.itemId?.StringValue === 'bad-1')).toBe(true);
+    expect(pipeline.llm.calls.length).toBe(callsBefore);
+  });
+});
+
+describe('Pipeline: redelivery, crashes and redrive pay nothing twice', () => {
+  let pipeline: TestPipeline;
+
+  beforeAll(async () => {
+    pipeline = await startTestPipeline();
+  });
+
+  afterAll(async () => {
+    await pipeline?.stop();
+  });
+
+  it('makes no second LLM call when the same messages are delivered again', async () => {
+    // Prepare: one item all the way through, by invoking the handlers as the event source would
+    const body = JSON.stringify(article('dup-1', 'Duplicated delivery', 'cloud'));
+    await pipeline.invoke('extract', [body]);
+    await pipeline.invoke('draft', [JSON.stringify({ itemId: 'dup-1' })]);
+    const first = await pipeline.item('dup-1');
+    const paid = pipeline.llm.callsFor('dup-1').length;
+
+    // Act: the intake message and the draft message arrive again
+    const extractAgain = await pipeline.invoke('extract', [body, body]);
+    const draftAgain = await pipeline.invoke('draft', [JSON.stringify({ itemId: 'dup-1' })]);
+
+    // Assess
+    expect(first?.state).toBe('PUBLISHED');
+    expect(paid).toBeGreaterThanOrEqual(3);
+    expect(extractAgain.batchItemFailures).toEqual([]);
+    expect(draftAgain.batchItemFailures).toEqual([]);
+    expect(pipeline.llm.callsFor('dup-1')).toHaveLength(paid);
+    expect((await pipeline.item('dup-1'))?.version).toBe(first?.version);
+    expect(await pipeline.receiveAll('PublishedQueueUrl', 1)).toHaveLength(1);
+  });
+
+  it('resumes a draft from the ledger after a failed call, paying only for the step that failed', async () => {
+    // Prepare: the item is extracted; the first review call fails with a retryable error
+    const itemId = 'resume-1';
+    await pipeline.invoke('extract', [JSON.stringify(article(itemId, 'Resumed after a failure', 'security'))]);
+    const { LlmCallError } = await import('#shared/errors.ts');
+    pipeline.llm.failWhen((request) =>
+      request.format.name === 'draft_review' && JSON.stringify(request.messages).includes('Resumed after a failure')
+        ? new LlmCallError('provider answered 503', { status: 503, retryable: true })
+        : undefined,
+    );
+
+    // Act
+    const failed = await pipeline.invoke('draft', [JSON.stringify({ itemId })]);
+    const afterFailure = await pipeline.item(itemId);
+    const retried = await pipeline.invoke('draft', [JSON.stringify({ itemId })]);
+
+    // Assess
+    expect(failed.batchItemFailures).toHaveLength(1);
+    expect(afterFailure?.state).toBe('REVIEWING');
+    expect(afterFailure?.attempts.draft).toBe(1);
+    expect(afterFailure?.lastError?.errorClass).toBe('LlmCallError');
+    expect(retried.batchItemFailures).toEqual([]);
+    const item = await pipeline.item(itemId);
+    expect(item?.state).toBe('PUBLISHED');
+    const ledger = await pipeline.ledger(itemId);
+    const drafts = ledger.filter((call) => call.step.startsWith('draft.'));
+    const providerDrafts = pipeline.llm.callsFor(itemId).filter((call) => call.format === 'blog_draft');
+    expect(providerDrafts).toHaveLength(drafts.length);
+    expect(new Set(ledger.map((call) => `${call.step}#${call.n}`)).size).toBe(ledger.length);
+  });
+
+  it('dead-letters after the failure budget and resumes from the checkpoint when redriven', async () => {
+    // Prepare: every extraction of this item fails with a retryable error, three times
+    const itemId = 'budget-1';
+    const body = JSON.stringify(article(itemId, 'Keeps failing', 'policy'));
+    const { LlmCallError } = await import('#shared/errors.ts');
+    for (let i = 0; i < 3; i += 1) {
+      pipeline.llm.failWhen((request) =>
+        JSON.stringify(request.messages).includes('Keeps failing')
+          ? new LlmCallError('provider answered 500', { status: 500, retryable: true })
+          : undefined,
+      );
+    }
+
+    // Act
+    const outcomes = [];
+    for (let i = 0; i < 3; i += 1) outcomes.push(await pipeline.invoke('extract', [body]));
+    const dead = await pipeline.item(itemId);
+    const redriven = await pipeline.invoke('extract', [body]);
+
+    // Assess
+    expect(outcomes.map((o) => o.batchItemFailures.length)).toEqual([1, 1, 0]);
+    expect(dead?.state).toBe('DEAD_LETTER');
+    expect(dead?.deadLetter).toMatchObject({ stage: 'extract', errorClass: 'LlmCallError', attempts: 3 });
+    const [dlqMessage] = await pipeline.receiveAll('IntakeDeadLetterQueueUrl', 1);
+    expect(dlqMessage?.MessageAttributes?.attempts?.StringValue).toBe('3');
+    expect(redriven.batchItemFailures).toEqual([]);
+    const resumed = await pipeline.item(itemId);
+    expect(resumed?.state).toBe('EXTRACTED');
+    expect(resumed?.attempts.extract).toBe(0);
+  });
+
+  it('dead-letters at once on a permanent provider error', async () => {
+    // Prepare
+    const { LlmCallError } = await import('#shared/errors.ts');
+    pipeline.llm.failWhen((request) =>
+      JSON.stringify(request.messages).includes('Unauthorized call')
+        ? new LlmCallError('provider answered 401', { status: 401, retryable: false })
+        : undefined,
+    );
+
+    // Act
+    const outcome = await pipeline.invoke('extract', [JSON.stringify(article('perm-1', 'Unauthorized call', 'ai'))]);
+
+    // Assess
+    expect(outcome.batchItemFailures).toEqual([]);
+    const item = await pipeline.item('perm-1');
+    expect(item?.state).toBe('DEAD_LETTER');
+    expect(item?.deadLetter).toMatchObject({ errorClass: 'LlmCallError', attempts: 1 });
+  });
+});
+
+describe('Pipeline: the memory store', () => {
+  let pipeline: TestPipeline;
+
+  beforeAll(async () => {
+    pipeline = await startTestPipeline();
+  });
+
+  afterAll(async () => {
+    await pipeline?.stop();
+  });
+
+  it('gives a draft the related past items it remembers', async () => {
+    // Prepare: one item published first
+    await pipeline.invoke('extract', [JSON.stringify(article('mem-1', 'Cloud costs fall again', 'cloud'))]);
+    await pipeline.invoke('draft', [JSON.stringify({ itemId: 'mem-1' })]);
+
+    // Act: a second item on the same topic
+    await pipeline.invoke('extract', [JSON.stringify(article('mem-2', 'Cloud regions expand', 'cloud'))]);
+    await pipeline.invoke('draft', [JSON.stringify({ itemId: 'mem-2' })]);
+
+    // Assess
+    const second = await pipeline.item('mem-2');
+    expect(second?.state).toBe('PUBLISHED');
+    expect(second?.publication?.relatedItemIds).toContain('mem-1');
+    expect(second?.degraded ?? []).not.toContain('NO_HISTORY');
+  });
+
+  it('drafts without history, flagged degraded, when the memory table is gone', async () => {
+    // Prepare: take the memory table away
+    const dynamo = new DynamoDBClient(pipeline.dev.local.clientConfig('dynamodb'));
+    await dynamo.send(new DeleteTableCommand({ TableName: pipeline.outputs.MemoryTableName }));
+    dynamo.destroy();
+
+    // Act
+    await pipeline.invoke('extract', [JSON.stringify(article('mem-3', 'Cloud outage explained', 'cloud'))]);
+    const outcome = await pipeline.invoke('draft', [JSON.stringify({ itemId: 'mem-3' })]);
+
+    // Assess
+    expect(outcome.batchItemFailures).toEqual([]);
+    const item = await pipeline.item('mem-3');
+    expect(item?.state).toBe('PUBLISHED');
+    expect(item?.degraded).toContain('NO_HISTORY');
+    expect(item?.publication?.relatedItemIds).toEqual([]);
+    const events = await pipeline.receiveAll('PublishedQueueUrl', 3);
+    const event = events
+      .map((m) => publishedEventSchema.parse(JSON.parse(m.Body ?? '')))
+      .find((e) => e.itemId === 'mem-3');
+    expect(event?.degraded).toContain('NO_HISTORY');
+  });
+});

@@ -1,0 +1,173 @@
+import { randomUUID } from 'node:crypto';
+import { type Message, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { type DevRuntime, type DevRuntimeOptions, startDevRuntime } from '#local/dev-runtime.ts';
+import { createLambdaContext } from '#local/lambda-context.ts';
+import type { CallEntry } from '#shared/call-ledger.ts';
+import { CallLedger } from '#shared/call-ledger.ts';
+import type { ItemRecord } from '#shared/item-store.ts';
+import { itemKey } from '#shared/item-store.ts';
+import type { Completion, CompletionRequest, LlmClient } from '#shared/llm-client.ts';
+import { OpenAiLlmClient } from '#shared/llm-client.ts';
+
+/**
+ * A whole pipeline on the emulators for tests: the same composition root as `sluice dev`, with short function
+ * timeouts so redeliveries come back quickly, and an LLM client that counts the calls it passes on to the
+ * simulator (and can be told to fail).
+ */
+
+/** Test settings: small timeouts so visibility timeouts (6 × function timeout) stay short. */
+export const TEST_CONFIG = {
+  stages: {
+    extract: { timeoutSeconds: 10, reservedConcurrency: 4, maxConcurrency: 4, batchSize: 5 },
+    draft: { timeoutSeconds: 10, reservedConcurrency: 4, maxConcurrency: 4, batchSize: 2 },
+  },
+};
+
+export interface RecordedCall {
+  model: string;
+  format: string;
+  itemId: string;
+}
+
+/** Wraps the real OpenAI client: records every call that reaches the provider; `failNext` injects failures. */
+export class CountingLlmClient implements LlmClient {
+  readonly calls: RecordedCall[] = [];
+  #inner: LlmClient | undefined;
+  #failures: ((request: CompletionRequest) => Error | undefined)[] = [];
+
+  connect(baseUrl: string): void {
+    this.#inner = new OpenAiLlmClient({ apiKey: async () => 'test-key', baseUrl });
+  }
+
+  /** The next call for which `when` returns an error throws it instead of reaching the provider. */
+  failWhen(when: (request: CompletionRequest) => Error | undefined): void {
+    this.#failures.push(when);
+  }
+
+  async complete(request: CompletionRequest): Promise<Completion> {
+    for (const [index, rule] of this.#failures.entries()) {
+      const error = rule(request);
+      if (error) {
+        this.#failures.splice(index, 1);
+        throw error;
+      }
+    }
+    if (this.#inner === undefined) throw new Error('CountingLlmClient is not connected');
+    this.calls.push({ model: request.model, format: request.format.name, itemId: request.itemId });
+    return this.#inner.complete(request);
+  }
+
+  callsFor(itemId: string): RecordedCall[] {
+    return this.calls.filter((call) => call.itemId === itemId);
+  }
+}
+
+export interface TestPipeline {
+  dev: DevRuntime;
+  llm: CountingLlmClient;
+  outputs: Readonly<Record<string, string>>;
+  item(itemId: string): Promise<ItemRecord | undefined>;
+  ledger(itemId: string): Promise<CallEntry[]>;
+  /** Waits until `predicate` holds for the item (polling the table), or fails after `timeoutMs`. */
+  waitForItem(itemId: string, predicate: (item: ItemRecord) => boolean, timeoutMs?: number): Promise<ItemRecord>;
+  send(queueOutput: string, body: string): Promise<void>;
+  receiveAll(queueOutput: string, expected: number, timeoutMs?: number): Promise<Message[]>;
+  /** Invokes a stage handler directly with the given bodies, as the event source would. */
+  invoke(stage: 'extract' | 'draft', bodies: string[]): Promise<SQSBatchResponse>;
+  stop(): Promise<void>;
+}
+
+export async function startTestPipeline(options: DevRuntimeOptions = {}): Promise<TestPipeline> {
+  const llm = new CountingLlmClient();
+  const handlers = new Map<string, (event: SQSEvent, context: Context) => Promise<unknown>>();
+  const dev = await startDevRuntime({
+    ...options,
+    config: { ...TEST_CONFIG, ...options.config },
+    llm,
+    logLevel: 'SILENT',
+    onHandler: (stage, handler) => handlers.set(stage, handler),
+  });
+  if (dev.simulator === undefined) throw new Error('the test pipeline needs the simulator');
+  llm.connect(dev.simulator.url);
+  const table = dev.outputs.StateTableName ?? '';
+  const ledger = new CallLedger(dev.dynamo, table);
+
+  const item = async (itemId: string) => {
+    const { Item } = await dev.dynamo.send(
+      new GetCommand({ TableName: table, Key: itemKey(itemId), ConsistentRead: true }),
+    );
+    return Item as ItemRecord | undefined;
+  };
+
+  return {
+    dev,
+    llm,
+    outputs: dev.outputs,
+    item,
+    ledger: (itemId) => ledger.list(itemId),
+    waitForItem: async (itemId, predicate, timeoutMs = 30_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const current = await item(itemId);
+        if (current && predicate(current)) return current;
+        if (Date.now() > deadline) {
+          throw new Error(
+            `item ${itemId} did not reach the expected state in ${timeoutMs} ms: ${JSON.stringify(current?.state)}`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+    send: async (queueOutput, body) => {
+      await dev.sqs.send(new SendMessageCommand({ QueueUrl: dev.outputs[queueOutput], MessageBody: body }));
+    },
+    receiveAll: async (queueOutput, expected, timeoutMs = 30_000) => {
+      const messages: Message[] = [];
+      const deadline = Date.now() + timeoutMs;
+      while (messages.length < expected && Date.now() < deadline) {
+        const { Messages = [] } = await dev.sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: dev.outputs[queueOutput],
+            MaxNumberOfMessages: 10,
+            WaitTimeSeconds: 1,
+            MessageAttributeNames: ['All'],
+          }),
+        );
+        messages.push(...Messages);
+      }
+      return messages;
+    },
+    invoke: async (stage, bodies) => {
+      const handler = handlers.get(stage);
+      if (handler === undefined) throw new Error(`no ${stage} handler was built`);
+      const event: SQSEvent = {
+        Records: bodies.map((body) => ({
+          messageId: randomUUID(),
+          receiptHandle: randomUUID(),
+          body,
+          attributes: {
+            ApproximateReceiveCount: '1',
+            SentTimestamp: String(Date.now()),
+            SenderId: 'test',
+            ApproximateFirstReceiveTimestamp: String(Date.now()),
+          },
+          messageAttributes: {},
+          md5OfBody: '',
+          eventSource: 'aws:sqs',
+          eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:test',
+          awsRegion: 'us-east-1',
+        })),
+      };
+      const context = createLambdaContext({
+        functionName: stage,
+        functionArn: `arn:aws:lambda:us-east-1:000000000000:function:${stage}`,
+        memoryMb: 512,
+        deadline: Date.now() + 10_000,
+      });
+      return (await handler(event, context)) as SQSBatchResponse;
+    },
+    stop: () => dev.stop(),
+  };
+}
