@@ -115,8 +115,11 @@ function stageSchema(defaults: StageDefaults) {
      * item never holds others past their visibility timeout.
      */
     batchSize: integerBetween(1, 10).default(defaults.batchSize),
-    /** Function timeout in seconds (10..900); the queue's visibility timeout is six times this. */
-    timeoutSeconds: integerBetween(10, 900).default(defaults.timeoutSeconds),
+    /**
+     * Function timeout in seconds (3..900); the queue's visibility timeout is six times this, so a crashed
+     * invocation's messages come back after six timeouts.
+     */
+    timeoutSeconds: integerBetween(3, 900).default(defaults.timeoutSeconds),
     /** Function memory in MB (128..10240); Lambda allocates CPU in proportion. */
     memoryMb: integerBetween(128, 10_240).default(defaults.memoryMb),
     /** Upper bound of completion tokens per call (64..32000), reserved against the budgets before each call. */
@@ -250,6 +253,65 @@ export const sluiceConfigSchema = section({
     maxRelated: integerBetween(0, 50).default(5),
   }).prefault({}),
   /**
+   * The provider's rate limits per model (requests and tokens per minute), enforced across every function
+   * instance by the shared rate limiter. A model without an entry is not limited by sluice.
+   * @default {} (no limits)
+   */
+  limits: z
+    .record(
+      nonEmptyString(),
+      section({
+        /** Requests per minute (1..1000000). */
+        rpm: integerBetween(1, 1_000_000).optional(),
+        /** Tokens (prompt + completion) per minute (100..1000000000). */
+        tpm: integerBetween(100, 1_000_000_000).optional(),
+      }),
+      { error: (issue) => `must be an object of model name to { rpm, tpm } (got ${shown(issue.input)})` },
+    )
+    .default({}),
+  retry: section({
+    /**
+     * First backoff step in milliseconds (1..600000); it doubles with every failed attempt, and the wait is drawn
+     * uniformly below it (full jitter). A provider's Retry-After wins when it asks for longer.
+     * @default 1000
+     */
+    baseDelayMs: integerBetween(1, 600_000).default(1000),
+    /**
+     * Largest backoff step in milliseconds (1..3600000).
+     * @default 120000
+     */
+    maxDelayMs: integerBetween(1, 3_600_000).default(120_000),
+    /**
+     * Waits up to this many milliseconds (0..60000) happen inside the invocation; longer ones send the message
+     * back to its queue with a delay, so no Lambda sits idle.
+     * @default 5000
+     */
+    maxInProcessWaitMs: integerBetween(0, 60_000).default(5000),
+    /**
+     * Longest an item may keep waiting for a rate limit, a breaker or the budget in one stage, in hours
+     * (1..336), before it is dead-lettered with DeferralLimitError instead of waiting forever unseen.
+     * @default 48
+     */
+    maxDeferralHours: integerBetween(1, 336).default(48),
+  }).prefault({}),
+  breaker: section({
+    /**
+     * Consecutive failures of a dependency (a model, the memory store) that open its circuit breaker (1..100).
+     * @default 3
+     */
+    failureThreshold: integerBetween(1, 100).default(3),
+    /**
+     * Failures older than this many seconds (1..3600) no longer count toward opening.
+     * @default 60
+     */
+    windowSeconds: integerBetween(1, 3600).default(60),
+    /**
+     * Seconds an open breaker waits before letting exactly one caller probe the dependency (1..3600).
+     * @default 30
+     */
+    cooldownSeconds: integerBetween(1, 3600).default(30),
+  }).prefault({}),
+  /**
    * Whether the shared third-party runtime dependencies ship in a Lambda layer (see layers/README.md) instead of
    * in each function bundle.
    * @default false
@@ -363,6 +425,18 @@ export function runtimeConfigFor(config: SluiceConfig, stage: Stage): RuntimeCon
     dailyBudgetUsd: config.dailyBudgetUsd,
     maxAttempts: config.maxAttempts,
     memory: { lookupTimeoutMs: config.memory.lookupTimeoutMs, maxRelated: config.memory.maxRelated },
+    limits: config.limits,
+    retry: {
+      baseDelayMs: config.retry.baseDelayMs,
+      maxDelayMs: config.retry.maxDelayMs,
+      maxInProcessWaitMs: config.retry.maxInProcessWaitMs,
+      maxDeferralMs: config.retry.maxDeferralHours * 3_600_000,
+    },
+    breaker: {
+      failureThreshold: config.breaker.failureThreshold,
+      windowMs: config.breaker.windowSeconds * 1000,
+      cooldownMs: config.breaker.cooldownSeconds * 1000,
+    },
   };
   const parsed = runtimeConfigSchema.safeParse(candidate);
   if (!parsed.success) {

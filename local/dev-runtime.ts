@@ -7,9 +7,10 @@ import { createHandler as createDraftHandler } from '#functions/draft/handler.ts
 import { createHandler as createExtractHandler } from '#functions/extract/handler.ts';
 import { loadConfig, type SluiceConfig } from '#lib/config.ts';
 import { STACK_NAME, synthesizeTemplate } from '#lib/template.ts';
+import type { CrashInjector } from '#shared/faults.ts';
 import type { LlmClient } from '#shared/llm-client.ts';
 import type { Stage } from '#shared/runtime-config.ts';
-import { runtimeFromEnvironment } from '#shared/stage-runtime.ts';
+import { runtimeFromEnvironment, type StageRuntime } from '#shared/stage-runtime.ts';
 import { type LlmSimulator, type LlmSimulatorOptions, startLlmSimulator } from '#sim/server.ts';
 import type { SqsFunctionHandler } from './poller.ts';
 import { type LocalRuntime, startLocalRuntime } from './runtime.ts';
@@ -34,6 +35,12 @@ export interface DevRuntimeOptions {
   logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
   /** Told about each stage handler as it is built (tests invoke handlers directly through this). */
   onHandler?: (stage: Stage, handler: SqsFunctionHandler) => void;
+  /** Chaos runs: crash the stages at chosen points. */
+  faults?: CrashInjector;
+  /** Chaos runs: replace parts of each stage's runtime (e.g. a memory store that fails on cue). */
+  decorate?: (runtime: StageRuntime) => StageRuntime;
+  /** Chaos runs: lose the deletes of some finished invocations. */
+  loseDeletes?: (messageIds: readonly string[]) => boolean;
 }
 
 export interface DevRuntime {
@@ -75,6 +82,7 @@ export async function startDevRuntime(options: DevRuntimeOptions = {}): Promise<
       template,
       stackName: STACK_NAME,
       dataDir: options.dataDir,
+      ...(options.loseDeletes && { loseDeletes: options.loseDeletes }),
       handlerFor: async (fn, local) => {
         const clients = {
           sqs: new SQSClient(local.clientConfig('sqs')),
@@ -82,12 +90,14 @@ export async function startDevRuntime(options: DevRuntimeOptions = {}): Promise<
             marshallOptions: { removeUndefinedValues: true },
           }),
         };
-        const runtime = runtimeFromEnvironment(fn.environment, {
+        const built = runtimeFromEnvironment(fn.environment, {
           ...clients,
           ...(options.llm ? { llm: options.llm } : {}),
+          ...(options.faults ? { faults: options.faults } : {}),
           apiKey: async () => apiKey,
           logger: new Logger({ serviceName: 'sluice', logLevel: options.logLevel ?? 'WARN' }),
         });
+        const runtime = options.decorate ? options.decorate(built) : built;
         runtime.logger.appendPersistentKeys({ stage: runtime.config.stage });
         const handler: SqsFunctionHandler =
           runtime.config.stage === 'extract' ? createExtractHandler(runtime) : createDraftHandler(runtime);

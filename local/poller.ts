@@ -46,6 +46,11 @@ export interface SqsEventSourcePollerOptions {
   readonly retryDelay?: { readonly initialMs: number; readonly maxMs: number };
   /** Time source of invocation deadlines and contexts. @default Date.now */
   readonly clock?: () => number;
+  /**
+   * Chaos runs only: return true to lose the deletes of a finished invocation, as if the event source crashed
+   * between the function's return and its DeleteMessageBatch. The messages come back after their visibility timeout.
+   */
+  readonly loseDeletes?: (messageIds: readonly string[]) => boolean;
 }
 
 /** How an invocation ended, as the event source mapping sees it. */
@@ -317,7 +322,10 @@ export class SqsEventSourcePoller extends EventEmitter<SqsEventSourcePollerEvent
     const result = await this.#run({ Records: records }, context, timeoutMs);
     this.#stats.inFlight -= 1;
     const settlement = this.#settle(result, records);
-    const deleted = await this.#delete(records.filter((record) => settlement.deleteIds.has(record.messageId)));
+    const toDelete = records.filter((record) => settlement.deleteIds.has(record.messageId));
+    const lost =
+      toDelete.length > 0 && this.#options.loseDeletes?.(toDelete.map((record) => record.messageId)) === true;
+    const deleted = lost ? new Set<string>() : await this.#delete(toDelete);
 
     this.#stats.messagesDeleted += deleted.size;
     if (settlement.outcome === 'partialFailure') {

@@ -24,6 +24,8 @@ export interface LocalRuntimeOptions {
   readonly ports?: { readonly sqs?: number; readonly dynamodb?: number };
   /** Long-poll wait of each poller receive. @default 1 */
   readonly waitTimeSeconds?: number;
+  /** Chaos runs only: see `SqsEventSourcePollerOptions.loseDeletes`. */
+  readonly loseDeletes?: (messageIds: readonly string[]) => boolean;
 }
 
 export type LocalService = 'sqs' | 'dynamodb';
@@ -175,6 +177,7 @@ async function buildPollers(
         reportBatchItemFailures: eventSource.reportBatchItemFailures,
         maximumBatchingWindowSeconds: eventSource.maximumBatchingWindowSeconds,
         waitTimeSeconds: options.waitTimeSeconds,
+        ...(options.loseDeletes && { loseDeletes: options.loseDeletes }),
       }),
     );
   }

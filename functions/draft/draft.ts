@@ -1,8 +1,8 @@
 import type { SQSRecord } from 'aws-lambda';
 import type { RecordInvocation } from '#shared/batch.ts';
 import { type CallEntry, sumUsage } from '#shared/call-ledger.ts';
+import type { BreakerPermit } from '#shared/circuit-breaker.ts';
 import { describeError, ItemStateError, StateConflictError } from '#shared/errors.ts';
-import { settleFailure } from '#shared/failure-policy.ts';
 import { claimItem, type ItemSession } from '#shared/item-claim.ts';
 import type { ItemRecord, Publication } from '#shared/item-store.ts';
 import { runLlmStep } from '#shared/llm-step.ts';
@@ -17,6 +17,7 @@ import {
   type Review,
   reviewSchema,
 } from '#shared/schemas.ts';
+import { runStageRecord } from '#shared/stage-record.ts';
 import type { StageRuntime } from '#shared/stage-runtime.ts';
 
 /**
@@ -47,31 +48,24 @@ export async function draftRecord(runtime: StageRuntime, record: SQSRecord, invo
   const parsed = draftMessageSchema.safeParse(parseJson(record.body));
   if (!parsed.success) {
     // Only the extract stage writes this queue; a malformed message here is a bug, not an item.
-    runtime.logger.error('malformed draft message dropped', {
-      messageId: record.messageId,
-      ...describeError(parsed.error),
-    });
+    runtime.logger.error('malformed draft message', { messageId: record.messageId, ...describeError(parsed.error) });
     throw new ItemStateError(`malformed draft message ${record.messageId}`);
   }
   const { itemId } = parsed.data;
-  let session: ItemSession | undefined;
-  try {
-    const claim = await claimItem(runtime.items, {
-      itemId,
-      stage: 'draft',
-      owner: invocation.owner,
-      leaseUntil: invocation.leaseUntil,
-      now: runtime.now(),
-    });
-    if (claim.outcome === 'done') {
-      runtime.logger.info('duplicate delivery of a finished item', { itemId, state: claim.item.state });
-      return;
-    }
-    session = claim.session;
-    await draftItem(runtime, session, invocation);
-  } catch (error) {
-    await settleFailure(runtime, 'draft', record, session, error);
-  }
+  await runStageRecord(runtime, 'draft', record, invocation, {
+    claim: () =>
+      claimItem(runtime.items, {
+        itemId,
+        stage: 'draft',
+        owner: invocation.owner,
+        leaseUntil: invocation.leaseUntil,
+        now: runtime.now(),
+      }),
+    done: async ({ item }) => {
+      runtime.logger.info('duplicate delivery of a finished item', { itemId, state: item.state });
+    },
+    work: (session) => draftItem(runtime, session, invocation),
+  });
 }
 
 async function draftItem(runtime: StageRuntime, session: ItemSession, invocation: RecordInvocation) {
@@ -166,6 +160,17 @@ async function relatedItems(
     const related = (first.context.related as RelatedItem[] | undefined) ?? [];
     return { related, degraded: first.context.memoryDegraded === true };
   }
+  const breaker = runtime.breaker('memory');
+  let permit: BreakerPermit;
+  try {
+    permit = await breaker.acquire(invocation.owner);
+  } catch (error) {
+    runtime.logger.warn('memory breaker open; drafting without history', {
+      itemId: item.itemId,
+      ...describeError(error),
+    });
+    return { related: [], degraded: true };
+  }
   try {
     const related = await runtime.memory.findRelated({
       topics: knowledge.topics,
@@ -175,8 +180,10 @@ async function relatedItems(
       timeoutMs: runtime.config.memory.lookupTimeoutMs,
       signal: invocation.signal,
     });
+    await breaker.onSuccess(permit);
     return { related, degraded: false };
   } catch (error) {
+    await breaker.onFailure(permit);
     runtime.logger.warn('memory unavailable; drafting without history', {
       itemId: item.itemId,
       ...describeError(error),
@@ -260,12 +267,14 @@ async function publish(runtime: StageRuntime, session: ItemSession, calls: reado
     publishedAt,
   };
   await runtime.queues.sendNext(event);
+  runtime.faults?.crashPoint('after-send', item.itemId);
   try {
     await session.update({
       state: 'PUBLISHED',
       set: { publication, degraded: flags, usage: { ...item.usage, draft: sumUsage(calls) } },
-      remove: ['leaseOwner', 'leaseUntil'],
+      remove: ['leaseOwner', 'leaseUntil', 'pendingCall', 'deferredSince'],
     });
+    runtime.faults?.crashPoint('after-checkpoint', item.itemId);
   } catch (error) {
     if (error instanceof StateConflictError) {
       // Our lease was taken over while we published; the other invocation finishes the same replay.

@@ -2,11 +2,11 @@ import type { SQSRecord } from 'aws-lambda';
 import type { RecordInvocation } from '#shared/batch.ts';
 import { sumUsage } from '#shared/call-ledger.ts';
 import { describeError, InvalidItemError } from '#shared/errors.ts';
-import { deadLetter, settleFailure } from '#shared/failure-policy.ts';
 import { claimItem, ItemSession } from '#shared/item-claim.ts';
 import { runLlmStep } from '#shared/llm-step.ts';
 import { extractMessages } from '#shared/prompts.ts';
 import { type IntakeItem, intakeItemSchema, knowledgeSchema, OUTPUT_FORMATS } from '#shared/schemas.ts';
+import { deadLetter, runStageRecord } from '#shared/stage-record.ts';
 import type { StageRuntime } from '#shared/stage-runtime.ts';
 import { formatIssues } from '#shared/validation.ts';
 
@@ -46,41 +46,41 @@ export async function extractRecord(runtime: StageRuntime, record: SQSRecord, in
     return;
   }
   const itemId = parsed.item.id;
-  let session: ItemSession | undefined;
-  try {
-    const claim = await claimItem(runtime.items, {
-      itemId,
-      stage: 'extract',
-      owner: invocation.owner,
-      leaseUntil: invocation.leaseUntil,
-      now: runtime.now(),
-      input: parsed.item,
-    });
-    if (claim.outcome === 'done') {
+  await runStageRecord(runtime, 'extract', record, invocation, {
+    claim: () =>
+      claimItem(runtime.items, {
+        itemId,
+        stage: 'extract',
+        owner: invocation.owner,
+        leaseUntil: invocation.leaseUntil,
+        now: runtime.now(),
+        input: parsed.item,
+      }),
+    done: async ({ item }) => {
       // A duplicate or late delivery. If the item stopped right after its checkpoint, hand it on (again):
       // the draft stage treats a second message for the same item as a no-op.
-      if (claim.item.state === 'EXTRACTED') await runtime.queues.sendNext({ itemId });
-      runtime.logger.info('duplicate delivery of an extracted item', { itemId, state: claim.item.state });
-      return;
-    }
-    session = claim.session;
-    const input = session.item.input ?? parsed.item;
-    const calls = session.created ? [] : await runtime.ledger.list(itemId, 'extract');
-    const { value: knowledge } = await runLlmStep(runtime, session, calls, 0, invocation, {
-      stage: 'extract',
-      name: 'knowledge',
-      messages: extractMessages({ item: input }),
-      format: { name: OUTPUT_FORMATS.knowledge, schema: knowledgeSchema },
-    });
-    await session.update({
-      state: 'EXTRACTED',
-      set: { knowledge, usage: { ...session.item.usage, extract: sumUsage(calls) } },
-      remove: ['leaseOwner', 'leaseUntil'],
-    });
-    await runtime.queues.sendNext({ itemId });
-  } catch (error) {
-    await settleFailure(runtime, 'extract', record, session, error);
-  }
+      if (item.state === 'EXTRACTED') await runtime.queues.sendNext({ itemId });
+      runtime.logger.info('duplicate delivery of an extracted item', { itemId, state: item.state });
+    },
+    work: async (session) => {
+      const input = session.item.input ?? parsed.item;
+      const calls = session.created ? [] : await runtime.ledger.list(itemId, 'extract');
+      const { value: knowledge } = await runLlmStep(runtime, session, calls, 0, invocation, {
+        stage: 'extract',
+        name: 'knowledge',
+        messages: extractMessages({ item: input }),
+        format: { name: OUTPUT_FORMATS.knowledge, schema: knowledgeSchema },
+      });
+      await session.update({
+        state: 'EXTRACTED',
+        set: { knowledge, usage: { ...session.item.usage, extract: sumUsage(calls) } },
+        remove: ['leaseOwner', 'leaseUntil', 'pendingCall', 'deferredSince'],
+      });
+      runtime.faults?.crashPoint('after-checkpoint', itemId);
+      await runtime.queues.sendNext({ itemId });
+      runtime.faults?.crashPoint('after-send', itemId);
+    },
+  });
 }
 
 /**
@@ -98,6 +98,12 @@ async function rejectInvalid(runtime: StageRuntime, record: SQSRecord, itemId: s
   };
   const created = await runtime.items.create(itemId, { state: 'RECEIVED', rawInput: record.body.slice(0, 10_000) });
   if (created === undefined) {
+    const existing = await runtime.items.get(itemId);
+    if (existing?.state === 'RECEIVED' && existing.input === undefined) {
+      // Our own record from a delivery that crashed before dead-lettering it: finish the job.
+      await deadLetter(runtime, new ItemSession(runtime.items, existing, false), record.body, failure);
+      return;
+    }
     // The id belongs to an item we already have: keep that item as it is, but the bad message still goes to the DLQ.
     runtime.logger.warn('invalid message reuses an existing item id', { itemId, ...failure });
     await runtime.queues.sendDeadLetter(record.body, itemId, failure);

@@ -1,7 +1,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { DeadlineError } from './errors.ts';
-import { CHECKPOINT_MARGIN_MS, type Invocation, MIN_CALL_MS } from './llm-step.ts';
+import { InjectedCrash } from './errors.ts';
+import type { Invocation } from './llm-step.ts';
 
 /** What a stage does with one record; throwing hands the record back to the queue. */
 export type RecordWork = (record: SQSRecord, work: RecordInvocation) => Promise<void>;
@@ -18,8 +18,8 @@ const LEASE_GRACE_MS = 5000;
 
 /**
  * Runs a batch one record at a time (concurrent LLM calls stay bounded by the function's concurrency, which is
- * the semaphore) and reports partial failures. A record that would start with too little time left is handed
- * back untouched instead of being started and cut off.
+ * the semaphore) and reports partial failures. A crash (only ever injected by chaos runs) ends the whole
+ * invocation with an error, as a real crash would: no record of the batch is acknowledged.
  * @example
  * return processBatch(event, context, signal, now, extractRecord);
  */
@@ -31,21 +31,26 @@ export async function processBatch(
   work: RecordWork,
 ): Promise<SQSBatchResponse> {
   const processor = new BatchProcessor(EventType.SQS);
-  return processPartialResponse(
+  let crash: InjectedCrash | undefined;
+  const response = await processPartialResponse(
     event,
     async (record: SQSRecord) => {
-      const remaining = context.getRemainingTimeInMillis();
-      if (remaining < CHECKPOINT_MARGIN_MS + MIN_CALL_MS) {
-        throw new DeadlineError(`only ${remaining} ms left in the invocation: record handed back`);
+      if (crash) throw crash;
+      try {
+        await work(record, {
+          owner: `${context.awsRequestId}#${record.messageId}`,
+          leaseUntil: now() + context.getRemainingTimeInMillis() + LEASE_GRACE_MS,
+          remainingMs: () => context.getRemainingTimeInMillis(),
+          signal,
+        });
+      } catch (error) {
+        if (error instanceof InjectedCrash) crash = error;
+        throw error;
       }
-      await work(record, {
-        owner: `${context.awsRequestId}#${record.messageId}`,
-        leaseUntil: now() + remaining + LEASE_GRACE_MS,
-        remainingMs: () => context.getRemainingTimeInMillis(),
-        signal,
-      });
     },
     processor,
     { context, processInParallel: false, throwOnFullBatchFailure: false },
   );
+  if (crash) throw crash;
+  return response;
 }

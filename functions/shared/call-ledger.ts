@@ -29,6 +29,8 @@ export interface CallEntry {
   latencyMs: number;
   requestId?: string | undefined;
   at: string;
+  /** The call repeats one a crashed invocation had started and may have been billed for. */
+  rebilled?: boolean;
   /** Step-specific facts worth keeping with the call (e.g. the memory items a draft was given). */
   context?: Record<string, unknown> | undefined;
 }
@@ -41,6 +43,8 @@ export interface UsageRow {
   promptTokens: number;
   completionTokens: number;
   costNanoUsd: number;
+  /** Calls repeated after a crash between the response and its ledger write. */
+  rebilledCalls?: number;
 }
 
 /**
@@ -121,7 +125,7 @@ export class CallLedger {
         TableName: this.#tableName,
         Key: { pk: `USAGE#${entry.at.slice(0, 10)}`, sk: `${entry.stage}#${entry.model}` },
         UpdateExpression:
-          'SET #stage = :stage, #model = :model, #day = :day ADD calls :one, promptTokens :p, completionTokens :c, costNanoUsd :cost',
+          'SET #stage = :stage, #model = :model, #day = :day ADD calls :one, promptTokens :p, completionTokens :c, costNanoUsd :cost, rebilledCalls :rebilled',
         ExpressionAttributeNames: { '#stage': 'stage', '#model': 'model', '#day': 'day' },
         ExpressionAttributeValues: {
           ':stage': entry.stage,
@@ -131,6 +135,7 @@ export class CallLedger {
           ':p': entry.promptTokens,
           ':c': entry.completionTokens,
           ':cost': entry.costNanoUsd,
+          ':rebilled': entry.rebilled ? 1 : 0,
         },
       }),
     );

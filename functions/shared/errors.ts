@@ -10,11 +10,45 @@ export type FailureKind = 'permanent' | 'retryable' | 'deferred';
 /** Base error of the sluice runtime. */
 export class SluiceError extends Error {
   readonly kind: FailureKind;
+  /** How long to wait before trying again, when the failure says (Retry-After, a limiter, a breaker). */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(message: string, kind: FailureKind, options?: { cause?: unknown }) {
+  constructor(message: string, kind: FailureKind, options?: { cause?: unknown; retryAfterMs?: number | undefined }) {
     super(message, options);
     this.name = new.target.name;
     this.kind = kind;
+    this.retryAfterMs = options?.retryAfterMs;
+  }
+}
+
+/** The shared rate limiter has no room for this call yet: wait, do not fail. */
+export class RateLimitedError extends SluiceError {
+  constructor(message: string, retryAfterMs: number, options?: { cause?: unknown }) {
+    super(message, 'deferred', { ...options, retryAfterMs });
+  }
+}
+
+/** A dependency's circuit breaker is open (or another caller is probing it): wait, do not fail. */
+export class BreakerOpenError extends SluiceError {
+  readonly dependency: string;
+
+  constructor(dependency: string, retryAfterMs: number, options?: { cause?: unknown }) {
+    super(`circuit breaker for ${dependency} is open`, 'deferred', { ...options, retryAfterMs });
+    this.dependency = dependency;
+  }
+}
+
+/** The day's LLM budget has no room for this call's worst case: wait for the next UTC day or a raised budget. */
+export class BudgetExhaustedError extends SluiceError {
+  constructor(message: string, retryAfterMs: number, options?: { cause?: unknown }) {
+    super(message, 'deferred', { ...options, retryAfterMs });
+  }
+}
+
+/** An item has waited (deferred) longer than allowed: it is dead-lettered rather than waiting forever unseen. */
+export class DeferralLimitError extends SluiceError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'permanent', options);
   }
 }
 
@@ -29,7 +63,7 @@ export class InvalidItemError extends SluiceError {
 export class LeaseHeldError extends SluiceError {
   readonly itemId: string;
 
-  constructor(itemId: string, options?: { cause?: unknown }) {
+  constructor(itemId: string, options?: { cause?: unknown; retryAfterMs?: number | undefined }) {
     super(`item ${itemId} is being processed by another invocation`, 'deferred', options);
     this.itemId = itemId;
   }
@@ -66,17 +100,35 @@ export class ItemBudgetExceededError extends SluiceError {
 /** The provider refused or failed a call. `status` is the HTTP status when there was a response. */
 export class LlmCallError extends SluiceError {
   readonly status: number | undefined;
-  /** How long the provider asked us to wait (Retry-After and friends), when it said. */
-  readonly retryAfterMs: number | undefined;
 
   constructor(
     message: string,
     details: { status?: number | undefined; retryAfterMs?: number | undefined; retryable: boolean },
     options?: { cause?: unknown },
   ) {
-    super(message, details.retryable ? 'retryable' : 'permanent', options);
+    // A 429 is the provider's rate limit: waiting for it is not a failure of the item (invariant 5).
+    const kind = details.status === 429 ? 'deferred' : details.retryable ? 'retryable' : 'permanent';
+    super(message, kind, { ...options, retryAfterMs: details.retryAfterMs });
     this.status = details.status;
-    this.retryAfterMs = details.retryAfterMs;
+  }
+
+  /** Whether the failure says something about the provider's health (what a circuit breaker counts). */
+  get isProviderFailure(): boolean {
+    return this.kind === 'retryable' && (this.status === undefined || this.status === 408 || this.status >= 500);
+  }
+}
+
+/**
+ * A simulated crash, raised only by chaos runs at a chosen point: it must not be handled by anything on its way
+ * out, just as a real crash (out of memory, a killed process) is not. It is deliberately not a SluiceError.
+ */
+export class InjectedCrash extends Error {
+  readonly point: string;
+
+  constructor(point: string) {
+    super(`injected crash at ${point}`);
+    this.name = 'InjectedCrash';
+    this.point = point;
   }
 }
 

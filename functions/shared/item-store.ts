@@ -73,6 +73,12 @@ export interface ItemRecord {
   revision?: number;
   degraded?: string[];
   publication?: Publication;
+  /** The LLM step (`<stage>#<step>`) an invocation started and has not yet written to the ledger. */
+  pendingCall?: string;
+  /** When the item started waiting (rate limit, breaker, budget) in its current stage; cleared on progress. */
+  deferredSince?: number;
+  /** How many times the item was handed back to wait, over its whole life. */
+  deferrals?: number;
   usage?: Partial<Record<Stage, UsageTotals>>;
 }
 

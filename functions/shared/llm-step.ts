@@ -1,21 +1,35 @@
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import type { z } from 'zod';
+import type { BudgetReservation } from './budget.ts';
 import { type CallEntry, costNanoUsd, sumUsage } from './call-ledger.ts';
-import { DeadlineError, InvalidOutputError, ItemBudgetExceededError } from './errors.ts';
+import type { BreakerPermit, CircuitBreaker } from './circuit-breaker.ts';
+import {
+  BreakerOpenError,
+  DeadlineError,
+  InvalidOutputError,
+  ItemBudgetExceededError,
+  LlmCallError,
+} from './errors.ts';
 import type { ItemSession } from './item-claim.ts';
-import { estimatePromptTokens } from './llm-client.ts';
+import { type Completion, estimatePromptTokens } from './llm-client.ts';
+import type { Reservation } from './rate-limiter.ts';
 import type { Stage } from './runtime-config.ts';
 import type { StageRuntime } from './stage-runtime.ts';
 
 /**
- * One LLM step of an item, paid for at most once: a stored valid response is reused; otherwise the call is
- * made, written to the ledger the moment it returns, added to the day's totals, and only then validated.
+ * One LLM step of an item, paid for at most once. A stored valid response is reused. Otherwise, in order:
+ * the model's circuit breaker (or the fallback model's), the shared rate limiter, the daily budget (worst case
+ * reserved), an intent mark on the item, the call; then the response goes to the ledger before anything else,
+ * the day's totals, and only then the budget, limiter and breaker are settled and the output validated.
  */
 
 /** The invocation's clock: how long until the function is stopped, and the signal that fires just before. */
 export interface Invocation {
   remainingMs(): number;
   signal?: AbortSignal | undefined;
+  /** This invocation's lease owner id for the record. */
+  owner?: string;
+  leaseUntil?: number;
 }
 
 /** Time kept back after a call for the checkpoint and queue writes that must follow it. */
@@ -61,12 +75,12 @@ export async function runLlmStep<T>(
   }
 
   const { config } = runtime;
-  const model = config.model;
+  const itemId = session.item.itemId;
   const used = tokensBefore + tokensOf(calls);
-  const worstCase = estimatePromptTokens(step.messages) + config.maxOutputTokens;
-  if (used + worstCase > config.itemTokenBudget) {
+  const worstTokens = estimatePromptTokens(step.messages) + config.maxOutputTokens;
+  if (used + worstTokens > config.itemTokenBudget) {
     throw new ItemBudgetExceededError(
-      `${step.name} could take ${worstCase} tokens; the item has used ${used} of its ${config.itemTokenBudget}`,
+      `${step.name} could take ${worstTokens} tokens; the item has used ${used} of its ${config.itemTokenBudget}`,
     );
   }
   const remaining = invocation.remainingMs() - CHECKPOINT_MARGIN_MS;
@@ -76,23 +90,52 @@ export async function runLlmStep<T>(
     );
   }
 
-  const completion = await runtime.llm.complete({
-    itemId: session.item.itemId,
-    step: step.name,
-    model,
-    messages: step.messages,
-    format: step.format,
-    maxTokens: config.maxOutputTokens,
-    timeoutMs: Math.min(config.llm.timeoutMs, remaining),
-    signal: invocation.signal,
-  });
+  const owner = invocation.owner ?? `${itemId}#${step.name}`;
+  const { model, breaker, permit } = await chooseModel(runtime, owner);
+  let limit: Reservation | undefined;
+  let spend: BudgetReservation | undefined;
+  try {
+    limit = await runtime.limiter.reserve(model, worstTokens);
+    const price = config.prices[model];
+    spend = await runtime.budget.reserve(
+      price ? costNanoUsd(price, worstTokens - config.maxOutputTokens, config.maxOutputTokens) : 0,
+    );
+  } catch (error) {
+    await release(runtime, breaker, permit, limit, spend);
+    throw error;
+  }
+
+  // The intent mark: if this invocation dies before the ledger write, the next one knows the call may have been
+  // paid for, and counts the repeat as re-billed instead of hiding it. It also proves we still hold the item.
+  const n = calls.filter((call) => call.step === step.name).length;
+  const callKey = `${step.stage}#${step.name}#${n}`;
+  const rebilled = session.item.pendingCall === callKey;
+  let completion: Completion;
+  try {
+    await session.update({ set: { pendingCall: callKey, leaseUntil: invocation.leaseUntil } });
+    completion = await runtime.llm.complete({
+      itemId,
+      step: step.name,
+      model,
+      messages: step.messages,
+      format: step.format,
+      maxTokens: config.maxOutputTokens,
+      timeoutMs: Math.min(config.llm.timeoutMs, remaining),
+      signal: invocation.signal,
+    });
+  } catch (error) {
+    await failed(runtime, breaker, permit, limit, spend, model, error);
+    throw error;
+  }
+  runtime.faults?.crashPoint('after-llm-response', itemId);
+
   const parsed = step.format.schema.safeParse(parseJson(completion.content));
   const price = config.prices[completion.model] ?? config.prices[model];
   const entry: CallEntry = {
-    itemId: session.item.itemId,
+    itemId,
     stage: step.stage,
     step: step.name,
-    n: calls.filter((call) => call.step === step.name).length,
+    n,
     model: completion.model,
     outcome: parsed.success ? 'ok' : 'invalid-output',
     content: completion.content,
@@ -103,12 +146,16 @@ export async function runLlmStep<T>(
     latencyMs: completion.latencyMs,
     requestId: completion.requestId,
     at: new Date(runtime.now()).toISOString(),
+    ...(rebilled ? { rebilled: true } : {}),
     context: step.context,
   };
   // A concurrent writer can only have taken `n` if a lease was lost; keep our paid call under the next free n.
   while (!(await runtime.ledger.record(entry))) entry.n += 1;
   calls.push(entry);
+  runtime.faults?.crashPoint('after-ledger-write', itemId);
+  if (rebilled) runtime.logger.warn('LLM call repeated after a crash: re-billed', { itemId, step: step.name });
   await runtime.ledger.addUsage(entry);
+  await settle(runtime, breaker, permit, limit, spend, entry);
 
   if (!parsed.success) {
     const why =
@@ -121,6 +168,74 @@ export async function runLlmStep<T>(
     throw new InvalidOutputError(`${step.name} output from ${completion.model} is not valid: ${why}`);
   }
   return { value: parsed.data, call: entry, paid: true };
+}
+
+/** The stage's model while its breaker lets calls through; the fallback model while it does not. */
+async function chooseModel(
+  runtime: StageRuntime,
+  owner: string,
+): Promise<{ model: string; breaker: CircuitBreaker; permit: BreakerPermit }> {
+  const { model, fallbackModel } = runtime.config;
+  const primary = runtime.breaker(model);
+  try {
+    return { model, breaker: primary, permit: await primary.acquire(owner) };
+  } catch (error) {
+    if (!(error instanceof BreakerOpenError) || fallbackModel === undefined) throw error;
+    const fallback = runtime.breaker(fallbackModel);
+    const permit = await fallback.acquire(owner);
+    runtime.logger.info('primary model unavailable: using the fallback model', { model, fallbackModel });
+    return { model: fallbackModel, breaker: fallback, permit };
+  }
+}
+
+async function settle(
+  runtime: StageRuntime,
+  breaker: CircuitBreaker,
+  permit: BreakerPermit,
+  limit: Reservation | undefined,
+  spend: BudgetReservation | undefined,
+  entry: CallEntry,
+) {
+  await Promise.all([
+    spend ? runtime.budget.settle(spend, entry.costNanoUsd) : undefined,
+    runtime.limiter.settle(limit, entry.promptTokens + entry.completionTokens),
+    breaker.onSuccess(permit),
+  ]);
+}
+
+/** The call failed: give back what it reserved, tell the breaker if the provider is at fault, honour a 429. */
+async function failed(
+  runtime: StageRuntime,
+  breaker: CircuitBreaker,
+  permit: BreakerPermit,
+  limit: Reservation | undefined,
+  spend: BudgetReservation | undefined,
+  model: string,
+  error: unknown,
+) {
+  const providerFault = error instanceof LlmCallError && error.isProviderFailure;
+  const retryAfter = error instanceof LlmCallError && error.status === 429 ? (error.retryAfterMs ?? 1000) : undefined;
+  await Promise.all([
+    spend ? runtime.budget.settle(spend, 0) : undefined,
+    runtime.limiter.settle(limit, 0),
+    retryAfter === undefined ? undefined : runtime.limiter.holdUntil(model, runtime.now() + retryAfter),
+    providerFault ? breaker.onFailure(permit) : release(runtime, breaker, permit, undefined, undefined),
+  ]);
+}
+
+/** Gives back reservations made before a call that did not happen (or said nothing about the provider). */
+async function release(
+  runtime: StageRuntime,
+  breaker: CircuitBreaker,
+  permit: BreakerPermit,
+  limit: Reservation | undefined,
+  spend: BudgetReservation | undefined,
+) {
+  await Promise.all([
+    spend ? runtime.budget.settle(spend, 0) : undefined,
+    runtime.limiter.settle(limit, 0),
+    breaker.release(permit),
+  ]);
 }
 
 /** Tokens of the given calls (prompt and completion). */

@@ -51,6 +51,32 @@ export const runtimeConfigSchema = z
         maxRelated: z.number().int().min(0).max(50),
       })
       .strict(),
+    /** Provider limits per model, enforced by the shared rate limiter; a model without an entry is unlimited. */
+    limits: z.record(
+      z.string().min(1),
+      z.object({ rpm: z.number().int().min(1).optional(), tpm: z.number().int().min(100).optional() }).strict(),
+    ),
+    retry: z
+      .object({
+        baseDelayMs: z.number().int().min(1).max(600_000),
+        maxDelayMs: z.number().int().min(1).max(3_600_000),
+        maxInProcessWaitMs: z.number().int().min(0).max(60_000),
+        /** Longest an item may keep waiting (rate limit, breaker, budget) in one stage before it is dead-lettered. */
+        maxDeferralMs: z
+          .number()
+          .int()
+          .min(60_000)
+          .max(14 * 86_400_000),
+      })
+      .strict(),
+    /** Circuit breakers, one per model and one for the memory store. */
+    breaker: z
+      .object({
+        failureThreshold: z.number().int().min(1).max(100),
+        windowMs: z.number().int().min(1000).max(3_600_000),
+        cooldownMs: z.number().int().min(1000).max(3_600_000),
+      })
+      .strict(),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -66,6 +92,8 @@ export type RuntimeConfig = z.infer<typeof runtimeConfigSchema>;
 export const stageEnvironmentSchema = z.object({
   STATE_TABLE_NAME: z.string().min(1),
   MEMORY_TABLE_NAME: z.string().min(1),
+  /** The stage's own input queue: messages that must wait are sent back to it with a delay. */
+  QUEUE_URL: z.string().min(1),
   NEXT_QUEUE_URL: z.string().min(1),
   DLQ_URL: z.string().min(1),
   LLM_API_KEY_SECRET_ARN: z.string().min(1),

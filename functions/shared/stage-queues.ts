@@ -7,13 +7,22 @@ import type { ErrorRecord } from './item-store.ts';
  */
 export class StageQueues {
   readonly #client: SQSClient;
+  readonly #ownQueueUrl: string;
   readonly #nextQueueUrl: string;
   readonly #deadLetterQueueUrl: string;
 
-  constructor(client: SQSClient, urls: { next: string; deadLetter: string }) {
+  constructor(client: SQSClient, urls: { own: string; next: string; deadLetter: string }) {
     this.#client = client;
+    this.#ownQueueUrl = urls.own;
     this.#nextQueueUrl = urls.next;
     this.#deadLetterQueueUrl = urls.deadLetter;
+  }
+
+  /** Sends a message back to the stage's own queue, to be delivered again after `delaySeconds` (0–900). */
+  async requeue(body: string, delaySeconds: number): Promise<void> {
+    await this.#client.send(
+      new SendMessageCommand({ QueueUrl: this.#ownQueueUrl, MessageBody: body, DelaySeconds: delaySeconds }),
+    );
   }
 
   /** @example await queues.sendNext({ itemId: 'sample-001' }) */

@@ -4,11 +4,15 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
+import { DailyBudget } from './budget.ts';
 import { CallLedger } from './call-ledger.ts';
+import { CircuitBreaker } from './circuit-breaker.ts';
 import { RuntimeConfigError } from './errors.ts';
+import type { CrashInjector } from './faults.ts';
 import { ItemStore } from './item-store.ts';
 import { type LlmClient, OpenAiLlmClient } from './llm-client.ts';
 import { MemoryStore } from './memory-store.ts';
+import { RateLimiter } from './rate-limiter.ts';
 import {
   type RuntimeConfig,
   runtimeConfigSchema,
@@ -26,8 +30,14 @@ export interface StageRuntime {
   memory: MemoryStore;
   queues: StageQueues;
   llm: LlmClient;
+  limiter: RateLimiter;
+  budget: DailyBudget;
+  /** The shared circuit breaker of a dependency: a model's name, or `memory`. */
+  breaker(dependency: string): CircuitBreaker;
   logger: Logger;
   now: () => number;
+  /** Chaos runs only: crashes the stage at chosen points. */
+  faults?: CrashInjector | undefined;
 }
 
 /** Parts the caller may provide instead of the defaults built from the environment. */
@@ -39,6 +49,7 @@ export interface RuntimeOverrides {
   apiKey?: () => Promise<string>;
   logger?: Logger;
   now?: () => number;
+  faults?: CrashInjector;
 }
 
 /** How long a fetched secret is reused before it is read again (rotation is picked up within this time). */
@@ -61,17 +72,48 @@ export function runtimeFromEnvironment(
     DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
   const sqs = overrides.sqs ?? new SQSClient({});
   const apiKey = overrides.apiKey ?? (() => apiKeyFromSecret(environment.LLM_API_KEY_SECRET_ARN));
+  const logger = overrides.logger ?? new Logger({ serviceName: 'sluice', persistentKeys: { stage: config.stage } });
+  const breakers = new Map<string, CircuitBreaker>();
+  const breakerOptions = { ...config.breaker, probeLeaseMs: config.llm.timeoutMs + 5000, cacheMs: BREAKER_CACHE_MS };
   return {
     config,
     items: new ItemStore(dynamo, environment.STATE_TABLE_NAME, now),
     ledger: new CallLedger(dynamo, environment.STATE_TABLE_NAME),
     memory: new MemoryStore(dynamo, environment.MEMORY_TABLE_NAME),
-    queues: new StageQueues(sqs, { next: environment.NEXT_QUEUE_URL, deadLetter: environment.DLQ_URL }),
+    queues: new StageQueues(sqs, {
+      own: environment.QUEUE_URL,
+      next: environment.NEXT_QUEUE_URL,
+      deadLetter: environment.DLQ_URL,
+    }),
     llm: overrides.llm ?? new OpenAiLlmClient({ apiKey, baseUrl: config.llm.baseUrl, now }),
-    logger: overrides.logger ?? new Logger({ serviceName: 'sluice', persistentKeys: { stage: config.stage } }),
+    limiter: new RateLimiter(
+      dynamo,
+      environment.STATE_TABLE_NAME,
+      config.limits,
+      config.maxOutputTokens + LARGEST_PROMPT_TOKENS,
+      now,
+    ),
+    budget: new DailyBudget(dynamo, environment.STATE_TABLE_NAME, config.dailyBudgetUsd, now),
+    breaker: (dependency) => {
+      let breaker = breakers.get(dependency);
+      if (breaker === undefined) {
+        breaker = new CircuitBreaker(dynamo, environment.STATE_TABLE_NAME, dependency, breakerOptions, now, (change) =>
+          logger.warn('circuit breaker changed state', change),
+        );
+        breakers.set(dependency, breaker);
+      }
+      return breaker;
+    },
+    logger,
     now,
+    faults: overrides.faults,
   };
 }
+
+/** A breaker's record is read at most this often per instance on the healthy path. */
+const BREAKER_CACHE_MS = 1000;
+/** Prompt size the rate limiter's burst must always admit, on top of max_tokens. */
+const LARGEST_PROMPT_TOKENS = 8000;
 
 function parseEnvironment(env: Record<string, string | undefined>): StageEnvironment {
   const result = stageEnvironmentSchema.safeParse(env);

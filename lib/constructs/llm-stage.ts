@@ -90,6 +90,7 @@ export class LlmStage extends Construct {
     const environment: StageEnvironment & Record<string, string> = {
       STATE_TABLE_NAME: props.stateTable.tableName,
       MEMORY_TABLE_NAME: props.memoryTable.tableName,
+      QUEUE_URL: input.queue.queueUrl,
       NEXT_QUEUE_URL: props.nextQueue.queueUrl,
       DLQ_URL: input.deadLetterQueue.queueUrl,
       LLM_API_KEY_SECRET_ARN: props.apiKeySecret.secretArn,
@@ -141,6 +142,8 @@ export class LlmStage extends Construct {
     props.stateTable.grantItemReadWrite(this.function);
     if (props.memoryTableAccess === true) props.memoryTable.grantItemReadWrite(this.function);
     props.nextQueue.grantSendMessages(this.function);
+    // Messages that must wait (rate limit, breaker, budget) are sent back to the stage's own queue with a delay.
+    input.queue.grantSendMessages(this.function);
     input.deadLetterQueue.grantSendMessages(this.function);
     props.apiKeySecret.grantRead(this.function);
 

@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queueDepth } from '#local/queue-io.ts';
+import { LlmCallError } from '#shared/errors.ts';
 import { publishedEventSchema } from '#shared/schemas.ts';
 import { startTestPipeline, type TestPipeline } from '../support/pipeline.ts';
 
@@ -142,30 +145,29 @@ describe('Pipeline: redelivery, crashes and redrive pay nothing twice', () => {
     expect(await pipeline.receiveAll('PublishedQueueUrl', 1)).toHaveLength(1);
   });
 
-  it('resumes a draft from the ledger after a failed call, paying only for the step that failed', async () => {
-    // Prepare: the item is extracted; the first review call fails with a retryable error
+  it('resumes a draft from the ledger in a later delivery, paying only for the step that failed', async () => {
+    // Prepare: the item is extracted; the first review call fails and the provider asks for a long wait
     const itemId = 'resume-1';
     await pipeline.invoke('extract', [JSON.stringify(article(itemId, 'Resumed after a failure', 'security'))]);
-    const { LlmCallError } = await import('#shared/errors.ts');
     pipeline.llm.failWhen((request) =>
-      request.format.name === 'draft_review' && JSON.stringify(request.messages).includes('Resumed after a failure')
-        ? new LlmCallError('provider answered 503', { status: 503, retryable: true })
+      request.itemId === itemId && request.format.name === 'draft_review'
+        ? new LlmCallError('provider answered 503', { status: 503, retryable: true, retryAfterMs: 60_000 })
         : undefined,
     );
 
-    // Act
-    const failed = await pipeline.invoke('draft', [JSON.stringify({ itemId })]);
+    // Act: the first delivery hands the message back to wait; the next delivery resumes
+    const first = await pipeline.invoke('draft', [JSON.stringify({ itemId })]);
     const afterFailure = await pipeline.item(itemId);
-    const retried = await pipeline.invoke('draft', [JSON.stringify({ itemId })]);
+    const second = await pipeline.invoke('draft', [JSON.stringify({ itemId })]);
 
     // Assess
-    expect(failed.batchItemFailures).toHaveLength(1);
+    expect(first.batchItemFailures).toEqual([]);
     expect(afterFailure?.state).toBe('REVIEWING');
     expect(afterFailure?.attempts.draft).toBe(1);
     expect(afterFailure?.lastError?.errorClass).toBe('LlmCallError');
-    expect(retried.batchItemFailures).toEqual([]);
-    const item = await pipeline.item(itemId);
-    expect(item?.state).toBe('PUBLISHED');
+    expect(afterFailure?.leaseOwner).toBeUndefined();
+    expect(second.batchItemFailures).toEqual([]);
+    expect((await pipeline.item(itemId))?.state).toBe('PUBLISHED');
     const ledger = await pipeline.ledger(itemId);
     const drafts = ledger.filter((call) => call.step.startsWith('draft.'));
     const providerDrafts = pipeline.llm.callsFor(itemId).filter((call) => call.format === 'blog_draft');
@@ -173,42 +175,58 @@ describe('Pipeline: redelivery, crashes and redrive pay nothing twice', () => {
     expect(new Set(ledger.map((call) => `${call.step}#${call.n}`)).size).toBe(ledger.length);
   });
 
+  it('retries a transient failure in the same invocation, counting the attempt', async () => {
+    // Prepare
+    const itemId = 'transient-1';
+    pipeline.llm.failWhen((request) =>
+      request.itemId === itemId
+        ? new LlmCallError('provider answered 502', { status: 502, retryable: true })
+        : undefined,
+    );
+
+    // Act
+    const outcome = await pipeline.invoke('extract', [JSON.stringify(article(itemId, 'A passing failure', 'ai'))]);
+
+    // Assess
+    expect(outcome.batchItemFailures).toEqual([]);
+    const item = await pipeline.item(itemId);
+    expect(item?.state).toBe('EXTRACTED');
+    expect(item?.attempts.extract).toBe(1);
+    expect(item?.lastError?.message).toMatch(/502/);
+  });
+
   it('dead-letters after the failure budget and resumes from the checkpoint when redriven', async () => {
-    // Prepare: every extraction of this item fails with a retryable error, three times
+    // Prepare: the model answers this item with output that breaks the schema, three times (paid calls)
     const itemId = 'budget-1';
     const body = JSON.stringify(article(itemId, 'Keeps failing', 'policy'));
-    const { LlmCallError } = await import('#shared/errors.ts');
     for (let i = 0; i < 3; i += 1) {
-      pipeline.llm.failWhen((request) =>
-        JSON.stringify(request.messages).includes('Keeps failing')
-          ? new LlmCallError('provider answered 500', { status: 500, retryable: true })
-          : undefined,
-      );
+      pipeline.llm.failWhen((request) => (request.itemId === itemId ? { content: '{"summary": "cut' } : undefined));
     }
 
     // Act
-    const outcomes = [];
-    for (let i = 0; i < 3; i += 1) outcomes.push(await pipeline.invoke('extract', [body]));
+    const outcome = await pipeline.invoke('extract', [body]);
     const dead = await pipeline.item(itemId);
+    const paid = await pipeline.ledger(itemId);
     const redriven = await pipeline.invoke('extract', [body]);
 
     // Assess
-    expect(outcomes.map((o) => o.batchItemFailures.length)).toEqual([1, 1, 0]);
+    expect(outcome.batchItemFailures).toEqual([]);
     expect(dead?.state).toBe('DEAD_LETTER');
-    expect(dead?.deadLetter).toMatchObject({ stage: 'extract', errorClass: 'LlmCallError', attempts: 3 });
+    expect(dead?.deadLetter).toMatchObject({ stage: 'extract', errorClass: 'InvalidOutputError', attempts: 3 });
+    expect(paid.map((call) => call.outcome)).toEqual(['invalid-output', 'invalid-output', 'invalid-output']);
     const [dlqMessage] = await pipeline.receiveAll('IntakeDeadLetterQueueUrl', 1);
     expect(dlqMessage?.MessageAttributes?.attempts?.StringValue).toBe('3');
     expect(redriven.batchItemFailures).toEqual([]);
     const resumed = await pipeline.item(itemId);
     expect(resumed?.state).toBe('EXTRACTED');
     expect(resumed?.attempts.extract).toBe(0);
+    expect(resumed?.usage?.extract?.calls).toBe(4);
   });
 
   it('dead-letters at once on a permanent provider error', async () => {
     // Prepare
-    const { LlmCallError } = await import('#shared/errors.ts');
     pipeline.llm.failWhen((request) =>
-      JSON.stringify(request.messages).includes('Unauthorized call')
+      request.itemId === 'perm-1'
         ? new LlmCallError('provider answered 401', { status: 401, retryable: false })
         : undefined,
     );
@@ -272,5 +290,77 @@ describe('Pipeline: the memory store', () => {
       .map((m) => publishedEventSchema.parse(JSON.parse(m.Body ?? '')))
       .find((e) => e.itemId === 'mem-3');
     expect(event?.degraded).toContain('NO_HISTORY');
+  });
+});
+
+describe('Pipeline: a failing provider', () => {
+  let pipeline: TestPipeline;
+
+  beforeAll(async () => {
+    pipeline = await startTestPipeline({ config: { llm: { fallbackModel: 'gpt-4.1-mini' } } });
+  });
+
+  afterAll(async () => {
+    await pipeline?.stop();
+  });
+
+  it('opens the model breaker after consecutive provider failures and switches to the fallback model', async () => {
+    // Prepare: three items whose calls to the extract model fail with 503 (their retries included)
+    const failing = new Set(['down-1', 'down-2', 'down-3']);
+    for (let i = 0; i < 9; i += 1) {
+      pipeline.llm.failWhen((request) =>
+        failing.has(request.itemId) && request.model === 'gpt-4o-mini'
+          ? new LlmCallError('provider answered 503', { status: 503, retryable: true })
+          : undefined,
+      );
+    }
+
+    // Act
+    for (const id of failing) await pipeline.invoke('extract', [JSON.stringify(article(id, `Outage ${id}`, 'cloud'))]);
+    await pipeline.invoke('extract', [JSON.stringify(article('after-1', 'After the outage', 'cloud'))]);
+
+    // Assess: the breaker is open, and the next item was extracted by the fallback model
+    const [after] = await pipeline.ledger('after-1');
+    expect(after?.model).toBe('gpt-4.1-mini');
+    expect((await pipeline.item('after-1'))?.state).toBe('EXTRACTED');
+    const breaker = await pipeline.dev.dynamo.send(
+      new GetCommand({ TableName: pipeline.outputs.StateTableName, Key: { pk: 'BREAKER#gpt-4o-mini', sk: 'BREAKER' } }),
+    );
+    expect(breaker.Item?.state).toBe('open');
+  });
+});
+
+describe('Pipeline: waiting is not failing', () => {
+  let pipeline: TestPipeline;
+
+  beforeAll(async () => {
+    pipeline = await startTestPipeline();
+  });
+
+  afterAll(async () => {
+    await pipeline?.stop();
+  });
+
+  it('hands an item back without counting an attempt when the provider answers 429 for long', async () => {
+    // Prepare
+    const itemId = 'limited-1';
+    pipeline.llm.failWhen((request) =>
+      request.itemId === itemId
+        ? new LlmCallError('provider answered 429', { status: 429, retryable: true, retryAfterMs: 30_000 })
+        : undefined,
+    );
+
+    // Act
+    const outcome = await pipeline.invoke('extract', [JSON.stringify(article(itemId, 'Rate limited', 'ai'))]);
+
+    // Assess: acknowledged, sent back to wait, no attempt spent, the wait recorded
+    expect(outcome.batchItemFailures).toEqual([]);
+    const item = await pipeline.item(itemId);
+    expect(item?.state).toBe('EXTRACTING');
+    expect(item?.attempts.extract).toBe(0);
+    expect(item?.deferrals).toBe(1);
+    expect(item?.leaseOwner).toBeUndefined();
+    const depth = await queueDepth(pipeline.dev.sqs, pipeline.outputs.IntakeQueueUrl ?? '');
+    expect(depth.delayed + depth.visible).toBe(1);
   });
 });

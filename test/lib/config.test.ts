@@ -90,14 +90,14 @@ describe('Function: loadConfig', () => {
       'stages.extract.batchSize must be a whole number between 1 and 10 (got 1.5)',
     ],
     [
-      'a timeout of 5 s',
-      { stages: { draft: { timeoutSeconds: 5 } } },
-      'stages.draft.timeoutSeconds must be between 10 and 900 (got 5)',
+      'a timeout of 2 s',
+      { stages: { draft: { timeoutSeconds: 2 } } },
+      'stages.draft.timeoutSeconds must be between 3 and 900 (got 2)',
     ],
     [
       'a timeout given as a string',
       { stages: { draft: { timeoutSeconds: '300' } } },
-      'stages.draft.timeoutSeconds must be a whole number between 10 and 900 (got "300")',
+      'stages.draft.timeoutSeconds must be a whole number between 3 and 900 (got "300")',
     ],
     [
       '100 MB of memory',

@@ -330,16 +330,20 @@ describe('Construct: SluiceStack', () => {
     it.each<[Stage, (synth: SynthesizedStack) => string]>([
       ['extract', (synth) => stageIds(synth, 'draft').queue],
       ['draft', (synth) => synth.logicalId(synth.stack.published.queue)],
-    ])('lets the %s function send only to its next queue and its own DLQ', (stage, nextQueue) => {
-      // Act
-      const targets = statementsOf(defaults, stage)
-        .filter((statement) => actionsOf(statement).includes('sqs:SendMessage'))
-        .flatMap(resourcesOf)
-        .map(referencedId);
+    ])(
+      'lets the %s function send only to its next queue, its own queue (to defer) and its own DLQ',
+      (stage, nextQueue) => {
+        // Act
+        const targets = statementsOf(defaults, stage)
+          .filter((statement) => actionsOf(statement).includes('sqs:SendMessage'))
+          .flatMap(resourcesOf)
+          .map(referencedId);
 
-      // Assess
-      expect(targets.sort()).toEqual([nextQueue(defaults), stageIds(defaults, stage).deadLetterQueue].sort());
-    });
+        // Assess
+        const own = stageIds(defaults, stage);
+        expect(targets.sort()).toEqual([nextQueue(defaults), own.queue, own.deadLetterQueue].sort());
+      },
+    );
 
     it.each(STAGES)('grants the %s function no wildcard except for X-Ray', (stage) => {
       // Act

@@ -23,6 +23,8 @@ export const TEST_CONFIG = {
     extract: { timeoutSeconds: 10, reservedConcurrency: 4, maxConcurrency: 4, batchSize: 5 },
     draft: { timeoutSeconds: 10, reservedConcurrency: 4, maxConcurrency: 4, batchSize: 2 },
   },
+  // Backoff in milliseconds rather than seconds, so in-process retries cost the tests nothing.
+  retry: { baseDelayMs: 5, maxDelayMs: 20, maxInProcessWaitMs: 2000 },
 };
 
 export interface RecordedCall {
@@ -35,24 +37,36 @@ export interface RecordedCall {
 export class CountingLlmClient implements LlmClient {
   readonly calls: RecordedCall[] = [];
   #inner: LlmClient | undefined;
-  #failures: ((request: CompletionRequest) => Error | undefined)[] = [];
+  #failures: ((request: CompletionRequest) => Error | Partial<Completion> | undefined)[] = [];
 
   connect(baseUrl: string): void {
     this.#inner = new OpenAiLlmClient({ apiKey: async () => 'test-key', baseUrl });
   }
 
-  /** The next call for which `when` returns an error throws it instead of reaching the provider. */
-  failWhen(when: (request: CompletionRequest) => Error | undefined): void {
+  /**
+   * The next call for which `when` returns something gets it instead of the provider's answer: an error is
+   * thrown; a partial completion (e.g. `{ content: 'not json' }`) is answered, as a paid call with usage.
+   */
+  failWhen(when: (request: CompletionRequest) => Error | Partial<Completion> | undefined): void {
     this.#failures.push(when);
   }
 
   async complete(request: CompletionRequest): Promise<Completion> {
     for (const [index, rule] of this.#failures.entries()) {
-      const error = rule(request);
-      if (error) {
-        this.#failures.splice(index, 1);
-        throw error;
-      }
+      const outcome = rule(request);
+      if (outcome === undefined) continue;
+      this.#failures.splice(index, 1);
+      if (outcome instanceof Error) throw outcome;
+      this.calls.push({ model: request.model, format: request.format.name, itemId: request.itemId });
+      return {
+        content: '',
+        finishReason: 'stop',
+        model: request.model,
+        promptTokens: 100,
+        completionTokens: 10,
+        latencyMs: 1,
+        ...outcome,
+      };
     }
     if (this.#inner === undefined) throw new Error('CountingLlmClient is not connected');
     this.calls.push({ model: request.model, format: request.format.name, itemId: request.itemId });

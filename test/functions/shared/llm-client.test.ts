@@ -17,8 +17,12 @@ describe('Function: classifyLlmError', () => {
     expect(error.status).toBe(status);
   });
 
-  it.each([408, 409, 429, 500, 502, 503, 504])('retries a %i', (status) => {
+  it.each([408, 409, 500, 502, 503, 504])('retries a %i', (status) => {
     expect(classifyLlmError(apiError(status)).kind).toBe('retryable');
+  });
+
+  it('treats a 429 as waiting for the rate limit, not as a failed attempt', () => {
+    expect(classifyLlmError(apiError(429)).kind).toBe('deferred');
   });
 
   it('retries connection failures and timeouts', () => {

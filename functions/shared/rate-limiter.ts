@@ -1,0 +1,210 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { RateLimitedError } from './errors.ts';
+
+/**
+ * Requests-per-minute and tokens-per-minute limits per model, shared by every function instance through one
+ * record per model in the state table (`pk = LIMIT#<model>`).
+ *
+ * It is the generic cell rate algorithm (GCRA): each limit keeps one "theoretical arrival time" (TAT). A call
+ * costing `c` moves the TAT to max(TAT, now) + c·I, where I is the time one unit of the limit is worth, and is
+ * admitted only while TAT − now stays within the burst tolerance τ = B·I. In any interval of length T the
+ * admitted cost is then at most T/I + B, so with I = (60 s + safety) / (limit − B) no sliding minute — as the
+ * provider counts it, a little later than we do — ever sees more than the limit. A refusal knows exactly how
+ * long to wait. Tokens are reserved as the worst case (estimated prompt + max_tokens) and settled to the real
+ * usage after the call, which moves the TAT back.
+ *
+ * Written by hand: no library implements a DynamoDB-backed GCRA shared across Lambda instances.
+ */
+
+export interface ModelLimits {
+  rpm?: number | undefined;
+  tpm?: number | undefined;
+}
+
+/** Allowance for the provider counting a request a little later than we reserve it (network, queueing). */
+const SAFETY_MS = 1000;
+/** Burst tolerance as a share of the limit: small, so the spacing stays close to the limit's own rate. */
+const BURST_SHARE = 0.02;
+/** Conditional-write races lost in a row before a reservation gives up and defers. */
+const MAX_RACES = 8;
+
+interface LimiterRecord {
+  tatRequests?: number;
+  tatTokens?: number;
+}
+
+export interface Reservation {
+  model: string;
+  tokens: number;
+  /** The unit interval for tokens at reservation time, to settle with the same rate. */
+  tokenIntervalMs: number;
+}
+
+/** The parameters of one limit: interval per unit and burst tolerance, both in milliseconds. */
+export function gcraParameters(limitPerMinute: number, largestCost = 1): { intervalMs: number; toleranceMs: number } {
+  const burst = Math.max(1, Math.floor(limitPerMinute * BURST_SHARE), Math.min(largestCost, limitPerMinute / 2));
+  const intervalMs = (60_000 + SAFETY_MS) / Math.max(1, limitPerMinute - burst);
+  return { intervalMs, toleranceMs: burst * intervalMs };
+}
+
+/**
+ * Admits a call of `cost` at `now` against `tat`: the new TAT, or how long to wait.
+ * @example gcraAdmit(0, 1_000, 1, { intervalMs: 1000, toleranceMs: 2000 }) // { ok: true, tat: 2000 }
+ */
+export function gcraAdmit(
+  tat: number,
+  now: number,
+  cost: number,
+  params: { intervalMs: number; toleranceMs: number },
+): { ok: true; tat: number } | { ok: false; waitMs: number } {
+  const next = Math.max(tat, now) + cost * params.intervalMs;
+  // A cost larger than the whole tolerance is admitted only when nothing is outstanding.
+  const allowance = Math.max(params.toleranceMs, cost * params.intervalMs);
+  if (next - now <= allowance) return { ok: true, tat: next };
+  return { ok: false, waitMs: Math.ceil(next - now - allowance) };
+}
+
+/**
+ * @example
+ * const reservation = await limiter.reserve('gpt-4o-mini', 2600);   // throws RateLimitedError with the wait
+ * await limiter.settle(reservation, usage.prompt_tokens + usage.completion_tokens);
+ */
+export class RateLimiter {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #tableName: string;
+  readonly #limits: Readonly<Record<string, ModelLimits>>;
+  readonly #largestCost: number;
+  readonly #now: () => number;
+
+  /** @param largestCost the largest token reservation expected (prompt + max_tokens), so it always fits a burst. */
+  constructor(
+    client: DynamoDBDocumentClient,
+    tableName: string,
+    limits: Readonly<Record<string, ModelLimits>>,
+    largestCost: number,
+    now: () => number,
+  ) {
+    this.#client = client;
+    this.#tableName = tableName;
+    this.#limits = limits;
+    this.#largestCost = largestCost;
+    this.#now = now;
+  }
+
+  /** Reserves one request and `tokens` tokens for `model`, or throws RateLimitedError saying how long to wait. */
+  async reserve(model: string, tokens: number): Promise<Reservation | undefined> {
+    const limits = this.#limits[model];
+    if (limits === undefined || (limits.rpm === undefined && limits.tpm === undefined)) return undefined;
+    const requests = limits.rpm === undefined ? undefined : gcraParameters(limits.rpm);
+    const tokenParams = limits.tpm === undefined ? undefined : gcraParameters(limits.tpm, this.#largestCost);
+    for (let race = 0; race < MAX_RACES; race += 1) {
+      const now = this.#now();
+      const record = await this.#read(model);
+      const values: Record<string, unknown> = {};
+      const sets: string[] = [];
+      const conditions: string[] = [];
+      let waitMs = 0;
+      for (const [attribute, params, cost] of [
+        ['tatRequests', requests, 1],
+        ['tatTokens', tokenParams, tokens],
+      ] as const) {
+        if (params === undefined) continue;
+        const seen = record[attribute];
+        const admitted = gcraAdmit(seen ?? 0, now, cost, params);
+        if (!admitted.ok) {
+          waitMs = Math.max(waitMs, admitted.waitMs);
+          continue;
+        }
+        values[`:${attribute}`] = admitted.tat;
+        sets.push(`${attribute} = :${attribute}`);
+        if (seen === undefined) conditions.push(`attribute_not_exists(${attribute})`);
+        else {
+          values[`:seen_${attribute}`] = seen;
+          conditions.push(`${attribute} = :seen_${attribute}`);
+        }
+      }
+      if (waitMs > 0) {
+        throw new RateLimitedError(`rate limit of ${model} reached: next call in ${waitMs} ms`, waitMs);
+      }
+      try {
+        await this.#client.send(
+          new UpdateCommand({
+            TableName: this.#tableName,
+            Key: this.#key(model),
+            UpdateExpression: `SET ${sets.join(', ')}`,
+            ConditionExpression: conditions.join(' AND '),
+            ExpressionAttributeValues: values,
+          }),
+        );
+        return { model, tokens, tokenIntervalMs: tokenParams?.intervalMs ?? 0 };
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      }
+    }
+    throw new RateLimitedError(`rate limit of ${model} is contended: try again shortly`, 50 + Math.random() * 200);
+  }
+
+  /** Gives back the tokens reserved but not used (never below what was used). */
+  async settle(reservation: Reservation | undefined, usedTokens: number): Promise<void> {
+    if (reservation === undefined || reservation.tokenIntervalMs === 0) return;
+    const unused = reservation.tokens - usedTokens;
+    if (unused <= 0) return;
+    await this.#client
+      .send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: this.#key(reservation.model),
+          UpdateExpression: 'ADD tatTokens :back',
+          ConditionExpression: 'attribute_exists(tatTokens)',
+          ExpressionAttributeValues: { ':back': -unused * reservation.tokenIntervalMs },
+        }),
+      )
+      .catch((error: unknown) => {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      });
+  }
+
+  /**
+   * The provider refused with 429 and said when to come back: hold every instance back until then, so the
+   * whole fleet honours Retry-After, not only the caller that saw it.
+   */
+  async holdUntil(model: string, until: number): Promise<void> {
+    const limits = this.#limits[model];
+    if (limits === undefined) return;
+    const sets: string[] = [];
+    const values: Record<string, unknown> = { ':until': until };
+    if (limits.rpm !== undefined) sets.push('tatRequests = :until');
+    if (limits.tpm !== undefined) sets.push('tatTokens = :until');
+    if (sets.length === 0) return;
+    const conditions = sets.map((set) => {
+      const attribute = set.split(' ')[0];
+      return `(attribute_not_exists(${attribute}) OR ${attribute} < :until)`;
+    });
+    await this.#client
+      .send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: this.#key(model),
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: conditions.join(' AND '),
+          ExpressionAttributeValues: values,
+        }),
+      )
+      .catch((error: unknown) => {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      });
+  }
+
+  async #read(model: string): Promise<LimiterRecord> {
+    const { Item } = await this.#client.send(
+      new GetCommand({ TableName: this.#tableName, Key: this.#key(model), ConsistentRead: true }),
+    );
+    // Written only by this class.
+    return (Item ?? {}) as LimiterRecord;
+  }
+
+  #key(model: string) {
+    return { pk: `LIMIT#${model}`, sk: 'LIMIT' };
+  }
+}

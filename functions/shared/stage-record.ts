@@ -1,0 +1,171 @@
+import type { SQSRecord } from 'aws-lambda';
+import type { RecordInvocation } from './batch.ts';
+import { DeadlineError, DeferralLimitError, describeError, InjectedCrash, type SluiceError } from './errors.ts';
+import type { Claim, ItemSession } from './item-claim.ts';
+import type { ErrorRecord } from './item-store.ts';
+import { CHECKPOINT_MARGIN_MS, MIN_CALL_MS } from './llm-step.ts';
+import { decide } from './retry-policy.ts';
+import type { Stage } from './runtime-config.ts';
+import type { StageRuntime } from './stage-runtime.ts';
+
+/**
+ * Runs one record of a stage: claim the item, do the stage's (replayable) work, and on failure apply the one
+ * retry policy — wait here and replay, hand the message back to come again later, or dead-letter. Waiting for a
+ * rate limit, a breaker, the budget or another invocation's lease never counts as a failed attempt; a real
+ * failure is counted in the state table, never read from SQS's receive count.
+ *
+ * Messages handed back are sent again with a delay and the received one is acknowledged, so SQS's receive
+ * count (and its redrive to the DLQ) only moves on crashes.
+ */
+export async function runStageRecord(
+  runtime: StageRuntime,
+  stage: Stage,
+  record: SQSRecord,
+  invocation: RecordInvocation,
+  steps: {
+    claim: () => Promise<Claim>;
+    /** A duplicate of finished work: anything to redo so the item is not stranded (e.g. hand it on again). */
+    done?: (claim: Extract<Claim, { outcome: 'done' }>) => Promise<void>;
+    work: (session: ItemSession) => Promise<void>;
+  },
+): Promise<void> {
+  const { logger } = runtime;
+  if (invocation.remainingMs() < CHECKPOINT_MARGIN_MS + MIN_CALL_MS) {
+    await deliverLater(runtime, record, 0, 'no time left in the invocation');
+    return;
+  }
+  let claim: Claim;
+  try {
+    claim = await steps.claim();
+  } catch (error) {
+    const kind = (error as SluiceError).kind;
+    if (kind !== 'deferred') throw error;
+    // Another invocation holds the item, or its record is not ready: try again once that can have changed.
+    const delayMs = (error as SluiceError).retryAfterMs ?? 1000;
+    await deliverLater(runtime, record, delayMs, describeError(error).message);
+    return;
+  }
+  if (claim.outcome === 'done') {
+    await steps.done?.(claim);
+    return;
+  }
+  const session = claim.session;
+  runtime.faults?.crashPoint('after-claim', session.item.itemId);
+  const maxAttempts = runtime.config.maxAttempts;
+  if ((session.item.attempts[stage] ?? 0) >= maxAttempts) {
+    // The budget was spent but the item never reached DEAD_LETTER (a crash after the DLQ send): finish the job.
+    const last =
+      session.item.lastError ?? failureRecord(runtime, stage, new Error('failure budget spent'), maxAttempts);
+    await deadLetter(runtime, session, record.body, { ...last, attempts: maxAttempts });
+    return;
+  }
+  for (;;) {
+    try {
+      await steps.work(session);
+      return;
+    } catch (error) {
+      if (error instanceof InjectedCrash) throw error;
+      const waitable = Math.max(0, invocation.remainingMs() - CHECKPOINT_MARGIN_MS - MIN_CALL_MS);
+      const attemptsSoFar = session.item.attempts[stage] ?? 0;
+      const decision = decide(error, attemptsSoFar, waitable, retrySettings(runtime), Math.random);
+      const failure = failureRecord(runtime, stage, error, attemptsSoFar + 1);
+      if (decision.action === 'dead-letter') {
+        await deadLetter(runtime, session, record.body, failure);
+        return;
+      }
+      if (decision.countsAttempt) {
+        logger.warn('attempt failed', { itemId: session.item.itemId, ...failure, retryInMs: decision.delayMs });
+      } else {
+        logger.info('waiting', { itemId: session.item.itemId, reason: failure.message, waitMs: decision.delayMs });
+      }
+      if (decision.action === 'wait-here') {
+        if (decision.countsAttempt) await recordAttempt(session, stage, failure, { keepLease: true });
+        else if (session.item.pendingCall !== undefined) await session.update({ remove: ['pendingCall'] });
+        await sleep(decision.delayMs, invocation.signal);
+        continue;
+      }
+      if (!decision.countsAttempt && error instanceof DeadlineError === false) {
+        const since = session.item.deferredSince ?? runtime.now();
+        if (runtime.now() - since > runtime.config.retry.maxDeferralMs) {
+          const limit = new DeferralLimitError(
+            `waited ${Math.round((runtime.now() - since) / 1000)} s, more than the ${runtime.config.retry.maxDeferralMs / 1000} s allowed: ${failure.message}`,
+          );
+          await deadLetter(runtime, session, record.body, failureRecord(runtime, stage, limit, attemptsSoFar));
+          return;
+        }
+        await session.update({
+          set: { deferredSince: since, deferrals: (session.item.deferrals ?? 0) + 1 },
+          remove: ['leaseOwner', 'leaseUntil', 'pendingCall'],
+        });
+      } else if (decision.countsAttempt) {
+        await recordAttempt(session, stage, failure, { keepLease: false });
+      } else {
+        await session.update({ remove: ['leaseOwner', 'leaseUntil', 'pendingCall'] });
+      }
+      await deliverLater(runtime, record, decision.delayMs, failure.message);
+      return;
+    }
+  }
+}
+
+/** How long a message can be delayed by SQS in one go; longer waits are a chain of such delays. */
+const MAX_SQS_DELAY_S = 900;
+
+async function deliverLater(runtime: StageRuntime, record: SQSRecord, delayMs: number, reason: string) {
+  const delaySeconds = Math.min(MAX_SQS_DELAY_S, Math.ceil(delayMs / 1000));
+  await runtime.queues.requeue(record.body, delaySeconds);
+  runtime.logger.debug('message handed back', { messageId: record.messageId, delaySeconds, reason });
+}
+
+async function recordAttempt(
+  session: ItemSession,
+  stage: Stage,
+  failure: ErrorRecord,
+  options: { keepLease: boolean },
+) {
+  await session.update({
+    set: { attempts: { ...session.item.attempts, [stage]: failure.attempts }, lastError: failure },
+    remove: options.keepLease ? ['pendingCall'] : ['pendingCall', 'leaseOwner', 'leaseUntil'],
+  });
+}
+
+function failureRecord(runtime: StageRuntime, stage: Stage, error: unknown, attempts: number): ErrorRecord {
+  const { errorClass, message } = describeError(error);
+  return { errorClass, message, stage, attempts, at: new Date(runtime.now()).toISOString() };
+}
+
+function retrySettings(runtime: StageRuntime) {
+  return { maxAttempts: runtime.config.maxAttempts, ...runtime.config.retry };
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new DeadlineError('the invocation is ending'));
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new DeadlineError('the invocation is ending'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * Puts the item's message in the stage's DLQ with the error as attributes, then marks the item DEAD_LETTER.
+ * The DLQ send comes first: if the state write then fails, the message is redelivered and the item, having
+ * spent its failure budget, is dead-lettered again, so it is never DEAD_LETTER without its message in a DLQ.
+ */
+export async function deadLetter(runtime: StageRuntime, session: ItemSession, body: string, failure: ErrorRecord) {
+  const item = session.item;
+  runtime.logger.error('item dead-lettered', { itemId: item.itemId, ...failure });
+  await runtime.queues.sendDeadLetter(body, item.itemId, failure);
+  runtime.faults?.crashPoint('after-dead-letter-send', item.itemId);
+  await session.update({
+    state: 'DEAD_LETTER',
+    set: { attempts: { ...item.attempts, [failure.stage]: failure.attempts }, lastError: failure, deadLetter: failure },
+    remove: ['leaseOwner', 'leaseUntil', 'pendingCall', 'deferredSince'],
+  });
+}
