@@ -1,8 +1,9 @@
 import type { ChatCompletion } from 'openai/resources/chat/completions';
 import { answerFor } from './generators/formats.ts';
 import { stableId } from './hash.ts';
-import type { CallHandler } from './pipeline.ts';
+import type { CallHandler, PlannedAnswer } from './pipeline.ts';
 import { CHARS_PER_TOKEN, countCompletionTokens } from './tokens.ts';
+import type { ChatCompletionRequest } from './wire.ts';
 
 /**
  * The last stage: generates the answer and wraps it in the provider's `chat.completion` object. An answer
@@ -10,25 +11,33 @@ import { CHARS_PER_TOKEN, countCompletionTokens } from './tokens.ts';
  */
 
 /**
- * The handler that answers a call with a generated completion.
+ * The answer a request gets, cut to the caller's token limit.
+ * @example planAnswer({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] }, 5).finishReason
+ */
+export function planAnswer(request: ChatCompletionRequest, maxCompletionTokens: number | undefined): PlannedAnswer {
+  const formatName =
+    request.response_format?.type === 'json_schema' ? request.response_format.json_schema.name : undefined;
+  const answer = answerFor(formatName, request.messages);
+  const completionTokens = countCompletionTokens(answer.content);
+  if (maxCompletionTokens !== undefined && completionTokens > maxCompletionTokens) {
+    return {
+      format: answer.format,
+      content: answer.content.slice(0, maxCompletionTokens * CHARS_PER_TOKEN),
+      completionTokens: maxCompletionTokens,
+      finishReason: 'length',
+    };
+  }
+  return { format: answer.format, content: answer.content, completionTokens, finishReason: 'stop' };
+}
+
+/**
+ * The handler that answers a call with its planned completion.
  * @example composeStages([], completionHandler({ seed: 1 }))
  */
 export function completionHandler(options: { seed: number }): CallHandler {
   return async (call) => {
     const { request } = call;
-    const formatName =
-      request.response_format?.type === 'json_schema' ? request.response_format.json_schema.name : undefined;
-    const answer = answerFor(formatName, request.messages);
-
-    let content = answer.content;
-    let completionTokens = countCompletionTokens(content);
-    let finishReason: 'stop' | 'length' = 'stop';
-    const limit = call.maxCompletionTokens;
-    if (limit !== undefined && completionTokens > limit) {
-      content = content.slice(0, limit * CHARS_PER_TOKEN);
-      completionTokens = limit;
-      finishReason = 'length';
-    }
+    const { format, content, completionTokens, finishReason } = call.answer();
 
     const body: ChatCompletion = {
       id: stableId('chatcmpl-', `${options.seed}:${call.sequence}`, 29),
@@ -62,7 +71,7 @@ export function completionHandler(options: { seed: number }): CallHandler {
       status: 200,
       body,
       headers: {},
-      completion: { format: answer.format, finishReason, promptTokens: call.promptTokens, completionTokens },
+      completion: { format, finishReason, promptTokens: call.promptTokens, completionTokens },
     };
   };
 }

@@ -1,12 +1,21 @@
+import { realClock, type SimClock } from './clock.ts';
 import type { AnswerFormat } from './generators/formats.ts';
 import { delay } from './latency.ts';
 import type { ChatCompletionRequest } from './wire.ts';
 
 /**
  * A validated chat-completion call flows through a list of stages to the handler that answers it. Each
- * stage may answer itself (an injected error, a 429), wait (latency, a hang), or change what the next
- * stage answers (malformed output); that is where fault policies plug in, without touching the generator.
+ * stage may answer itself (an injected error, a 429), wait (latency, a hang), or hand the next stage a
+ * changed call (malformed output); that is where fault policies plug in, without touching the generator.
  */
+
+/** The answer the model will give to a call, known before it is sent (rate limits count its tokens). */
+export interface PlannedAnswer {
+  format: AnswerFormat;
+  content: string;
+  completionTokens: number;
+  finishReason: 'stop' | 'length';
+}
 
 /** One authenticated, validated chat-completion call. */
 export interface CallContext {
@@ -14,7 +23,7 @@ export interface CallContext {
   readonly requestId: string;
   /** 1-based arrival number on this server. */
   readonly sequence: number;
-  /** `Date.now()` when the request arrived. */
+  /** The simulator clock's `now()` when the request arrived. */
   readonly receivedAt: number;
   readonly request: ChatCompletionRequest;
   readonly promptTokens: number;
@@ -22,6 +31,8 @@ export interface CallContext {
   readonly maxCompletionTokens: number | undefined;
   /** Aborts when the client goes away or the server stops. */
   readonly signal: AbortSignal;
+  /** The answer this call gets unless a stage answers first; computed once, on first use. */
+  readonly answer: () => PlannedAnswer;
 }
 
 /** What a completion that was actually generated used, for stats and rate-limit accounting. */
@@ -41,7 +52,8 @@ export interface SimResponse {
 }
 
 export type CallHandler = (call: CallContext) => Promise<SimResponse>;
-export type CallStage = (call: CallContext, next: () => Promise<SimResponse>) => Promise<SimResponse>;
+/** `next()` runs the rest of the pipeline on the same call; `next(changed)` on a changed one. */
+export type CallStage = (call: CallContext, next: (call?: CallContext) => Promise<SimResponse>) => Promise<SimResponse>;
 
 /**
  * Chains stages in order in front of the handler.
@@ -49,11 +61,11 @@ export type CallStage = (call: CallContext, next: () => Promise<SimResponse>) =>
  */
 export function composeStages(stages: readonly CallStage[], handler: CallHandler): CallHandler {
   return (call) => {
-    const run = (index: number): Promise<SimResponse> => {
+    const run = (index: number, current: CallContext): Promise<SimResponse> => {
       const stage = stages[index];
-      return stage === undefined ? handler(call) : stage(call, () => run(index + 1));
+      return stage === undefined ? handler(current) : stage(current, (changed) => run(index + 1, changed ?? current));
     };
-    return run(0);
+    return run(0, call);
   };
 }
 
@@ -61,9 +73,9 @@ export function composeStages(stages: readonly CallStage[], handler: CallHandler
  * Waits the next sampled latency before the rest of the pipeline runs; a client that goes away stops the wait.
  * @example latencyStage(latencySampler({ minMs: 100, maxMs: 400 }, 7))
  */
-export function latencyStage(nextLatencyMs: () => number): CallStage {
+export function latencyStage(nextLatencyMs: () => number, clock: SimClock = realClock): CallStage {
   return async (call, next) => {
-    await delay(nextLatencyMs(), call.signal);
+    await delay(nextLatencyMs(), call.signal, clock);
     return next();
   };
 }

@@ -1,7 +1,7 @@
 /**
- * The `x-ratelimit-*` headers a provider sends with every completion. For now the simulator reports
- * generous limits that a run never reaches; enforcing limits means computing a snapshot from sliding
- * windows instead of `generousSnapshot`, and the headers stay the same.
+ * The `x-ratelimit-*` headers a provider sends with every completion, written from a snapshot of the
+ * rate-limit windows (see `faults/rate-limit.ts`). A limit that is not configured is reported as the
+ * generous figures below, which a run never reaches.
  */
 
 export interface RateLimitSnapshot {
@@ -9,34 +9,18 @@ export interface RateLimitSnapshot {
   limitTokens: number;
   remainingRequests: number;
   remainingTokens: number;
-  /** Time until the request budget is fully replenished. */
+  /** Time until the window admits another request. */
   resetRequestsMs: number;
-  /** Time until the token budget is fully replenished. */
+  /** Time until the window admits another request of this size. */
   resetTokensMs: number;
 }
 
-/** Per-minute limits reported while none are enforced. */
+/** Per-minute limits reported for a limit that is not enforced. */
 export const GENEROUS_LIMITS = { requestsPerMinute: 10_000, tokensPerMinute: 10_000_000 } as const;
 
 /**
- * The snapshot after one request that used `tokens`, with nothing else in the window.
- * @example generousSnapshot(1200).remainingTokens // 9_998_800
- */
-export function generousSnapshot(tokens: number): RateLimitSnapshot {
-  const { requestsPerMinute, tokensPerMinute } = GENEROUS_LIMITS;
-  return {
-    limitRequests: requestsPerMinute,
-    limitTokens: tokensPerMinute,
-    remainingRequests: requestsPerMinute - 1,
-    remainingTokens: Math.max(0, tokensPerMinute - tokens),
-    resetRequestsMs: Math.ceil(60_000 / requestsPerMinute),
-    resetTokensMs: Math.ceil((tokens * 60_000) / tokensPerMinute),
-  };
-}
-
-/**
  * The headers for a snapshot, with durations written as the provider writes them ("6ms", "1s", "6m0s").
- * @example rateLimitHeaders(generousSnapshot(100))['x-ratelimit-reset-requests'] // '6ms'
+ * @example rateLimitHeaders(snapshot)['x-ratelimit-reset-requests'] // '6ms', '1.5s', '1m0s'
  */
 export function rateLimitHeaders(snapshot: RateLimitSnapshot): Record<string, string> {
   return {

@@ -1,9 +1,22 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { completionHandler } from './completion.ts';
-import { stableId } from './hash.ts';
-import { type LatencySpec, latencySampler } from './latency.ts';
-import { type CallContext, type CallStage, composeStages, latencyStage, type SimResponse } from './pipeline.ts';
-import { generousSnapshot, rateLimitHeaders } from './rate-limits.ts';
+import { realClock, type SimClock } from './clock.ts';
+import { completionHandler, planAnswer } from './completion.ts';
+import { FaultConfigError, mergeFaults, parseFaults, type SimulatorFaults } from './faults/config.ts';
+import { ErrorRatePolicy, errorRateStage } from './faults/error-rate.ts';
+import { HangPolicy, hangStage } from './faults/hang.ts';
+import { MalformedPolicy, malformedStage } from './faults/malformed.ts';
+import { OutagePolicy, outageStage } from './faults/outage.ts';
+import { RateLimitPolicy, rateLimitStage } from './faults/rate-limit.ts';
+import { seededRandom, stableHash, stableId } from './hash.ts';
+import { delay, type LatencySpec, latencySampler } from './latency.ts';
+import {
+  type CallContext,
+  type CallStage,
+  composeStages,
+  latencyStage,
+  type PlannedAnswer,
+  type SimResponse,
+} from './pipeline.ts';
 import { type SimulatorStats, StatsRecorder } from './stats.ts';
 import { countPromptTokens } from './tokens.ts';
 import { chatCompletionRequestSchema, openAiError, validationError } from './wire.ts';
@@ -14,14 +27,18 @@ import { chatCompletionRequestSchema, openAiError, validationError } from './wir
  * starts nothing; `startLlmSimulator` does.
  */
 
+export type { ManualClock, SimClock } from './clock.ts';
+export { manualClock, realClock } from './clock.ts';
+export type { ModelLimits, OutageMode, OutageWindow, RateLimits, SimulatorFaults } from './faults/config.ts';
+export { FaultConfigError } from './faults/config.ts';
 export type { DraftFlaw } from './generators/draft.ts';
 export { generateDraft, plannedFlaw } from './generators/draft.ts';
 export type { Answer, AnswerFormat } from './generators/formats.ts';
 export { answerFor } from './generators/formats.ts';
 export { generateKnowledge } from './generators/knowledge.ts';
 export { ALWAYS_ACCEPT_FROM_REVISION, generateReview } from './generators/review.ts';
-export type { LatencySpec } from './latency.ts';
-export type { CallContext, CallHandler, CallStage, SimResponse } from './pipeline.ts';
+export type { LatencySpec, LognormalLatency } from './latency.ts';
+export type { CallContext, CallHandler, CallStage, PlannedAnswer, SimResponse } from './pipeline.ts';
 export type { SimulatorStats } from './stats.ts';
 export { countCompletionTokens, countPromptTokens, countTextTokens } from './tokens.ts';
 
@@ -47,12 +64,16 @@ export interface LlmSimulatorOptions {
   readonly port?: number;
   /** @default '127.0.0.1' */
   readonly host?: string;
-  /** Latency of each chat completion, fixed or uniform in a range. @default 0 */
+  /** Latency of each chat completion: fixed, uniform in a range, or lognormal. `faults.latency` wins. @default 0 */
   readonly latencyMs?: LatencySpec;
-  /** Seed of everything pseudo-random (latency, ids). @default 1 */
+  /** Seed of everything pseudo-random (latency, ids, faults). @default 1 */
   readonly seed?: number;
   /** Models the server lists and accepts; others get 404 `model_not_found`. @default DEFAULT_MODELS */
   readonly models?: readonly string[];
+  /** Rate limits, injected errors, hangs, malformed output, outages; changeable later with `configure`. @default {} */
+  readonly faults?: SimulatorFaults;
+  /** Time and timers of everything the simulator does. @default realClock */
+  readonly clock?: SimClock;
 }
 
 export interface LlmSimulator {
@@ -61,6 +82,14 @@ export interface LlmSimulator {
   readonly port: number;
   /** A snapshot of what the server has seen so far. */
   stats(): SimulatorStats;
+  /**
+   * Changes faults while running: each field given replaces the current one (`limits: {}` lifts the
+   * limits, `outage: { mode }` starts an outage now and `outage: null` ends it).
+   * @throws FaultConfigError naming the first bad field
+   */
+  configure(update: SimulatorFaults): void;
+  /** The faults in force. */
+  faults(): SimulatorFaults;
   /** Stops listening and drops open connections; safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -80,14 +109,48 @@ class PayloadTooLargeError extends Error {
 export async function startLlmSimulator(options: LlmSimulatorOptions = {}): Promise<LlmSimulator> {
   const host = options.host ?? '127.0.0.1';
   const seed = options.seed ?? 1;
+  const clock = options.clock ?? realClock;
   const models = [...(options.models ?? DEFAULT_MODELS)];
   const stats = new StatsRecorder();
   const active = new Set<AbortController>();
   let sequence = 0;
 
-  // Stages that answer without generating (rate limits, injected errors, outages) go first, so their
-  // responses come back without the model's latency, as a provider's 429 does.
-  const stages: CallStage[] = [latencyStage(latencySampler(options.latencyMs ?? 0, seed))];
+  let faults = parseFaults(options.faults ?? {});
+  let nextLatency = latencySampler(faults.latency ?? options.latencyMs ?? 0, seed);
+  // Each policy draws from its own stream, so turning one fault on or off leaves the others' decisions alone.
+  const stream = (name: string): (() => number) => seededRandom(stableHash(`${seed}:${name}`));
+  const outages = new OutagePolicy(clock.now(), faults.outages, faults.outage?.mode);
+  const hangs = new HangPolicy(faults.hangRate ?? 0, stream('hang'));
+  const errors = new ErrorRatePolicy(faults.errorRates ?? {}, stream('errors'));
+  const rateLimits = new RateLimitPolicy(faults.limits);
+  const malformed = new MalformedPolicy(faults.malformedRate ?? 0, stream('malformed'));
+  const waitLatency = (signal: AbortSignal): Promise<void> => delay(nextLatency(), signal, clock);
+
+  function configure(update: SimulatorFaults): void {
+    applyFaults(parseFaults(update));
+  }
+
+  function applyFaults(valid: SimulatorFaults): void {
+    faults = mergeFaults(faults, valid);
+    if (valid.limits !== undefined) rateLimits.setLimits(valid.limits);
+    if (valid.errorRates !== undefined) errors.setRates(valid.errorRates);
+    if (valid.hangRate !== undefined) hangs.setRate(valid.hangRate);
+    if (valid.malformedRate !== undefined) malformed.setRate(valid.malformedRate);
+    if (valid.outages !== undefined) outages.setWindows(valid.outages);
+    if (valid.outage !== undefined) outages.switchTo(valid.outage?.mode);
+    if (valid.latency !== undefined) nextLatency = latencySampler(valid.latency, seed);
+  }
+
+  // Checks in the provider's order: outage, hang, injected error, rate limit; then the model's latency and
+  // its answer. A 429 comes back at once, without the latency, as a provider's does.
+  const stages: CallStage[] = [
+    outageStage(outages, clock, stats),
+    hangStage(hangs, stats),
+    errorRateStage(errors, waitLatency, stats),
+    rateLimitStage(rateLimits, clock, stats),
+    latencyStage(() => nextLatency(), clock),
+    malformedStage(malformed, stats),
+  ];
   const handleCall = composeStages(stages, completionHandler({ seed }));
 
   const server = createServer((req, res) => {
@@ -98,7 +161,7 @@ export async function startLlmSimulator(options: LlmSimulatorOptions = {}): Prom
     const context: RequestContext = {
       sequence,
       requestId: stableId('req_', `${seed}:${sequence}`, 32),
-      receivedAt: Date.now(),
+      receivedAt: clock.now(),
       path,
       counted,
     };
@@ -118,7 +181,7 @@ export async function startLlmSimulator(options: LlmSimulatorOptions = {}): Prom
       'content-type': 'application/json',
       'x-request-id': context.requestId,
       'openai-version': '2020-10-01',
-      'openai-processing-ms': String(Math.max(0, Date.now() - context.receivedAt)),
+      'openai-processing-ms': String(Math.max(0, clock.now() - context.receivedAt)),
       ...response.headers,
     });
     res.end(JSON.stringify(response.body));
@@ -134,7 +197,9 @@ export async function startLlmSimulator(options: LlmSimulatorOptions = {}): Prom
     const apiPath = path.startsWith('/v1/') ? path.slice(3) : path;
 
     if (method === 'GET' && path === '/health') return json(200, { status: 'ok' });
-    if (method === 'GET' && path === '/_sim/stats') return json(200, stats.snapshot());
+    if (method === 'GET' && path === '/_sim/stats') return json(200, stats.snapshot(rateLimits.stats()));
+    if (method === 'GET' && path === '/_sim/faults') return json(200, faults);
+    if (method === 'POST' && path === '/_sim/faults') return await configureOverHttp(req);
     if (method === 'POST' && apiPath === '/chat/completions') {
       return authenticate(req) ?? (await chatCompletion(req, res, context));
     }
@@ -147,6 +212,23 @@ export async function startLlmSimulator(options: LlmSimulatorOptions = {}): Prom
       return authenticate(req) ?? (models.includes(id) ? json(200, modelObject(id)) : modelNotFound(id));
     }
     return json(404, openAiError(`Invalid URL (${method} ${path})`, 'invalid_request_error'));
+  }
+
+  async function configureOverHttp(req: IncomingMessage): Promise<SimResponse> {
+    let update: unknown;
+    try {
+      update = JSON.parse(await readBody(req));
+    } catch (error) {
+      if (error instanceof PayloadTooLargeError) return json(413, openAiError(error.message, 'invalid_request_error'));
+      return json(400, INVALID_JSON);
+    }
+    try {
+      applyFaults(parseFaults(update));
+    } catch (error) {
+      if (!(error instanceof FaultConfigError)) throw error;
+      return json(400, openAiError(error.message, 'invalid_request_error', error.field, 'invalid_value'));
+    }
+    return json(200, faults);
   }
 
   async function chatCompletion(
@@ -196,6 +278,7 @@ export async function startLlmSimulator(options: LlmSimulatorOptions = {}): Prom
     res.once('close', onClose);
     active.add(controller);
     stats.callStarted();
+    let planned: PlannedAnswer | undefined;
     const call: CallContext = {
       requestId: context.requestId,
       sequence: context.sequence,
@@ -204,6 +287,10 @@ export async function startLlmSimulator(options: LlmSimulatorOptions = {}): Prom
       promptTokens,
       maxCompletionTokens,
       signal: controller.signal,
+      answer: () => {
+        planned ??= planAnswer(request, maxCompletionTokens);
+        return planned;
+      },
     };
     try {
       const response = await handleCall(call);
@@ -215,8 +302,7 @@ export async function startLlmSimulator(options: LlmSimulatorOptions = {}): Prom
       if (completion !== undefined) {
         stats.served(completion.format, completion.finishReason, completion.promptTokens, completion.completionTokens);
       }
-      const used = completion === undefined ? promptTokens : completion.promptTokens + completion.completionTokens;
-      return { ...response, headers: { ...rateLimitHeaders(generousSnapshot(used)), ...response.headers } };
+      return response;
     } catch (error) {
       if (controller.signal.aborted) {
         stats.aborted();
@@ -244,7 +330,9 @@ export async function startLlmSimulator(options: LlmSimulatorOptions = {}): Prom
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}/v1`,
     port,
-    stats: () => stats.snapshot(),
+    stats: () => stats.snapshot(rateLimits.stats()),
+    configure,
+    faults: () => structuredClone(faults),
     stop: () => {
       stopped ??= new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));

@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { delay, latencySampler } from '#sim/latency.ts';
+import { manualClock } from '#sim/clock.ts';
+import { delay, LOGNORMAL_CAP_FACTOR, latencySampler } from '#sim/latency.ts';
 import { type LlmSimulator, startLlmSimulator } from '#sim/server.ts';
 
 /** Lets real I/O (sockets) make progress while timers are fake; no wall-clock waiting. */
@@ -148,5 +149,58 @@ describe('Simulated latency over HTTP', () => {
 
     // Assess
     expect(await call).toBeInstanceOf(OpenAI.APIConnectionError);
+  });
+});
+
+describe('Function: latencySampler (lognormal)', () => {
+  it('matches the configured median and p99, repeats for a seed, and caps the tail', () => {
+    // Prepare
+    const spec = { distribution: 'lognormal', medianMs: 800, p99Ms: 6_000 } as const;
+
+    // Act
+    const draws = Array.from({ length: 20_000 }, latencySampler(spec, 3));
+    const again = Array.from({ length: 20_000 }, latencySampler(spec, 3));
+
+    // Assess
+    const sorted = [...draws].sort((a, b) => a - b);
+    const median = sorted[Math.floor(sorted.length / 2)] ?? 0;
+    const p99 = sorted[Math.floor(sorted.length * 0.99)] ?? 0;
+    expect(again).toEqual(draws);
+    expect(median).toBeGreaterThan(800 * 0.95);
+    expect(median).toBeLessThan(800 * 1.05);
+    expect(p99).toBeGreaterThan(6_000 * 0.9);
+    expect(p99).toBeLessThan(6_000 * 1.1);
+    expect(Math.max(...draws)).toBeLessThanOrEqual(6_000 * LOGNORMAL_CAP_FACTOR);
+    expect(Math.min(...draws)).toBeGreaterThan(0);
+  });
+
+  it('refuses a p99 below the median', () => {
+    expect(() => latencySampler({ distribution: 'lognormal', medianMs: 500, p99Ms: 100 }, 1)).toThrow(RangeError);
+  });
+});
+
+describe('Function: manualClock', () => {
+  it('fires timers in time order as it advances, and not before', () => {
+    // Prepare
+    const clock = manualClock(1_000);
+    const fired: string[] = [];
+    clock.setTimeout(() => fired.push('late'), 300);
+    const cancelled = clock.setTimeout(() => fired.push('cancelled'), 50);
+    clock.setTimeout(() => {
+      fired.push(`early at ${clock.now()}`);
+      clock.setTimeout(() => fired.push('chained'), 50);
+    }, 100);
+    clock.clearTimeout(cancelled);
+
+    // Act
+    clock.advance(99);
+    const beforeAny = [...fired];
+    clock.advance(201);
+
+    // Assess
+    expect(beforeAny).toEqual([]);
+    expect(fired).toEqual(['early at 1100', 'chained', 'late']);
+    expect(clock.now()).toBe(1_300);
+    expect(clock.pendingTimers()).toBe(0);
   });
 });
