@@ -145,8 +145,11 @@ export class CircuitBreaker {
     );
   }
 
-  /** The call failed in a way that says the dependency is unhealthy. */
-  async onFailure(permit: BreakerPermit): Promise<void> {
+  /**
+   * The call failed in a way that says the dependency is unhealthy. Returns the breaker's state afterwards: a
+   * failure that leaves it open is the dependency's, not the caller's.
+   */
+  async onFailure(permit: BreakerPermit): Promise<BreakerState> {
     const now = this.#now();
     const reopen = {
       ':open': 'open',
@@ -161,10 +164,10 @@ export class CircuitBreaker {
         { ...reopen, ':halfOpen': 'half-open', ':owner': permit.owner },
       );
       if (reopened) this.#notify('half-open', 'open');
-      return;
+      return 'open';
     }
     const record = await this.#read(true);
-    if (record.state !== 'closed') return;
+    if (record.state !== 'closed') return record.state;
     const stale = record.firstFailureAt !== undefined && now - record.firstFailureAt > this.#options.windowMs;
     // A new window starts only from the window this caller saw, so concurrent failures are all counted.
     const restarted =
@@ -182,13 +185,20 @@ export class CircuitBreaker {
           'attribute_not_exists(#state) OR #state = :closed',
           { ':closed': 'closed', ':now': now, ':one': 1 },
         );
-    if (counted === undefined || (counted.failures ?? 0) < this.#options.failureThreshold) return;
+    if (counted === undefined) return 'open';
+    if ((counted.failures ?? 0) < this.#options.failureThreshold) return 'closed';
     const opened = await this.#write(
       'SET #state = :open, openedAt = :now, openUntil = :openUntil ADD opens :one',
       '#state = :closed',
       { ...reopen, ':closed': 'closed' },
     );
     if (opened) this.#notify('closed', 'open');
+    return 'open';
+  }
+
+  /** How long the breaker stays open after it opens. */
+  get cooldownMs(): number {
+    return this.#options.cooldownMs;
   }
 
   /** The breaker's record as this instance last saw it (read if stale). */

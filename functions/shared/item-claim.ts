@@ -107,6 +107,9 @@ function claimChange(
   }
   const ready = item.state === READY_STATE[stage];
   if (!ready && !WORKING_STATES[stage].includes(item.state)) return 'done';
-  if (leaseHeldByOther(item, lease.leaseOwner, now)) throw new LeaseHeldError(item.itemId);
+  if (leaseHeldByOther(item, lease.leaseOwner, now)) {
+    // Come back when the lease lapses (at the latest): by then the holder has finished or crashed.
+    throw new LeaseHeldError(item.itemId, { retryAfterMs: Math.max(1000, (item.leaseUntil ?? now) - now) });
+  }
   return { state: ready ? WORKING_STATE[stage] : item.state, set: lease };
 }

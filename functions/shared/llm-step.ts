@@ -124,8 +124,7 @@ export async function runLlmStep<T>(
       signal: invocation.signal,
     });
   } catch (error) {
-    await failed(runtime, breaker, permit, limit, spend, model, error);
-    throw error;
+    throw await failed(runtime, breaker, permit, limit, spend, model, error);
   }
   runtime.faults?.crashPoint('after-llm-response', itemId);
 
@@ -203,7 +202,11 @@ async function settle(
   ]);
 }
 
-/** The call failed: give back what it reserved, tell the breaker if the provider is at fault, honour a 429. */
+/**
+ * The call failed: give back what it reserved, tell the breaker if the provider is at fault, honour a 429.
+ * Returns the error to raise: a provider failure that leaves the breaker open is the provider's outage, not the
+ * item's failure, so it becomes a wait (invariant 5) and no item is dead-lettered by an outage.
+ */
 async function failed(
   runtime: StageRuntime,
   breaker: CircuitBreaker,
@@ -212,15 +215,17 @@ async function failed(
   spend: BudgetReservation | undefined,
   model: string,
   error: unknown,
-) {
+): Promise<unknown> {
   const providerFault = error instanceof LlmCallError && error.isProviderFailure;
   const retryAfter = error instanceof LlmCallError && error.status === 429 ? (error.retryAfterMs ?? 1000) : undefined;
-  await Promise.all([
+  const [, , , breakerState] = await Promise.all([
     spend ? runtime.budget.settle(spend, 0) : undefined,
     runtime.limiter.settle(limit, 0),
     retryAfter === undefined ? undefined : runtime.limiter.holdUntil(model, runtime.now() + retryAfter),
     providerFault ? breaker.onFailure(permit) : release(runtime, breaker, permit, undefined, undefined),
   ]);
+  if (breakerState === 'open') return new BreakerOpenError(model, breaker.cooldownMs, { cause: error });
+  return error;
 }
 
 /** Gives back reservations made before a call that did not happen (or said nothing about the provider). */

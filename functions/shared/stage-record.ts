@@ -1,6 +1,13 @@
 import type { SQSRecord } from 'aws-lambda';
 import type { RecordInvocation } from './batch.ts';
-import { DeadlineError, DeferralLimitError, describeError, InjectedCrash, type SluiceError } from './errors.ts';
+import {
+  DeadlineError,
+  DeferralLimitError,
+  describeError,
+  InjectedCrash,
+  type SluiceError,
+  StateConflictError,
+} from './errors.ts';
 import type { Claim, ItemSession } from './item-claim.ts';
 import type { ErrorRecord } from './item-store.ts';
 import { CHECKPOINT_MARGIN_MS, MIN_CALL_MS } from './llm-step.ts';
@@ -65,6 +72,12 @@ export async function runStageRecord(
       return;
     } catch (error) {
       if (error instanceof InjectedCrash) throw error;
+      if (error instanceof StateConflictError) {
+        // Another invocation took the item over (our lease lapsed): it finishes the work; this copy comes back
+        // later in case it does not.
+        await deliverLater(runtime, record, LEASE_CONFLICT_RETRY_MS, describeError(error).message);
+        return;
+      }
       const waitable = Math.max(0, invocation.remainingMs() - CHECKPOINT_MARGIN_MS - MIN_CALL_MS);
       const attemptsSoFar = session.item.attempts[stage] ?? 0;
       const decision = decide(error, attemptsSoFar, waitable, retrySettings(runtime), Math.random);
@@ -107,6 +120,9 @@ export async function runStageRecord(
     }
   }
 }
+
+/** When a copy whose item was taken over comes back, in case the new holder does not finish. */
+const LEASE_CONFLICT_RETRY_MS = 30_000;
 
 /** How long a message can be delayed by SQS in one go; longer waits are a chain of such delays. */
 const MAX_SQS_DELAY_S = 900;

@@ -327,6 +327,12 @@ describe('Pipeline: a failing provider', () => {
       new GetCommand({ TableName: pipeline.outputs.StateTableName, Key: { pk: 'BREAKER#gpt-4o-mini', sk: 'BREAKER' } }),
     );
     expect(breaker.Item?.state).toBe('open');
+    for (const id of failing) {
+      // The outage is the provider's, not the items': they wait or move to the fallback, never dead-lettered.
+      const item = await pipeline.item(id);
+      expect(['EXTRACTING', 'EXTRACTED']).toContain(item?.state);
+      expect(item?.attempts.extract).toBeLessThan(3);
+    }
   });
 });
 
