@@ -184,8 +184,9 @@ export function parseDuration(text: string | null): number | undefined {
 }
 
 /**
- * A conservative estimate of prompt tokens (about four characters a token, plus per-message overhead), used to
- * reserve budget before a call; the provider's `usage` settles it after.
+ * A conservative estimate of prompt tokens (three characters a token, where English averages about four, plus
+ * per-message overhead), used to reserve budgets and rate limits before a call; the provider's `usage` settles
+ * it after. Over-estimating only holds capacity briefly; under-estimating could let a settle overspend.
  * @example estimatePromptTokens(messages)
  */
 export function estimatePromptTokens(messages: readonly ChatCompletionMessageParam[]): number {
@@ -193,5 +194,5 @@ export function estimatePromptTokens(messages: readonly ChatCompletionMessagePar
   for (const message of messages) {
     characters += typeof message.content === 'string' ? message.content.length : JSON.stringify(message.content).length;
   }
-  return Math.ceil(characters / 4) + 4 * messages.length + 3;
+  return Math.ceil(characters / 3) + 4 * messages.length + 3;
 }

@@ -32,6 +32,8 @@ const MAX_RACES = 8;
 interface LimiterRecord {
   tatRequests?: number;
   tatTokens?: number;
+  /** A provider's 429 said to come back no earlier than this. */
+  heldUntil?: number;
 }
 
 export interface Reservation {
@@ -39,6 +41,8 @@ export interface Reservation {
   tokens: number;
   /** The unit interval for tokens at reservation time, to settle with the same rate. */
   tokenIntervalMs: number;
+  /** The token TAT right after this reservation: only credit still in the future can be given back. */
+  tokensTatAfter: number;
 }
 
 /** The parameters of one limit: interval per unit and burst tolerance, both in milliseconds. */
@@ -58,11 +62,13 @@ export function gcraAdmit(
   cost: number,
   params: { intervalMs: number; toleranceMs: number },
 ): { ok: true; tat: number } | { ok: false; waitMs: number } {
-  const next = Math.max(tat, now) + cost * params.intervalMs;
+  // Work with how far ahead of now the TAT is (small numbers), not with clock-sized ones, so ties are exact.
+  const ahead = Math.max(tat - now, 0) + cost * params.intervalMs;
   // A cost larger than the whole tolerance is admitted only when nothing is outstanding.
   const allowance = Math.max(params.toleranceMs, cost * params.intervalMs);
-  if (next - now <= allowance) return { ok: true, tat: next };
-  return { ok: false, waitMs: Math.ceil(next - now - allowance) };
+  // Stored TATs are whole milliseconds (rounded up: never admits more), so they read back exactly.
+  if (ahead <= allowance) return { ok: true, tat: Math.ceil(now + ahead) };
+  return { ok: false, waitMs: Math.ceil(ahead - allowance) };
 }
 
 /**
@@ -101,6 +107,10 @@ export class RateLimiter {
     for (let race = 0; race < MAX_RACES; race += 1) {
       const now = this.#now();
       const record = await this.#read(model);
+      if (record.heldUntil !== undefined && record.heldUntil > now) {
+        const waitMs = record.heldUntil - now;
+        throw new RateLimitedError(`${model} asked us to wait: next call in ${waitMs} ms`, waitMs);
+      }
       const values: Record<string, unknown> = {};
       const sets: string[] = [];
       const conditions: string[] = [];
@@ -137,7 +147,12 @@ export class RateLimiter {
             ExpressionAttributeValues: values,
           }),
         );
-        return { model, tokens, tokenIntervalMs: tokenParams?.intervalMs ?? 0 };
+        return {
+          model,
+          tokens,
+          tokenIntervalMs: tokenParams?.intervalMs ?? 0,
+          tokensTatAfter: Number(values[':tatTokens'] ?? 0),
+        };
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
       }
@@ -145,11 +160,17 @@ export class RateLimiter {
     throw new RateLimitedError(`rate limit of ${model} is contended: try again shortly`, 50 + Math.random() * 200);
   }
 
-  /** Gives back the tokens reserved but not used (never below what was used). */
+  /**
+   * Gives back the tokens reserved but not used. Only the part of the reservation still ahead of now is given
+   * back: time that has passed was really held, and crediting it again would let a later minute overrun.
+   */
   async settle(reservation: Reservation | undefined, usedTokens: number): Promise<void> {
     if (reservation === undefined || reservation.tokenIntervalMs === 0) return;
     const unused = reservation.tokens - usedTokens;
-    if (unused <= 0) return;
+    const stillAhead = reservation.tokensTatAfter - this.#now();
+    // Whole milliseconds: a fractional ADD would store digits a number cannot read back, and break the CAS.
+    const back = Math.floor(Math.min(unused * reservation.tokenIntervalMs, stillAhead));
+    if (back <= 0) return;
     await this.#client
       .send(
         new UpdateCommand({
@@ -157,7 +178,7 @@ export class RateLimiter {
           Key: this.#key(reservation.model),
           UpdateExpression: 'ADD tatTokens :back',
           ConditionExpression: 'attribute_exists(tatTokens)',
-          ExpressionAttributeValues: { ':back': -unused * reservation.tokenIntervalMs },
+          ExpressionAttributeValues: { ':back': -back },
         }),
       )
       .catch((error: unknown) => {
@@ -167,28 +188,18 @@ export class RateLimiter {
 
   /**
    * The provider refused with 429 and said when to come back: hold every instance back until then, so the
-   * whole fleet honours Retry-After, not only the caller that saw it.
+   * whole fleet honours Retry-After, not only the caller that saw it. Kept apart from the TATs, so neither a
+   * settle nor the burst tolerance can shorten it.
    */
   async holdUntil(model: string, until: number): Promise<void> {
-    const limits = this.#limits[model];
-    if (limits === undefined) return;
-    const sets: string[] = [];
-    const values: Record<string, unknown> = { ':until': until };
-    if (limits.rpm !== undefined) sets.push('tatRequests = :until');
-    if (limits.tpm !== undefined) sets.push('tatTokens = :until');
-    if (sets.length === 0) return;
-    const conditions = sets.map((set) => {
-      const attribute = set.split(' ')[0];
-      return `(attribute_not_exists(${attribute}) OR ${attribute} < :until)`;
-    });
     await this.#client
       .send(
         new UpdateCommand({
           TableName: this.#tableName,
           Key: this.#key(model),
-          UpdateExpression: `SET ${sets.join(', ')}`,
-          ConditionExpression: conditions.join(' AND '),
-          ExpressionAttributeValues: values,
+          UpdateExpression: 'SET heldUntil = :until',
+          ConditionExpression: 'attribute_not_exists(heldUntil) OR heldUntil < :until',
+          ExpressionAttributeValues: { ':until': Math.ceil(until) },
         }),
       )
       .catch((error: unknown) => {

@@ -16,6 +16,9 @@ export interface RetrySettings {
   maxInProcessWaitMs: number;
 }
 
+/** How long to wait when a waiting error does not say. */
+export const DEFAULT_WAIT_MS = 1000;
+
 export type Decision =
   /** Wait `delayMs` here, then try again (an attempt may have been counted). */
   | { action: 'wait-here'; delayMs: number; countsAttempt: boolean }
@@ -51,7 +54,8 @@ export function decide(
   if (kind === 'permanent') return { action: 'dead-letter' };
   const asked = (error as { retryAfterMs?: number }).retryAfterMs;
   if (kind === 'deferred') {
-    const delayMs = Math.max(0, asked ?? 0);
+    // A wait that names no time must still be a wait: re-running at once would only meet the same condition.
+    const delayMs = Math.max(0, asked ?? DEFAULT_WAIT_MS);
     return placeWait(delayMs, remainingMs, settings, false, error instanceof DeadlineError);
   }
   const attempt = attemptsSoFar + 1;

@@ -1,0 +1,451 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RateLimitedError } from '#shared/errors.ts';
+import { gcraAdmit, gcraParameters, type ModelLimits, RateLimiter, type Reservation } from '#shared/rate-limiter.ts';
+import { type StateTable, startStateTable } from '../../support/state-table.ts';
+
+const MINUTE = 60_000;
+/** A wall-clock time like the one Date.now() gives in production: the size of the numbers matters for rounding. */
+const TODAY = Date.parse('2026-11-01T12:00:00Z');
+
+type Params = ReturnType<typeof gcraParameters>;
+
+/** Offers every arrival in order to one limit, admitting greedily; the admitted ones with their cost. */
+function admitGreedily(arrivals: readonly { at: number; cost: number }[], params: Params) {
+  let tat = 0;
+  const admitted: { at: number; cost: number }[] = [];
+  for (const arrival of arrivals) {
+    const result = gcraAdmit(tat, arrival.at, arrival.cost, params);
+    if (result.ok) {
+      tat = result.tat;
+      admitted.push(arrival);
+    }
+  }
+  return admitted;
+}
+
+/** The most cost admitted in any closed 60-second window, by brute force (a window starts at an admission). */
+function mostInAnyMinute(admitted: readonly { at: number; cost: number }[]): number {
+  const sorted = [...admitted].sort((a, b) => a.at - b.at);
+  let most = 0;
+  for (const [i, first] of sorted.entries()) {
+    let sum = 0;
+    for (let j = i; j < sorted.length; j += 1) {
+      const next = sorted[j];
+      if (next === undefined || next.at > first.at + MINUTE) break;
+      sum += next.cost;
+    }
+    most = Math.max(most, sum);
+  }
+  return most;
+}
+
+/** Arrival times from a start near today and gaps that mix bursts (0 ms) with pauses. */
+const arrivalTimes = fc
+  .tuple(
+    fc.integer({ min: TODAY - 86_400_000, max: TODAY + 86_400_000 }),
+    fc.array(fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 200 }), fc.integer({ min: 0, max: 20_000 })), {
+      minLength: 1,
+      maxLength: 400,
+    }),
+  )
+  .map(([start, gaps]) => {
+    let at = start;
+    return gaps.map((gap) => {
+      at += gap;
+      return at;
+    });
+  });
+
+describe('Function: gcraAdmit', () => {
+  it('never admits more requests than the limit within any 60-second sliding window', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 1000 }), arrivalTimes, (rpm, times) => {
+        // Act
+        const admitted = admitGreedily(
+          times.map((at) => ({ at, cost: 1 })),
+          gcraParameters(rpm),
+        );
+
+        // Assess
+        expect(mostInAnyMinute(admitted)).toBeLessThanOrEqual(rpm);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('never admits more tokens than the limit within any 60-second sliding window', () => {
+    const limits = fc
+      .integer({ min: 1000, max: 200_000 })
+      .chain((tpm) => fc.tuple(fc.constant(tpm), fc.integer({ min: 1, max: Math.floor(tpm / 2) })));
+    fc.assert(
+      fc.property(
+        limits,
+        arrivalTimes,
+        fc.infiniteStream(fc.double({ min: 0, max: 1, noNaN: true })),
+        ([tpm, largest], times, shares) => {
+          // Prepare: every cost is at most the largest the limiter was told to expect
+          const arrivals = times.map((at) => ({ at, cost: Math.max(1, Math.round(largest * shares.next().value)) }));
+
+          // Act
+          const admitted = admitGreedily(arrivals, gcraParameters(tpm, largest));
+
+          // Assess
+          expect(mostInAnyMinute(admitted)).toBeLessThanOrEqual(tpm);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('lets a steady stream use at least 95% of a limit of 600 requests per minute over 10 minutes', () => {
+    // Prepare: a request every 20 ms, twice what the limit allows
+    const arrivals = Array.from({ length: (10 * MINUTE) / 20 }, (_, i) => ({ at: TODAY + i * 20, cost: 1 }));
+
+    // Act
+    const admitted = admitGreedily(arrivals, gcraParameters(600));
+
+    // Assess
+    expect(admitted.length).toBeGreaterThanOrEqual(0.95 * 600 * 10);
+    expect(mostInAnyMinute(admitted)).toBeLessThanOrEqual(600);
+  });
+
+  it('lets a steady stream use at least 95% of a limit of 100,000 tokens per minute over 10 minutes', () => {
+    // Prepare: calls of 900 to 1,100 tokens every 100 ms, six times what the limit allows
+    const arrivals = Array.from({ length: (10 * MINUTE) / 100 }, (_, i) => ({
+      at: TODAY + i * 100,
+      cost: 900 + ((i * 37) % 201),
+    }));
+
+    // Act
+    const admitted = admitGreedily(arrivals, gcraParameters(100_000, 1100));
+
+    // Assess
+    const tokens = admitted.reduce((sum, arrival) => sum + arrival.cost, 0);
+    expect(tokens).toBeGreaterThanOrEqual(0.95 * 100_000 * 10);
+    expect(mostInAnyMinute(admitted)).toBeLessThanOrEqual(100_000);
+  });
+
+  it('refuses with a waitMs after which the same request is admitted', () => {
+    const call = fc.integer({ min: 100, max: 200_000 }).chain((limit) =>
+      fc.tuple(
+        fc.constant(limit),
+        fc
+          .integer({ min: 1, max: Math.floor(limit / 2) })
+          .chain((largest) => fc.tuple(fc.constant(largest), fc.integer({ min: 1, max: largest }))),
+      ),
+    );
+    fc.assert(
+      fc.property(
+        call,
+        fc.integer({ min: TODAY - 86_400_000, max: TODAY + 86_400_000 }),
+        fc.integer({ min: -2 * MINUTE, max: 2 * MINUTE }),
+        ([limit, [largest, cost]], now, ahead) => {
+          // Prepare
+          const params = gcraParameters(limit, largest);
+          const tat = now + ahead;
+
+          // Act
+          const first = gcraAdmit(tat, now, cost, params);
+          if (first.ok) return;
+          const later = gcraAdmit(tat, now + first.waitMs, cost, params);
+
+          // Assess
+          expect(first.waitMs).toBeGreaterThan(0);
+          expect(later.ok).toBe(true);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('admits a call of any expected cost when nothing is outstanding, at any time of a realistic clock', () => {
+    const call = fc.integer({ min: 1, max: 200_000 }).chain((limit) =>
+      fc.tuple(
+        fc.constant(limit),
+        fc
+          .integer({ min: 1, max: Math.max(1, Math.floor(limit / 2)) })
+          .chain((largest) => fc.tuple(fc.constant(largest), fc.integer({ min: 1, max: largest }))),
+      ),
+    );
+    fc.assert(
+      fc.property(
+        call,
+        fc.integer({ min: TODAY - 86_400_000, max: TODAY + 86_400_000 }),
+        ([limit, [largest, cost]], now) => {
+          // Act: a limit nothing has been reserved against yet (as a model's first call, or after a long pause)
+          const result = gcraAdmit(0, now, cost, gcraParameters(limit, largest));
+
+          // Assess
+          expect(result.ok).toBe(true);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
+
+/** A clock the test moves by hand. */
+class FakeClock {
+  at = TODAY;
+  readonly now = () => this.at;
+  advance(ms: number) {
+    this.at += ms;
+  }
+}
+
+/** The error a reservation threw, or a failure of the test when it was admitted. */
+async function refusal(promise: Promise<Reservation | undefined>): Promise<RateLimitedError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof RateLimitedError) return error;
+    throw error;
+  }
+  throw new Error('the reservation was admitted');
+}
+
+describe('Class: RateLimiter', () => {
+  let table: StateTable;
+  let modelCount = 0;
+
+  beforeAll(async () => {
+    table = await startStateTable();
+  });
+
+  afterAll(async () => {
+    await table?.stop();
+  });
+
+  /** A limiter for a model no other test uses. */
+  function setup(limits: ModelLimits, largestCost = 1) {
+    modelCount += 1;
+    const model = `model-${modelCount}`;
+    const clock = new FakeClock();
+    const limiter = new RateLimiter(table.dynamo, table.tableName, { [model]: limits }, largestCost, clock.now);
+    return { model, clock, limiter };
+  }
+
+  describe('Method: reserve', () => {
+    it.each([20, 600])(
+      'admits at most the burst of 50 concurrent calls and refuses the rest with a wait (RPM %i)',
+      async (rpm) => {
+        // Prepare
+        const { model, limiter } = setup({ rpm });
+        const params = gcraParameters(rpm);
+        const burst = Math.round(params.toleranceMs / params.intervalMs);
+
+        // Act
+        const results = await Promise.allSettled(Array.from({ length: 50 }, () => limiter.reserve(model, 100)));
+
+        // Assess
+        const admitted = results.filter((result) => result.status === 'fulfilled');
+        const refused = results.flatMap((result) => (result.status === 'rejected' ? [result.reason] : []));
+        expect(admitted.length).toBeGreaterThanOrEqual(1);
+        expect(admitted.length).toBeLessThanOrEqual(burst);
+        expect(refused).toHaveLength(50 - admitted.length);
+        for (const error of refused) {
+          expect(error).toBeInstanceOf(RateLimitedError);
+          expect((error as RateLimitedError).retryAfterMs).toBeGreaterThan(0);
+        }
+      },
+    );
+
+    it('admits the refused call once the wait it was given has passed', async () => {
+      // Prepare
+      const { model, clock, limiter } = setup({ rpm: 600, tpm: 100_000 }, 2600);
+      const waits: number[] = [];
+
+      // Act & Assess: calls come back to back; every refused one is admitted after exactly the wait it was given
+      for (let i = 0; i < 40; i += 1) {
+        try {
+          await limiter.reserve(model, 2000);
+        } catch (error) {
+          if (!(error instanceof RateLimitedError) || error.retryAfterMs === undefined) throw error;
+          waits.push(error.retryAfterMs);
+          clock.advance(error.retryAfterMs);
+          expect(await limiter.reserve(model, 2000)).toMatchObject({ model, tokens: 2000 });
+        }
+      }
+      expect(waits.length).toBeGreaterThan(0);
+    });
+
+    it('never refuses a model without limits', async () => {
+      // Prepare
+      const { limiter } = setup({ rpm: 1, tpm: 100 });
+
+      // Act
+      const reservations = await Promise.all(
+        Array.from({ length: 100 }, () => limiter.reserve('a-model-with-no-limits', 1_000_000)),
+      );
+
+      // Assess
+      expect(reservations.every((reservation) => reservation === undefined)).toBe(true);
+    });
+
+    it('never lets requests or used tokens exceed the limits in any 60-second window', async () => {
+      const step = fc.record({
+        advanceMs: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 500 }), fc.integer({ min: 0, max: 10_000 })),
+        share: fc.double({ min: 0.01, max: 1, noNaN: true }),
+        usedShare: fc.double({ min: 0, max: 1, noNaN: true }),
+      });
+      await fc.assert(
+        fc.asyncProperty(
+          fc.integer({ min: 30, max: 600 }),
+          fc.integer({ min: 5000, max: 100_000 }),
+          fc.array(step, { minLength: 1, maxLength: 40 }),
+          async (rpm, tpm, steps) => {
+            // Prepare
+            const largest = Math.floor(tpm / 4);
+            const { model, clock, limiter } = setup({ rpm, tpm }, largest);
+            const requests: { at: number; cost: number }[] = [];
+            const tokens: { at: number; cost: number }[] = [];
+
+            // Act: each admitted call is settled to what it used before the next one comes
+            for (const { advanceMs, share, usedShare } of steps) {
+              clock.advance(advanceMs);
+              const worst = Math.max(1, Math.round(largest * share));
+              const reservation = await limiter.reserve(model, worst).catch((error: unknown) => {
+                if (error instanceof RateLimitedError) return undefined;
+                throw error;
+              });
+              if (reservation === undefined) continue;
+              const used = Math.round(worst * usedShare);
+              await limiter.settle(reservation, used);
+              requests.push({ at: clock.at, cost: 1 });
+              tokens.push({ at: clock.at, cost: used });
+            }
+
+            // Assess
+            expect(mostInAnyMinute(requests)).toBeLessThanOrEqual(rpm);
+            expect(mostInAnyMinute(tokens)).toBeLessThanOrEqual(tpm);
+            // A limiter that refused everything would pass the above: once the limits have had time to refill,
+            // a call must be admitted again.
+            clock.advance(2 * MINUTE);
+            expect(await limiter.reserve(model, Math.max(1, Math.round(largest / 2)))).toBeDefined();
+          },
+        ),
+        { numRuns: 20 },
+      );
+    });
+  });
+
+  describe('Method: settle', () => {
+    it('gives back unused tokens, so a reservation that did not fit now fits', async () => {
+      // Prepare
+      const { model, limiter } = setup({ tpm: 10_000 }, 5000);
+      const first = await limiter.reserve(model, 4000);
+      await refusal(limiter.reserve(model, 4000));
+
+      // Act
+      await limiter.settle(first, 500);
+
+      // Assess
+      expect(await limiter.reserve(model, 4000)).toMatchObject({ model, tokens: 4000 });
+    });
+
+    it('keeps admitting calls after a settle has given tokens back', async () => {
+      // Prepare: a realistic limit, whose interval per token is not a round number
+      const { model, clock, limiter } = setup({ tpm: 100_000 }, 12_000);
+      const first = await limiter.reserve(model, 4000);
+      await limiter.settle(first, 1000);
+
+      // Act
+      clock.advance(2 * MINUTE);
+      const next = await limiter.reserve(model, 4000);
+
+      // Assess
+      expect(next).toMatchObject({ model, tokens: 4000 });
+    });
+
+    it('gives nothing back when the call used all it reserved', async () => {
+      // Prepare
+      const { model, limiter } = setup({ tpm: 10_000 }, 5000);
+      const first = await limiter.reserve(model, 4000);
+
+      // Act
+      await limiter.settle(first, 4000);
+
+      // Assess
+      await refusal(limiter.reserve(model, 4000));
+    });
+
+    it('keeps every sliding minute within the limit when calls settle long after they were reserved', async () => {
+      // Prepare: for a minute, calls reserve 4,000 tokens and fail a minute later having used none (a provider
+      // timing out); in the next minute the provider is healthy and calls use all they reserve.
+      const { model, clock, limiter } = setup({ tpm: 100_000 }, 12_000);
+      const inFlight: { settleAt: number; reservation: Reservation }[] = [];
+      const used: { at: number; cost: number }[] = [];
+
+      // Act
+      for (let at = 0; at < 3 * MINUTE; at += 1000) {
+        clock.at = TODAY + at;
+        while (inFlight[0] !== undefined && inFlight[0].settleAt <= clock.at) {
+          const done = inFlight.shift();
+          if (done) await limiter.settle(done.reservation, 0);
+        }
+        const reservation = await limiter.reserve(model, 4000).catch((error: unknown) => {
+          if (error instanceof RateLimitedError) return undefined;
+          throw error;
+        });
+        if (reservation === undefined) continue;
+        if (at < MINUTE) inFlight.push({ settleAt: clock.at + MINUTE, reservation });
+        else used.push({ at: clock.at, cost: 4000 });
+      }
+
+      // Assess: within the limit, yet the healthy minutes still get most of it
+      expect(mostInAnyMinute(used)).toBeLessThanOrEqual(100_000);
+      expect(mostInAnyMinute(used)).toBeGreaterThanOrEqual(80_000);
+    });
+  });
+
+  describe('Method: holdUntil', () => {
+    it.each<[string, ModelLimits, number, number]>([
+      ['RPM 60', { rpm: 60 }, 1, 100],
+      ['RPM 600', { rpm: 600 }, 1, 100],
+      ['TPM 100,000', { tpm: 100_000 }, 2600, 2600],
+      ['RPM 60 and TPM 10,000', { rpm: 60, tpm: 10_000 }, 5000, 4000],
+    ])('makes every reservation wait until then (%s)', async (_name, limits, largestCost, inFlightTokens) => {
+      // Prepare: a call is in flight when the provider answers another one with 429 and a Retry-After of 10 s
+      const { model, clock, limiter } = setup(limits, largestCost);
+      await limiter.reserve(model, inFlightTokens);
+      const until = clock.at + 10_000;
+
+      // Act
+      await limiter.holdUntil(model, until);
+
+      // Assess
+      clock.at = until - 1;
+      const error = await refusal(limiter.reserve(model, 100));
+      expect(error.retryAfterMs).toBeGreaterThan(0);
+      clock.at = until + MINUTE;
+      expect(await limiter.reserve(model, 100)).toBeDefined();
+    });
+
+    it('is not shortened by a reservation settled after it', async () => {
+      // Prepare: the call that got the 429 gives its tokens back after the hold was set
+      const { model, clock, limiter } = setup({ tpm: 10_000 }, 5000);
+      const failed = await limiter.reserve(model, 4000);
+      const until = clock.at + 70_000;
+      await limiter.holdUntil(model, until);
+
+      // Act
+      await limiter.settle(failed, 0);
+
+      // Assess: even allowing for the burst tolerance, a call halfway to `until` must still wait
+      clock.at = until - 35_000;
+      await refusal(limiter.reserve(model, 4000));
+    });
+
+    it('changes nothing for a model without limits', async () => {
+      // Prepare
+      const { limiter } = setup({ rpm: 60 });
+
+      // Act
+      await limiter.holdUntil('a-model-with-no-limits', TODAY + MINUTE);
+
+      // Assess
+      expect(await limiter.reserve('a-model-with-no-limits', 100)).toBeUndefined();
+    });
+  });
+});
