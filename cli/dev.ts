@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseIntakeMessage } from '#functions/extract/extract.ts';
 import { type DevRuntime, startDevRuntime } from '#local/dev-runtime.ts';
+import { LocalMetrics, type MetricsSummary, summariseMetrics } from '#local/local-metrics.ts';
 import { ProgressView, readSnapshot, renderSnapshot } from '#local/progress.ts';
 import { sendBodies } from '#local/queue-io.ts';
 import { collectRunReport, type RunReport } from '#local/run-report.ts';
@@ -123,11 +124,17 @@ export async function runDev(args: string[]): Promise<number> {
     ? { apiKey: process.env.OPENAI_API_KEY, baseUrl: process.env.OPENAI_BASE_URL }
     : undefined;
   print('sluice dev: starting the emulators and the stack...');
+  const metrics = new LocalMetrics();
   const dev = await startDevRuntime({
     dataDir: options.dataDir && resolve(options.dataDir),
     provider,
     simulator: { latencyMs: options.latency },
     logLevel: options.logLevel,
+    // EMF lines go where the functions' logs go (as on CloudWatch) and into the local metrics view.
+    emf: (line) => {
+      metrics.sink(line);
+      console.log(line);
+    },
   });
   let stopping = false;
   const stop = async () => {
@@ -148,7 +155,7 @@ export async function runDev(args: string[]): Promise<number> {
     if (sent.length > 0) print(`enqueued ${sent.length} item(s) on the intake queue`);
     dev.start();
 
-    const finished = await watch(dev, accepted, options);
+    const finished = await watch(dev, accepted, options, metrics);
     const report = await collectRunReport({
       sqs: dev.sqs,
       dynamo: dev.dynamo,
@@ -158,6 +165,7 @@ export async function runDev(args: string[]): Promise<number> {
     if (options.report) {
       const full = {
         ...report,
+        metrics: summariseMetrics(metrics),
         simulator: dev.simulator?.stats(),
         pollers: dev.local.pollers.map((poller) => poller.stats),
       };
@@ -165,6 +173,7 @@ export async function runDev(args: string[]): Promise<number> {
       print(`report written to ${options.report}`);
     }
     printSummary(print, report);
+    printMetricsCheck(print, report, summariseMetrics(metrics));
     if (!finished) {
       print(`gave up after ${options.timeoutMs / 1000}s with items still in progress`);
       return EXIT.failure;
@@ -176,7 +185,12 @@ export async function runDev(args: string[]): Promise<number> {
 }
 
 /** Shows progress until the run is over: drained (--once) or interrupted. True when it ended normally. */
-async function watch(dev: DevRuntime, accepted: readonly string[], options: DevOptions): Promise<boolean> {
+async function watch(
+  dev: DevRuntime,
+  accepted: readonly string[],
+  options: DevOptions,
+  metrics: LocalMetrics,
+): Promise<boolean> {
   const view = new ProgressView();
   const started = Date.now();
   let interrupted = false;
@@ -188,7 +202,7 @@ async function watch(dev: DevRuntime, accepted: readonly string[], options: DevO
   try {
     for (;;) {
       const snapshot = await readSnapshot(dev);
-      view.show(renderSnapshot(snapshot, accepted.length, Date.now() - started));
+      view.show(renderSnapshot(snapshot, accepted.length, Date.now() - started, summariseMetrics(metrics)));
       if (interrupted) return true;
       if (options.once) {
         const done = TERMINAL_STATES.reduce((sum, state) => sum + snapshot.byState[state], 0);
@@ -263,6 +277,20 @@ function printSummary(print: (line?: string) => void, report: RunReport) {
       `  ${row.stage.padEnd(8)} ${row.model.padEnd(16)} ${row.calls} calls  ${row.promptTokens + row.completionTokens} tokens  $${row.costUsd.toFixed(4)}`,
     );
   }
+}
+
+/** The metrics the functions emitted must tell the same story as the state table. */
+function printMetricsCheck(print: (line?: string) => void, report: RunReport, metrics: MetricsSummary) {
+  const same =
+    metrics.llm.calls === report.llm.calls &&
+    metrics.llm.promptTokens === report.llm.promptTokens &&
+    metrics.llm.completionTokens === report.llm.completionTokens &&
+    Math.abs(metrics.llm.costUsd - report.llm.costUsd) < 1e-9;
+  print(
+    `metrics (EMF): ${metrics.items.published} published, ${metrics.items.deadLettered} dead-lettered, ` +
+      `${metrics.retries} retries, ${metrics.deferrals} waits, ${metrics.llm.rateLimited} 429s, ` +
+      `${metrics.breakers.opened} breaker opens; LLM figures ${same ? 'match' : 'DO NOT match'} the state table`,
+  );
 }
 
 function required(outputs: Readonly<Record<string, string>>, key: string): string {

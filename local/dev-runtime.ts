@@ -11,6 +11,7 @@ import type { CrashInjector } from '#shared/faults.ts';
 import type { LlmClient } from '#shared/llm-client.ts';
 import type { Stage } from '#shared/runtime-config.ts';
 import { runtimeFromEnvironment, type StageRuntime } from '#shared/stage-runtime.ts';
+import type { EmfSink } from '#shared/telemetry.ts';
 import { type LlmSimulator, type LlmSimulatorOptions, startLlmSimulator } from '#sim/server.ts';
 import type { SqsFunctionHandler } from './poller.ts';
 import { type LocalRuntime, startLocalRuntime } from './runtime.ts';
@@ -41,6 +42,8 @@ export interface DevRuntimeOptions {
   decorate?: (runtime: StageRuntime) => StageRuntime;
   /** Chaos runs: lose the deletes of some finished invocations. */
   loseDeletes?: (messageIds: readonly string[]) => boolean;
+  /** Where the functions' EMF metric lines go (stdout, as on Lambda, by default). */
+  emf?: EmfSink;
 }
 
 export interface DevRuntime {
@@ -94,6 +97,7 @@ export async function startDevRuntime(options: DevRuntimeOptions = {}): Promise<
           ...clients,
           ...(options.llm ? { llm: options.llm } : {}),
           ...(options.faults ? { faults: options.faults } : {}),
+          ...(options.emf ? { emf: options.emf } : {}),
           apiKey: async () => apiKey,
           logger: new Logger({ serviceName: 'sluice', logLevel: options.logLevel ?? 'WARN' }),
         });

@@ -2,6 +2,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { nanoToUsd } from '#shared/call-ledger.ts';
 import { ITEM_STATES, type ItemState } from '#shared/item-store.ts';
+import type { MetricsSummary } from './local-metrics.ts';
 import { queueDepth } from './queue-io.ts';
 
 /**
@@ -85,7 +86,12 @@ export async function readSnapshot({ sqs, dynamo, outputs }: ProgressSources): P
 const BAR_WIDTH = 30;
 
 /** The snapshot as display lines; `total` is how many items the run expects (0 when open-ended). */
-export function renderSnapshot(snapshot: PipelineSnapshot, total: number, elapsedMs: number): string[] {
+export function renderSnapshot(
+  snapshot: PipelineSnapshot,
+  total: number,
+  elapsedMs: number,
+  metrics?: MetricsSummary,
+): string[] {
   const s = snapshot.byState;
   const done = s.PUBLISHED + s.DEAD_LETTER;
   const working = s.RECEIVED + s.EXTRACTING + s.EXTRACTED + s.DRAFTING + s.REVIEWING;
@@ -99,6 +105,13 @@ export function renderSnapshot(snapshot: PipelineSnapshot, total: number, elapse
     `  queues  intake ${snapshot.queues.intake}  draft ${snapshot.queues.draft}  published ${snapshot.queues.published}  ` +
       `dead letters ${snapshot.queues.deadLetters}`,
     `  llm     ${snapshot.llm.calls} calls  ${snapshot.llm.tokens} tokens  $${snapshot.llm.costUsd.toFixed(4)}`,
+    ...(metrics === undefined
+      ? []
+      : [
+          `  waits   ${metrics.retries} retries  ${metrics.deferrals} deferrals  ${metrics.llm.rateLimited} 429s  ` +
+            `${metrics.llm.limiterWaits} limiter waits  ${metrics.breakers.opened} breaker opens  ` +
+            `${metrics.llm.rebilled} re-billed  degraded ${metrics.items.degraded}`,
+        ]),
   ];
 }
 

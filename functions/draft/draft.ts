@@ -53,6 +53,7 @@ export async function draftRecord(runtime: StageRuntime, record: SQSRecord, invo
   }
   const { itemId } = parsed.data;
   await runStageRecord(runtime, 'draft', record, invocation, {
+    itemId,
     claim: () =>
       claimItem(runtime.items, {
         itemId,
@@ -165,6 +166,7 @@ async function relatedItems(
   try {
     permit = await breaker.acquire(invocation.owner);
   } catch (error) {
+    runtime.telemetry.dependency('memory', { BreakerOpenWaits: 1 });
     runtime.logger.warn('memory breaker open; drafting without history', {
       itemId: item.itemId,
       ...describeError(error),
@@ -274,6 +276,8 @@ async function publish(runtime: StageRuntime, session: ItemSession, calls: reado
       set: { publication, degraded: flags, usage: { ...item.usage, draft: sumUsage(calls) } },
       remove: ['leaseOwner', 'leaseUntil', 'pendingCall', 'deferredSince'],
     });
+    runtime.telemetry.count('ItemsPublished');
+    if (flags.length > 0) runtime.telemetry.count('ItemsDegraded');
     runtime.faults?.crashPoint('after-checkpoint', item.itemId);
   } catch (error) {
     if (error instanceof StateConflictError) {

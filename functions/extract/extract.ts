@@ -47,15 +47,19 @@ export async function extractRecord(runtime: StageRuntime, record: SQSRecord, in
   }
   const itemId = parsed.item.id;
   await runStageRecord(runtime, 'extract', record, invocation, {
-    claim: () =>
-      claimItem(runtime.items, {
+    itemId,
+    claim: async () => {
+      const claim = await claimItem(runtime.items, {
         itemId,
         stage: 'extract',
         owner: invocation.owner,
         leaseUntil: invocation.leaseUntil,
         now: runtime.now(),
         input: parsed.item,
-      }),
+      });
+      if (claim.outcome === 'claimed' && claim.session.created) runtime.telemetry.count('ItemsReceived');
+      return claim;
+    },
     done: async ({ item }) => {
       // A duplicate or late delivery. If the item stopped right after its checkpoint, hand it on (again):
       // the draft stage treats a second message for the same item as a no-op.
@@ -76,6 +80,7 @@ export async function extractRecord(runtime: StageRuntime, record: SQSRecord, in
         set: { knowledge, usage: { ...session.item.usage, extract: sumUsage(calls) } },
         remove: ['leaseOwner', 'leaseUntil', 'pendingCall', 'deferredSince'],
       });
+      runtime.telemetry.count('ItemsExtracted');
       runtime.faults?.crashPoint('after-checkpoint', itemId);
       await runtime.queues.sendNext({ itemId });
       runtime.faults?.crashPoint('after-send', itemId);
@@ -97,6 +102,7 @@ async function rejectInvalid(runtime: StageRuntime, record: SQSRecord, itemId: s
     at: new Date(runtime.now()).toISOString(),
   };
   const created = await runtime.items.create(itemId, { state: 'RECEIVED', rawInput: record.body.slice(0, 10_000) });
+  if (created !== undefined) runtime.telemetry.count('ItemsReceived');
   if (created === undefined) {
     const existing = await runtime.items.get(itemId);
     if (existing?.state === 'RECEIVED' && existing.input === undefined) {

@@ -75,16 +75,21 @@ export class DailyBudget {
     }
   }
 
-  /** Replaces the reservation with the real cost (0 when the call failed before the provider billed it). */
-  async settle(reservation: BudgetReservation, actualNano: number): Promise<void> {
-    await this.#client.send(
+  /**
+   * Replaces the reservation with the real cost (0 when the call failed before the provider billed it).
+   * Returns the day's committed total afterwards.
+   */
+  async settle(reservation: BudgetReservation, actualNano: number): Promise<number> {
+    const { Attributes } = await this.#client.send(
       new UpdateCommand({
         TableName: this.#tableName,
         Key: this.#key(reservation.day),
         UpdateExpression: 'ADD committedNano :delta, spentNano :spent',
         ExpressionAttributeValues: { ':delta': actualNano - reservation.reservedNano, ':spent': actualNano },
+        ReturnValues: 'UPDATED_NEW',
       }),
     );
+    return Number(Attributes?.committedNano ?? 0);
   }
 
   async read(day: string): Promise<BudgetRecord> {

@@ -5,7 +5,7 @@ import { BreakerOpenError } from './errors.ts';
 /**
  * A circuit breaker shared by every function instance, kept in the state table (`pk = BREAKER#<dependency>`).
  *
- * closed ──(N failures in a row, none older than the window)──► open ──(cooldown)──► half-open: exactly one
+ * closed ──(N failures in a row within a window that starts at the first of them)──► open ──(cooldown)──► half-open: exactly one
  * caller (a conditional lease) probes; its success closes the breaker, its failure opens it again.
  *
  * The healthy path is cheap: the record is read at most once per `cacheMs` per instance and a success writes
@@ -31,7 +31,7 @@ export interface BreakerRecord {
 export interface BreakerOptions {
   /** Consecutive failures that open the breaker. */
   failureThreshold: number;
-  /** Failures older than this no longer count toward opening. */
+  /** Failures are counted in a window starting at the first failure; once it has passed, counting starts over. */
   windowMs: number;
   /** How long the breaker stays open before one caller may probe. */
   cooldownMs: number;

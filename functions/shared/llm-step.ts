@@ -1,7 +1,7 @@
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import type { z } from 'zod';
 import type { BudgetReservation } from './budget.ts';
-import { type CallEntry, costNanoUsd, sumUsage } from './call-ledger.ts';
+import { type CallEntry, costNanoUsd, nanoToUsd, sumUsage } from './call-ledger.ts';
 import type { BreakerPermit, CircuitBreaker } from './circuit-breaker.ts';
 import {
   BreakerOpenError,
@@ -9,12 +9,14 @@ import {
   InvalidOutputError,
   ItemBudgetExceededError,
   LlmCallError,
+  RateLimitedError,
 } from './errors.ts';
 import type { ItemSession } from './item-claim.ts';
 import { type Completion, estimatePromptTokens } from './llm-client.ts';
 import type { Reservation } from './rate-limiter.ts';
 import type { Stage } from './runtime-config.ts';
 import type { StageRuntime } from './stage-runtime.ts';
+import { traced } from './telemetry.ts';
 
 /**
  * One LLM step of an item, paid for at most once. A stored valid response is reused. Otherwise, in order:
@@ -95,7 +97,10 @@ export async function runLlmStep<T>(
   let limit: Reservation | undefined;
   let spend: BudgetReservation | undefined;
   try {
-    limit = await runtime.limiter.reserve(model, worstTokens);
+    limit = await runtime.limiter.reserve(model, worstTokens).catch((error: unknown) => {
+      if (error instanceof RateLimitedError) runtime.telemetry.call(model, { LimiterWaits: 1 });
+      throw error;
+    });
     const price = config.prices[model];
     spend = await runtime.budget.reserve(
       price ? costNanoUsd(price, worstTokens - config.maxOutputTokens, config.maxOutputTokens) : 0,
@@ -113,16 +118,18 @@ export async function runLlmStep<T>(
   let completion: Completion;
   try {
     await session.update({ set: { pendingCall: callKey, leaseUntil: invocation.leaseUntil } });
-    completion = await runtime.llm.complete({
-      itemId,
-      step: step.name,
-      model,
-      messages: step.messages,
-      format: step.format,
-      maxTokens: config.maxOutputTokens,
-      timeoutMs: Math.min(config.llm.timeoutMs, remaining),
-      signal: invocation.signal,
-    });
+    completion = await traced(runtime.telemetry.tracer, `LLM ${model}`, { itemId, step: step.name, model }, () =>
+      runtime.llm.complete({
+        itemId,
+        step: step.name,
+        model,
+        messages: step.messages,
+        format: step.format,
+        maxTokens: config.maxOutputTokens,
+        timeoutMs: Math.min(config.llm.timeoutMs, remaining),
+        signal: invocation.signal,
+      }),
+    );
   } catch (error) {
     throw await failed(runtime, breaker, permit, limit, spend, model, error);
   }
@@ -153,6 +160,14 @@ export async function runLlmStep<T>(
   calls.push(entry);
   runtime.faults?.crashPoint('after-ledger-write', itemId);
   if (rebilled) runtime.logger.warn('LLM call repeated after a crash: re-billed', { itemId, step: step.name });
+  runtime.telemetry.call(entry.model, {
+    LlmCalls: 1,
+    LlmLatency: entry.latencyMs,
+    PromptTokens: entry.promptTokens,
+    CompletionTokens: entry.completionTokens,
+    LlmCostUsd: nanoToUsd(entry.costNanoUsd),
+    ...(rebilled ? { RebilledCalls: 1 } : {}),
+  });
   await runtime.ledger.addUsage(entry);
   await settle(runtime, breaker, permit, limit, spend, entry);
 
@@ -179,6 +194,7 @@ async function chooseModel(
   try {
     return { model, breaker: primary, permit: await primary.acquire(owner) };
   } catch (error) {
+    if (error instanceof BreakerOpenError) runtime.telemetry.dependency(model, { BreakerOpenWaits: 1 });
     if (!(error instanceof BreakerOpenError) || fallbackModel === undefined) throw error;
     const fallback = runtime.breaker(fallbackModel);
     const permit = await fallback.acquire(owner);
@@ -195,11 +211,14 @@ async function settle(
   spend: BudgetReservation | undefined,
   entry: CallEntry,
 ) {
-  await Promise.all([
+  const [committedNano] = await Promise.all([
     spend ? runtime.budget.settle(spend, entry.costNanoUsd) : undefined,
     runtime.limiter.settle(limit, entry.promptTokens + entry.completionTokens),
     breaker.onSuccess(permit),
   ]);
+  if (committedNano !== undefined && runtime.budget.limitNano > 0) {
+    runtime.telemetry.global({ BudgetUsedPercent: (100 * committedNano) / runtime.budget.limitNano });
+  }
 }
 
 /**
@@ -218,6 +237,7 @@ async function failed(
 ): Promise<unknown> {
   const providerFault = error instanceof LlmCallError && error.isProviderFailure;
   const retryAfter = error instanceof LlmCallError && error.status === 429 ? (error.retryAfterMs ?? 1000) : undefined;
+  runtime.telemetry.call(model, retryAfter === undefined ? { LlmErrors: 1 } : { LlmRateLimited: 1 });
   const [, , , breakerState] = await Promise.all([
     spend ? runtime.budget.settle(spend, 0) : undefined,
     runtime.limiter.settle(limit, 0),

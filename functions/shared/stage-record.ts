@@ -30,13 +30,15 @@ export async function runStageRecord(
   record: SQSRecord,
   invocation: RecordInvocation,
   steps: {
+    itemId: string;
     claim: () => Promise<Claim>;
     /** A duplicate of finished work: anything to redo so the item is not stranded (e.g. hand it on again). */
     done?: (claim: Extract<Claim, { outcome: 'done' }>) => Promise<void>;
     work: (session: ItemSession) => Promise<void>;
   },
 ): Promise<void> {
-  const { logger } = runtime;
+  const { logger, telemetry } = runtime;
+  logger.appendKeys({ itemId: steps.itemId, messageId: record.messageId });
   if (invocation.remainingMs() < CHECKPOINT_MARGIN_MS + MIN_CALL_MS) {
     await deliverLater(runtime, record, 0, 'no time left in the invocation');
     return;
@@ -87,6 +89,7 @@ export async function runStageRecord(
         return;
       }
       if (decision.countsAttempt) {
+        telemetry.count('Retries');
         logger.warn('attempt failed', { itemId: session.item.itemId, ...failure, retryInMs: decision.delayMs });
       } else {
         logger.info('waiting', { itemId: session.item.itemId, reason: failure.message, waitMs: decision.delayMs });
@@ -130,6 +133,7 @@ const MAX_SQS_DELAY_S = 900;
 async function deliverLater(runtime: StageRuntime, record: SQSRecord, delayMs: number, reason: string) {
   const delaySeconds = Math.min(MAX_SQS_DELAY_S, Math.ceil(delayMs / 1000));
   await runtime.queues.requeue(record.body, delaySeconds);
+  runtime.telemetry.count('Deferrals');
   runtime.logger.debug('message handed back', { messageId: record.messageId, delaySeconds, reason });
 }
 
@@ -184,4 +188,5 @@ export async function deadLetter(runtime: StageRuntime, session: ItemSession, bo
     set: { attempts: { ...item.attempts, [failure.stage]: failure.attempts }, lastError: failure, deadLetter: failure },
     remove: ['leaseOwner', 'leaseUntil', 'pendingCall', 'deferredSince'],
   });
+  runtime.telemetry.count('ItemsDeadLettered');
 }

@@ -1,5 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { Tracer } from '@aws-lambda-powertools/tracer';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -12,6 +13,7 @@ import type { CrashInjector } from './faults.ts';
 import { ItemStore } from './item-store.ts';
 import { type LlmClient, OpenAiLlmClient } from './llm-client.ts';
 import { MemoryStore } from './memory-store.ts';
+import { SERVICE_NAME } from './metric-catalogue.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import {
   type RuntimeConfig,
@@ -20,6 +22,7 @@ import {
   stageEnvironmentSchema,
 } from './runtime-config.ts';
 import { StageQueues } from './stage-queues.ts';
+import { type EmfSink, Telemetry } from './telemetry.ts';
 import { formatIssues } from './validation.ts';
 
 /** Everything a stage core needs, built once per function instance and passed in (so tests and the local runtime can swap any part). */
@@ -36,6 +39,8 @@ export interface StageRuntime {
   breaker(dependency: string): CircuitBreaker;
   logger: Logger;
   now: () => number;
+  /** Metrics (EMF) and traces. */
+  telemetry: Telemetry;
   /** Chaos runs only: crashes the stage at chosen points. */
   faults?: CrashInjector | undefined;
 }
@@ -50,6 +55,8 @@ export interface RuntimeOverrides {
   logger?: Logger;
   now?: () => number;
   faults?: CrashInjector;
+  /** Where EMF metric lines go; stdout (CloudWatch's EMF) by default. */
+  emf?: EmfSink;
 }
 
 /** How long a fetched secret is reused before it is read again (rotation is picked up within this time). */
@@ -67,12 +74,17 @@ export function runtimeFromEnvironment(
   const environment = parseEnvironment(env);
   const config = parseRuntimeConfig(environment.SLUICE_RUNTIME_CONFIG);
   const now = overrides.now ?? Date.now;
+  // Traces only on Lambda: Powertools Tracer turns itself off anywhere else.
+  const tracer = new Tracer({ serviceName: SERVICE_NAME });
   const dynamo =
     overrides.dynamo ??
-    DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
-  const sqs = overrides.sqs ?? new SQSClient({});
+    DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient({})), {
+      marshallOptions: { removeUndefinedValues: true },
+    });
+  const sqs = overrides.sqs ?? tracer.captureAWSv3Client(new SQSClient({}));
+  const telemetry = new Telemetry({ stage: config.stage, sink: overrides.emf, tracer });
   const apiKey = overrides.apiKey ?? (() => apiKeyFromSecret(environment.LLM_API_KEY_SECRET_ARN));
-  const logger = overrides.logger ?? new Logger({ serviceName: 'sluice', persistentKeys: { stage: config.stage } });
+  const logger = overrides.logger ?? new Logger({ serviceName: SERVICE_NAME, persistentKeys: { stage: config.stage } });
   const breakers = new Map<string, CircuitBreaker>();
   const breakerOptions = { ...config.breaker, probeLeaseMs: config.llm.timeoutMs + 5000, cacheMs: BREAKER_CACHE_MS };
   return {
@@ -97,8 +109,16 @@ export function runtimeFromEnvironment(
     breaker: (dependency) => {
       let breaker = breakers.get(dependency);
       if (breaker === undefined) {
-        breaker = new CircuitBreaker(dynamo, environment.STATE_TABLE_NAME, dependency, breakerOptions, now, (change) =>
-          logger.warn('circuit breaker changed state', change),
+        breaker = new CircuitBreaker(
+          dynamo,
+          environment.STATE_TABLE_NAME,
+          dependency,
+          breakerOptions,
+          now,
+          (change) => {
+            logger.warn('circuit breaker changed state', change);
+            if (change.to === 'open') telemetry.dependency(change.dependency, { BreakerOpened: 1 });
+          },
         );
         breakers.set(dependency, breaker);
       }
@@ -106,6 +126,7 @@ export function runtimeFromEnvironment(
     },
     logger,
     now,
+    telemetry,
     faults: overrides.faults,
   };
 }

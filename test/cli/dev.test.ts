@@ -56,9 +56,18 @@ describe('Command: sluice dev', () => {
     expect(summary.llm.costUsd).toBeGreaterThan(0);
     expect(summary.llm.byStageAndModel.map((row: { stage: string }) => row.stage).sort()).toEqual(['draft', 'extract']);
 
+    // Assess: the metrics read back from the functions' EMF tell the state table's story exactly
+    expect(summary.metrics.llm.calls).toBe(summary.llm.calls);
+    expect(summary.metrics.llm.promptTokens).toBe(summary.llm.promptTokens);
+    expect(summary.metrics.llm.completionTokens).toBe(summary.llm.completionTokens);
+    expect(summary.metrics.llm.costUsd).toBeCloseTo(summary.llm.costUsd, 9);
+    expect(summary.metrics.items.published).toBe(50);
+    expect(summary.metrics.items.deadLettered).toBe(3);
+
     // Assess: what the user sees, and the outputs file any SDK client can use
     expect(stdout).toMatch(/intake queue\s+http:\/\/127\.0\.0\.1:\d+\//);
     expect(stdout).toMatch(/items: 53 total, 50 published, 3 dead-lettered, 0 lost/);
+    expect(stdout).toMatch(/LLM figures match the state table/);
     const written = JSON.parse(await readFile(outputs, 'utf8'));
     expect(Object.keys(written.Sluice)).toEqual(
       expect.arrayContaining(['IntakeQueueUrl', 'PublishedQueueUrl', 'StateTableName']),

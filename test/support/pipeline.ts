@@ -4,6 +4,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { type DevRuntime, type DevRuntimeOptions, startDevRuntime } from '#local/dev-runtime.ts';
 import { createLambdaContext } from '#local/lambda-context.ts';
+import { LocalMetrics } from '#local/local-metrics.ts';
 import type { CallEntry } from '#shared/call-ledger.ts';
 import { CallLedger } from '#shared/call-ledger.ts';
 import type { ItemRecord } from '#shared/item-store.ts';
@@ -81,6 +82,8 @@ export class CountingLlmClient implements LlmClient {
 export interface TestPipeline {
   dev: DevRuntime;
   llm: CountingLlmClient;
+  /** The functions' EMF metrics, read back as CloudWatch would. */
+  metrics: LocalMetrics;
   outputs: Readonly<Record<string, string>>;
   item(itemId: string): Promise<ItemRecord | undefined>;
   ledger(itemId: string): Promise<CallEntry[]>;
@@ -96,7 +99,9 @@ export interface TestPipeline {
 export async function startTestPipeline(options: DevRuntimeOptions = {}): Promise<TestPipeline> {
   const llm = new CountingLlmClient();
   const handlers = new Map<string, (event: SQSEvent, context: Context) => Promise<unknown>>();
+  const metrics = new LocalMetrics();
   const dev = await startDevRuntime({
+    emf: metrics.sink,
     ...options,
     config: { ...TEST_CONFIG, ...options.config },
     llm,
@@ -118,6 +123,7 @@ export async function startTestPipeline(options: DevRuntimeOptions = {}): Promis
   return {
     dev,
     llm,
+    metrics,
     outputs: dev.outputs,
     item,
     ledger: (itemId) => ledger.list(itemId),

@@ -1,0 +1,104 @@
+/**
+ * The one catalogue of sluice's own metrics (CloudWatch namespace `Sluice`, emitted as EMF by Powertools
+ * Metrics). The functions emit exactly these names and dimension sets; the dashboard and alarms read them from
+ * here, so a name cannot drift between the two. Dimension values are few (two stages, a handful of models and
+ * dependencies), which keeps the number of metrics, and their cost, low.
+ */
+
+export const METRICS_NAMESPACE = 'Sluice';
+/** Powertools adds the service name as a dimension of every metric. */
+export const SERVICE_NAME = 'sluice';
+
+export type MetricUnit = 'Count' | 'Milliseconds' | 'Percent' | 'None';
+
+/** Dimension sets: every metric carries `service` plus these. */
+export const DIMENSION_SETS = {
+  stage: ['service', 'stage'],
+  call: ['service', 'stage', 'model'],
+  dependency: ['service', 'dependency'],
+  global: ['service'],
+} as const;
+export type DimensionSet = keyof typeof DIMENSION_SETS;
+
+export interface MetricDefinition {
+  unit: MetricUnit;
+  dimensions: DimensionSet;
+  description: string;
+}
+
+export const METRIC_CATALOGUE = {
+  ItemsReceived: {
+    unit: 'Count',
+    dimensions: 'stage',
+    description: 'New items accepted by the extract stage (valid or not).',
+  },
+  ItemsExtracted: { unit: 'Count', dimensions: 'stage', description: 'Items checkpointed EXTRACTED.' },
+  ItemsPublished: { unit: 'Count', dimensions: 'stage', description: 'Items PUBLISHED (degraded or not).' },
+  ItemsDeadLettered: {
+    unit: 'Count',
+    dimensions: 'stage',
+    description:
+      'Items dead-lettered by the handler (invalid, permanent error, failure budget spent, waited too long).',
+  },
+  ItemsDegraded: {
+    unit: 'Count',
+    dimensions: 'stage',
+    description: 'Items published with a degraded flag (NO_HISTORY, UNAPPROVED, REVISIONS_CUT).',
+  },
+  Retries: {
+    unit: 'Count',
+    dimensions: 'stage',
+    description: 'Real failed attempts that will be retried (each counts against the item).',
+  },
+  Deferrals: {
+    unit: 'Count',
+    dimensions: 'stage',
+    description: 'Waits that hand a message back (rate limit, breaker, budget, lease): not failures.',
+  },
+  LlmCalls: {
+    unit: 'Count',
+    dimensions: 'call',
+    description: 'LLM calls answered by the provider (paid), including invalid outputs.',
+  },
+  LlmLatency: { unit: 'Milliseconds', dimensions: 'call', description: 'Latency of answered LLM calls.' },
+  LlmRateLimited: { unit: 'Count', dimensions: 'call', description: '429 answers from the provider.' },
+  LlmErrors: {
+    unit: 'Count',
+    dimensions: 'call',
+    description: 'LLM calls that failed (no usable answer): timeouts, 5xx, connection errors.',
+  },
+  PromptTokens: { unit: 'Count', dimensions: 'call', description: 'Prompt tokens of answered calls (provider usage).' },
+  CompletionTokens: {
+    unit: 'Count',
+    dimensions: 'call',
+    description: 'Completion tokens of answered calls (provider usage).',
+  },
+  LlmCostUsd: {
+    unit: 'None',
+    dimensions: 'call',
+    description: 'US dollars of answered calls at the configured prices.',
+  },
+  RebilledCalls: {
+    unit: 'Count',
+    dimensions: 'call',
+    description: 'Calls repeated after a crash between the response and its ledger write.',
+  },
+  LimiterWaits: { unit: 'Count', dimensions: 'call', description: 'Calls the shared rate limiter made wait.' },
+  BreakerOpened: {
+    unit: 'Count',
+    dimensions: 'dependency',
+    description: 'A circuit breaker opened (closed or half-open to open).',
+  },
+  BreakerOpenWaits: {
+    unit: 'Count',
+    dimensions: 'dependency',
+    description: 'Callers that found a breaker open and waited (or degraded, for memory).',
+  },
+  BudgetUsedPercent: {
+    unit: 'Percent',
+    dimensions: 'global',
+    description: "Share of the day's LLM budget committed (spent + reserved), after each call.",
+  },
+} as const satisfies Record<string, MetricDefinition>;
+
+export type MetricName = keyof typeof METRIC_CATALOGUE;
