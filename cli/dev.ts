@@ -4,7 +4,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseIntakeMessage } from '#functions/extract/extract.ts';
-import { type DevRuntime, startDevRuntime } from '#local/dev-runtime.ts';
+import { STACK_NAME } from '#lib/template.ts';
+import { type DevRuntime, LOCAL_OUTPUT_KEYS, startDevRuntime } from '#local/dev-runtime.ts';
 import { LocalMetrics, type MetricsSummary, summariseMetrics } from '#local/local-metrics.ts';
 import { ProgressView, readSnapshot, renderSnapshot } from '#local/progress.ts';
 import { sendBodies } from '#local/queue-io.ts';
@@ -143,8 +144,7 @@ export async function runDev(args: string[]): Promise<number> {
     await dev.stop();
   };
   try {
-    await mkdir(dirname(resolve(options.outputs)), { recursive: true });
-    await dev.local.writeOutputs(resolve(options.outputs));
+    await writeOutputsFile(dev, resolve(options.outputs));
     printEndpoints(print, dev, options, logFile);
 
     const sent = await sendBodies(dev.sqs, required(dev.outputs, 'IntakeQueueUrl'), lines);
@@ -182,6 +182,22 @@ export async function runDev(args: string[]): Promise<number> {
   } finally {
     await stop();
   }
+}
+
+/**
+ * The stack's outputs, as `cdk deploy --outputs-file` writes them, plus where the local endpoints are, so the
+ * `sluice` commands (and any SDK client) can reach the local stack from this file alone.
+ */
+async function writeOutputsFile(dev: DevRuntime, file: string) {
+  const { endpoints } = dev.local;
+  const outputs = {
+    ...dev.outputs,
+    [LOCAL_OUTPUT_KEYS.sqsEndpoint]: endpoints.sqs,
+    [LOCAL_OUTPUT_KEYS.dynamoDbEndpoint]: endpoints.dynamodb,
+    [LOCAL_OUTPUT_KEYS.region]: endpoints.region,
+  };
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, `${JSON.stringify({ [STACK_NAME]: outputs }, null, 2)}\n`);
 }
 
 /** Shows progress until the run is over: drained (--once) or interrupted. True when it ended normally. */

@@ -22,6 +22,13 @@ import { type LocalRuntime, startLocalRuntime } from './runtime.ts';
  * and the real stage handlers behind event-source pollers.
  */
 
+/** Keys the local outputs file has beyond the stack's own outputs: where the emulators listen. */
+export const LOCAL_OUTPUT_KEYS = {
+  sqsEndpoint: 'LocalSqsEndpoint',
+  dynamoDbEndpoint: 'LocalDynamoDbEndpoint',
+  region: 'LocalRegion',
+} as const;
+
 export interface DevRuntimeOptions {
   /** Persist queues and tables here; in memory when absent. */
   dataDir?: string;
