@@ -51,7 +51,7 @@ export async function draftRecord(runtime: StageRuntime, record: SQSRecord, invo
     runtime.logger.error('malformed draft message', { messageId: record.messageId, ...describeError(parsed.error) });
     throw new ItemStateError(`malformed draft message ${record.messageId}`);
   }
-  const { itemId } = parsed.data;
+  const { itemId, reenrich } = parsed.data;
   await runStageRecord(runtime, 'draft', record, invocation, {
     itemId,
     claim: () =>
@@ -61,6 +61,7 @@ export async function draftRecord(runtime: StageRuntime, record: SQSRecord, invo
         owner: invocation.owner,
         leaseUntil: invocation.leaseUntil,
         now: runtime.now(),
+        reenrich,
       }),
     done: async ({ item }) => {
       runtime.logger.info('duplicate delivery of a finished item', { itemId, state: item.state });
@@ -74,9 +75,16 @@ async function draftItem(runtime: StageRuntime, session: ItemSession, invocation
   const item = session.item;
   const knowledge = item.knowledge;
   if (knowledge === undefined) throw new ItemStateError(`item ${item.itemId} has no extraction checkpoint`);
-  const calls = await runtime.ledger.list(item.itemId, 'draft');
+  // Each generation (the first drafting, then each re-enrichment) has its own steps and its own token budget.
+  const generation = item.generation ?? 0;
+  const prefix = generation === 0 ? '' : `g${generation}.`;
+  const allCalls = await runtime.ledger.list(item.itemId, 'draft');
+  const ofGeneration = (call: CallEntry) =>
+    generation === 0 ? !/^g\d+\./.test(call.step) : call.step.startsWith(prefix);
+  const calls = allCalls.filter(ofGeneration);
+  const earlierGenerations = allCalls.filter((call) => !ofGeneration(call));
   const tokensBefore = (item.usage?.extract?.promptTokens ?? 0) + (item.usage?.extract?.completionTokens ?? 0);
-  const memory = await relatedItems(runtime, item, knowledge, calls, invocation);
+  const memory = await relatedItems(runtime, item, knowledge, calls, invocation, `${prefix}draft.0`);
 
   let previous: { draft: Draft; review: Review } | undefined;
   for (let revision = 0; ; revision += 1) {
@@ -96,7 +104,7 @@ async function draftItem(runtime: StageRuntime, session: ItemSession, invocation
     };
     const { value: draft } = await runLlmStep(runtime, session, calls, tokensBefore, invocation, {
       stage: 'draft',
-      name: `draft.${revision}`,
+      name: `${prefix}draft.${revision}`,
       messages: draftMessages(payload),
       format: { name: OUTPUT_FORMATS.draft, schema: draftSchema },
       context: { related: memory.related, memoryDegraded: memory.degraded },
@@ -104,16 +112,23 @@ async function draftItem(runtime: StageRuntime, session: ItemSession, invocation
     await advance(session, 'REVIEWING', revision);
     const { value: review } = await runLlmStep(runtime, session, calls, tokensBefore, invocation, {
       stage: 'draft',
-      name: `review.${revision}`,
+      name: `${prefix}review.${revision}`,
       messages: reviewMessages({ knowledge, draft, revision }),
       format: { name: OUTPUT_FORMATS.review, schema: reviewSchema },
     });
     const flags = memory.degraded ? [DEGRADED.noHistory] : [];
     if (review.verdict === 'accept') {
-      return publish(runtime, session, calls, { draft, revision, approved: true, flags, memory, knowledge });
+      return publish(runtime, session, [...earlierGenerations, ...calls], {
+        draft,
+        revision,
+        approved: true,
+        flags,
+        memory,
+        knowledge,
+      });
     }
     if (revision >= config.maxRevisions) {
-      return publish(runtime, session, calls, {
+      return publish(runtime, session, [...earlierGenerations, ...calls], {
         draft,
         revision,
         approved: false,
@@ -132,7 +147,7 @@ async function draftItem(runtime: StageRuntime, session: ItemSession, invocation
         calls.filter((c) => c.step.startsWith('draft.')),
       )
     ) {
-      return publish(runtime, session, calls, {
+      return publish(runtime, session, [...earlierGenerations, ...calls], {
         draft,
         revision,
         approved: false,
@@ -154,8 +169,9 @@ async function relatedItems(
   knowledge: Knowledge,
   calls: readonly CallEntry[],
   invocation: RecordInvocation,
+  firstStep: string,
 ): Promise<MemoryOutcome> {
-  const first = calls.find((call) => call.step === 'draft.0');
+  const first = calls.find((call) => call.step === firstStep);
   if (first?.context !== undefined) {
     // Written by this function with the first draft call, so its shape is known.
     const related = (first.context.related as RelatedItem[] | undefined) ?? [];
@@ -235,7 +251,7 @@ async function publish(runtime: StageRuntime, session: ItemSession, calls: reado
   const item = session.item;
   const publishedAt = new Date(runtime.now()).toISOString();
   const publication: Publication = {
-    publicationId: `${item.itemId}#${outcome.revision}`,
+    publicationId: `${item.itemId}#${item.generation ? `g${item.generation}#` : ''}${outcome.revision}`,
     title: outcome.draft.title,
     revision: outcome.revision,
     approved: outcome.approved,

@@ -49,6 +49,8 @@ export interface ClaimRequest {
   now: number;
   /** Extract stage: the validated item, to create the record on first sight. */
   input?: IntakeItem;
+  /** Draft stage: draft a published item again if it was published without history. */
+  reenrich?: boolean;
 }
 
 /** The state a stage moves an item into when it starts (or resumes) work on it. */
@@ -82,9 +84,25 @@ export async function claimItem(items: ItemStore, request: ClaimRequest): Promis
     throw new StateConflictError(`item ${request.itemId} has no record yet`);
   }
   const stage = request.stage;
-  const change = claimChange(item, stage, lease, request.now);
+  const change =
+    request.reenrich === true && stage === 'draft'
+      ? reenrichChange(item, lease)
+      : claimChange(item, stage, lease, request.now);
   if (change === 'done') return { outcome: 'done', item };
   return { outcome: 'claimed', session: new ItemSession(items, await items.update(item, change), false) };
+}
+
+/** The flag of items drafted without history, the ones re-enrichment is for. */
+export const NO_HISTORY = 'NO_HISTORY';
+
+/**
+ * Re-enrichment takes a published item drafted without history back to DRAFTING under a new generation, so the
+ * ledger steps of the new drafts are new calls; anything else needs nothing (already re-enriched, or in flight:
+ * the message then arrives as a plain draft message would).
+ */
+function reenrichChange(item: ItemRecord, lease: { leaseOwner: string; leaseUntil: number }): ItemChange | 'done' {
+  if (item.state !== 'PUBLISHED' || !(item.degraded ?? []).includes(NO_HISTORY)) return 'done';
+  return { state: 'DRAFTING', set: { ...lease, generation: (item.generation ?? 0) + 1, revision: 0 } };
 }
 
 function claimChange(

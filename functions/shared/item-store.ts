@@ -71,6 +71,8 @@ export interface ItemRecord {
   history: { state: ItemState; at: string }[];
   /** Draft stage: the revision being drafted or reviewed. */
   revision?: number;
+  /** Draft stage: how many times the item was drafted again after publication (re-enrichment); 0 or absent at first. */
+  generation?: number;
   degraded?: string[];
   publication?: Publication;
   /** The LLM step (`<stage>#<step>`) an invocation started and has not yet written to the ledger. */

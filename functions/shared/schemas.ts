@@ -69,8 +69,13 @@ export const OUTPUT_FORMATS = {
   review: 'draft_review',
 } as const;
 
-/** Message on the draft queue: everything else is read from the state table. */
-export const draftMessageSchema = z.object({ itemId: z.string().regex(ITEM_ID) }).strict();
+/**
+ * Message on the draft queue: everything else is read from the state table. `reenrich` asks for a published
+ * item that was drafted without history (NO_HISTORY) to be drafted again, now that the memory can answer.
+ */
+export const draftMessageSchema = z
+  .object({ itemId: z.string().regex(ITEM_ID), reenrich: z.literal(true).optional() })
+  .strict();
 export type DraftMessage = z.infer<typeof draftMessageSchema>;
 
 /** Event on the published queue. `publicationId` is stable per item and revision so consumers can dedupe. */

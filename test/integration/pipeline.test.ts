@@ -6,7 +6,7 @@ import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queueDepth } from '#local/queue-io.ts';
-import { LlmCallError } from '#shared/errors.ts';
+import { LlmCallError, MemoryUnavailableError } from '#shared/errors.ts';
 import { publishedEventSchema } from '#shared/schemas.ts';
 import { startTestPipeline, type TestPipeline } from '../support/pipeline.ts';
 
@@ -368,5 +368,65 @@ describe('Pipeline: waiting is not failing', () => {
     expect(item?.leaseOwner).toBeUndefined();
     const depth = await queueDepth(pipeline.dev.sqs, pipeline.outputs.IntakeQueueUrl ?? '');
     expect(depth.delayed + depth.visible).toBe(1);
+  });
+});
+
+describe('Pipeline: re-enrichment', () => {
+  let pipeline: TestPipeline;
+  let memoryDown = false;
+
+  beforeAll(async () => {
+    pipeline = await startTestPipeline({
+      decorate: (runtime) => {
+        // The memory store of this pipeline fails its lookups while `memoryDown` is set.
+        const lookup = runtime.memory.findRelated.bind(runtime.memory);
+        runtime.memory.findRelated = async (query) => {
+          if (memoryDown) throw new MemoryUnavailableError('memory lookup failed: the store is down');
+          return lookup(query);
+        };
+        return runtime;
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await pipeline?.stop();
+  });
+
+  it('drafts a NO_HISTORY item again with history once the memory answers, as a new publication', async () => {
+    // Prepare: one item remembered, then one published while the memory is down
+    await pipeline.invoke('extract', [JSON.stringify(article('re-1', 'Cloud prices drop', 'cloud'))]);
+    await pipeline.invoke('draft', [JSON.stringify({ itemId: 're-1' })]);
+    memoryDown = true;
+    await pipeline.invoke('extract', [JSON.stringify(article('re-2', 'Cloud capacity grows', 'cloud'))]);
+    await pipeline.invoke('draft', [JSON.stringify({ itemId: 're-2' })]);
+    const degraded = await pipeline.item('re-2');
+    memoryDown = false;
+    const paidBefore = pipeline.llm.callsFor('re-2').length;
+
+    // Act
+    await pipeline.invoke('draft', [JSON.stringify({ itemId: 're-2', reenrich: true })]);
+    const again = await pipeline.invoke('draft', [JSON.stringify({ itemId: 're-2', reenrich: true })]);
+
+    // Assess
+    expect(degraded?.degraded).toContain('NO_HISTORY');
+    const item = await pipeline.item('re-2');
+    expect(item?.state).toBe('PUBLISHED');
+    expect(item?.generation).toBe(1);
+    expect(item?.degraded ?? []).not.toContain('NO_HISTORY');
+    expect(item?.publication?.relatedItemIds).toContain('re-1');
+    expect(item?.publication?.publicationId).toMatch(/^re-2#g1#\d+$/);
+    const states = item?.history.map((h) => h.state) ?? [];
+    expect(states.indexOf('PUBLISHED')).toBeLessThan(states.lastIndexOf('DRAFTING'));
+    expect(states.at(-1)).toBe('PUBLISHED');
+    expect(again.batchItemFailures).toEqual([]);
+    const paidForReenrichment = pipeline.llm.callsFor('re-2').length - paidBefore;
+    expect(paidForReenrichment).toBeGreaterThanOrEqual(2);
+    const ledger = await pipeline.ledger('re-2');
+    expect(ledger.filter((call) => call.step.startsWith('g1.'))).toHaveLength(paidForReenrichment);
+    const events = (await pipeline.receiveAll('PublishedQueueUrl', 3))
+      .map((m) => publishedEventSchema.parse(JSON.parse(m.Body ?? '')))
+      .filter((event) => event.itemId === 're-2');
+    expect(new Set(events.map((event) => event.publicationId)).size).toBe(2);
   });
 });
