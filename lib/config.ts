@@ -301,7 +301,8 @@ export const sluiceConfigSchema = section({
      */
     failureThreshold: integerBetween(1, 100).default(3),
     /**
-     * Failures older than this many seconds (1..3600) no longer count toward opening.
+     * Failures are counted within this many seconds (1..3600) of the first of them; after that, counting starts
+     * over.
      * @default 60
      */
     windowSeconds: integerBetween(1, 3600).default(60),
@@ -335,6 +336,71 @@ export const sluiceConfigSchema = section({
       error: (issue) => `must be one of ${LOG_RETENTION_DAYS.join(', ')} (got ${shown(issue.input)})`,
     })
     .default(30),
+  /**
+   * Thresholds of the CloudWatch alarms (see docs/runbook.md, one section per alarm). Every alarm notifies the
+   * stack's alarm topic.
+   */
+  alarms: section({
+    /**
+     * Where each alarm's description links to: the runbook's http(s) URL (e.g. on the repository host), to which
+     * the alarm's `#section` is appended.
+     * @default 'docs/runbook.md', a link relative to the repository
+     */
+    runbookUrl: z
+      .url({
+        protocol: /^https?$/,
+        error: (issue) => `must be an http(s) URL (got ${shown(issue.input)})`,
+      })
+      .optional(),
+    /**
+     * Age in minutes (1..20160) of the oldest message on the intake or draft queue past which its alarm fires.
+     * Waits re-send their message, so a healthy queue's oldest message is at most a few visibility timeouts old.
+     * @default 60
+     */
+    oldestMessageMinutes: integerBetween(1, 20_160).default(60),
+    /**
+     * Window in minutes (1..60) in which any function error, or any throttle, fires its alarm.
+     * @default 5
+     */
+    functionErrorMinutes: integerBetween(1, 60).default(5),
+    /**
+     * Share of the function timeout, in percent (10..100), that the p99 duration may reach before its alarm fires.
+     * @default 80
+     */
+    durationPercentOfTimeout: integerBetween(10, 100).default(80),
+    /**
+     * Consecutive minutes (1..60) in which callers find a breaker (a model's or the memory store's) open before
+     * its alarm fires.
+     * @default 10
+     */
+    breakerOpenMinutes: integerBetween(1, 60).default(10),
+    /**
+     * Share of the daily budget, in percent (1..99), that fires the warning; the critical alarm fires at 100.
+     * @default 80
+     */
+    budgetWarningPercent: integerBetween(1, 99).default(80),
+    /**
+     * Degraded items per published item (0..1) past which the degraded-ratio alarm fires.
+     * @default 0.2
+     */
+    degradedRatio: numberBetween(0, 1).default(0.2),
+    /**
+     * Window in minutes (5..1440) over which the degraded ratio is computed.
+     * @default 60
+     */
+    degradedWindowMinutes: integerBetween(5, 1440).default(60),
+    /**
+     * Fewest items published in the window (1..100000) for the degraded ratio to count, so one degraded item of
+     * two does not fire the alarm.
+     * @default 10
+     */
+    degradedMinPublished: integerBetween(1, 100_000).default(10),
+  }).prefault({}),
+  /**
+   * Email address subscribed to the alarm topic (the recipient confirms the subscription once).
+   * @default none: subscribe to the topic (stack output AlarmTopicArn) as you see fit
+   */
+  alarmEmail: z.email({ error: (issue) => `must be an email address (got ${shown(issue.input)})` }).optional(),
 })
   .prefault({})
   .superRefine((config, ctx) => {

@@ -7,6 +7,7 @@ import { DependencyLayer } from '../layers/dependency-layer.ts';
 import { runtimeConfigFor, type SluiceConfig } from './config.ts';
 import { LlmStage } from './constructs/llm-stage.ts';
 import { MemoryTable } from './constructs/memory-table.ts';
+import { Observability } from './constructs/observability.ts';
 import { RedrivableQueue } from './constructs/redrivable-queue.ts';
 import { StateTable } from './constructs/state-table.ts';
 
@@ -24,7 +25,8 @@ export interface SluiceStackProps extends StackProps {
 
 /**
  * The whole pipeline: intake queue → extract function → draft queue → draft function → published queue, each
- * queue with its DLQ; the state and memory tables; the LLM API key secret; optionally the dependency layer.
+ * queue with its DLQ; the state and memory tables; the LLM API key secret; optionally the dependency layer; the
+ * dashboard and alarms with their SNS topic.
  * @example
  * const app = new App();
  * new SluiceStack(app, STACK_NAME, { config: loadConfig(app.node.tryGetContext('sluice')) });
@@ -37,6 +39,7 @@ export class SluiceStack extends Stack {
   readonly memoryTable: MemoryTable;
   readonly apiKeySecret: ISecret;
   readonly dependencyLayer: DependencyLayer | undefined;
+  readonly observability: Observability;
 
   constructor(scope: Construct, id: string, props: SluiceStackProps) {
     super(scope, id, props);
@@ -82,6 +85,33 @@ export class SluiceStack extends Stack {
       nextQueue: this.draft.queue,
     });
 
+    this.observability = new Observability(this, 'Observability', {
+      stages: [
+        {
+          stage: 'extract',
+          queueName: 'Intake',
+          queue: this.extract.queue,
+          deadLetterQueue: this.extract.deadLetterQueue,
+          function: this.extract.function,
+          maxConcurrency: config.stages.extract.maxConcurrency,
+          model: config.stages.extract.model,
+        },
+        {
+          stage: 'draft',
+          queueName: 'Draft',
+          queue: this.draft.queue,
+          deadLetterQueue: this.draft.deadLetterQueue,
+          function: this.draft.function,
+          maxConcurrency: config.stages.draft.maxConcurrency,
+          model: config.stages.draft.model,
+        },
+      ],
+      published: this.published,
+      thresholds: config.alarms,
+      ...(config.llm.fallbackModel === undefined ? {} : { fallbackModel: config.llm.fallbackModel }),
+      ...(config.alarmEmail === undefined ? {} : { alarmEmail: config.alarmEmail }),
+    });
+
     this.addOutputs();
   }
 
@@ -118,6 +148,8 @@ export class SluiceStack extends Stack {
       ApiKeySecretArn: this.apiKeySecret.secretArn,
       ExtractFunctionName: this.extract.function.functionName,
       DraftFunctionName: this.draft.function.functionName,
+      AlarmTopicArn: this.observability.alarmTopic.topicArn,
+      DashboardName: this.observability.dashboard.dashboardName,
     };
     for (const [id, value] of Object.entries(outputs)) new CfnOutput(this, id, { value });
   }

@@ -6,6 +6,7 @@ import { describeError, ItemStateError, StateConflictError } from '#shared/error
 import { claimItem, type ItemSession } from '#shared/item-claim.ts';
 import type { ItemRecord, Publication } from '#shared/item-store.ts';
 import { runLlmStep } from '#shared/llm-step.ts';
+import { MEMORY_DEPENDENCY } from '#shared/metric-catalogue.ts';
 import { type DraftPayload, draftMessages, type RelatedItem, reviewMessages } from '#shared/prompts.ts';
 import {
   type Draft,
@@ -177,12 +178,12 @@ async function relatedItems(
     const related = (first.context.related as RelatedItem[] | undefined) ?? [];
     return { related, degraded: first.context.memoryDegraded === true };
   }
-  const breaker = runtime.breaker('memory');
+  const breaker = runtime.breaker(MEMORY_DEPENDENCY);
   let permit: BreakerPermit;
   try {
     permit = await breaker.acquire(invocation.owner);
   } catch (error) {
-    runtime.telemetry.dependency('memory', { BreakerOpenWaits: 1 });
+    runtime.telemetry.dependency(MEMORY_DEPENDENCY, { BreakerOpenWaits: 1 });
     runtime.logger.warn('memory breaker open; drafting without history', {
       itemId: item.itemId,
       ...describeError(error),

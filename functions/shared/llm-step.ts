@@ -5,6 +5,7 @@ import { type CallEntry, costNanoUsd, nanoToUsd, sumUsage } from './call-ledger.
 import type { BreakerPermit, CircuitBreaker } from './circuit-breaker.ts';
 import {
   BreakerOpenError,
+  BudgetExhaustedError,
   DeadlineError,
   InvalidOutputError,
   ItemBudgetExceededError,
@@ -106,6 +107,8 @@ export async function runLlmStep<T>(
       price ? costNanoUsd(price, worstTokens - config.maxOutputTokens, config.maxOutputTokens) : 0,
     );
   } catch (error) {
+    // A refused budget reservation means calls have stopped for the day: that is what the 100 % alarm is for.
+    if (error instanceof BudgetExhaustedError) runtime.telemetry.global({ BudgetUsedPercent: 100 });
     await release(runtime, breaker, permit, limit, spend);
     throw error;
   }

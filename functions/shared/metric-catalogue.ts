@@ -9,6 +9,9 @@ export const METRICS_NAMESPACE = 'Sluice';
 /** Powertools adds the service name as a dimension of every metric. */
 export const SERVICE_NAME = 'sluice';
 
+/** The dependency name of the memory store's circuit breaker (models' breakers are named by the model). */
+export const MEMORY_DEPENDENCY = 'memory';
+
 export type MetricUnit = 'Count' | 'Milliseconds' | 'Percent' | 'None';
 
 /** Dimension sets: every metric carries `service` plus these. */

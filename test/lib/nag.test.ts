@@ -25,6 +25,14 @@ describe('Compliance: cdk-nag AwsSolutions and Serverless packs', () => {
       { apiKeySecretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:k-AbC123' },
     ],
     ['reserved concurrency off', { reservedConcurrencyEnabled: false }],
+    [
+      'an alarm email, a fallback model and a runbook URL',
+      {
+        alarmEmail: 'ops@example.com',
+        llm: { fallbackModel: 'gpt-4o-mini' },
+        alarms: { runbookUrl: 'https://git.example.com/sluice/blob/main/docs/runbook.md' },
+      },
+    ],
   ])('finds nothing unacknowledged in the stack with %s', (_case, sluice) => {
     // Prepare
     const { app } = synthesizeStack(sluice);

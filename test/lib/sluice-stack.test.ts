@@ -447,6 +447,8 @@ describe('Construct: SluiceStack', () => {
         'ApiKeySecretArn',
         'ExtractFunctionName',
         'DraftFunctionName',
+        'AlarmTopicArn',
+        'DashboardName',
       ].sort(),
     );
     expect(referencedId(defaults.template.toJSON().Outputs.IntakeQueueUrl.Value)).toBe(
