@@ -31,6 +31,8 @@ export interface CallEntry {
   at: string;
   /** The call repeats one a crashed invocation had started and may have been billed for. */
   rebilled?: boolean;
+  /** Whether the call is counted in the day's totals; false between the ledger write and that count. */
+  accounted?: boolean;
   /** Step-specific facts worth keeping with the call (e.g. the memory items a draft was given). */
   context?: Record<string, unknown> | undefined;
 }
@@ -109,6 +111,28 @@ export class CallLedger {
           TableName: this.#tableName,
           Item: { pk: `ITEM#${entry.itemId}`, sk: callSortKey(entry.stage, entry.step, entry.n), ...entry },
           ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Claims the right to count the call in the day's totals: true for exactly one caller, the one that flipped
+   * `accounted` from false. Entries written before this flag existed count as accounted.
+   */
+  async markAccounted(entry: CallEntry): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { pk: `ITEM#${entry.itemId}`, sk: callSortKey(entry.stage, entry.step, entry.n) },
+          UpdateExpression: 'SET accounted = :true',
+          ConditionExpression: 'accounted = :false',
+          ExpressionAttributeValues: { ':true': true, ':false': false },
         }),
       );
       return true;

@@ -71,6 +71,8 @@ export async function runLlmStep<T>(
   invocation: Invocation,
   step: LlmStep<T>,
 ): Promise<StepResult<T>> {
+  // Calls a crashed invocation wrote to the ledger but did not get to count in the day's totals.
+  for (const call of calls) if (call.accounted === false) await account(runtime, call);
   const stored = calls.find((call) => call.step === step.name && call.outcome === 'ok');
   if (stored !== undefined) {
     const reused = step.format.schema.safeParse(parseJson(stored.content));
@@ -156,6 +158,7 @@ export async function runLlmStep<T>(
     requestId: completion.requestId,
     at: new Date(runtime.now()).toISOString(),
     ...(rebilled ? { rebilled: true } : {}),
+    accounted: false,
     context: step.context,
   };
   // A concurrent writer can only have taken `n` if a lease was lost; keep our paid call under the next free n.
@@ -163,15 +166,7 @@ export async function runLlmStep<T>(
   calls.push(entry);
   runtime.faults?.crashPoint('after-ledger-write', itemId);
   if (rebilled) runtime.logger.warn('LLM call repeated after a crash: re-billed', { itemId, step: step.name });
-  runtime.telemetry.call(entry.model, {
-    LlmCalls: 1,
-    LlmLatency: entry.latencyMs,
-    PromptTokens: entry.promptTokens,
-    CompletionTokens: entry.completionTokens,
-    LlmCostUsd: nanoToUsd(entry.costNanoUsd),
-    ...(rebilled ? { RebilledCalls: 1 } : {}),
-  });
-  await runtime.ledger.addUsage(entry);
+  await account(runtime, entry);
   await settle(runtime, breaker, permit, limit, spend, entry);
 
   if (!parsed.success) {
@@ -185,6 +180,27 @@ export async function runLlmStep<T>(
     throw new InvalidOutputError(`${step.name} output from ${completion.model} is not valid: ${why}`);
   }
   return { value: parsed.data, call: entry, paid: true };
+}
+
+/**
+ * Counts a ledgered call in the day's totals and metrics, exactly once: the ledger entry is written with
+ * `accounted: false`, and whoever flips it to true (this invocation, or the replay after a crash) adds it.
+ */
+async function account(runtime: StageRuntime, entry: CallEntry): Promise<void> {
+  if (!(await runtime.ledger.markAccounted(entry))) {
+    entry.accounted = true;
+    return;
+  }
+  entry.accounted = true;
+  runtime.telemetry.call(entry.model, {
+    LlmCalls: 1,
+    LlmLatency: entry.latencyMs,
+    PromptTokens: entry.promptTokens,
+    CompletionTokens: entry.completionTokens,
+    LlmCostUsd: nanoToUsd(entry.costNanoUsd),
+    ...(entry.rebilled ? { RebilledCalls: 1 } : {}),
+  });
+  await runtime.ledger.addUsage(entry);
 }
 
 /** The stage's model while its breaker lets calls through; the fallback model while it does not. */
