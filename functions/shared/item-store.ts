@@ -67,6 +67,8 @@ export interface ItemRecord {
   leaseUntil?: number;
   attempts: Record<Stage, number>;
   lastError?: ErrorRecord;
+  /** A dead letter was decided and is being carried out (DLQ send, then the DEAD_LETTER state). */
+  deadLettering?: ErrorRecord;
   deadLetter?: ErrorRecord;
   history: { state: ItemState; at: string }[];
   /** Draft stage: the revision being drafted or reviewed. */

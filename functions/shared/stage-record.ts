@@ -60,12 +60,9 @@ export async function runStageRecord(
   }
   const session = claim.session;
   runtime.faults?.crashPoint('after-claim', session.item.itemId);
-  const maxAttempts = runtime.config.maxAttempts;
-  if ((session.item.attempts[stage] ?? 0) >= maxAttempts) {
-    // The budget was spent but the item never reached DEAD_LETTER (a crash after the DLQ send): finish the job.
-    const last =
-      session.item.lastError ?? failureRecord(runtime, stage, new Error('failure budget spent'), maxAttempts);
-    await deadLetter(runtime, session, record.body, { ...last, attempts: maxAttempts });
+  if (session.item.deadLettering !== undefined) {
+    // A crash came after this item's dead letter was decided (and maybe sent): finish the job, do no more work.
+    await deadLetter(runtime, session, record.body, session.item.deadLettering);
     return;
   }
   for (;;) {
@@ -174,11 +171,15 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /**
- * Puts the item's message in the stage's DLQ with the error as attributes, then marks the item DEAD_LETTER.
- * The DLQ send comes first: if the state write then fails, the message is redelivered and the item, having
- * spent its failure budget, is dead-lettered again, so it is never DEAD_LETTER without its message in a DLQ.
+ * Records the decision on the item, puts the item's message in the stage's DLQ with the error as attributes, then
+ * marks the item DEAD_LETTER. The DLQ send comes before the state: if the state write then fails, the message is
+ * redelivered and the recorded decision is carried out again, so an item is never DEAD_LETTER without its message
+ * in a DLQ, and never worked again after its dead letter was decided.
  */
 export async function deadLetter(runtime: StageRuntime, session: ItemSession, body: string, failure: ErrorRecord) {
+  // Decided first, so a crash before the state write finishes the dead letter instead of working the item again
+  // (and paying again for a request the provider refused).
+  if (session.item.deadLettering === undefined) await session.update({ set: { deadLettering: failure } });
   const item = session.item;
   runtime.logger.error('item dead-lettered', { itemId: item.itemId, ...failure });
   await runtime.queues.sendDeadLetter(body, item.itemId, failure);
@@ -186,7 +187,7 @@ export async function deadLetter(runtime: StageRuntime, session: ItemSession, bo
   await session.update({
     state: 'DEAD_LETTER',
     set: { attempts: { ...item.attempts, [failure.stage]: failure.attempts }, lastError: failure, deadLetter: failure },
-    remove: ['leaseOwner', 'leaseUntil', 'pendingCall', 'deferredSince'],
+    remove: ['leaseOwner', 'leaseUntil', 'pendingCall', 'deferredSince', 'deadLettering'],
   });
   runtime.telemetry.count('ItemsDeadLettered');
 }
