@@ -70,7 +70,13 @@ describe('Command: sluice dev', () => {
     expect(stdout).toMatch(/LLM figures match the state table/);
     const written = JSON.parse(await readFile(outputs, 'utf8'));
     expect(Object.keys(written.Sluice)).toEqual(
-      expect.arrayContaining(['IntakeQueueUrl', 'PublishedQueueUrl', 'StateTableName', 'LocalSqsEndpoint', 'LocalDynamoDbEndpoint']),
+      expect.arrayContaining([
+        'IntakeQueueUrl',
+        'PublishedQueueUrl',
+        'StateTableName',
+        'LocalSqsEndpoint',
+        'LocalDynamoDbEndpoint',
+      ]),
     );
   });
 

@@ -1,0 +1,259 @@
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  type Message,
+  type MessageAttributeValue,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { LaneName, QueueRef } from './target.ts';
+
+/**
+ * Moves dead letters back to their source queue one batch at a time, for redrives SQS's own move task cannot do
+ * (a filter on the error class, a maximum count) or where the endpoint lacks it (the local emulator).
+ *
+ * Each message is received under a visibility timeout, sent to the source queue, and only then deleted from the
+ * DLQ: a crash between the two leaves the message in both queues (it comes back in the DLQ when its visibility
+ * timeout lapses), so the worst case is a duplicate, which the stages treat as a redelivery; a message is never
+ * deleted before its copy is sent. Messages that do not match stay hidden for the rest of the pass, so each is
+ * looked at once, and are made visible again as soon as the pass over their queue ends (or at most
+ * `holdSeconds` after a crash).
+ */
+
+/** The attributes a stage puts on a dead letter; dropped on the way back so a later failure is not mislabelled. */
+const DEAD_LETTER_ATTRIBUTES = new Set(['itemId', 'stage', 'errorClass', 'errorMessage', 'attempts']);
+
+/** Class of a dead letter SQS moved itself after maxReceiveCount receives (a crash backstop): it carries none. */
+export const NO_ERROR_CLASS = '(none)';
+
+const BATCH = 10;
+
+export interface MoveLane {
+  name: LaneName;
+  from: QueueRef;
+  to: QueueRef;
+}
+
+export interface MoveRequest {
+  lanes: readonly MoveLane[];
+  /** Only dead letters with this `errorClass` attribute; all when absent. */
+  errorClass?: string | undefined;
+  /** Most messages to move over all lanes. */
+  max?: number | undefined;
+  /** Most messages sent per second. */
+  ratePerSecond?: number | undefined;
+  /** Count what would move; move nothing. */
+  dryRun: boolean;
+  /** Visibility timeout of the messages being handled: how long a crash can leave them hidden. */
+  holdSeconds: number;
+  /** Long-poll wait of each receive: a short poll on AWS samples only some servers and may miss messages. */
+  waitSeconds: number;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  /** Told the running total after each batch moved. */
+  onMoved?: (moved: number) => void;
+}
+
+export interface LaneOutcome {
+  lane: LaneName;
+  from: string;
+  to: string;
+  /** Moved (or, in a dry run, would move), by error class. */
+  moved: Record<string, number>;
+  /** Looked at and left in the DLQ (not matching the filter, or beyond --max), by error class. */
+  left: Record<string, number>;
+  /** Could not be sent: still in the DLQ. */
+  failed: { messageId: string; reason: string }[];
+  /** Sent, but the delete from the DLQ failed: they come back in the DLQ too (a harmless duplicate). */
+  duplicated: number;
+}
+
+/**
+ * @example
+ * const outcomes = await moveDeadLetters(sqs, {
+ *   lanes: [{ name: 'extract', from: intakeDlq, to: intakeQueue }],
+ *   errorClass: 'LlmCallError', dryRun: false, holdSeconds: 60, waitSeconds: 1,
+ * });
+ */
+export async function moveDeadLetters(sqs: SQSClient, request: MoveRequest): Promise<LaneOutcome[]> {
+  const now = request.now ?? Date.now;
+  const sleep = request.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const pace = pacer(request.ratePerSecond, now, sleep);
+  let movedTotal = 0;
+  const room = () => (request.max === undefined ? Number.POSITIVE_INFINITY : request.max - movedTotal);
+  const receiveSize =
+    request.ratePerSecond === undefined
+      ? BATCH
+      : Math.max(1, Math.min(BATCH, Math.floor((request.ratePerSecond * request.holdSeconds) / 2)));
+  const outcomes: LaneOutcome[] = [];
+
+  for (const lane of request.lanes) {
+    const outcome: LaneOutcome = {
+      lane: lane.name,
+      from: lane.from.url,
+      to: lane.to.url,
+      moved: {},
+      left: {},
+      failed: [],
+      duplicated: 0,
+    };
+    outcomes.push(outcome);
+    // Messages not moved in this pass, hidden until it ends: message id → latest receipt handle.
+    const held = new Map<string, string>();
+    const seen = new Set<string>();
+    try {
+      while (room() > 0) {
+        const { Messages = [] } = await sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: lane.from.url,
+            MaxNumberOfMessages: receiveSize,
+            VisibilityTimeout: request.holdSeconds,
+            WaitTimeSeconds: request.waitSeconds,
+            MessageAttributeNames: ['All'],
+            MessageSystemAttributeNames: ['All'],
+          }),
+        );
+        if (Messages.length === 0) break;
+        const toMove: Message[] = [];
+        for (const message of Messages) {
+          const id = message.MessageId;
+          const handle = message.ReceiptHandle;
+          if (id === undefined || handle === undefined) continue;
+          if (seen.has(id)) {
+            // Its hold lapsed during a long pass and it came round again: it was counted already.
+            held.set(id, handle);
+            continue;
+          }
+          seen.add(id);
+          const errorClass = errorClassOf(message);
+          const matches = request.errorClass === undefined || errorClass === request.errorClass;
+          if (matches && toMove.length < room()) {
+            toMove.push(message);
+          } else {
+            held.set(id, handle);
+            increment(outcome.left, errorClass);
+          }
+        }
+        if (request.dryRun) {
+          for (const message of toMove) {
+            held.set(message.MessageId ?? '', message.ReceiptHandle ?? '');
+            increment(outcome.moved, errorClassOf(message));
+          }
+          movedTotal += toMove.length;
+          continue;
+        }
+        for (let start = 0; start < toMove.length; start += pace.batch) {
+          const batch = toMove.slice(start, start + pace.batch);
+          await pace.wait(batch.length);
+          const moved = await sendThenDelete(sqs, lane, batch, outcome, held);
+          movedTotal += moved;
+          request.onMoved?.(movedTotal);
+        }
+      }
+    } finally {
+      await release(sqs, lane.from.url, held);
+    }
+  }
+  return outcomes;
+}
+
+/** Sends the batch to the source queue, then deletes from the DLQ what was sent. Returns how many moved. */
+async function sendThenDelete(
+  sqs: SQSClient,
+  lane: MoveLane,
+  batch: readonly Message[],
+  outcome: LaneOutcome,
+  held: Map<string, string>,
+): Promise<number> {
+  const sent = await sqs.send(
+    new SendMessageBatchCommand({
+      QueueUrl: lane.to.url,
+      Entries: batch.map((message, index) => ({
+        Id: String(index),
+        MessageBody: message.Body ?? '',
+        MessageAttributes: keptAttributes(message),
+      })),
+    }),
+  );
+  for (const failure of sent.Failed ?? []) {
+    const message = batch[Number(failure.Id)];
+    if (message?.MessageId === undefined || message.ReceiptHandle === undefined) continue;
+    held.set(message.MessageId, message.ReceiptHandle);
+    outcome.failed.push({ messageId: message.MessageId, reason: `${failure.Code}: ${failure.Message ?? ''}` });
+  }
+  const delivered = (sent.Successful ?? []).flatMap((success) => {
+    const message = batch[Number(success.Id)];
+    return message === undefined ? [] : [message];
+  });
+  if (delivered.length === 0) return 0;
+  const deleted = await sqs.send(
+    new DeleteMessageBatchCommand({
+      QueueUrl: lane.from.url,
+      Entries: delivered.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle ?? '' })),
+    }),
+  );
+  outcome.duplicated += deleted.Failed?.length ?? 0;
+  for (const message of delivered) increment(outcome.moved, errorClassOf(message));
+  return delivered.length;
+}
+
+/** Makes the held messages visible again now rather than when their hold lapses. Best effort: they lapse anyway. */
+async function release(sqs: SQSClient, queueUrl: string, held: ReadonlyMap<string, string>): Promise<void> {
+  const handles = [...held.values()];
+  for (let start = 0; start < handles.length; start += BATCH) {
+    await sqs
+      .send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: handles.slice(start, start + BATCH).map((handle, index) => ({
+            Id: String(index),
+            ReceiptHandle: handle,
+            VisibilityTimeout: 0,
+          })),
+        }),
+      )
+      .catch(() => undefined);
+  }
+}
+
+/** The error class a dead letter carries. @example errorClassOf(message) // 'LlmCallError' */
+export function errorClassOf(message: Message): string {
+  return message.MessageAttributes?.errorClass?.StringValue ?? NO_ERROR_CLASS;
+}
+
+function keptAttributes(message: Message): Record<string, MessageAttributeValue> | undefined {
+  const kept = Object.entries(message.MessageAttributes ?? {}).filter(([name]) => !DEAD_LETTER_ATTRIBUTES.has(name));
+  if (kept.length === 0) return undefined;
+  return Object.fromEntries(
+    kept.map(([name, value]) => [
+      name,
+      {
+        DataType: value.DataType,
+        ...(value.StringValue === undefined ? {} : { StringValue: value.StringValue }),
+        ...(value.BinaryValue === undefined ? {} : { BinaryValue: value.BinaryValue }),
+      },
+    ]),
+  );
+}
+
+function increment(counts: Record<string, number>, key: string) {
+  counts[key] = (counts[key] ?? 0) + 1;
+}
+
+/** Spaces sends so that no more than `rate` messages go out per second, in batches of at most `rate`. */
+function pacer(rate: number | undefined, now: () => number, sleep: (ms: number) => Promise<void>) {
+  const started = now();
+  let sent = 0;
+  return {
+    batch: rate === undefined ? BATCH : Math.max(1, Math.min(BATCH, Math.floor(rate))),
+    async wait(count: number) {
+      if (rate !== undefined) {
+        const due = started + (sent / rate) * 1000;
+        const waitMs = due - now();
+        if (waitMs > 0) await sleep(waitMs);
+      }
+      sent += count;
+    },
+  };
+}

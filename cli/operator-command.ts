@@ -1,0 +1,65 @@
+import { resolveTarget, type Target, TargetError, type TargetRequest } from './target.ts';
+import { EXIT } from './usage-error.ts';
+
+/**
+ * What the operator commands share: resolving the target once, closing its clients, and turning an expected
+ * failure (a target that cannot be reached, an unknown item, a refusal) into one clear line and exit code 1.
+ */
+
+/**
+ * An expected failure of an operator command: its message is printed as is, and the exit code is 1.
+ * @example throw new CommandError(`no item '${itemId}' in the state table`);
+ */
+export class CommandError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CommandError';
+  }
+}
+
+/** Where a command writes: stdout and stderr by default, anything with `write` in tests. @example runStatus(args, { out, err }) */
+export interface CommandIo {
+  readonly out: { write(text: string): unknown };
+  readonly err: { write(text: string): unknown };
+}
+
+export const PROCESS_IO: CommandIo = { out: process.stdout, err: process.stderr };
+
+/**
+ * Resolves the target, runs `body` against it and closes it. CommandError and TargetError become
+ * `sluice <command>: <message>` on stderr and exit code 1; anything else propagates (the CLI prints its stack).
+ * @example
+ * return runAgainstTarget('status', options.target, async (target) => { ...; return EXIT.ok; });
+ */
+export async function runAgainstTarget(
+  command: string,
+  request: TargetRequest,
+  body: (target: Target) => Promise<number>,
+  io: CommandIo = PROCESS_IO,
+): Promise<number> {
+  let target: Target | undefined;
+  try {
+    target = await resolveTarget(request);
+    return await body(target);
+  } catch (error) {
+    if (error instanceof CommandError || error instanceof TargetError) {
+      io.err.write(`sluice ${command}: ${error.message}\n`);
+      return EXIT.failure;
+    }
+    throw error;
+  } finally {
+    target?.close();
+  }
+}
+
+/** Prints lines to the command's output. @example const print = printer(io); print('done'); */
+export function printer(io: CommandIo = PROCESS_IO): (line?: string) => void {
+  return (line = '') => {
+    io.out.write(`${line}\n`);
+  };
+}
+
+/** Prints a value as indented JSON. @example printJson({ moved: 3 }, io); */
+export function printJson(value: unknown, io: CommandIo = PROCESS_IO): void {
+  io.out.write(`${JSON.stringify(value, null, 2)}\n`);
+}

@@ -1,0 +1,265 @@
+import { parseArgs } from 'node:util';
+import {
+  GetQueueAttributesCommand,
+  ListMessageMoveTasksCommand,
+  StartMessageMoveTaskCommand,
+} from '@aws-sdk/client-sqs';
+import { queueDepth } from '#local/queue-io.ts';
+import { noPositionals, parseChoice, parsePositiveInteger, parsePositiveNumber } from './arguments.ts';
+import { type LaneOutcome, type MoveLane, moveDeadLetters } from './dead-letter-mover.ts';
+import { type CommandIo, PROCESS_IO, printer, printJson, runAgainstTarget } from './operator-command.ts';
+import {
+  errorText,
+  LANE_NAMES,
+  type LaneName,
+  TARGET_HELP,
+  TARGET_OPTIONS,
+  type Target,
+  type TargetRequest,
+} from './target.ts';
+import { EXIT } from './usage-error.ts';
+
+export const REDRIVE_HELP = `Usage: sluice redrive [options]
+
+Moves dead letters back to the queue they came from: the intake DLQ to the intake queue (extract), the draft DLQ
+to the draft queue, the published DLQ to the published queue. A redriven message resumes its item from its last
+checkpoint with a fresh failure budget; answers already in the call ledger are not paid for again. Fix the cause
+first: items dead-lettered as invalid (InvalidItemError) fail validation again.
+
+With no filter on AWS it starts SQS's own message move task per DLQ and reports its handle and status. With
+--error-class or --max, or where the endpoint has no move tasks (the local emulator), it moves messages itself:
+receive (hidden for 60 s), send to the source queue, then delete from the DLQ, so a crash midway can duplicate a
+message but never lose one. Messages that do not match stay in the DLQ and are visible again when the pass ends.
+
+Options:
+  --stage extract|draft|published  Only this stage's DLQ (default: all three).
+  --error-class CLASS  Only dead letters whose errorClass attribute is CLASS (e.g. LlmCallError,
+                       InvalidOutputError, DeferralLimitError; '(none)' for those SQS moved after
+                       maxReceiveCount).
+  --max N              Move at most N messages in all.
+  --rate R             At most R messages per second (SQS's move task: whole numbers up to 500).
+  --dry-run            Count what would move, by error class; move nothing.
+${TARGET_HELP}
+Exit codes: 0 done (even if nothing matched); 1 a message could not be sent, or an unreachable target;
+2 bad usage.
+
+Examples:
+  sluice redrive --dry-run                       # what is in the DLQs, by stage and error class
+  sluice redrive --stage extract --error-class LlmCallError
+  sluice redrive --max 100 --rate 10
+  sluice redrive --stack Sluice --region eu-west-1 # SQS move tasks for every DLQ
+`;
+
+/** How long a message being moved stays hidden: a crash leaves it out of sight no longer than this. */
+const HOLD_SECONDS = 60;
+/** SQS's limit on a move task's MaxNumberOfMessagesPerSecond. */
+const MAX_TASK_RATE = 500;
+/** Errors an SQS endpoint answers when it has no message move tasks. */
+const UNSUPPORTED = /InvalidAction|UnsupportedOperation|UnknownOperation|not ?implemented|not supported/i;
+
+interface RedriveOptions {
+  stages: readonly LaneName[];
+  errorClass: string | undefined;
+  max: number | undefined;
+  rate: number | undefined;
+  dryRun: boolean;
+  json: boolean;
+  target: TargetRequest;
+}
+
+function parseRedriveArgs(args: string[]): RedriveOptions | 'help' {
+  const { values, positionals } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      ...TARGET_OPTIONS,
+      stage: { type: 'string' },
+      'error-class': { type: 'string' },
+      max: { type: 'string' },
+      rate: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) return 'help';
+  noPositionals(positionals);
+  return {
+    stages: values.stage === undefined ? LANE_NAMES : [parseChoice('--stage', values.stage, LANE_NAMES)],
+    errorClass: values['error-class'],
+    max: values.max === undefined ? undefined : parsePositiveInteger('--max', values.max),
+    rate: values.rate === undefined ? undefined : parsePositiveNumber('--rate', values.rate, MAX_TASK_RATE),
+    dryRun: values['dry-run'],
+    json: values.json,
+    target: { outputs: values.outputs, stack: values.stack, region: values.region },
+  };
+}
+
+export interface MoveTaskOutcome {
+  lane: LaneName;
+  from: string;
+  to: string;
+  /** Messages in the DLQ when the task was started. */
+  depth: number;
+  taskHandle?: string | undefined;
+  status?: string | undefined;
+  approximateToMove?: number | undefined;
+  failure?: string | undefined;
+}
+
+/**
+ * `sluice redrive`: returns the process exit code.
+ * @example process.exitCode = await runRedrive(['--help']);
+ */
+export async function runRedrive(args: string[], io: CommandIo = PROCESS_IO): Promise<number> {
+  const options = parseRedriveArgs(args);
+  if (options === 'help') {
+    io.out.write(REDRIVE_HELP);
+    return EXIT.ok;
+  }
+  return runAgainstTarget(
+    'redrive',
+    options.target,
+    async (target) => {
+      const print = printer(io);
+      const lanes: MoveLane[] = options.stages.map((name) => ({
+        name,
+        from: target.lanes[name].deadLetterQueue,
+        to: target.lanes[name].queue,
+      }));
+      const filtered = options.errorClass !== undefined || options.max !== undefined;
+      let note: string | undefined;
+      if (target.kind === 'aws' && !filtered && !options.dryRun) {
+        const tasks = await startMoveTasks(target, lanes, options.rate);
+        if (tasks !== 'unsupported') {
+          report(io, options, target, { mode: 'move-task', tasks });
+          return tasks.some((task) => task.failure !== undefined) ? EXIT.failure : EXIT.ok;
+        }
+        note = 'this endpoint has no SQS message move tasks: moving messages one by one';
+      } else if (target.kind === 'local' && !options.dryRun) {
+        note = 'the local emulator has no SQS message move tasks: moving messages one by one';
+      }
+      if (note !== undefined && !options.json) print(note);
+      const outcomes = await moveDeadLetters(target.sqs, {
+        lanes,
+        errorClass: options.errorClass,
+        max: options.max,
+        ratePerSecond: options.rate,
+        dryRun: options.dryRun,
+        holdSeconds: HOLD_SECONDS,
+        waitSeconds: target.kind === 'aws' ? 1 : 0,
+      });
+      report(io, options, target, { mode: options.dryRun ? 'dry-run' : 'moved', outcomes, note });
+      return outcomes.some((outcome) => outcome.failed.length > 0) ? EXIT.failure : EXIT.ok;
+    },
+    io,
+  );
+}
+
+/** One SQS move task per non-empty DLQ, back to its source queue; 'unsupported' when the endpoint has none. */
+async function startMoveTasks(
+  target: Target,
+  lanes: readonly MoveLane[],
+  rate: number | undefined,
+): Promise<MoveTaskOutcome[] | 'unsupported'> {
+  const tasks: MoveTaskOutcome[] = [];
+  let anyStarted = false;
+  for (const lane of lanes) {
+    const depth = await queueDepth(target.sqs, lane.from.url);
+    const task: MoveTaskOutcome = { lane: lane.name, from: lane.from.url, to: lane.to.url, depth: depth.visible };
+    tasks.push(task);
+    if (depth.visible === 0) continue;
+    try {
+      const sourceArn = lane.from.arn ?? (await queueArn(target, lane.from.url));
+      const started = await target.sqs.send(
+        new StartMessageMoveTaskCommand({
+          SourceArn: sourceArn,
+          ...(rate === undefined ? {} : { MaxNumberOfMessagesPerSecond: Math.max(1, Math.round(rate)) }),
+        }),
+      );
+      task.taskHandle = started.TaskHandle;
+      anyStarted = true;
+      const { Results = [] } = await target.sqs.send(
+        new ListMessageMoveTasksCommand({ SourceArn: sourceArn, MaxResults: 1 }),
+      );
+      const latest = Results[0];
+      task.status = latest?.Status;
+      task.approximateToMove = latest?.ApproximateNumberOfMessagesToMove;
+      if (latest?.FailureReason) task.failure = latest.FailureReason;
+    } catch (error) {
+      if (!anyStarted && UNSUPPORTED.test(errorText(error))) return 'unsupported';
+      task.failure = errorText(error);
+    }
+  }
+  return tasks;
+}
+
+async function queueArn(target: Target, url: string): Promise<string> {
+  const { Attributes = {} } = await target.sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }),
+  );
+  return Attributes.QueueArn ?? '';
+}
+
+type RedriveResult =
+  | { mode: 'move-task'; tasks: MoveTaskOutcome[] }
+  | { mode: 'moved' | 'dry-run'; outcomes: LaneOutcome[]; note?: string | undefined };
+
+const total = (counts: Record<string, number>) => Object.values(counts).reduce((sum, n) => sum + n, 0);
+const byClass = (counts: Record<string, number>) =>
+  Object.entries(counts)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([errorClass, n]) => `${errorClass} ${n}`)
+    .join(', ');
+
+function report(io: CommandIo, options: RedriveOptions, target: Target, result: RedriveResult) {
+  const filter = { stages: options.stages, errorClass: options.errorClass, max: options.max, rate: options.rate };
+  if (result.mode === 'move-task') {
+    if (options.json) {
+      printJson({ target: target.description, mode: result.mode, filter, tasks: result.tasks }, io);
+      return;
+    }
+    const print = printer(io);
+    print(`redrive of ${target.description} with SQS message move tasks`);
+    for (const task of result.tasks) {
+      const from = `${target.lanes[task.lane].deadLetterQueue.label} → ${target.lanes[task.lane].queue.label}`;
+      if (task.depth === 0) print(`  ${from}: empty`);
+      else if (task.failure !== undefined) print(`  ${from}: FAILED: ${task.failure}`);
+      else
+        print(
+          `  ${from}: task ${task.status ?? 'started'} for ~${task.approximateToMove ?? task.depth} message(s), handle ${task.taskHandle ?? '?'}`,
+        );
+    }
+    print("follow them with 'aws sqs list-message-move-tasks --source-arn <DLQ ARN>' or 'sluice status'");
+    return;
+  }
+  const moved = result.outcomes.reduce((sum, outcome) => sum + total(outcome.moved), 0);
+  const left = result.outcomes.reduce((sum, outcome) => sum + total(outcome.left), 0);
+  const failed = result.outcomes.reduce((sum, outcome) => sum + outcome.failed.length, 0);
+  const invalid = result.outcomes.reduce((sum, outcome) => sum + (outcome.moved.InvalidItemError ?? 0), 0);
+  if (options.json) {
+    printJson(
+      { target: target.description, mode: result.mode, filter, moved, left, failed, lanes: result.outcomes },
+      io,
+    );
+    return;
+  }
+  const print = printer(io);
+  const verb = result.mode === 'dry-run' ? 'would move' : 'moved';
+  print(`redrive of ${target.description}${result.mode === 'dry-run' ? ' (dry run: nothing moved)' : ''}`);
+  for (const outcome of result.outcomes) {
+    const from = `${target.lanes[outcome.lane].deadLetterQueue.label} → ${target.lanes[outcome.lane].queue.label}`;
+    const parts = [
+      total(outcome.moved) > 0 ? `${verb} ${total(outcome.moved)} (${byClass(outcome.moved)})` : `${verb} 0`,
+      ...(total(outcome.left) > 0 ? [`left ${total(outcome.left)} (${byClass(outcome.left)})`] : []),
+      ...(outcome.failed.length > 0 ? [`FAILED to send ${outcome.failed.length}`] : []),
+      ...(outcome.duplicated > 0 ? [`${outcome.duplicated} also left in the DLQ (duplicates)`] : []),
+    ];
+    print(`  ${from}: ${parts.join('; ')}`);
+    for (const failure of outcome.failed) print(`    ${failure.messageId}: ${failure.reason}`);
+  }
+  print(`${verb} ${moved} message(s), left ${left}${failed > 0 ? `, ${failed} failed (still in their DLQ)` : ''}`);
+  if (options.max !== undefined && moved >= options.max) print(`stopped at --max ${options.max}`);
+  if (invalid > 0) {
+    print(`note: ${invalid} InvalidItemError message(s) will fail validation again; fix and re-send those items`);
+  }
+}

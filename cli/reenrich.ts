@@ -1,0 +1,190 @@
+import { parseArgs } from 'node:util';
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { sendBodies } from '#local/queue-io.ts';
+import type { BreakerRecord } from '#shared/circuit-breaker.ts';
+import { MEMORY_DEPENDENCY } from '#shared/metric-catalogue.ts';
+import { noPositionals, parseInstant, parsePositiveInteger } from './arguments.ts';
+import { CommandError, type CommandIo, PROCESS_IO, printer, printJson, runAgainstTarget } from './operator-command.ts';
+import { TARGET_HELP, TARGET_OPTIONS, type Target, type TargetRequest } from './target.ts';
+import { EXIT } from './usage-error.ts';
+
+export const REENRICH_HELP = `Usage: sluice reenrich [options]
+
+Re-queues published items that were drafted without history (flagged NO_HISTORY because the memory store was
+down or slow) for a redraft with related items: sends { "itemId": "<id>", "reenrich": true } to the draft queue
+for each. Refuses while the memory breaker is open: those redrafts would go without history again.
+
+Options:
+  --since DATE         Only items published (last updated) since: YYYY-MM-DD, a date-time, or an age like 7d
+                       (default: all).
+  --max N              Re-queue at most N items (oldest first).
+  --dry-run            List the items; send nothing.
+${TARGET_HELP}
+Exit codes: 0 done (even if no item was flagged); 1 the memory breaker is open, a send failed, or an unreachable
+target; 2 bad usage.
+
+Examples:
+  sluice reenrich --dry-run
+  sluice reenrich --since 2d --max 50
+  sluice reenrich --stack Sluice --region eu-west-1 --json
+`;
+
+/** The degraded flag of an item drafted without history (see the draft stage). */
+export const NO_HISTORY = 'NO_HISTORY';
+
+interface ReenrichOptions {
+  since: string | undefined;
+  max: number | undefined;
+  dryRun: boolean;
+  json: boolean;
+  target: TargetRequest;
+}
+
+function parseReenrichArgs(args: string[], now = Date.now()): ReenrichOptions | 'help' {
+  const { values, positionals } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      ...TARGET_OPTIONS,
+      since: { type: 'string' },
+      max: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) return 'help';
+  noPositionals(positionals);
+  return {
+    since: values.since === undefined ? undefined : new Date(parseInstant('--since', values.since, now)).toISOString(),
+    max: values.max === undefined ? undefined : parsePositiveInteger('--max', values.max),
+    dryRun: values['dry-run'],
+    json: values.json,
+    target: { outputs: values.outputs, stack: values.stack, region: values.region },
+  };
+}
+
+/**
+ * Published items flagged NO_HISTORY, oldest first, from the ByState index.
+ * @example const ids = await itemsWithoutHistory(target, '2026-11-01T00:00:00.000Z', 50);
+ */
+export async function itemsWithoutHistory(
+  target: Target,
+  since: string | undefined,
+  max: number | undefined,
+): Promise<string[]> {
+  const ids: string[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await target.dynamo.send(
+      new QueryCommand({
+        TableName: target.stateTableName,
+        IndexName: 'ByState',
+        KeyConditionExpression: since === undefined ? '#state = :state' : '#state = :state AND updatedAt >= :since',
+        FilterExpression: 'contains(degraded, :flag)',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: {
+          ':state': 'PUBLISHED',
+          ':flag': NO_HISTORY,
+          ...(since === undefined ? {} : { ':since': since }),
+        },
+        ProjectionExpression: 'itemId',
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    for (const row of page.Items ?? []) {
+      if (typeof row.itemId === 'string') ids.push(row.itemId);
+      if (max !== undefined && ids.length >= max) return ids;
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey !== undefined);
+  return ids;
+}
+
+/** Throws CommandError while the memory breaker is not closed. */
+async function requireMemoryBreakerClosed(target: Target): Promise<void> {
+  const { Item } = await target.dynamo.send(
+    new GetCommand({
+      TableName: target.stateTableName,
+      Key: { pk: `BREAKER#${MEMORY_DEPENDENCY}`, sk: 'BREAKER' },
+      ConsistentRead: true,
+    }),
+  );
+  // Written only by the CircuitBreaker class.
+  const breaker = (Item ?? {}) as Partial<BreakerRecord>;
+  if (breaker.state === undefined || breaker.state === 'closed') return;
+  // Open with its cooldown over: the first redraft's lookup is the probe that closes it (or opens it again).
+  if (breaker.state === 'open' && (breaker.openUntil ?? 0) <= Date.now()) return;
+  const at = (ms: number | undefined) => (ms === undefined ? '?' : new Date(ms).toISOString());
+  const probe =
+    breaker.state === 'open'
+      ? `a draft may probe the memory store from ${at(breaker.openUntil)}`
+      : `a draft is probing the memory store (until ${at(breaker.probeUntil)})`;
+  throw new CommandError(
+    `the memory breaker is ${breaker.state} (opened ${at(breaker.openedAt)}): redrafts now would go without history ` +
+      `again. It closes after a draft's successful memory lookup (${probe}); try again once 'sluice status' shows it closed.`,
+  );
+}
+
+/**
+ * `sluice reenrich`: returns the process exit code.
+ * @example process.exitCode = await runReenrich(['--help']);
+ */
+export async function runReenrich(args: string[], io: CommandIo = PROCESS_IO): Promise<number> {
+  const options = parseReenrichArgs(args);
+  if (options === 'help') {
+    io.out.write(REENRICH_HELP);
+    return EXIT.ok;
+  }
+  return runAgainstTarget(
+    'reenrich',
+    options.target,
+    async (target) => {
+      await requireMemoryBreakerClosed(target);
+      const itemIds = await itemsWithoutHistory(target, options.since, options.max);
+      const queueUrl = target.lanes.draft.queue.url;
+      let sent = 0;
+      if (!options.dryRun && itemIds.length > 0) {
+        const bodies = itemIds.map((itemId) => JSON.stringify({ itemId, reenrich: true }));
+        try {
+          sent = (
+            await sendBodies(target.sqs, queueUrl, bodies, (count) => {
+              sent = count;
+            })
+          ).length;
+        } catch (error) {
+          throw new CommandError(`re-queued ${sent} of ${itemIds.length} item(s), then: ${(error as Error).message}`, {
+            cause: error,
+          });
+        }
+      }
+      if (options.json) {
+        printJson(
+          {
+            target: target.description,
+            since: options.since ?? null,
+            dryRun: options.dryRun,
+            found: itemIds.length,
+            sent,
+            itemIds,
+          },
+          io,
+        );
+        return EXIT.ok;
+      }
+      const print = printer(io);
+      const scope = options.since === undefined ? '' : ` since ${options.since}`;
+      if (itemIds.length === 0) {
+        print(`no published item flagged ${NO_HISTORY}${scope} in ${target.description}`);
+        return EXIT.ok;
+      }
+      print(
+        options.dryRun
+          ? `dry run: would re-queue ${itemIds.length} item(s) flagged ${NO_HISTORY}${scope} for a redraft with history`
+          : `re-queued ${sent} item(s) flagged ${NO_HISTORY}${scope} on the draft queue of ${target.description} for a redraft with history`,
+      );
+      for (const itemId of itemIds) print(`  ${itemId}`);
+      return EXIT.ok;
+    },
+    io,
+  );
+}

@@ -1,0 +1,335 @@
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { type CallEntry, CallLedger, nanoToUsd } from '#shared/call-ledger.ts';
+import { type ItemRecord, ItemStore } from '#shared/item-store.ts';
+import { type Draft, draftSchema, type Review, reviewSchema } from '#shared/schemas.ts';
+import { CommandError, type CommandIo, PROCESS_IO, printer, printJson, runAgainstTarget } from './operator-command.ts';
+import { TARGET_HELP, TARGET_OPTIONS, type TargetRequest } from './target.ts';
+import { type Align, formatCount, formatDuration, formatUsd, oneLine, renderTable } from './text-table.ts';
+import { EXIT, UsageError } from './usage-error.ts';
+
+export const SHOW_HELP = `Usage: sluice show ID [options]
+
+Shows one item's whole chain from the state table: its input, the extracted knowledge, every draft with the
+reviewer's verdict (rejected drafts with the feedback), the related items the draft was given from memory (or
+that it was drafted without history), every LLM call (model, tokens, cost, latency, outcome, re-billed),
+attempts, errors and the state history.
+
+Options:
+  --full               Print the whole body and every draft's markdown (default: the first lines).
+${TARGET_HELP}
+Exit codes: 0 shown; 1 no such item, or an unreachable target; 2 bad usage.
+
+Examples:
+  sluice show sample-001
+  sluice show sample-001 --full | less
+  sluice show sample-001 --json | jq '.calls[] | {step, model, costUsd}'
+`;
+
+interface ShowOptions {
+  itemId: string;
+  full: boolean;
+  json: boolean;
+  target: TargetRequest;
+}
+
+function parseShowArgs(args: string[]): ShowOptions | 'help' {
+  const { values, positionals } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: { ...TARGET_OPTIONS, full: { type: 'boolean', default: false } },
+  });
+  if (values.help) return 'help';
+  const [itemId, ...rest] = positionals;
+  if (itemId === undefined) throw new UsageError('name the item to show: sluice show ID');
+  if (rest.length > 0) throw new UsageError(`one item at a time (got ${positionals.join(' ')})`);
+  return {
+    itemId,
+    full: values.full,
+    json: values.json,
+    target: { outputs: values.outputs, stack: values.stack, region: values.region },
+  };
+}
+
+/** One draft of the loop and the review it got, read back from the ledger. */
+export interface DraftRound {
+  /** 0 for the item's first publication; re-enrichment drafts again as generation 1, 2, ... */
+  generation: number;
+  revision: number;
+  draft: Draft | undefined;
+  review: Review | undefined;
+  verdict: 'accepted' | 'rejected' | 'not reviewed';
+  published: boolean;
+}
+
+export interface MemoryUse {
+  generation: number;
+  degraded: boolean;
+  related: { itemId: string; title: string }[];
+}
+
+export interface CallLine {
+  stage: string;
+  step: string;
+  n: number;
+  model: string;
+  promptTokens: number;
+  completionTokens: number;
+  costUsd: number;
+  latencyMs: number;
+  outcome: string;
+  rebilled: boolean;
+  at: string;
+}
+
+export interface ItemChain {
+  item: ItemRecord;
+  drafts: DraftRound[];
+  memory: MemoryUse[];
+  calls: CallLine[];
+  totals: { calls: number; promptTokens: number; completionTokens: number; costUsd: number; rebilledCalls: number };
+}
+
+const STEP = /^(?:g(\d+)\.)?(draft|review)\.(\d+)$/;
+const relatedSchema = z.array(z.object({ itemId: z.string(), title: z.string() }).loose());
+
+/**
+ * The item's chain, assembled from its record and its call ledger.
+ * @example const chain = assembleChain(item, await ledger.list(item.itemId));
+ */
+export function assembleChain(item: ItemRecord, entries: readonly CallEntry[]): ItemChain {
+  const rounds = new Map<string, DraftRound>();
+  const memory: MemoryUse[] = [];
+  const publication = item.publication as (ItemRecord['publication'] & { generation?: number }) | undefined;
+  for (const entry of entries) {
+    const step = STEP.exec(entry.step);
+    if (entry.stage !== 'draft' || step === null) continue;
+    const generation = Number(step[1] ?? 0);
+    const revision = Number(step[3]);
+    const key = `${generation}.${revision}`;
+    const round = rounds.get(key) ?? {
+      generation,
+      revision,
+      draft: undefined,
+      review: undefined,
+      verdict: 'not reviewed',
+      published: false,
+    };
+    rounds.set(key, round);
+    // A step may have several paid calls (an invalid output, then a valid one): the last valid one counts.
+    if (step[2] === 'draft') {
+      round.draft = parsed(entry, draftSchema) ?? round.draft;
+      if (revision === 0 && entry.context !== undefined && !memory.some((m) => m.generation === generation)) {
+        const related = relatedSchema.safeParse(entry.context.related);
+        memory.push({
+          generation,
+          degraded: entry.context.memoryDegraded === true,
+          related: related.success ? related.data.map(({ itemId, title }) => ({ itemId, title })) : [],
+        });
+      }
+    } else {
+      round.review = parsed(entry, reviewSchema) ?? round.review;
+      if (round.review) round.verdict = round.review.verdict === 'accept' ? 'accepted' : 'rejected';
+    }
+  }
+  const drafts = [...rounds.values()].sort((a, b) => a.generation - b.generation || a.revision - b.revision);
+  if (item.state === 'PUBLISHED' && publication !== undefined) {
+    const generation = publication.generation ?? Math.max(0, ...drafts.map((d) => d.generation));
+    const round = drafts.find((d) => d.generation === generation && d.revision === publication.revision);
+    if (round) round.published = true;
+  }
+  const calls = entries.map(
+    (entry): CallLine => ({
+      stage: entry.stage,
+      step: entry.step,
+      n: entry.n,
+      model: entry.model,
+      promptTokens: entry.promptTokens,
+      completionTokens: entry.completionTokens,
+      costUsd: nanoToUsd(entry.costNanoUsd),
+      latencyMs: entry.latencyMs,
+      outcome: entry.outcome,
+      rebilled: entry.rebilled === true,
+      at: entry.at,
+    }),
+  );
+  calls.sort((a, b) => a.at.localeCompare(b.at) || a.step.localeCompare(b.step) || a.n - b.n);
+  const costNano = entries.reduce((sum, entry) => sum + entry.costNanoUsd, 0);
+  return {
+    item,
+    drafts,
+    memory: memory.sort((a, b) => a.generation - b.generation),
+    calls,
+    totals: {
+      calls: calls.length,
+      promptTokens: calls.reduce((sum, call) => sum + call.promptTokens, 0),
+      completionTokens: calls.reduce((sum, call) => sum + call.completionTokens, 0),
+      costUsd: nanoToUsd(costNano),
+      rebilledCalls: calls.filter((call) => call.rebilled).length,
+    },
+  };
+}
+
+/** The ledger keeps the raw completion; it is shown only when it still matches its schema. */
+function parsed<T>(entry: CallEntry, schema: z.ZodType<T>): T | undefined {
+  if (entry.outcome !== 'ok') return undefined;
+  try {
+    const result = schema.safeParse(JSON.parse(entry.content));
+    return result.success ? result.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `sluice show`: returns the process exit code.
+ * @example process.exitCode = await runShow(['--help']);
+ */
+export async function runShow(args: string[], io: CommandIo = PROCESS_IO): Promise<number> {
+  const options = parseShowArgs(args);
+  if (options === 'help') {
+    io.out.write(SHOW_HELP);
+    return EXIT.ok;
+  }
+  return runAgainstTarget(
+    'show',
+    options.target,
+    async (target) => {
+      const item = await new ItemStore(target.dynamo, target.stateTableName, Date.now).get(options.itemId);
+      if (item === undefined) {
+        throw new CommandError(
+          `no item '${options.itemId}' in the state table ${target.stateTableName} of ${target.description}`,
+        );
+      }
+      const entries = await new CallLedger(target.dynamo, target.stateTableName).list(options.itemId);
+      const chain = assembleChain(item, entries);
+      if (options.json) printJson(chain, io);
+      else renderChain(chain, options.full).forEach(printer(io));
+      return EXIT.ok;
+    },
+    io,
+  );
+}
+
+const PREVIEW_LINES = 6;
+
+function preview(text: string, full: boolean, indent: string): string[] {
+  const lines = text.split('\n');
+  const shown = full ? lines : lines.slice(0, PREVIEW_LINES);
+  const cut =
+    full || lines.length <= PREVIEW_LINES ? [] : [`... ${lines.length - PREVIEW_LINES} more line(s) (--full)`];
+  return [...shown, ...cut].map((line) => `${indent}${full ? line : oneLine(line, 110)}`);
+}
+
+/** The chain as text, section by section. */
+function renderChain(chain: ItemChain, full: boolean): string[] {
+  const { item } = chain;
+  const lines: string[] = [];
+  const flags = item.degraded && item.degraded.length > 0 ? `  degraded: ${item.degraded.join(', ')}` : '';
+  lines.push(`item ${item.itemId}  ${item.state}${flags}`);
+  lines.push(`  created ${item.createdAt}, updated ${item.updatedAt}, version ${item.version}`);
+  if (item.publication) {
+    const p = item.publication;
+    lines.push(
+      `  published ${p.publishedAt} as ${p.publicationId} (revision ${p.revision}, ${p.approved ? 'approved' : 'NOT approved'})`,
+    );
+  }
+
+  lines.push('', 'input');
+  if (item.input) {
+    const input = item.input;
+    lines.push(`  title        ${input.title}`);
+    for (const key of ['url', 'source', 'author', 'publishedAt'] as const) {
+      if (input[key] !== undefined) lines.push(`  ${key.padEnd(12)} ${input[key]}`);
+    }
+    lines.push(`  body         (${input.body.length} characters)`, ...preview(input.body, full, '    '));
+  } else if (item.rawInput !== undefined) {
+    lines.push('  (not a valid item; the message as received)', ...preview(item.rawInput, full, '    '));
+  } else {
+    lines.push('  (none recorded)');
+  }
+
+  lines.push('', 'extraction');
+  if (item.knowledge)
+    lines.push(
+      ...JSON.stringify(item.knowledge, null, 2)
+        .split('\n')
+        .map((line) => `  ${line}`),
+    );
+  else lines.push('  (none yet)');
+
+  lines.push('', 'memory');
+  if (chain.memory.length === 0) {
+    lines.push(item.degraded?.includes('NO_HISTORY') ? '  drafted without history (NO_HISTORY)' : '  (no draft yet)');
+  }
+  for (const use of chain.memory) {
+    const label = chain.memory.length > 1 || use.generation > 0 ? `  generation ${use.generation}: ` : '  ';
+    if (use.degraded) lines.push(`${label}memory unavailable: drafted without history (NO_HISTORY)`);
+    else if (use.related.length === 0) lines.push(`${label}no related items found`);
+    else {
+      lines.push(`${label}${use.related.length} related item(s)`);
+      for (const related of use.related) lines.push(`    ${related.itemId}  ${oneLine(related.title, 90)}`);
+    }
+  }
+
+  lines.push('', 'drafts');
+  if (chain.drafts.length === 0) lines.push('  (none yet)');
+  for (const round of chain.drafts) {
+    const name = `${round.generation > 0 ? `generation ${round.generation}, ` : ''}revision ${round.revision}`;
+    const verdict = round.verdict.toUpperCase() + (round.published ? ', published' : '');
+    lines.push(`  ${name}: ${verdict}${round.draft ? `  "${oneLine(round.draft.title, 80)}"` : ''}`);
+    if (round.review && round.verdict === 'rejected') {
+      lines.push(`    feedback: ${full ? round.review.feedback : oneLine(round.review.feedback, 200)}`);
+      for (const claim of round.review.unsupportedClaims) lines.push(`    unsupported: ${oneLine(claim, 120)}`);
+    }
+    if (round.draft) lines.push(...preview(round.draft.markdown, full, '    | '));
+  }
+
+  lines.push('', 'llm calls');
+  if (chain.calls.length === 0) lines.push('  (none)');
+  else {
+    const rows = chain.calls.map((call) => [
+      `${call.stage} ${call.step}${call.n > 0 ? `#${call.n}` : ''}`,
+      call.model,
+      formatCount(call.promptTokens),
+      formatCount(call.completionTokens),
+      formatUsd(call.costUsd),
+      formatDuration(call.latencyMs),
+      call.outcome,
+      call.rebilled ? 'RE-BILLED' : '',
+      call.at,
+    ]);
+    const t = chain.totals;
+    rows.push([
+      'total',
+      `${t.calls} call(s)`,
+      formatCount(t.promptTokens),
+      formatCount(t.completionTokens),
+      formatUsd(t.costUsd),
+      '',
+      '',
+      t.rebilledCalls > 0 ? `${t.rebilledCalls} re-billed` : '',
+      '',
+    ]);
+    const align: Align[] = ['left', 'left', 'right', 'right', 'right', 'right', 'left', 'left', 'left'];
+    const header = ['step', 'model', 'prompt', 'completion', 'cost', 'latency', 'outcome', 're-billed', 'at'];
+    lines.push(...renderTable(header, rows, align).map((line) => `  ${line}`));
+  }
+
+  lines.push('', 'attempts and errors');
+  lines.push(
+    `  failed attempts: extract ${item.attempts?.extract ?? 0}, draft ${item.attempts?.draft ?? 0}` +
+      `; waits (deferrals): ${item.deferrals ?? 0}`,
+  );
+  if (item.lastError) lines.push(`  last error: ${describeFailure(item.lastError)}`);
+  if (item.deadLetter) lines.push(`  DEAD-LETTERED: ${describeFailure(item.deadLetter)}`);
+
+  lines.push('', 'history');
+  for (const change of item.history ?? []) lines.push(`  ${change.at}  ${change.state}`);
+  return lines;
+}
+
+function describeFailure(failure: NonNullable<ItemRecord['lastError']>): string {
+  return `${failure.errorClass} in ${failure.stage} (attempt ${failure.attempts}, ${failure.at}): ${oneLine(failure.message, 200)}`;
+}

@@ -1,0 +1,220 @@
+import { parseArgs } from 'node:util';
+import { ProgressView } from '#local/progress.ts';
+import { ITEM_STATES } from '#shared/item-store.ts';
+import { noPositionals, parsePositiveNumber } from './arguments.ts';
+import { type CommandIo, PROCESS_IO, printJson, runAgainstTarget } from './operator-command.ts';
+import { readStatus, type StatusSnapshot } from './status-snapshot.ts';
+import type { Target, TargetRequest } from './target.ts';
+import { TARGET_HELP, TARGET_OPTIONS } from './target.ts';
+import { type Align, formatCount, formatDuration, formatUsd, oneLine, renderTable } from './text-table.ts';
+import { EXIT } from './usage-error.ts';
+
+export const STATUS_HELP = `Usage: sluice status [options]
+
+Shows the pipeline at a glance: items per state (from the state table's ByState index), each queue's and DLQ's
+depth and the age of its oldest message (CloudWatch's ApproximateAgeOfOldestMessage on AWS; locally, DLQs only,
+from their messages' SentTimestamp), the circuit breakers, the rate limiters, today's tokens and dollars by stage
+and model against the daily budget, and the stack's alarms in ALARM (AWS only).
+
+Options:
+  --watch              Refresh until Ctrl-C: redrawn in place on a terminal, a new block when it changes
+                       elsewhere (with --json, one JSON document per line and refresh).
+  --interval SECONDS   Time between refreshes with --watch (default 2).
+${TARGET_HELP}
+Examples:
+  sluice status
+  sluice status --watch --interval 5
+  sluice status --stack Sluice --region eu-west-1 --json | jq '.items.byState'
+`;
+
+interface StatusOptions {
+  watch: boolean;
+  intervalMs: number;
+  json: boolean;
+  target: TargetRequest;
+}
+
+function parseStatusArgs(args: string[]): StatusOptions | 'help' {
+  const { values, positionals } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      ...TARGET_OPTIONS,
+      watch: { type: 'boolean', default: false },
+      interval: { type: 'string', default: '2' },
+    },
+  });
+  if (values.help) return 'help';
+  noPositionals(positionals);
+  return {
+    watch: values.watch,
+    intervalMs: parsePositiveNumber('--interval', values.interval, 3600) * 1000,
+    json: values.json,
+    target: { outputs: values.outputs, stack: values.stack, region: values.region },
+  };
+}
+
+/**
+ * `sluice status`: returns the process exit code.
+ * @example process.exitCode = await runStatus(['--help']);
+ */
+export async function runStatus(args: string[], io: CommandIo = PROCESS_IO): Promise<number> {
+  const options = parseStatusArgs(args);
+  if (options === 'help') {
+    io.out.write(STATUS_HELP);
+    return EXIT.ok;
+  }
+  return runAgainstTarget(
+    'status',
+    options.target,
+    async (target) => {
+      if (!options.watch) {
+        const snapshot = await readStatus(target, { now: Date.now() });
+        if (options.json) printJson(snapshot, io);
+        else io.out.write(`${renderStatus(snapshot).join('\n')}\n`);
+        return EXIT.ok;
+      }
+      await watchStatus(target, options, io);
+      return EXIT.ok;
+    },
+    io,
+  );
+}
+
+async function watchStatus(target: Target, options: StatusOptions, io: CommandIo): Promise<void> {
+  const out = io.out as NodeJS.WriteStream;
+  const view = new ProgressView(out);
+  const interactive = out.isTTY === true && process.env.CI === undefined;
+  let last = '';
+  let stop = false;
+  let wake: (() => void) | undefined;
+  const onSignal = () => {
+    stop = true;
+    wake?.();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let height = 0;
+  try {
+    while (!stop) {
+      const snapshot = await readStatus(target, { now: Date.now() });
+      if (options.json) {
+        io.out.write(`${JSON.stringify(snapshot)}\n`);
+      } else {
+        const lines = renderStatus(snapshot);
+        if (interactive) {
+          // A shorter frame than the last must still cover the lines the last one drew.
+          height = Math.max(height, lines.length);
+          view.show([...lines, ...Array.from({ length: height - lines.length }, () => '')]);
+        } else {
+          // Off a terminal, a new block only when something besides the clock changed.
+          const key = lines.slice(1).join('\n');
+          if (key !== last) io.out.write(`${lines.join('\n')}\n\n`);
+          last = key;
+        }
+      }
+      if (stop) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, options.intervalMs);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/** Lines under a label in the left margin, e.g. `queues   intake  0 ...`. */
+function labelled(label: string, lines: readonly string[]): string[] {
+  return lines.map((line, index) => `${(index === 0 ? label : '').padEnd(MARGIN)}${line}`);
+}
+
+const MARGIN = 9;
+
+/** The snapshot as text lines; the first carries the clock. */
+function renderStatus(snapshot: StatusSnapshot): string[] {
+  const s = snapshot.items.byState;
+  const lines = [`${snapshot.stack} (${snapshot.target}, ${snapshot.source})  at ${snapshot.at.slice(11, 19)}Z`, ''];
+  lines.push(
+    ...labelled('items', [
+      `${ITEM_STATES.map((state) => `${state} ${formatCount(s[state])}`).join('  ')}  (total ${formatCount(snapshot.items.total)})`,
+    ]),
+    '',
+  );
+  const queueRows = snapshot.queues.map((queue) => [
+    queue.queue,
+    formatCount(queue.visible),
+    formatCount(queue.inFlight),
+    formatCount(queue.delayed),
+    queue.oldestAgeSeconds === null ? (queue.oldestAgeNote ?? 'n/a') : formatDuration(queue.oldestAgeSeconds * 1000),
+  ]);
+  const queueAlign: Align[] = ['left', 'right', 'right', 'right', 'left'];
+  lines.push(
+    ...labelled('queues', renderTable(['queue', 'visible', 'in flight', 'delayed', 'oldest'], queueRows, queueAlign)),
+    '',
+  );
+
+  const breakers = snapshot.breakers.map((breaker) => {
+    const open = breaker.openUntil === undefined ? '' : `, probe after ${breaker.openUntil.slice(11, 19)}Z`;
+    return (
+      `${breaker.dependency.padEnd(16)} ${breaker.state.toUpperCase()}` +
+      ` (${breaker.failures} failure(s) in a row, opened ${breaker.opens} time(s)${open})`
+    );
+  });
+  lines.push(...labelled('breakers', breakers.length > 0 ? breakers : ['none has failed yet (all closed)']));
+  const limiters = snapshot.limiters.map((limiter) => {
+    const limits = [limiter.rpm && `${limiter.rpm} rpm`, limiter.tpm && `${limiter.tpm} tpm`]
+      .filter(Boolean)
+      .join(', ');
+    const held = limiter.heldUntil === undefined ? '' : `; HELD by a 429 until ${limiter.heldUntil.slice(11, 19)}Z`;
+    return (
+      `${limiter.model.padEnd(16)} ${limits || 'limits unknown here'}; requests ${formatDuration(limiter.requestsAheadMs)}` +
+      ` ahead, tokens ${formatDuration(limiter.tokensAheadMs)} ahead${held}`
+    );
+  });
+  lines.push(
+    ...labelled('limiters', limiters.length > 0 ? limiters : ['no limiter records (no model has limits set)']),
+    '',
+  );
+
+  const today = snapshot.today;
+  const budget = today.budget;
+  const share = budget.usedShare === null ? '' : ` (${(budget.usedShare * 100).toFixed(1)}% committed)`;
+  const of = budget.limitUsd === null ? 'of a budget unknown here' : `of the $${budget.limitUsd.toFixed(2)} budget`;
+  const usageRows = today.byStageAndModel.map((line) => [
+    line.stage,
+    line.model,
+    formatCount(line.calls),
+    formatCount(line.promptTokens),
+    formatCount(line.completionTokens),
+    formatUsd(line.costUsd),
+  ]);
+  const usageAlign: Align[] = ['left', 'left', 'right', 'right', 'right', 'right'];
+  lines.push(
+    ...labelled('today', [
+      `${today.day}: ${formatCount(today.calls)} calls, ${formatCount(today.promptTokens + today.completionTokens)} tokens, ` +
+        `${formatUsd(today.costUsd)} ${of}${share}, ${formatUsd(budget.reservedUsd)} reserved, ${today.rebilledCalls} re-billed`,
+      ...(usageRows.length > 0
+        ? renderTable(['stage', 'model', 'calls', 'prompt', 'completion', 'cost'], usageRows, usageAlign)
+        : []),
+    ]),
+    '',
+  );
+
+  const alarms = snapshot.alarms;
+  const alarmLines = !alarms.checked
+    ? [alarms.note ?? 'not checked']
+    : alarms.inAlarm.length === 0
+      ? ['none in ALARM']
+      : [
+          `${alarms.inAlarm.length} in ALARM`,
+          ...alarms.inAlarm.map((alarm) => `${alarm.name} since ${alarm.since}: ${oneLine(alarm.reason, 100)}`),
+        ];
+  lines.push(...labelled('alarms', alarmLines));
+  return lines;
+}

@@ -1,0 +1,283 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errorClassOf, moveDeadLetters } from '#cli/dead-letter-mover.ts';
+import { peekAll, queueDepth } from '#local/queue-io.ts';
+import { ItemBudgetExceededError, LlmCallError } from '#shared/errors.ts';
+import type { ItemRecord } from '#shared/item-store.ts';
+import { startTestPipeline, type TestPipeline } from '../support/pipeline.ts';
+import { jsonOf, runCli, writeLocalOutputs } from './operator-support.ts';
+
+const article = (id: string) =>
+  JSON.stringify({
+    id,
+    title: `Example Corp news ${id}`,
+    body: `Example Corp opened an office in Berlin on Tuesday (${id}), the company said in a statement.`,
+  });
+
+const deadLettered = (item: ItemRecord) => item.state === 'DEAD_LETTER';
+const published = (item: ItemRecord) => item.state === 'PUBLISHED';
+
+interface RedriveJson {
+  moved: number;
+  left: number;
+  lanes: { lane: string; moved: Record<string, number>; left: Record<string, number> }[];
+}
+
+describe('Command: sluice redrive', () => {
+  let pipeline: TestPipeline;
+  let dir: string;
+  let outputs: string;
+  const permanent = ['perm-1', 'perm-2', 'perm-3'];
+  const broken = ['broken-1', 'broken-2'];
+
+  beforeAll(async () => {
+    pipeline = await startTestPipeline({ simulator: { latencyMs: 0 } });
+    dir = await mkdtemp(join(tmpdir(), 'sluice-redrive-'));
+    outputs = join(dir, 'outputs.json');
+    await writeLocalOutputs(pipeline.dev, outputs);
+    pipeline.dev.start();
+
+    // Dead letters of three classes: a provider's 401 (once each), output that breaks the schema on every one
+    // of the three attempts, and an item that is not valid at all.
+    for (const id of permanent) {
+      pipeline.llm.failWhen((request) =>
+        request.itemId === id
+          ? new LlmCallError('provider answered 401', { status: 401, retryable: false })
+          : undefined,
+      );
+    }
+    for (const id of broken) {
+      for (let attempt = 0; attempt < 3; attempt += 1) {
+        pipeline.llm.failWhen((request) => (request.itemId === id ? { content: '{"summary": "cut' } : undefined));
+      }
+    }
+    for (const id of [...permanent, ...broken]) await pipeline.send('IntakeQueueUrl', article(id));
+    await pipeline.send('IntakeQueueUrl', JSON.stringify({ id: 'invalid-1', title: 'No body' }));
+    for (const id of [...permanent, ...broken, 'invalid-1']) await pipeline.waitForItem(id, deadLettered);
+  });
+
+  afterAll(async () => {
+    await pipeline?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('counts the dead letters by stage and error class with --dry-run, and moves nothing', async () => {
+    // Act
+    const run = await runCli(['redrive', '--dry-run', '--json', '--outputs', outputs]);
+
+    // Assess
+    expect(run.code).toBe(0);
+    const report = jsonOf<RedriveJson>(run);
+    expect(report.moved).toBe(6);
+    expect(report.lanes.find((lane) => lane.lane === 'extract')?.moved).toEqual({
+      LlmCallError: 3,
+      InvalidOutputError: 2,
+      InvalidItemError: 1,
+    });
+    const depth = await queueDepth(pipeline.dev.sqs, pipeline.outputs.IntakeDeadLetterQueueUrl ?? '');
+    expect(depth.visible).toBe(6);
+  });
+
+  it('moves only the dead letters of the chosen error class, and those items get published', async () => {
+    // Act
+    const run = await runCli(['redrive', '--error-class', 'LlmCallError', '--outputs', outputs]);
+    const items = await Promise.all(permanent.map((id) => pipeline.waitForItem(id, published)));
+
+    // Assess: the report
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/no SQS message move tasks: moving messages one by one/);
+    expect(run.stdout).toMatch(
+      /intake DLQ → intake: moved 3 \(LlmCallError 3\); left 3 \(InvalidItemError 1, InvalidOutputError 2\)/,
+    );
+    // Assess: the redriven items resumed with a fresh failure budget and were published
+    expect(items.map((item) => item.attempts.extract)).toEqual([0, 0, 0]);
+    // Assess: the others are still dead letters, their messages still in the DLQ and visible at once
+    for (const id of broken) expect((await pipeline.item(id))?.state).toBe('DEAD_LETTER');
+    const left = await peekAll(pipeline.dev.sqs, pipeline.outputs.IntakeDeadLetterQueueUrl ?? '');
+    expect(left.map(errorClassOf).sort()).toEqual(['InvalidItemError', 'InvalidOutputError', 'InvalidOutputError']);
+  });
+
+  it('moves no more than --max', async () => {
+    // Act
+    const run = await runCli([
+      'redrive',
+      '--error-class',
+      'InvalidOutputError',
+      '--max',
+      '1',
+      '--stage',
+      'extract',
+      '--json',
+      '--outputs',
+      outputs,
+    ]);
+
+    // Assess
+    expect(jsonOf<RedriveJson>(run)).toMatchObject({ moved: 1 });
+    let states: (string | undefined)[] = [];
+    await waitFor(async () => {
+      states = await Promise.all(broken.map(async (id) => (await pipeline.item(id))?.state));
+      return states.includes('PUBLISHED');
+    });
+    expect(states.sort()).toEqual(['DEAD_LETTER', 'PUBLISHED']);
+  });
+
+  it('refuses an unknown stage with exit code 2', async () => {
+    // Act
+    const run = await runCli(['redrive', '--stage', 'review', '--outputs', outputs]);
+
+    // Assess
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/--stage must be extract, draft, published \(got review\)/);
+  });
+});
+
+describe('Redrive: a crash midway', () => {
+  let pipeline: TestPipeline;
+  let dir: string;
+  let outputs: string;
+  const ids = ['crash-1', 'crash-2', 'crash-3', 'crash-4'];
+
+  beforeAll(async () => {
+    pipeline = await startTestPipeline({ simulator: { latencyMs: 0 } });
+    dir = await mkdtemp(join(tmpdir(), 'sluice-redrive-crash-'));
+    outputs = join(dir, 'outputs.json');
+    await writeLocalOutputs(pipeline.dev, outputs);
+    pipeline.dev.start();
+    for (const id of ids) {
+      pipeline.llm.failWhen((request) =>
+        request.itemId === id ? new ItemBudgetExceededError('over the item token budget') : undefined,
+      );
+      await pipeline.send('IntakeQueueUrl', article(id));
+    }
+    for (const id of ids) await pipeline.waitForItem(id, deadLettered);
+  });
+
+  afterAll(async () => {
+    await pipeline?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('loses nothing when the process dies between sending a message back and deleting it from the DLQ', async () => {
+    // Prepare: a client whose process "dies" at its first delete, after the send to the source queue succeeded
+    const dying = new SQSClient(pipeline.dev.local.clientConfig('sqs'));
+    dying.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'DeleteMessageBatchCommand') throw new Error('the process died');
+        return next(args);
+      },
+      { step: 'initialize', name: 'dieBeforeDelete' },
+    );
+    const dlq = pipeline.outputs.IntakeDeadLetterQueueUrl ?? '';
+    const lane = {
+      name: 'extract' as const,
+      from: { label: 'intake DLQ', url: dlq, arn: undefined },
+      to: { label: 'intake', url: pipeline.outputs.IntakeQueueUrl ?? '', arn: undefined },
+    };
+
+    // Act: the crash
+    const crash = await moveDeadLetters(dying, { lanes: [lane], dryRun: false, holdSeconds: 1, waitSeconds: 0 }).catch(
+      (error: Error) => error,
+    );
+    dying.destroy();
+    const items = await Promise.all(ids.map((id) => pipeline.waitForItem(id, published)));
+    const paid = pipeline.llm.calls.length;
+    // Act: once the hold lapses the copies are back in the DLQ; a second redrive moves them again
+    await waitFor(async () => (await peekAll(pipeline.dev.sqs, dlq, 1)).length === ids.length);
+    const again = await runCli(['redrive', '--outputs', outputs, '--json']);
+    await waitFor(async () => {
+      const depth = await queueDepth(pipeline.dev.sqs, pipeline.outputs.IntakeQueueUrl ?? '');
+      return depth.visible + depth.inFlight + depth.delayed === 0;
+    });
+
+    // Assess: the crash happened after the send, and every item it was moving got published
+    expect(crash).toBeInstanceOf(Error);
+    expect(items.map((item) => item.state)).toEqual(['PUBLISHED', 'PUBLISHED', 'PUBLISHED', 'PUBLISHED']);
+    // Assess: the duplicates left by the crash were moved too, and cost nothing: their items were done
+    expect(jsonOf<RedriveJson>(again)).toMatchObject({ moved: ids.length });
+    expect(pipeline.llm.calls.length).toBe(paid);
+    expect(await peekAll(pipeline.dev.sqs, dlq, 1)).toEqual([]);
+    for (const id of ids) expect((await pipeline.item(id))?.state).toBe('PUBLISHED');
+  });
+});
+
+describe('Function: moveDeadLetters', () => {
+  let pipeline: TestPipeline;
+
+  beforeAll(async () => {
+    pipeline = await startTestPipeline();
+  });
+
+  afterAll(async () => {
+    await pipeline?.stop();
+  });
+
+  it('spaces the sends to --rate and keeps the attributes a producer set, not the dead-letter ones', async () => {
+    // Prepare: five dead letters on the published DLQ (the published queue has no consumer here)
+    const dlq = pipeline.outputs.PublishedDeadLetterQueueUrl ?? '';
+    const source = pipeline.outputs.PublishedQueueUrl ?? '';
+    await pipeline.dev.sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: dlq,
+        Entries: Array.from({ length: 5 }, (_, index) => ({
+          Id: String(index),
+          MessageBody: JSON.stringify({ itemId: `event-${index}` }),
+          MessageAttributes: {
+            errorClass: { DataType: 'String', StringValue: 'ConsumerError' },
+            tenant: { DataType: 'String', StringValue: 'acme' },
+          },
+        })),
+      }),
+    );
+    let clock = 1_000_000;
+    const waits: number[] = [];
+    const sleep = async (ms: number) => {
+      waits.push(ms);
+      clock += ms;
+    };
+
+    // Act
+    const [outcome] = await moveDeadLetters(pipeline.dev.sqs, {
+      lanes: [
+        {
+          name: 'published',
+          from: { label: 'published DLQ', url: dlq, arn: undefined },
+          to: { label: 'published', url: source, arn: undefined },
+        },
+      ],
+      ratePerSecond: 2,
+      dryRun: false,
+      holdSeconds: 30,
+      waitSeconds: 0,
+      now: () => clock,
+      sleep,
+    });
+
+    // Assess: batches of two, each sent a second after the one before
+    expect(outcome?.moved).toEqual({ ConsumerError: 5 });
+    expect(waits).toEqual([1000, 1000]);
+    const moved = await pipeline.receiveAll('PublishedQueueUrl', 5);
+    expect(moved.map((message) => JSON.parse(message.Body ?? '').itemId).sort()).toEqual([
+      'event-0',
+      'event-1',
+      'event-2',
+      'event-3',
+      'event-4',
+    ]);
+    for (const message of moved) {
+      expect(Object.keys(message.MessageAttributes ?? {})).toEqual(['tenant']);
+    }
+    expect(await peekAll(pipeline.dev.sqs, dlq, 1)).toEqual([]);
+  });
+});
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -1,0 +1,87 @@
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestPipeline, type TestPipeline } from '../support/pipeline.ts';
+import { writeLocalOutputs } from './operator-support.ts';
+
+const run = promisify(execFile);
+const SLUICE = new URL('../../bin/sluice.ts', import.meta.url).pathname;
+/** The escape that starts a terminal control sequence. */
+const ESC = String.fromCharCode(27);
+const quote = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
+
+/**
+ * Runs a sluice command under a pseudo-terminal (util-linux `script`), from a folder holding the local outputs
+ * file where `sluice dev` writes it, so the command finds the stack with no flags. Returns what the terminal got.
+ */
+async function inTerminal(cwd: string, args: string[], seconds?: number): Promise<{ code: number; screen: string }> {
+  const command = [process.execPath, SLUICE, ...args].map(quote).join(' ');
+  // `timeout` sends Ctrl-C's signal, as a person would; --preserve-status keeps the command's own exit code.
+  const wrapped = seconds === undefined ? command : `timeout --preserve-status -s INT ${seconds} ${command}`;
+  const env = { ...process.env, CI: undefined, TERM: 'xterm' };
+  const result = await run('script', ['-q', '-e', '-f', '-c', wrapped, '/dev/null'], {
+    cwd,
+    env,
+    timeout: 60_000,
+  }).then(
+    ({ stdout }) => ({ code: 0, screen: stdout }),
+    (error: { code?: number; stdout?: string }) => ({ code: error.code ?? -1, screen: error.stdout ?? '' }),
+  );
+  return result;
+}
+
+describe('Commands on a terminal', () => {
+  let pipeline: TestPipeline;
+  let dir: string;
+
+  beforeAll(async () => {
+    pipeline = await startTestPipeline({ simulator: { latencyMs: 0 } });
+    dir = await mkdtemp(join(tmpdir(), 'sluice-terminal-'));
+    await mkdir(join(dir, '.sluice'));
+    await writeLocalOutputs(pipeline.dev, join(dir, '.sluice', 'outputs.json'));
+    const items = Array.from({ length: 60 }, (_, index) =>
+      JSON.stringify({
+        id: `tty-${index}`,
+        title: `Terminal item ${index}`,
+        body: `Item ${index}: Example Corp opened an office in Berlin on Tuesday, the company said.`,
+      }),
+    );
+    await writeFile(join(dir, 'items.jsonl'), `${items.join('\n')}\n`);
+    pipeline.dev.start();
+  });
+
+  afterAll(async () => {
+    await pipeline?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('draws the enqueue progress bar in place, then a summary', async () => {
+    // Act
+    const { code, screen } = await inTerminal(dir, ['enqueue', 'items.jsonl']);
+
+    // Assess: a bar redrawn on the same line (cursor up, clear line) until it is full
+    expect(code).toBe(0);
+    expect(screen).toMatch(new RegExp(`${ESC}\\[2K\\[#*\\.*\\] 10/60 sent`));
+    expect(screen).toContain(`${ESC}[1A${ESC}[2K[${'#'.repeat(30)}] 60/60 sent`);
+    expect(screen).not.toMatch(/^sent \d+\/60\r?$/m);
+    expect(screen).toMatch(
+      /sent 60 item\(s\) to the intake queue of Sluice \(local, outputs file \.sluice\/outputs\.json\)/,
+    );
+  });
+
+  it('redraws the status in place with --watch until interrupted', async () => {
+    // Act: watch while the pipeline works through the items
+    const { code, screen } = await inTerminal(dir, ['status', '--watch', '--interval', '0.3'], 7);
+
+    // Assess: several frames, each after moving the cursor back over the previous one, and a clean exit on Ctrl-C
+    expect(code).toBe(0);
+    const frames = screen.split(new RegExp(`${ESC}\\[\\d+A`));
+    expect(frames.length).toBeGreaterThanOrEqual(3);
+    for (const frame of frames) expect(frame).toMatch(/items\s+RECEIVED \d+/);
+    const published = [...screen.matchAll(/PUBLISHED (\d+)/g)].map((match) => Number(match[1]));
+    expect(published.at(-1)).toBeGreaterThan(0);
+  });
+});
