@@ -1,17 +1,39 @@
+import { CHAOS_HELP, runChaosCommand } from './chaos.ts';
+import { COSTS_HELP, runCosts } from './costs.ts';
 import { DEV_HELP, runDev } from './dev.ts';
+import { ENQUEUE_HELP, runEnqueue } from './enqueue.ts';
+import { REDRIVE_HELP, runRedrive } from './redrive.ts';
+import { REENRICH_HELP, runReenrich } from './reenrich.ts';
+import { runShow, SHOW_HELP } from './show.ts';
+import { runStatus, STATUS_HELP } from './status.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
 const HELP = `Usage: sluice <command> [options]
 
 Commands:
   dev        Run the whole pipeline locally on embedded emulators and an LLM simulator.
+  chaos      Run the pipeline locally under a scenario of faults and check that nothing was lost or paid twice.
+  enqueue    Check a JSONL or CSV file of items and put the valid ones on the intake queue.
+  status     Items per state, queues and DLQs, breakers, limiters, today's spend, alarms (--watch).
+  show       One item's whole chain: input, extraction, drafts and reviews, memory, LLM calls, history.
+  costs      Token economics per stage, model or day, with totals (--json, --csv).
+  redrive    Move dead letters back to their source queue, optionally by stage and error class.
+  reenrich   Redraft published items that were drafted without history (NO_HISTORY).
   help       Show this help, or a command's: sluice help dev
 
-Run 'sluice <command> --help' for a command's options and examples.
+Run 'sluice <command> --help' for a command's options and examples. The operator commands (all but dev and chaos) act on
+the stack 'sluice dev' runs (its .sluice/outputs.json) or a deployed one (--outputs FILE, --stack NAME).
 `;
 
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help: string }> = {
   dev: { run: runDev, help: DEV_HELP },
+  chaos: { run: runChaosCommand, help: CHAOS_HELP },
+  enqueue: { run: runEnqueue, help: ENQUEUE_HELP },
+  status: { run: runStatus, help: STATUS_HELP },
+  show: { run: runShow, help: SHOW_HELP },
+  costs: { run: runCosts, help: COSTS_HELP },
+  redrive: { run: runRedrive, help: REDRIVE_HELP },
+  reenrich: { run: runReenrich, help: REENRICH_HELP },
 };
 
 /** Runs the CLI and returns its exit code: 0 ok, 1 failure, 2 bad usage. */

@@ -1,0 +1,288 @@
+import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { parseIntakeMessage } from '#functions/extract/extract.ts';
+import { type DevRuntime, startDevRuntime } from '#local/dev-runtime.ts';
+import { LocalMetrics, type MetricsSummary, summariseMetrics } from '#local/local-metrics.ts';
+import type { PollerStats } from '#local/poller.ts';
+import { type PipelineSnapshot, readSnapshot } from '#local/progress.ts';
+import { queueDepth, sendBodies } from '#local/queue-io.ts';
+import { type ItemRecord, TERMINAL_STATES } from '#shared/item-store.ts';
+import type { Stage } from '#shared/runtime-config.ts';
+import type { SimulatorStats } from '#sim/server.ts';
+import { type CheckCounts, type CheckResult, checkRun, type ItemEvidence } from './checker.ts';
+import { ChaosCrashes, type CrashReport } from './crashes.ts';
+import { chaosMessages } from './items.ts';
+import type { Scenario } from './scenario.ts';
+import { ChaosTimeline, type TimelineReport } from './timeline.ts';
+
+/**
+ * Runs a chaos scenario end to end on the embedded runtime: the real handlers, emulators and simulator of
+ * `sluice dev`, with every fault of the scenario injected at once, then the checker's verdict from the outside.
+ */
+
+export interface ChaosProgress {
+  phase: 'starting' | 'sending' | 'running' | 'checking';
+  /** Since the pipeline started consuming (0 before). */
+  elapsedMs: number;
+  /** Items the intake accepted (0 before they are sent). */
+  total: number;
+  snapshot?: PipelineSnapshot | undefined;
+  crashes: number;
+  simulator?: SimulatorStats | undefined;
+  memoryDown: boolean;
+  providerOutage: boolean;
+}
+
+export interface RunChaosOptions {
+  /** Told about the run's progress about once a second. */
+  onProgress?: (progress: ChaosProgress) => void;
+  /** @default 1000 */
+  progressIntervalMs?: number;
+  /** Log level of the stage functions. @default 'SILENT' */
+  logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+}
+
+export interface ChaosReport {
+  scenario: { name: string; description?: string | undefined; seed: number };
+  startedAt: string;
+  /** True when every check passed. */
+  ok: boolean;
+  checks: CheckResult[];
+  counts: CheckCounts;
+  durations: { setupMs: number; sendMs: number; runMs: number; checkMs: number; totalMs: number };
+  simulator: SimulatorStats | undefined;
+  crashes: CrashReport;
+  timeline: TimelineReport;
+  pollers: (PollerStats & { stage: Stage })[];
+  /** What the functions' metrics (EMF) said, as a dashboard would sum them. */
+  metrics: MetricsSummary;
+  /** The state-table records of the items behind each failed check. */
+  evidence: Record<string, ItemEvidence[]>;
+}
+
+/** How long a pipeline whose remaining items all wait for the budget must stay unchanged to count as settled. */
+const PARKED_QUIET_MS = 10_000;
+
+/**
+ * @example
+ * const report = await runChaos(await loadScenario('chaos/scenarios/crashes.json'));
+ * report.checks.filter((check) => !check.ok);
+ */
+export async function runChaos(scenario: Scenario, options: RunChaosOptions = {}): Promise<ChaosReport> {
+  const began = Date.now();
+  const interval = options.progressIntervalMs ?? 1000;
+  const crashes = new ChaosCrashes(scenario.crashes, scenario.seed);
+  const timeline = new ChaosTimeline(scenario);
+  const metrics = new LocalMetrics();
+  const stageOfMessage = new Map<string, Stage>();
+  const progress = (update: Omit<ChaosProgress, 'crashes' | 'memoryDown' | 'providerOutage'>) =>
+    options.onProgress?.({
+      ...update,
+      crashes: crashes.report().total,
+      memoryDown: timeline.memoryDown(),
+      providerOutage: timeline.providerDown(),
+    });
+
+  progress({ phase: 'starting', elapsedMs: 0, total: 0 });
+  const dev = await startDevRuntime({
+    config: scenario.config,
+    simulator: {
+      seed: scenario.seed,
+      ...(scenario.simulator.latencyMs !== undefined && { latencyMs: scenario.simulator.latencyMs }),
+      faults: scenario.simulator.faults,
+    },
+    logLevel: options.logLevel ?? 'SILENT',
+    emf: metrics.sink,
+    decorate: (runtime) => ({
+      ...runtime,
+      faults: crashes.forStage(runtime.config.stage),
+      items: crashes.observe(runtime.items),
+      memory: timeline.memory(runtime.memory),
+    }),
+    loseDeletes: (messageIds) => {
+      const stage = messageIds.map((id) => stageOfMessage.get(id)).find((found) => found !== undefined);
+      return stage !== undefined && crashes.loseDeletes(stage, messageIds);
+    },
+  });
+  try {
+    const setupMs = Date.now() - began;
+    const queueStage = new Map<string, Stage>([
+      [required(dev.outputs, 'IntakeQueueUrl'), 'extract'],
+      [required(dev.outputs, 'DraftQueueUrl'), 'draft'],
+    ]);
+    for (const poller of dev.local.pollers) {
+      const stage = queueStage.get(poller.queueUrl);
+      if (stage === undefined) continue;
+      poller.on('invocationStart', (event) => {
+        for (const id of event.messageIds) stageOfMessage.set(id, stage);
+      });
+    }
+
+    progress({ phase: 'sending', elapsedMs: 0, total: 0 });
+    const sendStarted = Date.now();
+    const messages = await chaosMessages(scenario);
+    const sent = await sendBodies(dev.sqs, required(dev.outputs, 'IntakeQueueUrl'), messages.bodies);
+    const accepted = new Set<string>();
+    const poison = new Set<string>();
+    for (const message of sent) {
+      const parsed = parseIntakeMessage(message.body, message.messageId);
+      const itemId = parsed.ok ? parsed.item.id : parsed.itemId;
+      accepted.add(itemId);
+      if (messages.poisonBodies.has(message.body)) poison.add(itemId);
+    }
+    const sendMs = Date.now() - sendStarted;
+
+    const runStarted = Date.now();
+    dev.start();
+    timeline.start(dev.simulator);
+    const settled = await settle(
+      dev,
+      scenario,
+      accepted.size,
+      runStarted,
+      (snapshot) =>
+        progress({
+          phase: 'running',
+          elapsedMs: Date.now() - runStarted,
+          total: accepted.size,
+          snapshot,
+          simulator: dev.simulator?.stats(),
+        }),
+      interval,
+    );
+    const runMs = Date.now() - runStarted;
+    timeline.stop();
+    // Nothing may move while the checker reads: the event sources stop first, waiting for what is in flight.
+    await Promise.all(dev.local.pollers.map((poller) => poller.stop()));
+
+    progress({ phase: 'checking', elapsedMs: runMs, total: accepted.size, simulator: dev.simulator?.stats() });
+    const checkStarted = Date.now();
+    const simulator = dev.simulator?.stats();
+    const pollers = dev.local.pollers.map((poller) => ({
+      ...poller.stats,
+      stage: queueStage.get(poller.queueUrl) ?? ('extract' as const),
+    }));
+    const outcome = await checkRun({
+      scenario,
+      sqs: dev.sqs,
+      dynamo: dev.dynamo,
+      outputs: dev.outputs,
+      accepted: { itemIds: [...accepted], poisonItemIds: [...poison] },
+      messages: { sent: sent.length, duplicates: messages.duplicates },
+      crashes: Object.assign(crashes.report(), { forItem: (itemId: string) => crashes.forItem(itemId) }),
+      simulator,
+      timeline: timeline.report(),
+      pollerTimeouts: pollers.reduce((sum, stats) => sum + stats.timeouts, 0),
+      settled,
+      elapsedMs: runMs,
+    });
+    const checkMs = Date.now() - checkStarted;
+    return {
+      scenario: { name: scenario.name, description: scenario.description, seed: scenario.seed },
+      startedAt: new Date(began).toISOString(),
+      ok: outcome.ok,
+      checks: outcome.checks,
+      counts: outcome.counts,
+      durations: { setupMs, sendMs, runMs, checkMs, totalMs: Date.now() - began },
+      simulator,
+      crashes: crashes.report(),
+      timeline: timeline.report(),
+      pollers,
+      metrics: summariseMetrics(metrics),
+      evidence: outcome.evidence,
+    };
+  } finally {
+    timeline.stop();
+    await dev.stop();
+  }
+}
+
+/**
+ * Waits until every accepted item is PUBLISHED or DEAD_LETTER and the intake and draft queues are empty — or,
+ * when the scenario means the budget to run out, until the items left all wait for it with their messages
+ * delayed and nothing has changed for a while. False when the drain timeout came first.
+ */
+async function settle(
+  dev: DevRuntime,
+  scenario: Scenario,
+  total: number,
+  startedAt: number,
+  onSnapshot: (snapshot: PipelineSnapshot) => void,
+  intervalMs: number,
+): Promise<boolean> {
+  const deadline = startedAt + scenario.drainTimeoutSeconds * 1000;
+  const pollMs = Math.min(500, intervalMs);
+  let lastShown = 0;
+  let quietSince: { key: string; at: number } | undefined;
+  for (;;) {
+    const snapshot = await readSnapshot(dev);
+    const now = Date.now();
+    if (now - lastShown >= intervalMs) {
+      lastShown = now;
+      onSnapshot(snapshot);
+    }
+    const done = TERMINAL_STATES.reduce((sum, state) => sum + snapshot.byState[state], 0);
+    if (done >= total && snapshot.queues.intake === 0 && snapshot.queues.draft === 0) {
+      onSnapshot(snapshot);
+      return true;
+    }
+    if (scenario.expect.budgetExhausted && (await allWaitingForBudget(dev))) {
+      const key = JSON.stringify(snapshot);
+      if (quietSince?.key !== key) quietSince = { key, at: now };
+      else if (now - quietSince.at >= PARKED_QUIET_MS) {
+        onSnapshot(snapshot);
+        return true;
+      }
+    } else {
+      quietSince = undefined;
+    }
+    if (now >= deadline) {
+      onSnapshot(snapshot);
+      return false;
+    }
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}
+
+/** No message visible or in flight, and every unfinished item waits (deferred) with a delayed message to wake it. */
+async function allWaitingForBudget(dev: DevRuntime): Promise<boolean> {
+  let delayed = 0;
+  for (const key of ['IntakeQueueUrl', 'DraftQueueUrl']) {
+    const depth = await queueDepth(dev.sqs, required(dev.outputs, key));
+    if (depth.visible > 0 || depth.inFlight > 0) return false;
+    delayed += depth.delayed;
+  }
+  const unfinished = (await scanItems(dev.dynamo, required(dev.outputs, 'StateTableName'))).filter(
+    (item) => !TERMINAL_STATES.includes(item.state),
+  );
+  return (
+    unfinished.length > 0 &&
+    unfinished.length <= delayed &&
+    unfinished.every((item) => item.deferredSince !== undefined)
+  );
+}
+
+async function scanItems(dynamo: DynamoDBDocumentClient, tableName: string): Promise<ItemRecord[]> {
+  const items: ItemRecord[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await dynamo.send(
+      new ScanCommand({
+        TableName: tableName,
+        FilterExpression: 'sk = :item',
+        ExpressionAttributeValues: { ':item': 'ITEM' },
+        ExclusiveStartKey: startKey,
+        ConsistentRead: true,
+      }),
+    );
+    // Item records are written only by the item store, so their shape is known.
+    items.push(...((page.Items ?? []) as unknown as ItemRecord[]));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey !== undefined);
+  return items;
+}
+
+function required(outputs: Readonly<Record<string, string>>, key: string): string {
+  const value = outputs[key];
+  if (value === undefined) throw new Error(`the local stack has no output ${key}`);
+  return value;
+}
