@@ -116,10 +116,11 @@ function stageSchema(defaults: StageDefaults) {
      */
     batchSize: integerBetween(1, 10).default(defaults.batchSize),
     /**
-     * Function timeout in seconds (3..900); the queue's visibility timeout is six times this, so a crashed
-     * invocation's messages come back after six timeouts.
+     * Function timeout in seconds (6..900); the queue's visibility timeout is six times this, so a crashed
+     * invocation's messages come back after six timeouts. At least 6 s: 5 s are kept for the shortest LLM call
+     * and the checkpoint that follows it.
      */
-    timeoutSeconds: integerBetween(3, 900).default(defaults.timeoutSeconds),
+    timeoutSeconds: integerBetween(6, 900).default(defaults.timeoutSeconds),
     /** Function memory in MB (128..10240); Lambda allocates CPU in proportion. */
     memoryMb: integerBetween(128, 10_240).default(defaults.memoryMb),
     /** Upper bound of completion tokens per call (64..32000), reserved against the budgets before each call. */

@@ -136,7 +136,11 @@ export async function runLlmStep<T>(
       }),
     );
   } catch (error) {
-    throw await failed(runtime, breaker, permit, limit, spend, model, error);
+    const raised = await failed(runtime, breaker, permit, limit, spend, model, error);
+    // This call's outcome is known (it failed with no answer to pay for), so its intent mark is resolved; a mark
+    // left by a crashed invocation, by contrast, survives every wait and failure until the call is made again.
+    if (session.item.pendingCall === callKey) await session.update({ remove: ['pendingCall'] });
+    throw raised;
   }
   runtime.faults?.crashPoint('after-llm-response', itemId);
 

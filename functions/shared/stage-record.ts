@@ -93,7 +93,6 @@ export async function runStageRecord(
       }
       if (decision.action === 'wait-here') {
         if (decision.countsAttempt) await recordAttempt(session, stage, failure, { keepLease: true });
-        else if (session.item.pendingCall !== undefined) await session.update({ remove: ['pendingCall'] });
         await sleep(decision.delayMs, invocation.signal);
         continue;
       }
@@ -108,12 +107,12 @@ export async function runStageRecord(
         }
         await session.update({
           set: { deferredSince: since, deferrals: (session.item.deferrals ?? 0) + 1 },
-          remove: ['leaseOwner', 'leaseUntil', 'pendingCall'],
+          remove: ['leaseOwner', 'leaseUntil'],
         });
       } else if (decision.countsAttempt) {
         await recordAttempt(session, stage, failure, { keepLease: false });
       } else {
-        await session.update({ remove: ['leaseOwner', 'leaseUntil', 'pendingCall'] });
+        await session.update({ remove: ['leaseOwner', 'leaseUntil'] });
       }
       await deliverLater(runtime, record, decision.delayMs, failure.message);
       return;
@@ -142,7 +141,7 @@ async function recordAttempt(
 ) {
   await session.update({
     set: { attempts: { ...session.item.attempts, [stage]: failure.attempts }, lastError: failure },
-    remove: options.keepLease ? ['pendingCall'] : ['pendingCall', 'leaseOwner', 'leaseUntil'],
+    remove: options.keepLease ? [] : ['leaseOwner', 'leaseUntil'],
   });
 }
 

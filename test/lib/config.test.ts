@@ -92,12 +92,12 @@ describe('Function: loadConfig', () => {
     [
       'a timeout of 2 s',
       { stages: { draft: { timeoutSeconds: 2 } } },
-      'stages.draft.timeoutSeconds must be between 3 and 900 (got 2)',
+      'stages.draft.timeoutSeconds must be between 6 and 900 (got 2)',
     ],
     [
       'a timeout given as a string',
       { stages: { draft: { timeoutSeconds: '300' } } },
-      'stages.draft.timeoutSeconds must be a whole number between 3 and 900 (got "300")',
+      'stages.draft.timeoutSeconds must be a whole number between 6 and 900 (got "300")',
     ],
     [
       '100 MB of memory',
