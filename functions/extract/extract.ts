@@ -46,6 +46,7 @@ export async function extractRecord(runtime: StageRuntime, record: SQSRecord, in
     return;
   }
   const itemId = parsed.item.id;
+  let replaying = false;
   await runStageRecord(runtime, 'extract', record, invocation, {
     itemId,
     claim: async () => {
@@ -68,7 +69,9 @@ export async function extractRecord(runtime: StageRuntime, record: SQSRecord, in
     },
     work: async (session) => {
       const input = session.item.input ?? parsed.item;
-      const calls = session.created ? [] : await runtime.ledger.list(itemId, 'extract');
+      // A new item has paid for nothing yet, unless this is a replay after a failure in this same invocation.
+      const calls = session.created && !replaying ? [] : await runtime.ledger.list(itemId, 'extract');
+      replaying = true;
       const { value: knowledge } = await runLlmStep(runtime, session, calls, 0, invocation, {
         stage: 'extract',
         name: 'knowledge',

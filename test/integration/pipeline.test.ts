@@ -214,6 +214,8 @@ describe('Pipeline: redelivery, crashes and redrive pay nothing twice', () => {
     expect(dead?.state).toBe('DEAD_LETTER');
     expect(dead?.deadLetter).toMatchObject({ stage: 'extract', errorClass: 'InvalidOutputError', attempts: 3 });
     expect(paid.map((call) => call.outcome)).toEqual(['invalid-output', 'invalid-output', 'invalid-output']);
+    // Retries after an answer that was paid for and ledgered are new calls, not repeats of a lost one.
+    expect(paid.filter((call) => call.rebilled)).toEqual([]);
     const [dlqMessage] = await pipeline.receiveAll('IntakeDeadLetterQueueUrl', 1);
     expect(dlqMessage?.MessageAttributes?.attempts?.StringValue).toBe('3');
     expect(redriven.batchItemFailures).toEqual([]);
