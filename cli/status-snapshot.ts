@@ -1,13 +1,14 @@
 import { DescribeAlarmsCommand, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import type { Message } from '@aws-sdk/client-sqs';
-import { BatchGetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import { loadConfig, type SluiceConfig } from '#lib/config.ts';
 import { cdkJsonContext } from '#lib/template.ts';
 import { peekAll, queueDepth } from '#local/queue-io.ts';
+import { countItemsByState } from '#local/table-reads.ts';
 import { DailyBudget, utcDay } from '#shared/budget.ts';
 import { CallLedger, nanoToUsd, type UsageRow } from '#shared/call-ledger.ts';
 import type { BreakerState } from '#shared/circuit-breaker.ts';
-import { ITEM_STATES, type ItemState } from '#shared/item-store.ts';
+import type { ItemState } from '#shared/item-store.ts';
 import { MEMORY_DEPENDENCY } from '#shared/metric-catalogue.ts';
 import { LANE_NAMES, type QueueRef, type Target } from './target.ts';
 
@@ -103,7 +104,7 @@ export async function readStatus(target: Target, options: StatusOptions): Promis
   const config = projectConfig();
   const day = utcDay(options.now);
   const [byState, queues, controls, usage, budget, alarms] = await Promise.all([
-    countByState(target),
+    countItemsByState(target.dynamo, target.stateTableName),
     readQueues(target, options.now),
     options.controls ?? readControlRecords(target, config, options.now),
     new CallLedger(target.dynamo, target.stateTableName).usageOfDay(day),
@@ -152,32 +153,6 @@ export function projectConfig(): SluiceConfig | undefined {
   } catch {
     return undefined;
   }
-}
-
-async function countByState(target: Target): Promise<Record<ItemState, number>> {
-  const counts = await Promise.all(
-    ITEM_STATES.map(async (state) => {
-      let count = 0;
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const page = await target.dynamo.send(
-          new QueryCommand({
-            TableName: target.stateTableName,
-            IndexName: 'ByState',
-            KeyConditionExpression: '#state = :state',
-            ExpressionAttributeNames: { '#state': 'state' },
-            ExpressionAttributeValues: { ':state': state },
-            Select: 'COUNT',
-            ExclusiveStartKey: startKey,
-          }),
-        );
-        count += page.Count ?? 0;
-        startKey = page.LastEvaluatedKey;
-      } while (startKey !== undefined);
-      return [state, count] as const;
-    }),
-  );
-  return Object.fromEntries(counts) as Record<ItemState, number>;
 }
 
 /** Every queue of the stack, in flow order: each stage's queue, then its DLQ. */

@@ -1,9 +1,10 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { nanoToUsd } from '#shared/call-ledger.ts';
-import { ITEM_STATES, type ItemState } from '#shared/item-store.ts';
+import type { ItemState } from '#shared/item-store.ts';
 import type { MetricsSummary } from './local-metrics.ts';
 import { queueDepth } from './queue-io.ts';
+import { countItemsByState } from './table-reads.ts';
 
 /**
  * A live view of a running pipeline, read from the state table's ByState index and the queues: a progress
@@ -25,28 +26,7 @@ export interface ProgressSources {
 /** @example const snapshot = await readSnapshot({ sqs, dynamo, outputs }); */
 export async function readSnapshot({ sqs, dynamo, outputs }: ProgressSources): Promise<PipelineSnapshot> {
   const table = outputs.StateTableName ?? '';
-  const counts = await Promise.all(
-    ITEM_STATES.map(async (state) => {
-      let count = 0;
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const page = await dynamo.send(
-          new QueryCommand({
-            TableName: table,
-            IndexName: 'ByState',
-            KeyConditionExpression: '#state = :state',
-            ExpressionAttributeNames: { '#state': 'state' },
-            ExpressionAttributeValues: { ':state': state },
-            Select: 'COUNT',
-            ExclusiveStartKey: startKey,
-          }),
-        );
-        count += page.Count ?? 0;
-        startKey = page.LastEvaluatedKey;
-      } while (startKey !== undefined);
-      return [state, count] as const;
-    }),
-  );
+  const byState = await countItemsByState(dynamo, table);
   const depth = async (key: string) => {
     const url = outputs[key];
     if (url === undefined) return 0;
@@ -69,7 +49,7 @@ export async function readSnapshot({ sqs, dynamo, outputs }: ProgressSources): P
     cost += Number(row.costNanoUsd ?? 0);
   }
   return {
-    byState: Object.fromEntries(counts) as Record<ItemState, number>,
+    byState,
     queues: {
       intake: await depth('IntakeQueueUrl'),
       draft: await depth('DraftQueueUrl'),

@@ -1,8 +1,9 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { nanoToUsd, type UsageRow } from '#shared/call-ledger.ts';
 import { ITEM_STATES, type ItemRecord, type ItemState, TERMINAL_STATES } from '#shared/item-store.ts';
 import { peekAll, queueDepth } from './queue-io.ts';
+import { requiredOutput, scanAll } from './table-reads.ts';
 
 /**
  * What a run did, read back from the tables and queues (never from the runtime's own counters): items by
@@ -59,7 +60,7 @@ export interface ReportSources {
 /** @example const report = await collectRunReport({ sqs, dynamo, outputs, acceptedItemIds }); */
 export async function collectRunReport(sources: ReportSources): Promise<RunReport> {
   const { sqs, dynamo, outputs } = sources;
-  const tableName = required(outputs, 'StateTableName');
+  const tableName = requiredOutput(outputs, 'StateTableName');
   const rows = await scanAll(dynamo, tableName);
   const items = rows.filter((row) => row.sk === 'ITEM') as unknown as ItemRecord[];
   const usage = rows.filter((row) => String(row.pk).startsWith('USAGE#')) as unknown as UsageRow[];
@@ -156,23 +157,4 @@ export function summariseUsage(rows: readonly UsageRow[]): RunReport['llm'] {
     byModel: Object.fromEntries([...byModel].map(([key, value]) => [key, strip(value)])),
     byStageAndModel: [...byBoth.values()].map(strip),
   };
-}
-
-async function scanAll(dynamo: DynamoDBDocumentClient, tableName: string): Promise<Record<string, unknown>[]> {
-  const rows: Record<string, unknown>[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await dynamo.send(
-      new ScanCommand({ TableName: tableName, ExclusiveStartKey: startKey, ConsistentRead: true }),
-    );
-    rows.push(...(page.Items ?? []));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
-  return rows;
-}
-
-function required(outputs: Readonly<Record<string, string>>, key: string): string {
-  const value = outputs[key];
-  if (value === undefined) throw new Error(`the stack outputs have no ${key}`);
-  return value;
 }

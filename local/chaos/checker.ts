@@ -1,9 +1,10 @@
 import type { Message, SQSClient } from '@aws-sdk/client-sqs';
-import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import type { SluiceConfig } from '#lib/config.ts';
 import { peekAll, queueDepth } from '#local/queue-io.ts';
 import { type RunReport, summariseUsage } from '#local/run-report.ts';
+import { requiredOutput, scanAll } from '#local/table-reads.ts';
 import type { CallEntry, UsageRow } from '#shared/call-ledger.ts';
 import { ITEM_STATES, type ItemRecord, type ItemState, TERMINAL_STATES } from '#shared/item-store.ts';
 import type { Stage } from '#shared/runtime-config.ts';
@@ -127,7 +128,7 @@ const QUEUES = {
 export async function checkRun(input: CheckerInput): Promise<CheckOutcome> {
   const { scenario, sqs, outputs } = input;
   const config = scenario.pipeline;
-  const rows = await scanAll(input.dynamo, required(outputs, 'StateTableName'));
+  const rows = await scanAll(input.dynamo, requiredOutput(outputs, 'StateTableName'));
   const items = new Map<string, ItemRecord>();
   const calls: CallEntry[] = [];
   const usage: UsageRow[] = [];
@@ -933,23 +934,4 @@ function groupBy<T>(values: readonly T[], key: (value: T) => string): Map<string
     else groups.set(k, [value]);
   }
   return groups;
-}
-
-async function scanAll(dynamo: DynamoDBDocumentClient, tableName: string): Promise<Record<string, unknown>[]> {
-  const rows: Record<string, unknown>[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await dynamo.send(
-      new ScanCommand({ TableName: tableName, ExclusiveStartKey: startKey, ConsistentRead: true }),
-    );
-    rows.push(...(page.Items ?? []));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
-  return rows;
-}
-
-function required(outputs: Readonly<Record<string, string>>, key: string): string {
-  const value = outputs[key];
-  if (value === undefined) throw new Error(`the stack outputs have no ${key}`);
-  return value;
 }

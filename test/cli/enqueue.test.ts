@@ -1,9 +1,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queueDepth } from '#local/queue-io.ts';
+import { countItemsByState } from '#local/table-reads.ts';
 import type { ItemState } from '#shared/item-store.ts';
 import { startTestPipeline, TEST_CONFIG, type TestPipeline } from '../support/pipeline.ts';
 import { jsonOf, runCli, writeLocalOutputs } from './operator-support.ts';
@@ -106,26 +106,8 @@ describe('Command: sluice enqueue', () => {
 
 /** Counts PUBLISHED and DEAD_LETTER items once a second (cheaply: the pipeline has the CPU) until `expected`. */
 async function waitForPublished(pipeline: TestPipeline, expected: number, timeoutMs: number) {
-  const count = async (state: ItemState) => {
-    let total = 0;
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await pipeline.dev.dynamo.send(
-        new QueryCommand({
-          TableName: pipeline.outputs.StateTableName,
-          IndexName: 'ByState',
-          KeyConditionExpression: '#state = :state',
-          ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: { ':state': state },
-          Select: 'COUNT',
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      total += page.Count ?? 0;
-      startKey = page.LastEvaluatedKey;
-    } while (startKey !== undefined);
-    return total;
-  };
+  const count = async (state: ItemState) =>
+    (await countItemsByState(pipeline.dev.dynamo, pipeline.outputs.StateTableName ?? ''))[state];
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const counts = { PUBLISHED: await count('PUBLISHED'), DEAD_LETTER: await count('DEAD_LETTER') };
