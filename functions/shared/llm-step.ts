@@ -137,9 +137,10 @@ export async function runLlmStep<T>(
     );
   } catch (error) {
     const raised = await failed(runtime, breaker, permit, limit, spend, model, error);
-    // This call's outcome is known (it failed with no answer to pay for), so its intent mark is resolved; a mark
-    // left by a crashed invocation, by contrast, survives every wait and failure until the call is made again.
-    if (session.item.pendingCall === callKey) await session.update({ remove: ['pendingCall'] });
+    // This call's outcome is known (it failed with no answer to pay for), so its own intent mark is resolved. A
+    // mark a crashed invocation left (`rebilled`) stays through every wait and failure (a 429, a 5xx), so the
+    // call that is finally answered is the one counted as the repeat.
+    if (!rebilled && session.item.pendingCall === callKey) await session.update({ remove: ['pendingCall'] });
     throw raised;
   }
   runtime.faults?.crashPoint('after-llm-response', itemId);

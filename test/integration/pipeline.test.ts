@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queueDepth } from '#local/queue-io.ts';
-import { LlmCallError, MemoryUnavailableError } from '#shared/errors.ts';
+import { InjectedCrash, LlmCallError, MemoryUnavailableError } from '#shared/errors.ts';
+import { itemKey } from '#shared/item-store.ts';
 import { publishedEventSchema } from '#shared/schemas.ts';
 import { startTestPipeline, type TestPipeline } from '../support/pipeline.ts';
 
@@ -430,5 +431,58 @@ describe('Pipeline: re-enrichment', () => {
       .map((m) => publishedEventSchema.parse(JSON.parse(m.Body ?? '')))
       .filter((event) => event.itemId === 're-2');
     expect(new Set(events.map((event) => event.publicationId)).size).toBe(2);
+  });
+});
+
+describe('Pipeline: a crash between a response and its ledger write', () => {
+  let pipeline: TestPipeline;
+  let crashes = 0;
+
+  beforeAll(async () => {
+    pipeline = await startTestPipeline({
+      faults: {
+        crashPoint: (point, itemId) => {
+          if (point === 'after-llm-response' && itemId === 'rebill-1' && crashes === 0) {
+            crashes += 1;
+            throw new InjectedCrash(point);
+          }
+        },
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await pipeline?.stop();
+  });
+
+  it('marks the repeated call re-billed, even when the repeat first meets a 429', async () => {
+    // Prepare
+    const body = JSON.stringify(article('rebill-1', 'Paid twice, and said so', 'finance'));
+
+    // Act: the first delivery dies after the provider answered; the next one is refused once, then answered
+    await expect(pipeline.invoke('extract', [body])).rejects.toBeInstanceOf(InjectedCrash);
+    // Time passes: the crashed invocation's lease lapses (faked by moving its expiry into the past).
+    await pipeline.dev.dynamo.send(
+      new UpdateCommand({
+        TableName: pipeline.outputs.StateTableName,
+        Key: itemKey('rebill-1'),
+        UpdateExpression: 'SET leaseUntil = :past',
+        ExpressionAttributeValues: { ':past': 0 },
+      }),
+    );
+    pipeline.llm.failWhen((request) =>
+      request.itemId === 'rebill-1'
+        ? new LlmCallError('provider answered 429', { status: 429, retryable: true, retryAfterMs: 10 })
+        : undefined,
+    );
+    await pipeline.invoke('extract', [body]);
+
+    // Assess: two answered calls at the provider, one ledger entry, flagged as the repeat it is
+    expect(pipeline.llm.callsFor('rebill-1').filter((call) => call.format === 'knowledge_extraction')).toHaveLength(2);
+    const ledger = await pipeline.ledger('rebill-1');
+    expect(ledger).toHaveLength(1);
+    expect(ledger[0]?.rebilled).toBe(true);
+    expect((await pipeline.item('rebill-1'))?.state).toBe('EXTRACTED');
+    expect(pipeline.metrics.sum('RebilledCalls')).toBe(1);
   });
 });
