@@ -26,6 +26,8 @@ export interface ModelLimits {
 const SAFETY_MS = 1000;
 /** Burst tolerance as a share of the limit: small, so the spacing stays close to the limit's own rate. */
 const BURST_SHARE = 0.02;
+/** Floating-point slack when comparing sums of fractional intervals (a microsecond; admits nothing measurable). */
+const ROUNDING_MS = 1e-3;
 /** Conditional-write races lost in a row before a reservation gives up and defers. */
 const MAX_RACES = 8;
 
@@ -67,8 +69,11 @@ export function gcraAdmit(
   // A cost larger than the whole tolerance is admitted only when nothing is outstanding.
   const allowance = Math.max(params.toleranceMs, cost * params.intervalMs);
   // Stored TATs are whole milliseconds (rounded up: never admits more), so they read back exactly.
-  if (ahead <= allowance) return { ok: true, tat: Math.ceil(now + ahead) };
-  return { ok: false, waitMs: Math.ceil(ahead - allowance) };
+  // The interval is a fraction, so a sum that is exactly the allowance can come out a hair above it: compare
+  // with a tolerance far below a millisecond, or a caller told to wait exactly the deficit would be refused again.
+  const deficit = ahead - allowance;
+  if (deficit <= ROUNDING_MS) return { ok: true, tat: Math.ceil(now + ahead) };
+  return { ok: false, waitMs: Math.ceil(deficit) };
 }
 
 /**

@@ -126,6 +126,21 @@ describe('Function: gcraAdmit', () => {
     expect(mostInAnyMinute(admitted)).toBeLessThanOrEqual(100_000);
   });
 
+  it('admits a request told to wait exactly its deficit, where the fractional interval sums a hair above it', () => {
+    // Prepare: 102 per minute with a burst of 47 makes the deficit exactly 13,409 ms in real numbers
+    const params = gcraParameters(102, 47);
+    const now = 1_793_448_000_000;
+    const tat = now + 62_209;
+
+    // Act
+    const first = gcraAdmit(tat, now, 3, params);
+    const later = first.ok ? first : gcraAdmit(tat, now + first.waitMs, 3, params);
+
+    // Assess
+    expect(first).toEqual({ ok: false, waitMs: 13_409 });
+    expect(later.ok).toBe(true);
+  });
+
   it('refuses with a waitMs after which the same request is admitted', () => {
     const call = fc.integer({ min: 100, max: 200_000 }).chain((limit) =>
       fc.tuple(
