@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { RateLimitedError } from './errors.ts';
 
 /**
@@ -48,7 +49,12 @@ export interface Reservation {
 }
 
 /** The parameters of one limit: interval per unit and burst tolerance, both in milliseconds. */
-export function gcraParameters(limitPerMinute: number, largestCost = 1): { intervalMs: number; toleranceMs: number } {
+export interface GcraParameters {
+  intervalMs: number;
+  toleranceMs: number;
+}
+
+export function gcraParameters(limitPerMinute: number, largestCost = 1): GcraParameters {
   const burst = Math.max(1, Math.floor(limitPerMinute * BURST_SHARE), Math.min(largestCost, limitPerMinute / 2));
   const intervalMs = (60_000 + SAFETY_MS) / Math.max(1, limitPerMinute - burst);
   return { intervalMs, toleranceMs: burst * intervalMs };
@@ -62,7 +68,7 @@ export function gcraAdmit(
   tat: number,
   now: number,
   cost: number,
-  params: { intervalMs: number; toleranceMs: number },
+  params: GcraParameters,
 ): { ok: true; tat: number } | { ok: false; waitMs: number } {
   // Work with how far ahead of now the TAT is (small numbers), not with clock-sized ones, so ties are exact.
   const ahead = Math.max(tat - now, 0) + cost * params.intervalMs;
@@ -87,6 +93,8 @@ export class RateLimiter {
   readonly #limits: Readonly<Record<string, ModelLimits>>;
   readonly #largestCost: number;
   readonly #now: () => number;
+  /** The limiter record of each model as this instance last saw it: guesses the form of the next update. */
+  readonly #known = new Map<string, LimiterRecord>();
 
   /** @param largestCost the largest token reservation expected (prompt + max_tokens), so it always fits a burst. */
   constructor(
@@ -103,63 +111,83 @@ export class RateLimiter {
     this.#now = now;
   }
 
-  /** Reserves one request and `tokens` tokens for `model`, or throws RateLimitedError saying how long to wait. */
+  /**
+   * Reserves one request and `tokens` tokens for `model`, or throws RateLimitedError saying how long to wait.
+   *
+   * One conditional write on the healthy path: the update moves each TAT atomically (`tat + cost·I` while the
+   * limit is busy, `now + cost·I` once it has gone idle) under a condition that holds exactly when GCRA admits
+   * the call, so concurrent instances never need to read first. Which of the two forms applies is guessed from
+   * the record this instance saw last; a wrong guess, a refusal or a hold comes back as a failed condition
+   * with the current record, which decides the retry or the wait.
+   */
   async reserve(model: string, tokens: number): Promise<Reservation | undefined> {
     const limits = this.#limits[model];
     if (limits === undefined || (limits.rpm === undefined && limits.tpm === undefined)) return undefined;
     const requests = limits.rpm === undefined ? undefined : gcraParameters(limits.rpm);
     const tokenParams = limits.tpm === undefined ? undefined : gcraParameters(limits.tpm, this.#largestCost);
+    const charges: [attribute: 'tatRequests' | 'tatTokens', params: GcraParameters, cost: number][] = [];
+    if (requests !== undefined) charges.push(['tatRequests', requests, 1]);
+    if (tokenParams !== undefined) charges.push(['tatTokens', tokenParams, tokens]);
     for (let race = 0; race < MAX_RACES; race += 1) {
       const now = this.#now();
-      const record = await this.#read(model);
-      if (record.heldUntil !== undefined && record.heldUntil > now) {
-        const waitMs = record.heldUntil - now;
-        throw new RateLimitedError(`${model} asked us to wait: next call in ${waitMs} ms`, waitMs);
-      }
-      const values: Record<string, unknown> = {};
+      const known = this.#known.get(model) ?? {};
+      const values: Record<string, unknown> = { ':now': now };
       const sets: string[] = [];
-      const conditions: string[] = [];
-      let waitMs = 0;
-      for (const [attribute, params, cost] of [
-        ['tatRequests', requests, 1],
-        ['tatTokens', tokenParams, tokens],
-      ] as const) {
-        if (params === undefined) continue;
-        const seen = record[attribute];
-        const admitted = gcraAdmit(seen ?? 0, now, cost, params);
-        if (!admitted.ok) {
-          waitMs = Math.max(waitMs, admitted.waitMs);
-          continue;
+      const conditions = ['(attribute_not_exists(heldUntil) OR heldUntil <= :now)'];
+      for (const [attribute, params, cost] of charges) {
+        const increment = cost * params.intervalMs;
+        const seen = known[attribute];
+        if (seen !== undefined && seen >= now) {
+          // Busy: admitted while tat − now + cost·I stays within the allowance (see gcraAdmit).
+          values[`:inc_${attribute}`] = increment;
+          values[`:max_${attribute}`] = now + Math.max(params.toleranceMs, increment) - increment + ROUNDING_MS;
+          sets.push(`${attribute} = ${attribute} + :inc_${attribute}`);
+          conditions.push(`${attribute} BETWEEN :now AND :max_${attribute}`);
+        } else {
+          values[`:new_${attribute}`] = now + increment;
+          sets.push(`${attribute} = :new_${attribute}`);
+          conditions.push(`(attribute_not_exists(${attribute}) OR ${attribute} < :now)`);
         }
-        values[`:${attribute}`] = admitted.tat;
-        sets.push(`${attribute} = :${attribute}`);
-        if (seen === undefined) conditions.push(`attribute_not_exists(${attribute})`);
-        else {
-          values[`:seen_${attribute}`] = seen;
-          conditions.push(`${attribute} = :seen_${attribute}`);
-        }
-      }
-      if (waitMs > 0) {
-        throw new RateLimitedError(`rate limit of ${model} reached: next call in ${waitMs} ms`, waitMs);
       }
       try {
-        await this.#client.send(
+        const { Attributes } = await this.#client.send(
           new UpdateCommand({
             TableName: this.#tableName,
             Key: this.#key(model),
             UpdateExpression: `SET ${sets.join(', ')}`,
             ConditionExpression: conditions.join(' AND '),
             ExpressionAttributeValues: values,
+            ReturnValues: 'ALL_NEW',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
         );
+        // Written only by this class.
+        const record = (Attributes ?? {}) as LimiterRecord;
+        this.#known.set(model, record);
         return {
           model,
           tokens,
           tokenIntervalMs: tokenParams?.intervalMs ?? 0,
-          tokensTatAfter: Number(values[':tatTokens'] ?? 0),
+          tokensTatAfter: Number(record.tatTokens ?? 0),
         };
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        // DynamoDB returns the record that failed the condition; an emulator without that feature needs a read.
+        const record = error.Item ? (unmarshall(error.Item) as LimiterRecord) : await this.#read(model);
+        this.#known.set(model, record);
+        if (record.heldUntil !== undefined && record.heldUntil > now) {
+          const waitMs = record.heldUntil - now;
+          throw new RateLimitedError(`${model} asked us to wait: next call in ${waitMs} ms`, waitMs);
+        }
+        let waitMs = 0;
+        for (const [attribute, params, cost] of charges) {
+          const admitted = gcraAdmit(record[attribute] ?? 0, now, cost, params);
+          if (!admitted.ok) waitMs = Math.max(waitMs, admitted.waitMs);
+        }
+        if (waitMs > 0) {
+          throw new RateLimitedError(`rate limit of ${model} reached: next call in ${waitMs} ms`, waitMs);
+        }
+        // Admissible after all: the guess of busy or idle was wrong, or another instance moved first.
       }
     }
     throw new RateLimitedError(`rate limit of ${model} is contended: try again shortly`, 50 + Math.random() * 200);
@@ -173,8 +201,7 @@ export class RateLimiter {
     if (reservation === undefined || reservation.tokenIntervalMs === 0) return;
     const unused = reservation.tokens - usedTokens;
     const stillAhead = reservation.tokensTatAfter - this.#now();
-    // Whole milliseconds: a fractional ADD would store digits a number cannot read back, and break the CAS.
-    const back = Math.floor(Math.min(unused * reservation.tokenIntervalMs, stillAhead));
+    const back = Math.min(unused * reservation.tokenIntervalMs, stillAhead);
     if (back <= 0) return;
     await this.#client
       .send(

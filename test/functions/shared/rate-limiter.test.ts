@@ -266,6 +266,41 @@ describe('Class: RateLimiter', () => {
       },
     );
 
+    it.each([
+      ['busy, calls closer than the limit allows', 50, 10],
+      ['idle, calls farther apart than the limit needs', 150, 20],
+    ])('takes one conditional write per admitted call while the limit stays %s', async (_case, gapMs, calls) => {
+      // Prepare: the limiter's client counts what it sends
+      modelCount += 1;
+      const model = `model-${modelCount}`;
+      const clock = new FakeClock();
+      let requests = 0;
+      const counting = {
+        send: (command: Parameters<typeof table.dynamo.send>[0]) => {
+          requests += 1;
+          return table.dynamo.send(command);
+        },
+      } as unknown as typeof table.dynamo;
+      const limiter = new RateLimiter(
+        counting,
+        table.tableName,
+        { [model]: { rpm: 600, tpm: 100_000 } },
+        2600,
+        clock.now,
+      );
+      await limiter.reserve(model, 100);
+      requests = 0;
+
+      // Act: calls within the burst of 12, so every one is admitted
+      for (let call = 0; call < calls; call += 1) {
+        clock.advance(gapMs);
+        await limiter.reserve(model, 100);
+      }
+
+      // Assess
+      expect(requests).toBe(calls);
+    });
+
     it('admits the refused call once the wait it was given has passed', async () => {
       // Prepare
       const { model, clock, limiter } = setup({ rpm: 600, tpm: 100_000 }, 2600);
