@@ -3,13 +3,14 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
 import { createHandler as createDraftHandler } from '#functions/draft/handler.ts';
 import { createHandler as createExtractHandler } from '#functions/extract/handler.ts';
 import { loadConfig, type SluiceConfig } from '#lib/config.ts';
 import { STACK_NAME, synthesizeTemplate } from '#lib/template.ts';
 import type { CrashInjector } from '#shared/faults.ts';
 import type { LlmClient } from '#shared/llm-client.ts';
-import type { Stage } from '#shared/runtime-config.ts';
+import { STAGE_ENVIRONMENT_KEYS, type Stage, stageSchema } from '#shared/runtime-config.ts';
 import { runtimeFromEnvironment, type StageRuntime } from '#shared/stage-runtime.ts';
 import type { EmfSink } from '#shared/telemetry.ts';
 import { type LlmSimulator, type LlmSimulatorOptions, startLlmSimulator } from '#sim/server.ts';
@@ -51,6 +52,13 @@ export interface DevRuntimeOptions {
   loseDeletes?: (messageIds: readonly string[]) => boolean;
   /** Where the functions' EMF metric lines go (stdout, as on Lambda, by default). */
   emf?: EmfSink;
+  /**
+   * Benchmarks: told about every AWS SDK client the functions and the event sources use, and whose it is,
+   * before first use (e.g. to count requests with a middleware).
+   */
+  instrument?: (client: SQSClient | DynamoDBClient, owner: Stage | 'eventSource') => void;
+  /** Benchmarks' naive baseline: the openai SDK's own retries (0, the stages' default, leaves them to the stage). */
+  sdkRetries?: number;
 }
 
 export interface DevRuntime {
@@ -93,18 +101,23 @@ export async function startDevRuntime(options: DevRuntimeOptions = {}): Promise<
       stackName: STACK_NAME,
       dataDir: options.dataDir,
       ...(options.loseDeletes && { loseDeletes: options.loseDeletes }),
+      ...(options.instrument && { instrumentPollerClient: (client) => options.instrument?.(client, 'eventSource') }),
       handlerFor: async (fn, local) => {
+        const stage = stageOfFunction(fn.environment);
+        const sqs = new SQSClient(local.clientConfig('sqs'));
+        const dynamoDb = new DynamoDBClient(local.clientConfig('dynamodb'));
+        options.instrument?.(sqs, stage);
+        options.instrument?.(dynamoDb, stage);
         const clients = {
-          sqs: new SQSClient(local.clientConfig('sqs')),
-          dynamo: DynamoDBDocumentClient.from(new DynamoDBClient(local.clientConfig('dynamodb')), {
-            marshallOptions: { removeUndefinedValues: true },
-          }),
+          sqs,
+          dynamo: DynamoDBDocumentClient.from(dynamoDb, { marshallOptions: { removeUndefinedValues: true } }),
         };
         const built = runtimeFromEnvironment(fn.environment, {
           ...clients,
           ...(options.llm ? { llm: options.llm } : {}),
           ...(options.faults ? { faults: options.faults } : {}),
           ...(options.emf ? { emf: options.emf } : {}),
+          ...(options.sdkRetries !== undefined && { sdkRetries: options.sdkRetries }),
           apiKey: async () => apiKey,
           logger: new Logger({ serviceName: 'sluice', logLevel: options.logLevel ?? 'WARN' }),
         });
@@ -139,6 +152,14 @@ export async function startDevRuntime(options: DevRuntimeOptions = {}): Promise<
     await simulator?.stop();
     throw error;
   }
+}
+
+/** Which stage a function of the template runs, from the runtime config in its environment. */
+function stageOfFunction(environment: Readonly<Record<string, string>>): Stage {
+  const text = environment[STAGE_ENVIRONMENT_KEYS.SLUICE_RUNTIME_CONFIG] ?? '{}';
+  const parsed = z.object({ stage: stageSchema }).safeParse(JSON.parse(text));
+  if (!parsed.success) throw new Error(`a function of the template has no valid stage in its runtime config: ${text}`);
+  return parsed.data.stage;
 }
 
 /** The `sluice` context of the project's cdk.json: the same settings `cdk synth` reads. */

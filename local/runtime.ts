@@ -26,6 +26,8 @@ export interface LocalRuntimeOptions {
   readonly waitTimeSeconds?: number;
   /** Chaos runs only: see `SqsEventSourcePollerOptions.loseDeletes`. */
   readonly loseDeletes?: (messageIds: readonly string[]) => boolean;
+  /** Benchmarks: told about the SQS client the event-source pollers share (e.g. to count its requests). */
+  readonly instrumentPollerClient?: (client: SQSClient) => void;
 }
 
 export type LocalService = 'sqs' | 'dynamodb';
@@ -91,6 +93,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   };
   const { clientConfig } = local;
   const sqs = new SQSClient(clientConfig('sqs'));
+  options.instrumentPollerClient?.(sqs);
   const dynamodb = new DynamoDBClient(clientConfig('dynamodb'));
   const shutdown = async (pollers: readonly SqsEventSourcePoller[]): Promise<void> => {
     try {

@@ -74,6 +74,20 @@ export interface LlmSimulatorOptions {
   readonly faults?: SimulatorFaults;
   /** Time and timers of everything the simulator does. @default realClock */
   readonly clock?: SimClock;
+  /** Told about every chat completion answered (benchmarks keep a call log to measure rates over time). */
+  readonly onCall?: (call: CallRecord) => void;
+}
+
+/** One chat completion as the provider saw it. */
+export interface CallRecord {
+  model: string;
+  /** The simulator clock's `now()` when the request arrived and when it was answered. */
+  receivedAt: number;
+  answeredAt: number;
+  status: number;
+  /** Tokens of the generated completion; 0 when none was (errors, 429s). */
+  promptTokens: number;
+  completionTokens: number;
 }
 
 export interface LlmSimulator {
@@ -302,6 +316,14 @@ export async function startLlmSimulator(options: LlmSimulatorOptions = {}): Prom
       if (completion !== undefined) {
         stats.served(completion.format, completion.finishReason, completion.promptTokens, completion.completionTokens);
       }
+      options.onCall?.({
+        model: request.model,
+        receivedAt: context.receivedAt,
+        answeredAt: clock.now(),
+        status: response.status,
+        promptTokens: completion?.promptTokens ?? 0,
+        completionTokens: completion?.completionTokens ?? 0,
+      });
       return response;
     } catch (error) {
       if (controller.signal.aborted) {

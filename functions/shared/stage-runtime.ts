@@ -57,6 +57,8 @@ export interface RuntimeOverrides {
   faults?: CrashInjector;
   /** Where EMF metric lines go; stdout (CloudWatch's EMF) by default. */
   emf?: EmfSink;
+  /** The openai SDK's own retries (0 by default: the stage decides). Only the benchmarks' naive baseline sets it. */
+  sdkRetries?: number;
 }
 
 /** How long a fetched secret is reused before it is read again (rotation is picked up within this time). */
@@ -97,7 +99,9 @@ export function runtimeFromEnvironment(
       next: environment.NEXT_QUEUE_URL,
       deadLetter: environment.DLQ_URL,
     }),
-    llm: overrides.llm ?? new OpenAiLlmClient({ apiKey, baseUrl: config.llm.baseUrl, now }),
+    llm:
+      overrides.llm ??
+      new OpenAiLlmClient({ apiKey, baseUrl: config.llm.baseUrl, now, sdkRetries: overrides.sdkRetries }),
     limiter: new RateLimiter(
       dynamo,
       environment.STATE_TABLE_NAME,

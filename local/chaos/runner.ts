@@ -1,13 +1,13 @@
 import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { parseIntakeMessage } from '#functions/extract/extract.ts';
-import { type DevRuntime, startDevRuntime } from '#local/dev-runtime.ts';
+import { type DevRuntime, type DevRuntimeOptions, startDevRuntime } from '#local/dev-runtime.ts';
 import { LocalMetrics, type MetricsSummary, summariseMetrics } from '#local/local-metrics.ts';
 import type { PollerStats } from '#local/poller.ts';
 import { type PipelineSnapshot, readSnapshot } from '#local/progress.ts';
 import { queueDepth, sendBodies } from '#local/queue-io.ts';
 import { type ItemRecord, TERMINAL_STATES } from '#shared/item-store.ts';
 import type { Stage } from '#shared/runtime-config.ts';
-import type { SimulatorStats } from '#sim/server.ts';
+import type { LlmSimulatorOptions, SimulatorStats } from '#sim/server.ts';
 import { type CheckCounts, type CheckResult, checkRun, type ItemEvidence } from './checker.ts';
 import { ChaosCrashes, type CrashReport } from './crashes.ts';
 import { chaosMessages } from './items.ts';
@@ -39,6 +39,10 @@ export interface RunChaosOptions {
   progressIntervalMs?: number;
   /** Log level of the stage functions. @default 'SILENT' */
   logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+  /** Benchmarks: an LLM client in place of the default one, and observers of the SDK clients and provider calls. */
+  runtime?: Pick<DevRuntimeOptions, 'llm' | 'instrument' | 'sdkRetries'> & { onCall?: LlmSimulatorOptions['onCall'] };
+  /** Benchmarks: told when the pipeline starts consuming, with the runtime. */
+  onStart?: (dev: DevRuntime) => void;
 }
 
 export interface ChaosReport {
@@ -89,7 +93,11 @@ export async function runChaos(scenario: Scenario, options: RunChaosOptions = {}
       seed: scenario.seed,
       ...(scenario.simulator.latencyMs !== undefined && { latencyMs: scenario.simulator.latencyMs }),
       faults: scenario.simulator.faults,
+      ...(options.runtime?.onCall && { onCall: options.runtime.onCall }),
     },
+    ...(options.runtime?.llm && { llm: options.runtime.llm }),
+    ...(options.runtime?.instrument && { instrument: options.runtime.instrument }),
+    ...(options.runtime?.sdkRetries !== undefined && { sdkRetries: options.runtime.sdkRetries }),
     logLevel: options.logLevel ?? 'SILENT',
     emf: metrics.sink,
     decorate: (runtime) => ({
@@ -133,6 +141,7 @@ export async function runChaos(scenario: Scenario, options: RunChaosOptions = {}
 
     const runStarted = Date.now();
     dev.start();
+    options.onStart?.(dev);
     timeline.start(dev.simulator);
     const settled = await settle(
       dev,
