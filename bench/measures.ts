@@ -51,8 +51,9 @@ export const UTILIZATION_CONFIGS: readonly UtilizationConfig[] = [
   {
     name: 'concurrency-bound',
     binding: 'concurrency',
-    items: 240,
-    concurrency: { extract: 1, draft: 2 },
+    items: 300,
+    // The event source's minimum maximum concurrency is 2.
+    concurrency: { extract: 2, draft: 3 },
     limits: { [EXTRACT_MODEL]: { rpm: 100_000, tpm: UNLIMITED }, [DRAFT_MODEL]: { rpm: 100_000, tpm: UNLIMITED } },
   },
 ];

@@ -70,36 +70,44 @@ async function main(): Promise<number> {
     command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
   };
   const selected = new Set(options.only);
+  await mkdir(options.out, { recursive: true });
+  // Written after every measure, so a run that fails late keeps what it measured.
+  const save = async () => {
+    await writeFile(join(options.out, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+    await writeFile(join(options.out, 'latest.md'), renderMarkdown(results));
+  };
   if (selected.has('cold-start')) {
     progress('cold start: synthesizing both packagings and importing each function');
     results.coldStart = await measureColdStart({ onProgress: progress });
+    await save();
   }
   if (selected.has('requests')) {
     results.requests = [];
     for (const batchSize of [1, 10]) {
       progress(`requests and cost per item, batch size ${batchSize}`);
       results.requests.push(await measureRequests(progress, batchSize));
+      await save();
     }
   }
   if (selected.has('overhead')) {
     progress('overhead ceiling: zero-latency provider, CPU profile');
     results.overhead = await measureOverhead(progress);
+    await save();
   }
   const outage = async () => {
     progress('outage recovery: a 60 s provider outage mid-run');
     results.outage = await measureOutage(progress);
+    await save();
   };
   if (selected.has('utilization')) {
     progress('limit utilization: sluice and the naive baseline side by side, per configuration');
     results.utilization = await measureUtilization(progress, selected.has('outage') ? outage : undefined);
+    await save();
   } else if (selected.has('outage')) {
     await outage();
   }
-  await mkdir(options.out, { recursive: true });
-  const markdown = renderMarkdown(results);
-  await writeFile(join(options.out, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
-  await writeFile(join(options.out, 'latest.md'), markdown);
-  process.stdout.write(markdown);
+  await save();
+  process.stdout.write(renderMarkdown(results));
   progress(`done: ${join(options.out, 'latest.md')} and latest.json`);
   return 0;
 }
