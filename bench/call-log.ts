@@ -10,35 +10,59 @@ export interface SteadyRate {
   callsPerMinute: number;
   tokensPerMinute: number;
   /**
-   * The window: from a minute after the first answer (once a provider's sliding minute is full, so the
-   * first minute's allowance is not counted as a rate) or the 10th percentile of the answered calls, whichever
-   * is later, to the 90th percentile, so ramp-up and tail are left out.
+   * The window: whole minutes, starting a minute after the first answer, ending before the 90th percentile of
+   * the answered calls. A provider counts per sliding minute, so the first minute's allowance is left out and
+   * only whole minutes are counted: a part of a minute would credit a client that bursts at each window's edge
+   * with more than the limit.
    */
   windowMs: [number, number];
   calls: number;
 }
 
-/** The steady rate of `model`'s answered calls, or undefined when too few came after the first minute. */
-export function steadyRate(calls: readonly CallRecord[], model: string): SteadyRate | undefined {
+/**
+ * The steady rate of `model`'s answered calls, or undefined when no whole minute follows the first one. With
+ * `perMinuteLimit: false` (nothing counts per minute, e.g. a run bound by concurrency) the window is simply the
+ * 10th to the 90th percentile of the answered calls.
+ */
+export function steadyRate(
+  calls: readonly CallRecord[],
+  model: string,
+  options: { perMinuteLimit: boolean } = { perMinuteLimit: true },
+): SteadyRate | undefined {
   const answered = calls
     .filter((call) => call.model === model && call.status === 200)
     .sort((a, b) => a.answeredAt - b.answeredAt);
-  if (answered.length < 20) return undefined;
-  const firstAnswer = answered[0]?.answeredAt ?? 0;
-  const afterFirstMinute = answered.findIndex((call) => call.answeredAt >= firstAnswer + 60_000);
-  const first = Math.max(Math.floor(answered.length * 0.1), afterFirstMinute);
-  const last = Math.ceil(answered.length * 0.9) - 1;
-  if (afterFirstMinute < 0 || last - first < 20) return undefined;
-  const from = answered[first]?.answeredAt ?? 0;
-  const to = answered[last]?.answeredAt ?? 0;
-  // Calls after the first one of the window: n calls bound n − 1 intervals.
-  const inside = answered.slice(first + 1, last + 1);
-  const minutes = (to - from) / 60_000;
-  if (minutes <= 0) return undefined;
+  if (!options.perMinuteLimit) return percentileRate(answered);
+  const firstAnswer = answered[0]?.answeredAt;
+  const tail = answered[Math.ceil(answered.length * 0.9) - 1]?.answeredAt;
+  if (firstAnswer === undefined || tail === undefined) return undefined;
+  const from = firstAnswer + 60_000;
+  const minutes = Math.floor((tail - from) / 60_000);
+  if (minutes < 1) return undefined;
+  const to = from + minutes * 60_000;
+  const inside = answered.filter((call) => call.answeredAt > from && call.answeredAt <= to);
   return {
     callsPerMinute: inside.length / minutes,
     tokensPerMinute: inside.reduce((sum, call) => sum + call.promptTokens + call.completionTokens, 0) / minutes,
     windowMs: [from, to],
+    calls: inside.length,
+  };
+}
+
+function percentileRate(answered: readonly CallRecord[]): SteadyRate | undefined {
+  const first = answered[Math.floor(answered.length * 0.1)];
+  const lastIndex = Math.ceil(answered.length * 0.9) - 1;
+  const last = answered[lastIndex];
+  if (first === undefined || last === undefined || last.answeredAt <= first.answeredAt || answered.length < 20) {
+    return undefined;
+  }
+  // n calls after the first of the window bound n intervals.
+  const inside = answered.slice(Math.floor(answered.length * 0.1) + 1, lastIndex + 1);
+  const minutes = (last.answeredAt - first.answeredAt) / 60_000;
+  return {
+    callsPerMinute: inside.length / minutes,
+    tokensPerMinute: inside.reduce((sum, call) => sum + call.promptTokens + call.completionTokens, 0) / minutes,
+    windowMs: [first.answeredAt, last.answeredAt],
     calls: inside.length,
   };
 }

@@ -71,8 +71,9 @@ export interface ModelUtilization {
   /** Which term of the minimum binds. */
   bindingTerm: 'concurrency' | 'RPM' | 'TPM';
   tokensPerCall: number;
-  measuredCallsPerMinute: number;
-  utilization: number;
+  /** Undefined when the run had no steady part long enough to measure. */
+  measuredCallsPerMinute: number | undefined;
+  utilization: number | undefined;
   calls: number;
   rateLimited: number;
   rateLimitedShare: number;
@@ -106,7 +107,8 @@ function utilizationOf(run: BenchRun, config: UtilizationConfig, variant: 'sluic
       ['TPM', limits.tpm !== undefined && perCall > 0 ? limits.tpm / perCall : Number.POSITIVE_INFINITY],
     ];
     const [bindingTerm, binding] = terms.reduce((least, term) => (term[1] < least[1] ? term : least));
-    const steady = steadyRate(run.calls, model);
+    // A provider's limits count per sliding minute; concurrency has no such window.
+    const steady = steadyRate(run.calls, model, { perMinuteLimit: bindingTerm !== 'concurrency' });
     const statuses = statusCounts(run.calls, model);
     const calls = Object.values(statuses).reduce((sum, count) => sum + count, 0);
     const rateLimited = statuses[429] ?? 0;
@@ -116,8 +118,8 @@ function utilizationOf(run: BenchRun, config: UtilizationConfig, variant: 'sluic
       bindingCallsPerMinute: binding,
       bindingTerm,
       tokensPerCall: perCall,
-      measuredCallsPerMinute: steady?.callsPerMinute ?? 0,
-      utilization: (steady?.callsPerMinute ?? 0) / binding,
+      measuredCallsPerMinute: steady?.callsPerMinute,
+      utilization: steady === undefined ? undefined : steady.callsPerMinute / binding,
       calls,
       rateLimited,
       rateLimitedShare: calls === 0 ? 0 : rateLimited / calls,

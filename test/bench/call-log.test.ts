@@ -30,6 +30,17 @@ describe('Function: steadyRate', () => {
     expect(rate?.tokensPerMinute).toBeCloseTo(60_000, -2);
   });
 
+  it("counts whole minutes, so bursts at the edges of a provider's windows do not read above the limit", () => {
+    // Prepare: 60 calls in the first 5 s of each minute for 4 minutes (what a window of 60 a minute lets through)
+    const bursts = Array.from({ length: 240 }, (_, i) => call(Math.floor(i / 60) * 60_000 + (i % 60) * 80));
+
+    // Act
+    const rate = steadyRate(bursts, 'm');
+
+    // Assess
+    expect(rate?.callsPerMinute).toBeLessThanOrEqual(60);
+  });
+
   it('does not count a burst the first minute allows as a rate', () => {
     // Prepare: 200 calls in the first 15 s (a limit of 200 a minute allows them), then 200 a minute for 3 minutes
     const burst = Array.from({ length: 200 }, (_, i) => call(i * 75));
@@ -56,6 +67,15 @@ describe('Function: steadyRate', () => {
     // Assess
     expect(rate?.callsPerMinute).toBeCloseTo(120, 0);
     expect(statusCounts([...steady, ...noise], 'm')).toEqual({ 200: 480, 429: 480 });
+  });
+
+  it('reads a run shorter than two minutes by percentiles when nothing counts per minute', () => {
+    // Prepare: 4 calls a second for 90 s
+    const steady = Array.from({ length: 360 }, (_, i) => call(i * 250));
+
+    // Act & Assess
+    expect(steadyRate(steady, 'm')).toBeUndefined();
+    expect(steadyRate(steady, 'm', { perMinuteLimit: false })?.callsPerMinute).toBeCloseTo(240, 0);
   });
 
   it('gives no rate for too few calls to have a steady part', () => {
