@@ -3,7 +3,7 @@ import { utcDay } from '#shared/budget.ts';
 import { CallLedger, nanoToUsd, type UsageRow } from '#shared/call-ledger.ts';
 import { daysBetween, noPositionals, parseChoice, parseDay } from './arguments.ts';
 import { type CommandIo, PROCESS_IO, printer, printJson, runAgainstTarget } from './operator-command.ts';
-import { TARGET_HELP, TARGET_OPTIONS, type TargetRequest } from './target.ts';
+import { TARGET_HELP, TARGET_OPTIONS, type Target, type TargetRequest } from './target.ts';
 import { type Align, formatCount, formatUsd, renderTable, toCsv } from './text-table.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
@@ -26,16 +26,25 @@ Examples:
   sluice costs --json | jq '.totals.costUsd'
 `;
 
-const GROUPS = ['stage', 'model', 'day'] as const;
-type Group = (typeof GROUPS)[number];
-/** Days one command reads at most (one query each). */
-const MAX_DAYS = 400;
+/** What a cost table's rows can be grouped by. */
+export const COST_GROUPS = ['stage', 'model', 'day'] as const;
+export type CostGroup = (typeof COST_GROUPS)[number];
+/** Days one report reads at most (one query each). */
+export const MAX_COST_DAYS = 400;
 const DEFAULT_DAYS = 30;
+
+/**
+ * The first day of a report when none is given: 30 days in all up to `until`.
+ * @example defaultSince('2026-11-30') // '2026-11-01'
+ */
+export function defaultSince(until: string): string {
+  return utcDay(Date.parse(`${until}T00:00:00Z`) - (DEFAULT_DAYS - 1) * 86_400_000);
+}
 
 interface CostsOptions {
   since: string;
   until: string;
-  by: Group;
+  by: CostGroup;
   json: boolean;
   csv: boolean;
   target: TargetRequest;
@@ -58,18 +67,15 @@ function parseCostsArgs(args: string[], now = Date.now()): CostsOptions | 'help'
   noPositionals(positionals);
   if (values.json && values.csv) throw new UsageError('--json and --csv exclude each other');
   const until = values.until === undefined ? utcDay(now) : parseDay('--until', values.until, now);
-  const since =
-    values.since === undefined
-      ? utcDay(Date.parse(`${until}T00:00:00Z`) - (DEFAULT_DAYS - 1) * 86_400_000)
-      : parseDay('--since', values.since, now);
+  const since = values.since === undefined ? defaultSince(until) : parseDay('--since', values.since, now);
   if (since > until) throw new UsageError(`--since ${since} is after --until ${until}`);
-  if (daysBetween(since, until).length > MAX_DAYS) {
-    throw new UsageError(`at most ${MAX_DAYS} days at a time (${since} to ${until} is more)`);
+  if (daysBetween(since, until).length > MAX_COST_DAYS) {
+    throw new UsageError(`at most ${MAX_COST_DAYS} days at a time (${since} to ${until} is more)`);
   }
   return {
     since,
     until,
-    by: parseChoice('--by', values.by, GROUPS),
+    by: parseChoice('--by', values.by, COST_GROUPS),
     json: values.json,
     csv: values.csv,
     target: { outputs: values.outputs, stack: values.stack, region: values.region },
@@ -94,7 +100,7 @@ export interface CostRow {
 export interface CostsReport {
   since: string;
   until: string;
-  by: Group;
+  by: CostGroup;
   rows: CostRow[];
   totals: CostRow;
 }
@@ -103,7 +109,7 @@ export interface CostsReport {
  * Groups usage rows into a cost table with a totals row.
  * @example costTable(rows, 'model', '2026-11-01', '2026-11-30').totals.costUsd
  */
-export function costTable(usage: readonly UsageRow[], by: Group, since: string, until: string): CostsReport {
+export function costTable(usage: readonly UsageRow[], by: CostGroup, since: string, until: string): CostsReport {
   const groups = new Map<string, CostRow>();
   const totals = emptyRow('total');
   for (const row of usage) {
@@ -157,6 +163,37 @@ function finish(row: CostRow): CostRow {
 }
 
 /**
+ * The per-day usage rows (one per stage and model) of every UTC day from `since` to `until`, both included, each
+ * with its day.
+ * @example const rows = await readUsage(target, '2026-11-01', '2026-11-30');
+ */
+export async function readUsage(target: Target, since: string, until: string): Promise<UsageRow[]> {
+  const ledger = new CallLedger(target.dynamo, target.stateTableName);
+  const usage: UsageRow[] = [];
+  const days = daysBetween(since, until);
+  // A handful of day queries at a time: quick, and gentle on the table.
+  for (let start = 0; start < days.length; start += 10) {
+    const pages = await Promise.all(days.slice(start, start + 10).map((day) => ledger.usageOfDay(day)));
+    for (const [index, rows] of pages.entries()) {
+      const day = days[start + index] ?? '';
+      usage.push(...rows.map((row) => ({ ...row, day: row.day ?? day })));
+    }
+  }
+  return usage;
+}
+
+/**
+ * What `sluice costs --json` prints: the usage of the days from `since` to `until` grouped `by` stage, model or day.
+ * @example const report = await readCosts(target, { since: '2026-11-01', until: '2026-11-30', by: 'model' });
+ */
+export async function readCosts(
+  target: Target,
+  window: { since: string; until: string; by: CostGroup },
+): Promise<CostsReport> {
+  return costTable(await readUsage(target, window.since, window.until), window.by, window.since, window.until);
+}
+
+/**
  * `sluice costs`: returns the process exit code.
  * @example process.exitCode = await runCosts(['--help']);
  */
@@ -170,18 +207,7 @@ export async function runCosts(args: string[], io: CommandIo = PROCESS_IO): Prom
     'costs',
     options.target,
     async (target) => {
-      const ledger = new CallLedger(target.dynamo, target.stateTableName);
-      const usage: UsageRow[] = [];
-      const days = daysBetween(options.since, options.until);
-      // A handful of day queries at a time: quick, and gentle on the table.
-      for (let start = 0; start < days.length; start += 10) {
-        const pages = await Promise.all(days.slice(start, start + 10).map((day) => ledger.usageOfDay(day)));
-        for (const [index, rows] of pages.entries()) {
-          const day = days[start + index] ?? '';
-          usage.push(...rows.map((row) => ({ ...row, day: row.day ?? day })));
-        }
-      }
-      const report = costTable(usage, options.by, options.since, options.until);
+      const report = await readCosts(target, options);
       if (options.json) printJson(report, io);
       else if (options.csv) io.out.write(toCsv(csvRows(report)));
       else printTable(printer(io), report, target.description);

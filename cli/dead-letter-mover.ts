@@ -39,6 +39,8 @@ export interface MoveRequest {
   lanes: readonly MoveLane[];
   /** Only dead letters with this `errorClass` attribute; all when absent. */
   errorClass?: string | undefined;
+  /** Only dead letters of these items (see {@link itemIdOf}); all when absent. */
+  itemIds?: readonly string[] | undefined;
   /** Most messages to move over all lanes. */
   max?: number | undefined;
   /** Most messages sent per second. */
@@ -87,6 +89,10 @@ export async function moveDeadLetters(sqs: SQSClient, request: MoveRequest): Pro
       ? BATCH
       : Math.max(1, Math.min(BATCH, Math.floor((request.ratePerSecond * request.holdSeconds) / 2)));
   const outcomes: LaneOutcome[] = [];
+  const itemIds = request.itemIds === undefined ? undefined : new Set(request.itemIds);
+  const wanted = (message: Message) =>
+    (request.errorClass === undefined || errorClassOf(message) === request.errorClass) &&
+    (itemIds === undefined || itemIds.has(itemIdOf(message) ?? ''));
 
   for (const lane of request.lanes) {
     const outcome: LaneOutcome = {
@@ -126,13 +132,11 @@ export async function moveDeadLetters(sqs: SQSClient, request: MoveRequest): Pro
             continue;
           }
           seen.add(id);
-          const errorClass = errorClassOf(message);
-          const matches = request.errorClass === undefined || errorClass === request.errorClass;
-          if (matches && toMove.length < room()) {
+          if (wanted(message) && toMove.length < room()) {
             toMove.push(message);
           } else {
             held.set(id, handle);
-            increment(outcome.left, errorClass);
+            increment(outcome.left, errorClassOf(message));
           }
         }
         if (request.dryRun) {
@@ -220,6 +224,25 @@ async function release(sqs: SQSClient, queueUrl: string, held: ReadonlyMap<strin
 /** The error class a dead letter carries. @example errorClassOf(message) // 'LlmCallError' */
 export function errorClassOf(message: Message): string {
   return message.MessageAttributes?.errorClass?.StringValue ?? NO_ERROR_CLASS;
+}
+
+/**
+ * The item a dead letter belongs to: its `itemId` attribute, or for a message SQS moved itself (which carries
+ * none) the id in its body (`itemId` on the draft and published queues, `id` on the intake queue).
+ * @example itemIdOf(message) // 'sample-001'
+ */
+export function itemIdOf(message: Message): string | undefined {
+  const attribute = message.MessageAttributes?.itemId?.StringValue;
+  if (attribute !== undefined && attribute !== '-') return attribute;
+  try {
+    const body: unknown = JSON.parse(message.Body ?? '');
+    if (typeof body !== 'object' || body === null) return undefined;
+    const { itemId, id } = body as { itemId?: unknown; id?: unknown };
+    if (typeof itemId === 'string') return itemId;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function keptAttributes(message: Message): Record<string, MessageAttributeValue> | undefined {

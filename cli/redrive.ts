@@ -106,6 +106,104 @@ export interface MoveTaskOutcome {
   failure?: string | undefined;
 }
 
+/** What to redrive: the CLI's options, or a console action. */
+export interface RedriveRequest {
+  stages: readonly LaneName[];
+  errorClass?: string | undefined;
+  /** Only the dead letters of these items. */
+  itemIds?: readonly string[] | undefined;
+  max?: number | undefined;
+  rate?: number | undefined;
+  dryRun: boolean;
+}
+
+export interface RedriveFilter {
+  stages: readonly LaneName[];
+  errorClass: string | undefined;
+  max: number | undefined;
+  rate: number | undefined;
+  itemIds?: readonly string[] | undefined;
+}
+
+/** What `sluice redrive --json` prints. */
+export type RedriveReport =
+  | { target: string; mode: 'move-task'; filter: RedriveFilter; tasks: MoveTaskOutcome[] }
+  | {
+      target: string;
+      mode: 'moved' | 'dry-run';
+      filter: RedriveFilter;
+      moved: number;
+      left: number;
+      failed: number;
+      lanes: LaneOutcome[];
+    };
+
+export interface RedriveResult {
+  report: RedriveReport;
+  /** Why the messages were moved one by one rather than by SQS's move tasks. */
+  note?: string | undefined;
+}
+
+/**
+ * Moves the dead letters the request selects back to their source queues (or, in a dry run, counts them): with
+ * no filter on AWS by SQS's own message move tasks, otherwise one batch at a time (see {@link moveDeadLetters}).
+ * @example const { report } = await redrive(target, { stages: ['extract'], errorClass: 'LlmCallError', dryRun: false });
+ */
+export async function redrive(target: Target, request: RedriveRequest): Promise<RedriveResult> {
+  const lanes: MoveLane[] = request.stages.map((name) => ({
+    name,
+    from: target.lanes[name].deadLetterQueue,
+    to: target.lanes[name].queue,
+  }));
+  const filter: RedriveFilter = {
+    stages: request.stages,
+    errorClass: request.errorClass,
+    max: request.max,
+    rate: request.rate,
+    ...(request.itemIds === undefined ? {} : { itemIds: request.itemIds }),
+  };
+  const filtered = request.errorClass !== undefined || request.max !== undefined || request.itemIds !== undefined;
+  let note: string | undefined;
+  if (target.kind === 'aws' && !filtered && !request.dryRun) {
+    const tasks = await startMoveTasks(target, lanes, request.rate);
+    if (tasks !== 'unsupported') {
+      return { report: { target: target.description, mode: 'move-task', filter, tasks } };
+    }
+    note = 'this endpoint has no SQS message move tasks: moving messages one by one';
+  } else if (target.kind === 'local' && !request.dryRun) {
+    note = 'the local emulator has no SQS message move tasks: moving messages one by one';
+  }
+  const outcomes = await moveDeadLetters(target.sqs, {
+    lanes,
+    errorClass: request.errorClass,
+    itemIds: request.itemIds,
+    max: request.max,
+    ratePerSecond: request.rate,
+    dryRun: request.dryRun,
+    holdSeconds: HOLD_SECONDS,
+    waitSeconds: target.kind === 'aws' ? 1 : 0,
+  });
+  return {
+    report: {
+      target: target.description,
+      mode: request.dryRun ? 'dry-run' : 'moved',
+      filter,
+      moved: outcomes.reduce((sum, outcome) => sum + total(outcome.moved), 0),
+      left: outcomes.reduce((sum, outcome) => sum + total(outcome.left), 0),
+      failed: outcomes.reduce((sum, outcome) => sum + outcome.failed.length, 0),
+      lanes: outcomes,
+    },
+    note,
+  };
+}
+
+/** Whether a redrive left a message it should have moved: a move task failed, or a message could not be sent. */
+export function redriveFailed(report: RedriveReport): boolean {
+  return report.mode === 'move-task'
+    ? report.tasks.some((task) => task.failure !== undefined)
+    : report.lanes.some((lane) => lane.failed.length > 0);
+}
+
 /**
  * `sluice redrive`: returns the process exit code.
  * @example process.exitCode = await runRedrive(['--help']);
@@ -120,36 +218,10 @@ export async function runRedrive(args: string[], io: CommandIo = PROCESS_IO): Pr
     'redrive',
     options.target,
     async (target) => {
-      const print = printer(io);
-      const lanes: MoveLane[] = options.stages.map((name) => ({
-        name,
-        from: target.lanes[name].deadLetterQueue,
-        to: target.lanes[name].queue,
-      }));
-      const filtered = options.errorClass !== undefined || options.max !== undefined;
-      let note: string | undefined;
-      if (target.kind === 'aws' && !filtered && !options.dryRun) {
-        const tasks = await startMoveTasks(target, lanes, options.rate);
-        if (tasks !== 'unsupported') {
-          report(io, options, target, { mode: 'move-task', tasks });
-          return tasks.some((task) => task.failure !== undefined) ? EXIT.failure : EXIT.ok;
-        }
-        note = 'this endpoint has no SQS message move tasks: moving messages one by one';
-      } else if (target.kind === 'local' && !options.dryRun) {
-        note = 'the local emulator has no SQS message move tasks: moving messages one by one';
-      }
-      if (note !== undefined && !options.json) print(note);
-      const outcomes = await moveDeadLetters(target.sqs, {
-        lanes,
-        errorClass: options.errorClass,
-        max: options.max,
-        ratePerSecond: options.rate,
-        dryRun: options.dryRun,
-        holdSeconds: HOLD_SECONDS,
-        waitSeconds: target.kind === 'aws' ? 1 : 0,
-      });
-      report(io, options, target, { mode: options.dryRun ? 'dry-run' : 'moved', outcomes, note });
-      return outcomes.some((outcome) => outcome.failed.length > 0) ? EXIT.failure : EXIT.ok;
+      const { report, note } = await redrive(target, options);
+      if (options.json) printJson(report, io);
+      else printReport(printer(io), report, target, note, options.max);
+      return redriveFailed(report) ? EXIT.failure : EXIT.ok;
     },
     io,
   );
@@ -200,10 +272,6 @@ async function queueArn(target: Target, url: string): Promise<string> {
   return Attributes.QueueArn ?? '';
 }
 
-type RedriveResult =
-  | { mode: 'move-task'; tasks: MoveTaskOutcome[] }
-  | { mode: 'moved' | 'dry-run'; outcomes: LaneOutcome[]; note?: string | undefined };
-
 const total = (counts: Record<string, number>) => Object.values(counts).reduce((sum, n) => sum + n, 0);
 const byClass = (counts: Record<string, number>) =>
   Object.entries(counts)
@@ -211,16 +279,17 @@ const byClass = (counts: Record<string, number>) =>
     .map(([errorClass, n]) => `${errorClass} ${n}`)
     .join(', ');
 
-function report(io: CommandIo, options: RedriveOptions, target: Target, result: RedriveResult) {
-  const filter = { stages: options.stages, errorClass: options.errorClass, max: options.max, rate: options.rate };
-  if (result.mode === 'move-task') {
-    if (options.json) {
-      printJson({ target: target.description, mode: result.mode, filter, tasks: result.tasks }, io);
-      return;
-    }
-    const print = printer(io);
+function printReport(
+  print: (line?: string) => void,
+  report: RedriveReport,
+  target: Target,
+  note: string | undefined,
+  max: number | undefined,
+) {
+  if (note !== undefined) print(note);
+  if (report.mode === 'move-task') {
     print(`redrive of ${target.description} with SQS message move tasks`);
-    for (const task of result.tasks) {
+    for (const task of report.tasks) {
       const from = `${target.lanes[task.lane].deadLetterQueue.label} → ${target.lanes[task.lane].queue.label}`;
       if (task.depth === 0) print(`  ${from}: empty`);
       else if (task.failure !== undefined) print(`  ${from}: FAILED: ${task.failure}`);
@@ -232,21 +301,11 @@ function report(io: CommandIo, options: RedriveOptions, target: Target, result: 
     print("follow them with 'aws sqs list-message-move-tasks --source-arn <DLQ ARN>' or 'sluice status'");
     return;
   }
-  const moved = result.outcomes.reduce((sum, outcome) => sum + total(outcome.moved), 0);
-  const left = result.outcomes.reduce((sum, outcome) => sum + total(outcome.left), 0);
-  const failed = result.outcomes.reduce((sum, outcome) => sum + outcome.failed.length, 0);
-  const invalid = result.outcomes.reduce((sum, outcome) => sum + (outcome.moved.InvalidItemError ?? 0), 0);
-  if (options.json) {
-    printJson(
-      { target: target.description, mode: result.mode, filter, moved, left, failed, lanes: result.outcomes },
-      io,
-    );
-    return;
-  }
-  const print = printer(io);
-  const verb = result.mode === 'dry-run' ? 'would move' : 'moved';
-  print(`redrive of ${target.description}${result.mode === 'dry-run' ? ' (dry run: nothing moved)' : ''}`);
-  for (const outcome of result.outcomes) {
+  const { moved, left, failed } = report;
+  const invalid = report.lanes.reduce((sum, outcome) => sum + (outcome.moved.InvalidItemError ?? 0), 0);
+  const verb = report.mode === 'dry-run' ? 'would move' : 'moved';
+  print(`redrive of ${target.description}${report.mode === 'dry-run' ? ' (dry run: nothing moved)' : ''}`);
+  for (const outcome of report.lanes) {
     const from = `${target.lanes[outcome.lane].deadLetterQueue.label} → ${target.lanes[outcome.lane].queue.label}`;
     const parts = [
       total(outcome.moved) > 0 ? `${verb} ${total(outcome.moved)} (${byClass(outcome.moved)})` : `${verb} 0`,
@@ -258,7 +317,7 @@ function report(io: CommandIo, options: RedriveOptions, target: Target, result: 
     for (const failure of outcome.failed) print(`    ${failure.messageId}: ${failure.reason}`);
   }
   print(`${verb} ${moved} message(s), left ${left}${failed > 0 ? `, ${failed} failed (still in their DLQ)` : ''}`);
-  if (options.max !== undefined && moved >= options.max) print(`stopped at --max ${options.max}`);
+  if (max !== undefined && moved >= max) print(`stopped at --max ${max}`);
   if (invalid > 0) {
     print(`note: ${invalid} InvalidItemError message(s) will fail validation again; fix and re-send those items`);
   }

@@ -125,6 +125,57 @@ async function requireMemoryBreakerClosed(target: Target): Promise<void> {
   );
 }
 
+/** What `sluice reenrich --json` prints. */
+export interface ReenrichReport {
+  target: string;
+  since: string | null;
+  dryRun: boolean;
+  found: number;
+  sent: number;
+  itemIds: string[];
+}
+
+export interface ReenrichRequest {
+  /** An ISO 8601 instant: only items last updated since then. */
+  since?: string | undefined;
+  max?: number | undefined;
+  dryRun: boolean;
+}
+
+/**
+ * Re-queues the published items flagged NO_HISTORY on the draft queue (or, in a dry run, lists them).
+ * @throws {CommandError} while the memory breaker is open, or when a send fails (naming how many were sent).
+ * @example const report = await reenrich(target, { since: '2026-11-01T00:00:00.000Z', dryRun: true });
+ */
+export async function reenrich(target: Target, request: ReenrichRequest): Promise<ReenrichReport> {
+  await requireMemoryBreakerClosed(target);
+  const itemIds = await itemsWithoutHistory(target, request.since, request.max);
+  const queueUrl = target.lanes.draft.queue.url;
+  let sent = 0;
+  if (!request.dryRun && itemIds.length > 0) {
+    const bodies = itemIds.map((itemId) => JSON.stringify({ itemId, reenrich: true }));
+    try {
+      sent = (
+        await sendBodies(target.sqs, queueUrl, bodies, (count) => {
+          sent = count;
+        })
+      ).length;
+    } catch (error) {
+      throw new CommandError(`re-queued ${sent} of ${itemIds.length} item(s), then: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+  return {
+    target: target.description,
+    since: request.since ?? null,
+    dryRun: request.dryRun,
+    found: itemIds.length,
+    sent,
+    itemIds,
+  };
+}
+
 /**
  * `sluice reenrich`: returns the process exit code.
  * @example process.exitCode = await runReenrich(['--help']);
@@ -139,38 +190,12 @@ export async function runReenrich(args: string[], io: CommandIo = PROCESS_IO): P
     'reenrich',
     options.target,
     async (target) => {
-      await requireMemoryBreakerClosed(target);
-      const itemIds = await itemsWithoutHistory(target, options.since, options.max);
-      const queueUrl = target.lanes.draft.queue.url;
-      let sent = 0;
-      if (!options.dryRun && itemIds.length > 0) {
-        const bodies = itemIds.map((itemId) => JSON.stringify({ itemId, reenrich: true }));
-        try {
-          sent = (
-            await sendBodies(target.sqs, queueUrl, bodies, (count) => {
-              sent = count;
-            })
-          ).length;
-        } catch (error) {
-          throw new CommandError(`re-queued ${sent} of ${itemIds.length} item(s), then: ${(error as Error).message}`, {
-            cause: error,
-          });
-        }
-      }
+      const report = await reenrich(target, options);
       if (options.json) {
-        printJson(
-          {
-            target: target.description,
-            since: options.since ?? null,
-            dryRun: options.dryRun,
-            found: itemIds.length,
-            sent,
-            itemIds,
-          },
-          io,
-        );
+        printJson(report, io);
         return EXIT.ok;
       }
+      const { itemIds, sent } = report;
       const print = printer(io);
       const scope = options.since === undefined ? '' : ` since ${options.since}`;
       if (itemIds.length === 0) {

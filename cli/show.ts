@@ -4,7 +4,7 @@ import { type CallEntry, CallLedger, nanoToUsd } from '#shared/call-ledger.ts';
 import { type ItemRecord, ItemStore } from '#shared/item-store.ts';
 import { type Draft, draftSchema, type Review, reviewSchema } from '#shared/schemas.ts';
 import { CommandError, type CommandIo, PROCESS_IO, printer, printJson, runAgainstTarget } from './operator-command.ts';
-import { TARGET_HELP, TARGET_OPTIONS, type TargetRequest } from './target.ts';
+import { TARGET_HELP, TARGET_OPTIONS, type Target, type TargetRequest } from './target.ts';
 import { type Align, formatCount, formatDuration, formatUsd, oneLine, renderTable } from './text-table.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
@@ -183,6 +183,18 @@ function parsed<T>(entry: CallEntry, schema: z.ZodType<T>): T | undefined {
 }
 
 /**
+ * The item's chain read from the stack's state table (its record and its call ledger), or undefined when the
+ * table has no such item.
+ * @example const chain = await readItemChain(target, 'sample-001');
+ */
+export async function readItemChain(target: Target, itemId: string): Promise<ItemChain | undefined> {
+  const item = await new ItemStore(target.dynamo, target.stateTableName, Date.now).get(itemId);
+  if (item === undefined) return undefined;
+  const entries = await new CallLedger(target.dynamo, target.stateTableName).list(itemId);
+  return assembleChain(item, entries);
+}
+
+/**
  * `sluice show`: returns the process exit code.
  * @example process.exitCode = await runShow(['--help']);
  */
@@ -196,14 +208,12 @@ export async function runShow(args: string[], io: CommandIo = PROCESS_IO): Promi
     'show',
     options.target,
     async (target) => {
-      const item = await new ItemStore(target.dynamo, target.stateTableName, Date.now).get(options.itemId);
-      if (item === undefined) {
+      const chain = await readItemChain(target, options.itemId);
+      if (chain === undefined) {
         throw new CommandError(
           `no item '${options.itemId}' in the state table ${target.stateTableName} of ${target.description}`,
         );
       }
-      const entries = await new CallLedger(target.dynamo, target.stateTableName).list(options.itemId);
-      const chain = assembleChain(item, entries);
       if (options.json) printJson(chain, io);
       else renderChain(chain, options.full).forEach(printer(io));
       return EXIT.ok;
