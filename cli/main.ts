@@ -1,4 +1,5 @@
 import { CHAOS_HELP, runChaosCommand } from './chaos.ts';
+import { CONSOLE_HELP, runConsole } from './console.ts';
 import { COSTS_HELP, runCosts } from './costs.ts';
 import { DEV_HELP, runDev } from './dev.ts';
 import { ENQUEUE_HELP, runEnqueue } from './enqueue.ts';
@@ -19,6 +20,7 @@ Commands:
   costs      Token economics per stage, model or day, with totals (--json, --csv).
   redrive    Move dead letters back to their source queue, optionally by stage and error class.
   reenrich   Redraft published items that were drafted without history (NO_HISTORY).
+  console    Serve a web console for the stack: board, items, dead letters with redrive, economics.
   help       Show this help, or a command's: sluice help dev
 
 Run 'sluice <command> --help' for a command's options and examples. The operator commands (all but dev and chaos) act on
@@ -34,6 +36,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help:
   costs: { run: runCosts, help: COSTS_HELP },
   redrive: { run: runRedrive, help: REDRIVE_HELP },
   reenrich: { run: runReenrich, help: REENRICH_HELP },
+  console: { run: runConsole, help: CONSOLE_HELP },
 };
 
 /** Runs the CLI and returns its exit code: 0 ok, 1 failure, 2 bad usage. */
