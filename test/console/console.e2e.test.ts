@@ -1,0 +1,405 @@
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CostsReport } from '#cli/costs.ts';
+import { errorClassOf } from '#cli/dead-letter-mover.ts';
+import type { ItemChain } from '#cli/show.ts';
+import type { StatusSnapshot } from '#cli/status-snapshot.ts';
+import { resolveTarget, type Target } from '#cli/target.ts';
+import { peekAll, queueDepth, sendBodies } from '#local/queue-io.ts';
+import { countItemsByState } from '#local/table-reads.ts';
+import { LlmCallError } from '#shared/errors.ts';
+import { ITEM_STATES } from '#shared/item-store.ts';
+import { OUTPUT_FORMATS } from '#shared/schemas.ts';
+import { type ConsoleServer, startConsole } from '../../console/server.ts';
+import { jsonOf, runCli, writeLocalOutputs } from '../cli/operator-support.ts';
+import { startTestPipeline, TEST_CONFIG, type TestPipeline } from '../support/pipeline.ts';
+
+/**
+ * The console in Chromium against the local runtime after a run of the bundled samples: every page shows the
+ * figures the CLI prints for the same stack, a redrive confirmed in the dialog moves exactly the items chosen,
+ * and bad requests are shown as errors in the page. Screenshots go to test/output/console/.
+ */
+
+const SAMPLES = new URL('../../samples/items.jsonl', import.meta.url);
+const SCREENSHOTS = new URL('../output/console/', import.meta.url).pathname;
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+/** The sample items the provider refuses (a 401) on their first call: dead letters a redrive can publish. */
+const FAULTED = ['sample-001', 'sample-002'];
+/** A sample that is not a valid item: dead-lettered at intake, and again after any redrive. */
+const INVALID_SAMPLE = 'sample-051';
+/** A sample whose first draft the reviewer rejects, so its page shows two drafts side by side. */
+const REJECTED = 'sample-009';
+
+describe('Console: the pages in a browser', () => {
+  let pipeline: TestPipeline;
+  let dir: string;
+  let outputs: string;
+  let target: Target;
+  let server: ConsoleServer;
+  let browser: Browser;
+  let page: Page;
+  /** Script errors and console errors of the page, and every response that was not a success. */
+  const pageErrors: string[] = [];
+  const failedResponses: string[] = [];
+
+  const cli = async <T>(args: string[]) => {
+    const run = await runCli([...args, '--json', '--outputs', outputs]);
+    expect(run.code, run.stderr).toBe(0);
+    return jsonOf<T>(run);
+  };
+  const open = async (path: string, ready: string) => {
+    await page.goto(new URL(path, server.url).href);
+    await page.getByTestId(ready).first().waitFor();
+  };
+  const text = async (testid: string) => (await page.getByTestId(testid).first().textContent())?.trim() ?? '';
+  /** The raw number behind a figure the page shows formatted. */
+  const value = async (testid: string, scope: Page | ReturnType<Page['getByTestId']> = page) => {
+    const raw = await scope.getByTestId(testid).first().getAttribute('data-value');
+    if (raw === null || raw === '') throw new Error(`${testid} carries no value`);
+    return Number(raw);
+  };
+  const screenshot = (name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  const settled = async () => {
+    for (const output of ['IntakeQueueUrl', 'DraftQueueUrl']) {
+      await until(async () => {
+        const depth = await queueDepth(pipeline.dev.sqs, pipeline.outputs[output] ?? '');
+        return depth.visible + depth.inFlight + depth.delayed === 0;
+      });
+    }
+  };
+
+  beforeAll(async () => {
+    pipeline = await startTestPipeline({
+      simulator: { latencyMs: 0 },
+      config: {
+        stages: {
+          extract: { ...TEST_CONFIG.stages.extract, batchSize: 10, reservedConcurrency: 8, maxConcurrency: 8 },
+          draft: { ...TEST_CONFIG.stages.draft, batchSize: 5, reservedConcurrency: 8, maxConcurrency: 8 },
+        },
+      },
+    });
+    dir = await mkdtemp(join(tmpdir(), 'sluice-console-e2e-'));
+    outputs = join(dir, 'outputs.json');
+    await writeLocalOutputs(pipeline.dev, outputs);
+    await mkdir(SCREENSHOTS, { recursive: true });
+
+    // The samples as `sluice dev` runs them (the invalid ones too), two of them refused by the provider once
+    // and one with its first draft rejected by the reviewer.
+    for (const id of FAULTED) {
+      pipeline.llm.failWhen((request) =>
+        request.itemId === id
+          ? new LlmCallError('provider answered 401', { status: 401, retryable: false })
+          : undefined,
+      );
+    }
+    pipeline.llm.failWhen((request) =>
+      request.itemId === REJECTED && request.format.name === OUTPUT_FORMATS.review
+        ? {
+            content: JSON.stringify({
+              verdict: 'reject',
+              // Markup in data must reach the page as text.
+              feedback: 'Say who measured the figure. <img src="x" data-injected="1">',
+              unsupportedClaims: ['the figure in the second paragraph'],
+            }),
+          }
+        : undefined,
+    );
+    const lines = (await readFile(SAMPLES, 'utf8')).split('\n').filter((line) => line.trim() !== '');
+    await sendBodies(pipeline.dev.sqs, pipeline.outputs.IntakeQueueUrl ?? '', lines);
+    pipeline.dev.start();
+    await until(async () => {
+      const counts = await countItemsByState(pipeline.dev.dynamo, pipeline.outputs.StateTableName ?? '');
+      return counts.PUBLISHED + counts.DEAD_LETTER === lines.length;
+    }, 60_000);
+    await settled();
+
+    target = await resolveTarget({ outputs });
+    server = await startConsole({ target, port: 0 });
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
+    page.on('pageerror', (error) => pageErrors.push(`page error: ${error.message}`));
+    page.on('console', (message) => {
+      // Chromium logs each failed response as well; those are checked one by one below.
+      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
+        pageErrors.push(`console: ${message.text()}`);
+      }
+    });
+    page.on('response', (response) => {
+      if (response.status() >= 400) failedResponses.push(`${response.status()} ${new URL(response.url()).pathname}`);
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    target?.close();
+    await pipeline?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('shows on the board the item counts and queue depths `sluice status --json` reports, and refreshes it', async () => {
+    // Act
+    await open('/board', 'state-count-PUBLISHED');
+    const status = await cli<StatusSnapshot>(['status']);
+
+    // Assess: every state, the total and every queue, as the CLI counts them
+    expect(status.items.byState).toMatchObject({ PUBLISHED: 48, DEAD_LETTER: 5 });
+    for (const state of ITEM_STATES) {
+      expect(await text(`state-count-${state}`), state).toBe(status.items.byState[state].toLocaleString('en-US'));
+    }
+    expect(await value('state-count-total')).toBe(status.items.total);
+    const rows = page.getByTestId('queue-row');
+    expect(await rows.count()).toBe(status.queues.length);
+    for (const queue of status.queues) {
+      const row = page.locator(`[data-testid="queue-row"][data-queue="${queue.queue}"]`);
+      expect(await value('queue-visible', row), queue.queue).toBe(queue.visible);
+      expect(await value('queue-in-flight', row), queue.queue).toBe(queue.inFlight);
+    }
+    expect(await page.locator('[data-testid="queue-row"][data-queue="intake DLQ"]').getAttribute('class')).toBe(
+      'attention',
+    );
+    expect(await value('today-calls')).toBe(status.today.calls);
+    expect(await text('alarms')).toMatch(/skipped locally/);
+    expect(await text('target')).toContain(status.stack);
+    expect(await text('board-updated')).toMatch(/^Updated \d\d:\d\d:\d\d UTC · refreshes every 5 s$/);
+    await screenshot('board');
+
+    // Act: a page of its own on a fake clock, five seconds on
+    const clocked = await browser.newPage();
+    await clocked.clock.install();
+    await clocked.goto(new URL('/board', server.url).href);
+    await clocked.getByTestId('state-count-PUBLISHED').waitFor();
+    const again = clocked.waitForRequest((request) => request.url().endsWith('/api/status'));
+    await clocked.clock.runFor(5_000);
+
+    // Assess: it asked for the status again by itself
+    expect((await again).method()).toBe('GET');
+    await clocked.close();
+  });
+
+  it('lists the items by state, as many as the board counts, and finds them by id', async () => {
+    // Act
+    await open('/items?state=PUBLISHED', 'items-total');
+    const published = Number(await page.getByTestId('items-total').getAttribute('data-total'));
+    const publishedRows = await page.getByTestId('item-row').count();
+    await page.getByTestId('filter-state').selectOption('DEAD_LETTER');
+    await page.getByTestId('filter-apply').click();
+    await page.waitForURL(/\/items\?state=DEAD_LETTER$/);
+    await page.locator('[data-testid="item-row"][data-state="DEAD_LETTER"]').first().waitFor();
+    const dead = await page
+      .getByTestId('item-row')
+      .evaluateAll((rows) => rows.map((row) => row.getAttribute('data-item-id') ?? ''));
+    const status = await cli<StatusSnapshot>(['status']);
+
+    // Assess
+    expect(published).toBe(status.items.byState.PUBLISHED);
+    expect(publishedRows).toBe(status.items.byState.PUBLISHED);
+    expect(dead).toHaveLength(status.items.byState.DEAD_LETTER);
+    expect(dead).toEqual(expect.arrayContaining([...FAULTED, INVALID_SAMPLE, 'sample-052']));
+    await screenshot('items');
+
+    // Act: a search by id
+    await page.getByTestId('filter-state').selectOption('');
+    await page.getByTestId('filter-q').fill('sample-01');
+    await page.getByTestId('filter-apply').click();
+    await page.waitForURL(/q=sample-01/);
+    await page.locator('[data-testid="item-row"][data-item-id="sample-019"]').waitFor();
+
+    // Assess
+    const found = await page
+      .getByTestId('item-row')
+      .evaluateAll((rows) => rows.map((row) => row.getAttribute('data-item-id')).sort());
+    expect(found).toEqual(Array.from({ length: 10 }, (_, index) => `sample-01${index}`));
+  });
+
+  it("shows an item's whole chain as `sluice show --json` prints it, drafts side by side", async () => {
+    // Act
+    await open(`/items/${REJECTED}`, 'history');
+    const chain = await cli<ItemChain>(['show', REJECTED]);
+
+    // Assess: the same chain
+    expect(chain.drafts.length).toBeGreaterThanOrEqual(2);
+    expect(await text('item-state')).toBe(chain.item.state);
+    expect(await page.getByTestId('draft').count()).toBe(chain.drafts.length);
+    expect(await page.getByTestId('draft').first().getAttribute('data-verdict')).toBe('rejected');
+    expect(await text('feedback')).toContain('Say who measured the figure. <img src="x" data-injected="1">');
+    expect(await page.locator('[data-injected]').count()).toBe(0);
+    expect(await page.locator('[data-testid="draft"][data-published="true"]').count()).toBe(1);
+    expect(await page.getByTestId('call-row').count()).toBe(chain.calls.length);
+    expect(await value('total-calls')).toBe(chain.totals.calls);
+    expect(await value('total-cost')).toBe(chain.totals.costUsd);
+    expect(await value('total-prompt')).toBe(chain.totals.promptTokens);
+    expect(await page.getByTestId('history-entry').count()).toBe(chain.item.history.length);
+    expect(await text('extraction-json')).toBe(JSON.stringify(chain.item.knowledge, null, 2));
+    expect(await page.getByTestId('related-item').count()).toBe(chain.memory[0]?.related.length ?? 0);
+    // Assess: the drafts stand side by side, not one under the other
+    const boxes = await page
+      .getByTestId('draft')
+      .evaluateAll((drafts) => drafts.map((draft) => draft.getBoundingClientRect().top));
+    expect(new Set(boxes).size).toBe(1);
+    await screenshot('item');
+  });
+
+  it('shows clear errors for an unknown item and a malformed filter', async () => {
+    // Act
+    await open('/items/no-such-item', 'error');
+
+    // Assess
+    expect(await page.getByTestId('error').getAttribute('data-status')).toBe('404');
+    expect(await text('error-message')).toMatch(/no-such-item/);
+    await screenshot('item-not-found');
+
+    // Act
+    await open('/items?state=NOPE&since=yesterday', 'error');
+
+    // Assess
+    expect(await page.getByTestId('error').getAttribute('data-status')).toBe('400');
+    expect(await text('error')).toMatch(/state|since/);
+    await screenshot('items-bad-filter');
+  });
+
+  it('groups the dead letters as the DLQs hold them, and redrives exactly the items selected', async () => {
+    // Prepare
+    await settled();
+    const dlq = pipeline.outputs.IntakeDeadLetterQueueUrl ?? '';
+    const dryRun = await cli<{ lanes: { lane: string; moved: Record<string, number> }[] }>(['redrive', '--dry-run']);
+    await open('/dead-letters', 'dl-group');
+
+    // Assess: the groups and their counts
+    const group = (errorClass: string) =>
+      page.locator(`[data-testid="dl-group"][data-stage="extract"][data-error-class="${errorClass}"]`);
+    expect(dryRun.lanes.find((lane) => lane.lane === 'extract')?.moved).toEqual({
+      InvalidItemError: 3,
+      LlmCallError: 2,
+    });
+    expect(await value('dl-group-count', group('InvalidItemError'))).toBe(3);
+    expect(await value('dl-group-count', group('LlmCallError'))).toBe(2);
+    expect(Number(await page.getByTestId('dl-total').getAttribute('data-total'))).toBe(5);
+    await screenshot('dead-letters');
+
+    // Act: select one item the provider refused and one invalid item, and look at the dry run
+    await page.locator(`[data-testid="dl-select"][value="${FAULTED[0]}"]`).check();
+    await page.locator(`[data-testid="dl-select"][value="${INVALID_SAMPLE}"]`).check();
+    await page.getByTestId('redrive-selected').click();
+    await page.getByTestId('preview-moved').waitFor();
+
+    // Assess: the dialog says what will move, before anything moved
+    expect(await value('preview-moved')).toBe(2);
+    expect(await text('preview-invalid')).toMatch(/1 InvalidItemError message will fail validation again/);
+    expect(await peekAll(pipeline.dev.sqs, dlq, 1)).toHaveLength(5);
+    await screenshot('dead-letters-confirm');
+
+    // Act: confirm
+    await page.getByTestId('confirm-button').click();
+    await page.getByTestId('action-result').waitFor();
+
+    // Assess: exactly those two moved; the refused item is published, the invalid one is a dead letter again
+    expect(await page.getByTestId('action-result').getAttribute('data-moved')).toBe('2');
+    await pipeline.waitForItem(FAULTED[0] ?? '', (item) => item.state === 'PUBLISHED');
+    await settled();
+    let inDlq: string[] = [];
+    await until(async () => {
+      inDlq = (await peekAll(pipeline.dev.sqs, dlq, 1)).map(
+        (message) => `${message.MessageAttributes?.itemId?.StringValue}:${errorClassOf(message)}`,
+      );
+      return inDlq.length === 4 && inDlq.includes(`${INVALID_SAMPLE}:InvalidItemError`);
+    });
+    expect(inDlq).not.toContain(`${FAULTED[0]}:LlmCallError`);
+    expect(inDlq).toEqual(expect.arrayContaining([`${FAULTED[1]}:LlmCallError`, `${INVALID_SAMPLE}:InvalidItemError`]));
+    expect((await pipeline.item(FAULTED[1] ?? ''))?.state).toBe('DEAD_LETTER');
+    expect((await pipeline.item(INVALID_SAMPLE))?.state).toBe('DEAD_LETTER');
+
+    // Act: the page again
+    await page.getByTestId('reload').click();
+    await page.locator(`[data-testid="dl-item"][data-item-id="${FAULTED[0]}"]`).waitFor({ state: 'detached' });
+
+    // Assess
+    expect(await value('dl-group-count', group('LlmCallError'))).toBe(1);
+    expect(await value('dl-group-count', group('InvalidItemError'))).toBe(3);
+    await screenshot('dead-letters-after-redrive');
+
+    // Act: re-enrich, where no item was drafted without history
+    await page.getByTestId('reenrich').click();
+    await page.getByTestId('preview-nothing').waitFor();
+
+    // Assess: nothing to confirm
+    expect(await page.getByTestId('confirm-button').isDisabled()).toBe(true);
+    await page.getByTestId('cancel-button').click();
+    expect(await page.getByTestId('confirm-dialog').isVisible()).toBe(false);
+  });
+
+  it('shows the economics `sluice costs --json` reports, with charts', async () => {
+    // Prepare
+    await settled();
+
+    for (const by of ['stage', 'model'] as const) {
+      // Act
+      await open(`/economics${by === 'stage' ? '' : `?by=${by}`}`, 'cost-total');
+      const report = await cli<CostsReport>(['costs', '--by', by]);
+
+      // Assess: every row and the totals
+      const keys = await page
+        .getByTestId('cost-row')
+        .evaluateAll((rows) => rows.map((row) => row.getAttribute('data-key')));
+      expect(keys).toEqual(report.rows.map((row) => row.key));
+      for (const row of report.rows) {
+        const cells = page.locator(`[data-testid="cost-row"][data-key="${row.key}"]`);
+        expect(await value('cost-calls', cells)).toBe(row.calls);
+        expect(await value('cost-tokens', cells)).toBe(row.tokens);
+        expect(await value('cost-usd', cells)).toBe(row.costUsd);
+      }
+      const total = page.getByTestId('cost-total');
+      expect(await value('cost-calls', total)).toBe(report.totals.calls);
+      expect(await value('cost-usd', total)).toBe(report.totals.costUsd);
+      expect(await value('cost-rebilled', total)).toBe(report.totals.rebilledCalls);
+      expect(await value('economics-cost')).toBe(report.totals.costUsd);
+    }
+    const status = await cli<StatusSnapshot>(['status']);
+    expect(await value('published-items')).toBe(status.items.byState.PUBLISHED);
+    expect(await value('cost-per-published')).toBeCloseTo(
+      (await value('economics-cost')) / status.items.byState.PUBLISHED,
+      12,
+    );
+    // Assess: the charts were drawn
+    const drawn = await Promise.all(
+      ['chart-tokens', 'chart-cost', 'chart-budget', 'chart-rebilled'].map((testid) =>
+        page.getByTestId(testid).evaluate((canvas) => {
+          // In the page: Chart.js's global, and the canvas it drew on.
+          const chart = (globalThis as unknown as { Chart?: { getChart(node: unknown): unknown } }).Chart;
+          return (canvas as unknown as { width: number }).width > 0 && chart?.getChart(canvas) !== undefined;
+        }),
+      ),
+    );
+    expect(drawn).toEqual([true, true, true, true]);
+    await screenshot('economics');
+  });
+
+  it('raised no script error on any page, and no request failed but the bad ones the tests made', () => {
+    // Assess
+    expect(pageErrors).toEqual([]);
+    expect(failedResponses.filter((response) => !response.endsWith('/favicon.ico'))).toEqual([
+      '404 /api/items/no-such-item',
+      '400 /api/items',
+    ]);
+  });
+});
+
+async function until(condition: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
