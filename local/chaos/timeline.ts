@@ -88,17 +88,24 @@ export class ChaosTimeline {
       timer.unref();
       this.#timers.push(timer);
     };
+    // Windows may touch (one ends at the second the next starts), and timers due at the same moment fire in no
+    // set order: a window's end only switches the outage off while that window is the one on.
+    let current: ObservedWindow | undefined;
     for (const outage of this.#providerOutages) {
       let observed: (ObservedWindow & { mode: OutageMode }) | undefined;
       at(outage.atSeconds, () => {
         simulator.configure({ outage: { mode: outage.mode } });
         const startMs = this.#elapsed();
         observed = { startMs, endMs: startMs + outage.forSeconds * 1000, mode: outage.mode };
+        current = observed;
         this.#provider.push(observed);
       });
       at(outage.atSeconds + outage.forSeconds, () => {
+        if (observed === undefined) return;
+        observed.endMs = Math.min(observed.endMs, this.#elapsed());
+        if (current !== observed) return;
         simulator.configure({ outage: null });
-        if (observed) observed.endMs = this.#elapsed();
+        current = undefined;
       });
     }
     for (const change of this.#limitChanges) {
