@@ -148,6 +148,8 @@ export class SluiceStack extends Stack {
       ApiKeySecretArn: this.apiKeySecret.secretArn,
       ExtractFunctionName: this.extract.function.functionName,
       DraftFunctionName: this.draft.function.functionName,
+      ExtractEventSourceMappingId: this.extract.eventSourceMappingId,
+      DraftEventSourceMappingId: this.draft.eventSourceMappingId,
       AlarmTopicArn: this.observability.alarmTopic.topicArn,
       DashboardName: this.observability.dashboard.dashboardName,
     };

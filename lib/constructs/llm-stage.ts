@@ -72,6 +72,11 @@ export class LlmStage extends Construct {
   readonly deadLetterQueue: IQueue;
   readonly function: NodejsFunction;
   readonly logGroup: LogGroup;
+  /**
+   * UUID of the SQS event source mapping (a token: the mapping's `Ref`); disabling the mapping pauses the stage
+   * with its messages kept in the queue.
+   */
+  readonly eventSourceMappingId: string;
 
   constructor(scope: Construct, id: string, props: LlmStageProps) {
     super(scope, id);
@@ -131,13 +136,13 @@ export class LlmStage extends Construct {
       },
     });
 
-    this.function.addEventSource(
-      new SqsEventSource(input.queue, {
-        batchSize: settings.batchSize,
-        maxConcurrency: settings.maxConcurrency,
-        reportBatchItemFailures: true,
-      }),
-    );
+    const eventSource = new SqsEventSource(input.queue, {
+      batchSize: settings.batchSize,
+      maxConcurrency: settings.maxConcurrency,
+      reportBatchItemFailures: true,
+    });
+    this.function.addEventSource(eventSource);
+    this.eventSourceMappingId = eventSource.eventSourceMappingId;
 
     props.stateTable.grantItemReadWrite(this.function);
     if (props.memoryTableAccess === true) props.memoryTable.grantItemReadWrite(this.function);

@@ -38,13 +38,18 @@ function functionOf(synth: SynthesizedStack, stage: Stage): Record<string, unkno
   return props(resourcesOfType(synth.template, 'AWS::Lambda::Function')[stageIds(synth, stage).function]);
 }
 
-function eventSourceOf(synth: SynthesizedStack, stage: Stage): Record<string, unknown> {
+/** Logical id of the stage's event source mapping: the one whose FunctionName is the stage's function. */
+function eventSourceIdOf(synth: SynthesizedStack, stage: Stage): string {
   const functionId = stageIds(synth, stage).function;
-  const mappings = Object.values(resourcesOfType(synth.template, 'AWS::Lambda::EventSourceMapping')).filter(
-    (mapping) => referencedId(props(mapping).FunctionName) === functionId,
-  );
-  expect(mappings).toHaveLength(1);
-  return props(mappings[0]);
+  const ids = Object.entries(resourcesOfType(synth.template, 'AWS::Lambda::EventSourceMapping'))
+    .filter(([, mapping]) => referencedId(props(mapping).FunctionName) === functionId)
+    .map(([id]) => id);
+  expect(ids).toHaveLength(1);
+  return ids[0] ?? '';
+}
+
+function eventSourceOf(synth: SynthesizedStack, stage: Stage): Record<string, unknown> {
+  return props(resourcesOfType(synth.template, 'AWS::Lambda::EventSourceMapping')[eventSourceIdOf(synth, stage)]);
 }
 
 function environmentOf(synth: SynthesizedStack, stage: Stage): Record<string, unknown> {
@@ -447,6 +452,8 @@ describe('Construct: SluiceStack', () => {
         'ApiKeySecretArn',
         'ExtractFunctionName',
         'DraftFunctionName',
+        'ExtractEventSourceMappingId',
+        'DraftEventSourceMappingId',
         'AlarmTopicArn',
         'DashboardName',
       ].sort(),
@@ -454,5 +461,17 @@ describe('Construct: SluiceStack', () => {
     expect(referencedId(defaults.template.toJSON().Outputs.IntakeQueueUrl.Value)).toBe(
       stageIds(defaults, 'extract').queue,
     );
+  });
+
+  it.each<[Stage, string]>([
+    ['extract', 'ExtractEventSourceMappingId'],
+    ['draft', 'DraftEventSourceMappingId'],
+  ])('outputs the UUID of the %s event source mapping, which pause and resume disable and enable', (stage, key) => {
+    // Act
+    const output = defaults.template.toJSON().Outputs[key] as { Value: unknown };
+
+    // Assess: Ref of an AWS::Lambda::EventSourceMapping is its UUID
+    expect(output.Value).toEqual({ Ref: eventSourceIdOf(defaults, stage) });
+    expect(referencedId(eventSourceOf(defaults, stage).EventSourceArn)).toBe(stageIds(defaults, stage).queue);
   });
 });
