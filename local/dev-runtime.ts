@@ -23,12 +23,32 @@ import { type LocalRuntime, startLocalRuntime } from './runtime.ts';
  * and the real stage handlers behind event-source pollers.
  */
 
-/** Keys the local outputs file has beyond the stack's own outputs: where the emulators listen. */
+/**
+ * Keys the local outputs file has beyond the stack's own outputs: where the emulators and the Lambda control
+ * API (event source mappings) listen.
+ */
 export const LOCAL_OUTPUT_KEYS = {
   sqsEndpoint: 'LocalSqsEndpoint',
   dynamoDbEndpoint: 'LocalDynamoDbEndpoint',
+  lambdaEndpoint: 'LocalLambdaEndpoint',
   region: 'LocalRegion',
 } as const;
+
+/**
+ * The outputs file's content for a running local stack: the stack's outputs, as `cdk deploy --outputs-file`
+ * writes them, plus the local endpoints, so the `sluice` commands (and any SDK client) can reach it.
+ * @example await writeFile(file, JSON.stringify({ [STACK_NAME]: localOutputs(dev) }, null, 2));
+ */
+export function localOutputs(dev: Pick<DevRuntime, 'outputs' | 'local'>): Record<string, string> {
+  const { endpoints } = dev.local;
+  return {
+    ...dev.outputs,
+    [LOCAL_OUTPUT_KEYS.sqsEndpoint]: endpoints.sqs,
+    [LOCAL_OUTPUT_KEYS.dynamoDbEndpoint]: endpoints.dynamodb,
+    [LOCAL_OUTPUT_KEYS.lambdaEndpoint]: endpoints.lambda,
+    [LOCAL_OUTPUT_KEYS.region]: endpoints.region,
+  };
+}
 
 export interface DevRuntimeOptions {
   /** Persist queues and tables here; in memory when absent. */

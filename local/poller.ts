@@ -36,6 +36,8 @@ export interface SqsEventSourcePollerOptions {
   readonly batchSize?: number;
   /** Most concurrent invocations. @default 5 */
   readonly maxConcurrency?: number;
+  /** The mapping's `Enabled`: a disabled poller receives nothing until {@link SqsEventSourcePoller.resume}. @default true */
+  readonly enabled?: boolean;
   /** The mapping's `FunctionResponseTypes: ['ReportBatchItemFailures']`. @default false */
   readonly reportBatchItemFailures?: boolean;
   /** How long to keep gathering messages towards `batchSize` once one arrived. @default 0 */
@@ -132,6 +134,13 @@ interface Settlement {
 
 type ReceivedMessage = Message & { MessageId: string; ReceiptHandle: string };
 
+/** The workers started by one `start()` or `resume()`; `pause()` and `stop()` abort them together. */
+interface Generation {
+  readonly controller: AbortController;
+  /** Workers of this generation still looping. */
+  live: number;
+}
+
 /**
  * Emulates the Lambda SQS event source mapping for one function: long-polls the queue, invokes the handler
  * with Lambda-shaped `SQSEvent`s and contexts, at most `maxConcurrency` invocations at a time, and deletes
@@ -140,6 +149,9 @@ type ReceivedMessage = Message & { MessageId: string; ReceiptHandle: string };
  * deletes nothing. Failed messages come back after their visibility timeout; moving them to a dead-letter
  * queue after `maxReceiveCount` is the queue's job. A handler that times out is abandoned, not stopped: its
  * late result is ignored, but its side effects still happen (unlike Lambda, which freezes the environment).
+ *
+ * Like a mapping's `UpdateEventSourceMapping`, the poller can be disabled and enabled (`pause()`, `resume()`)
+ * and given a new maximum concurrency or batching while it runs; in-flight invocations always finish.
  *
  * @example
  * ```ts
@@ -150,6 +162,9 @@ type ReceivedMessage = Message & { MessageId: string; ReceiptHandle: string };
  * poller.on('invocationEnd', (event) => console.log(event.outcome, event.records));
  * poller.start();
  * // ...
+ * await poller.pause(); // nothing is received until resume()
+ * poller.setMaxConcurrency(4);
+ * poller.resume();
  * await poller.stop();
  * ```
  */
@@ -157,15 +172,23 @@ export class SqsEventSourcePoller extends EventEmitter<SqsEventSourcePollerEvent
   readonly functionName: string;
   readonly queueUrl: string;
   readonly queueArn: string;
-  readonly batchSize: number;
-  readonly maxConcurrency: number;
 
   readonly #options: SqsEventSourcePollerOptions;
   readonly #clock: () => number;
   readonly #waitTimeSeconds: number;
-  readonly #batchingWindowMs: number;
-  #workers: Promise<void>[] | undefined;
-  #stopping = new AbortController();
+  #batchSize: number;
+  #batchingWindowMs: number;
+  #maxConcurrency: number;
+  /** Between `start()` and `stop()`: the runtime wants the poller running. */
+  #started = false;
+  /** The mapping's `Enabled`. */
+  #enabled: boolean;
+  /** The workers now receiving; undefined while stopped or paused. */
+  #generation: Generation | undefined;
+  /** Every worker not yet finished, of this generation and of aborted ones still settling an invocation. */
+  readonly #workers = new Set<Promise<void>>();
+  /** Workers holding received messages while every invocation slot is taken (after a lowered maximum). */
+  #slotWaiters: (() => void)[] = [];
   #stats = {
     invocations: 0,
     messagesReceived: 0,
@@ -184,16 +207,15 @@ export class SqsEventSourcePoller extends EventEmitter<SqsEventSourcePollerEvent
     this.functionName = options.function.functionName;
     this.queueUrl = options.queueUrl;
     this.queueArn = options.queueArn;
-    this.batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
-    this.maxConcurrency = options.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY;
     this.#clock = options.clock ?? Date.now;
     this.#waitTimeSeconds = options.waitTimeSeconds ?? 1;
+    this.#enabled = options.enabled ?? true;
+    this.#batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
     this.#batchingWindowMs = (options.maximumBatchingWindowSeconds ?? 0) * 1000;
-    if (!Number.isInteger(this.batchSize) || this.batchSize < 1) {
-      throw new RangeError(`batchSize must be a positive integer, got ${this.batchSize}`);
-    }
-    if (!Number.isInteger(this.maxConcurrency) || this.maxConcurrency < 0) {
-      throw new RangeError(`maxConcurrency must be a non-negative integer, got ${this.maxConcurrency}`);
+    this.#maxConcurrency = options.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY;
+    assertBatchSize(this.#batchSize);
+    if (!Number.isInteger(this.#maxConcurrency) || this.#maxConcurrency < 0) {
+      throw new RangeError(`maxConcurrency must be a non-negative integer, got ${this.#maxConcurrency}`);
     }
   }
 
@@ -202,62 +224,199 @@ export class SqsEventSourcePoller extends EventEmitter<SqsEventSourcePollerEvent
     return { ...this.#stats };
   }
 
-  get running(): boolean {
-    return this.#workers !== undefined;
+  /** Records per invocation at most. */
+  get batchSize(): number {
+    return this.#batchSize;
   }
 
-  /** Starts polling; each of `maxConcurrency` workers receives a batch, invokes, deletes, and repeats. */
+  /** How long a receive keeps gathering messages towards `batchSize`, in seconds. */
+  get maximumBatchingWindowSeconds(): number {
+    return this.#batchingWindowMs / 1000;
+  }
+
+  /** Most invocations in flight at once. */
+  get maxConcurrency(): number {
+    return this.#maxConcurrency;
+  }
+
+  /** The mapping's `Enabled`: false after `pause()` (or `enabled: false`) until `resume()`. */
+  get enabled(): boolean {
+    return this.#enabled;
+  }
+
+  /** Whether workers are receiving: started and enabled. */
+  get running(): boolean {
+    return this.#generation !== undefined;
+  }
+
+  /** Invocations running now. */
+  get inFlight(): number {
+    return this.#stats.inFlight;
+  }
+
+  /** Starts polling (unless disabled); each of `maxConcurrency` workers receives a batch, invokes, deletes, and repeats. */
   start(): void {
-    if (this.#workers) {
-      return;
+    this.#started = true;
+    if (this.#enabled && this.#generation === undefined) {
+      this.#spawn();
     }
-    this.#stopping = new AbortController();
-    // Each worker stands for one execution environment, so it keeps one log stream.
-    this.#workers = Array.from({ length: this.maxConcurrency }, () => this.#work(newLogStreamName(this.#clock())));
   }
 
   /** Stops receiving and resolves once in-flight invocations have finished (or timed out) and been settled. */
   async stop(): Promise<void> {
-    const workers = this.#workers;
-    if (!workers) {
-      return;
-    }
-    this.#stopping.abort();
-    await Promise.all(workers);
-    this.#workers = undefined;
+    this.#started = false;
+    await this.#halt();
   }
 
-  async #work(logStreamName: string): Promise<void> {
+  /**
+   * Disables the mapping: no receive starts from now on, and the returned promise resolves once the invocations
+   * in flight (and the messages an ongoing long poll brings back) have been settled. Messages wait in the queue.
+   * Idempotent.
+   * @example await poller.pause(); // the queue's depth now stays where it is
+   */
+  async pause(): Promise<void> {
+    this.#enabled = false;
+    await this.#halt();
+  }
+
+  /**
+   * Enables the mapping again; polling restarts at once if the poller was started. Idempotent.
+   * @example poller.resume();
+   */
+  resume(): void {
+    this.#enabled = true;
+    if (this.#started && this.#generation === undefined) {
+      this.#spawn();
+    }
+  }
+
+  /**
+   * Changes the most invocations in flight at once, live: raised, new workers start receiving at once; lowered,
+   * workers beyond the new maximum retire after their current invocation, and no new invocation starts while
+   * the maximum is reached (invocations already running finish).
+   * @example poller.setMaxConcurrency(2);
+   */
+  setMaxConcurrency(maxConcurrency: number): void {
+    if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1) {
+      throw new RangeError(`maxConcurrency must be a positive integer, got ${maxConcurrency}`);
+    }
+    this.#maxConcurrency = maxConcurrency;
+    if (this.#generation !== undefined) {
+      this.#grow(this.#generation);
+    }
+    this.#wakeSlotWaiters();
+  }
+
+  /**
+   * Changes the batching of the receives that start from now on.
+   * @example poller.setBatching({ batchSize: 20, maximumBatchingWindowSeconds: 1 });
+   */
+  setBatching(batching: { readonly batchSize: number; readonly maximumBatchingWindowSeconds: number }): void {
+    assertBatchSize(batching.batchSize);
+    if (!Number.isFinite(batching.maximumBatchingWindowSeconds) || batching.maximumBatchingWindowSeconds < 0) {
+      throw new RangeError(
+        `maximumBatchingWindowSeconds must be a non-negative number, got ${batching.maximumBatchingWindowSeconds}`,
+      );
+    }
+    this.#batchSize = batching.batchSize;
+    this.#batchingWindowMs = batching.maximumBatchingWindowSeconds * 1000;
+  }
+
+  #spawn(): void {
+    const generation: Generation = { controller: new AbortController(), live: 0 };
+    this.#generation = generation;
+    this.#grow(generation);
+  }
+
+  /** Adds workers to the generation up to the maximum concurrency. */
+  #grow(generation: Generation): void {
+    while (generation.live < this.#maxConcurrency) {
+      generation.live += 1;
+      // Each worker stands for one execution environment, so it keeps one log stream.
+      const worker = this.#work(generation, newLogStreamName(this.#clock())).finally(() => {
+        this.#workers.delete(worker);
+      });
+      this.#workers.add(worker);
+    }
+  }
+
+  /** Aborts the current workers and waits for every worker running now (not for those a later resume starts). */
+  async #halt(): Promise<void> {
+    const generation = this.#generation;
+    this.#generation = undefined;
+    generation?.controller.abort();
+    await Promise.all([...this.#workers]);
+  }
+
+  async #work(generation: Generation, logStreamName: string): Promise<void> {
     const { initialMs, maxMs } = this.#options.retryDelay ?? { initialMs: 100, maxMs: 5000 };
+    const { signal } = generation.controller;
     let failures = 0;
-    while (!this.#stopping.signal.aborted) {
-      let messages: ReceivedMessage[];
-      try {
-        messages = await this.#receiveBatch();
-        failures = 0;
-      } catch (error) {
-        failures += 1;
-        const retryInMs = Math.min(maxMs, initialMs * 2 ** (failures - 1));
-        this.#stats.receiveErrors += 1;
-        this.#emit('pollerError', { functionName: this.functionName, operation: 'receive', error, retryInMs });
-        await this.#pause(retryInMs);
-        continue;
+    try {
+      while (!signal.aborted) {
+        // A lowered maximum retires the workers beyond it, one at a time as they come round.
+        if (generation.live > this.#maxConcurrency) {
+          return;
+        }
+        let messages: ReceivedMessage[];
+        try {
+          messages = await this.#receiveBatch(signal);
+          failures = 0;
+        } catch (error) {
+          failures += 1;
+          const retryInMs = Math.min(maxMs, initialMs * 2 ** (failures - 1));
+          this.#stats.receiveErrors += 1;
+          this.#emit('pollerError', { functionName: this.functionName, operation: 'receive', error, retryInMs });
+          await this.#pause(retryInMs, signal);
+          continue;
+        }
+        // Messages already received are invoked even when stopping or pausing: they are in flight and would
+        // otherwise wait out their visibility timeout.
+        if (messages.length > 0) {
+          await this.#invoke(messages, logStreamName);
+        }
       }
-      // Messages already received are invoked even when stopping: they are in flight and would otherwise
-      // wait out their visibility timeout.
-      if (messages.length > 0) {
-        await this.#invoke(messages, logStreamName);
-      }
+    } finally {
+      generation.live -= 1;
     }
   }
 
-  async #receiveBatch(): Promise<ReceivedMessage[]> {
-    const batch = await this.#receive(Math.min(SQS_MAX_PER_CALL, this.batchSize), this.#waitTimeSeconds);
-    if (batch.length === 0 || batch.length >= this.batchSize || this.#batchingWindowMs === 0) {
+  /**
+   * Takes one invocation slot, waiting while `maxConcurrency` invocations are in flight. The slot is counted
+   * here, synchronously with the check, so two workers woken together cannot both take the last one.
+   */
+  async #acquireSlot(): Promise<void> {
+    while (this.#stats.inFlight >= this.#maxConcurrency) {
+      await new Promise<void>((resolve) => {
+        this.#slotWaiters.push(resolve);
+      });
+    }
+    this.#stats.inFlight += 1;
+    this.#stats.maxObservedConcurrency = Math.max(this.#stats.maxObservedConcurrency, this.#stats.inFlight);
+  }
+
+  #releaseSlot(): void {
+    this.#stats.inFlight -= 1;
+    this.#wakeSlotWaiters();
+  }
+
+  #wakeSlotWaiters(): void {
+    const waiters = this.#slotWaiters;
+    this.#slotWaiters = [];
+    for (const wake of waiters) {
+      wake();
+    }
+  }
+
+  async #receiveBatch(signal: AbortSignal): Promise<ReceivedMessage[]> {
+    const batchSize = this.#batchSize;
+    const batchingWindowMs = this.#batchingWindowMs;
+    const batch = await this.#receive(Math.min(SQS_MAX_PER_CALL, batchSize), this.#waitTimeSeconds);
+    if (batch.length === 0 || batch.length >= batchSize || batchingWindowMs === 0) {
       return batch;
     }
-    const windowEnd = this.#clock() + this.#batchingWindowMs;
-    while (batch.length < this.batchSize && !this.#stopping.signal.aborted) {
+    const windowEnd = this.#clock() + batchingWindowMs;
+    while (batch.length < batchSize && !signal.aborted) {
       const remainingMs = windowEnd - this.#clock();
       if (remainingMs <= 0) {
         break;
@@ -265,7 +424,7 @@ export class SqsEventSourcePoller extends EventEmitter<SqsEventSourcePollerEvent
       const waitSeconds = Math.min(this.#waitTimeSeconds, Math.floor(remainingMs / 1000));
       let more: ReceivedMessage[];
       try {
-        more = await this.#receive(Math.min(SQS_MAX_PER_CALL, this.batchSize - batch.length), waitSeconds);
+        more = await this.#receive(Math.min(SQS_MAX_PER_CALL, batchSize - batch.length), waitSeconds);
       } catch (error) {
         // What was gathered is in flight already: invoke with it rather than lose it to the visibility timeout.
         this.#stats.receiveErrors += 1;
@@ -274,7 +433,7 @@ export class SqsEventSourcePoller extends EventEmitter<SqsEventSourcePollerEvent
       }
       batch.push(...more);
       if (more.length === 0 && waitSeconds === 0) {
-        await this.#pause(Math.min(remainingMs, 50));
+        await this.#pause(Math.min(remainingMs, 50), signal);
       }
     }
     return batch;
@@ -300,27 +459,32 @@ export class SqsEventSourcePoller extends EventEmitter<SqsEventSourcePollerEvent
   async #invoke(messages: readonly ReceivedMessage[], logStreamName: string): Promise<void> {
     const records = messages.map((message) => this.#toRecord(message));
     const timeoutMs = this.#options.function.timeoutSeconds * 1000;
-    const startedAt = this.#clock();
-    const context = createLambdaContext({
-      functionName: this.functionName,
-      functionArn: this.#options.function.functionArn,
-      memoryMb: this.#options.function.memoryMb,
-      deadline: startedAt + timeoutMs,
-      clock: this.#clock,
-      logStreamName,
-    });
-    this.#stats.invocations += 1;
-    this.#stats.inFlight += 1;
-    this.#stats.maxObservedConcurrency = Math.max(this.#stats.maxObservedConcurrency, this.#stats.inFlight);
-    this.#emit('invocationStart', {
-      functionName: this.functionName,
-      awsRequestId: context.awsRequestId,
-      messageIds: records.map((record) => record.messageId),
-      concurrency: this.#stats.inFlight,
-    });
-
-    const result = await this.#run({ Records: records }, context, timeoutMs);
-    this.#stats.inFlight -= 1;
+    await this.#acquireSlot();
+    let startedAt: number;
+    let context: Context;
+    let result: HandlerResult;
+    try {
+      // The deadline counts from the invocation, not from the receive: a wait for a slot is not the function's.
+      startedAt = this.#clock();
+      context = createLambdaContext({
+        functionName: this.functionName,
+        functionArn: this.#options.function.functionArn,
+        memoryMb: this.#options.function.memoryMb,
+        deadline: startedAt + timeoutMs,
+        clock: this.#clock,
+        logStreamName,
+      });
+      this.#stats.invocations += 1;
+      this.#emit('invocationStart', {
+        functionName: this.functionName,
+        awsRequestId: context.awsRequestId,
+        messageIds: records.map((record) => record.messageId),
+        concurrency: this.#stats.inFlight,
+      });
+      result = await this.#run({ Records: records }, context, timeoutMs);
+    } finally {
+      this.#releaseSlot();
+    }
     const settlement = this.#settle(result, records);
     const toDelete = records.filter((record) => settlement.deleteIds.has(record.messageId));
     const lost =
@@ -456,11 +620,11 @@ export class SqsEventSourcePoller extends EventEmitter<SqsEventSourcePollerEvent
     };
   }
 
-  async #pause(ms: number): Promise<void> {
+  async #pause(ms: number, signal: AbortSignal): Promise<void> {
     try {
-      await sleep(ms, undefined, { signal: this.#stopping.signal });
+      await sleep(ms, undefined, { signal });
     } catch {
-      // Aborted by stop(): nothing to wait for any more.
+      // Aborted by stop() or pause(): nothing to wait for any more.
     }
   }
 
@@ -472,6 +636,12 @@ export class SqsEventSourcePoller extends EventEmitter<SqsEventSourcePollerEvent
     } catch (error) {
       process.emitWarning(`a ${name} listener of the ${this.functionName} poller threw: ${String(error)}`);
     }
+  }
+}
+
+function assertBatchSize(batchSize: number): void {
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
   }
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
@@ -73,11 +74,15 @@ export interface LocalFunction {
 
 export interface LocalEventSource {
   readonly logicalId: string;
+  /** The mapping's UUID, what `Ref` of it resolves to: stable for a stack, region and logical id. */
+  readonly uuid: string;
   readonly functionLogicalId: string;
   readonly queueLogicalId: string;
   readonly queueUrl: string;
   readonly queueArn: string;
   readonly batchSize: number;
+  /** The template's `ScalingConfig.MaximumConcurrency`, when it sets one. */
+  readonly maximumConcurrency?: number;
   /** Most concurrent invocations: the mapping's maximum concurrency capped by the function's reserved concurrency. */
   readonly maxConcurrency: number;
   readonly reportBatchItemFailures: boolean;
@@ -193,10 +198,7 @@ export async function createLocalResources(options: CreateLocalResourcesOptions)
         `event source ${definition.logicalId} maps a queue or function that was not created`,
       );
     }
-    const maxConcurrency = Math.min(
-      definition.maximumConcurrency ?? fn.reservedConcurrency ?? DEFAULT_EVENT_SOURCE_CONCURRENCY,
-      fn.reservedConcurrency ?? Number.POSITIVE_INFINITY,
-    );
+    const maxConcurrency = effectiveConcurrency(definition.maximumConcurrency, fn.reservedConcurrency);
     if (!definition.enabled) {
       notes.push(`${definition.logicalId}: disabled in the template, not polled`);
     } else if (maxConcurrency === 0) {
@@ -204,11 +206,13 @@ export async function createLocalResources(options: CreateLocalResourcesOptions)
     }
     return {
       logicalId: definition.logicalId,
+      uuid: eventSourceMappingUuid(options, definition.logicalId),
       functionLogicalId: definition.functionLogicalId,
       queueLogicalId: definition.queueLogicalId,
       queueUrl: queue.url,
       queueArn: queue.arn,
       batchSize: definition.batchSize,
+      ...(definition.maximumConcurrency !== undefined && { maximumConcurrency: definition.maximumConcurrency }),
       maxConcurrency,
       reportBatchItemFailures: definition.reportBatchItemFailures,
       maximumBatchingWindowSeconds: definition.maximumBatchingWindowSeconds,
@@ -230,6 +234,43 @@ export async function createLocalResources(options: CreateLocalResourcesOptions)
     outputs,
     notes,
   };
+}
+
+/**
+ * How many invocations an event source runs at once: its maximum concurrency (or, without one, the function's
+ * reserved concurrency or {@link DEFAULT_EVENT_SOURCE_CONCURRENCY}), never more than the reserved concurrency.
+ * @example effectiveConcurrency(10, 4) // 4: reserved concurrency caps the mapping
+ */
+export function effectiveConcurrency(
+  maximumConcurrency: number | undefined,
+  reservedConcurrency: number | undefined,
+): number {
+  return Math.min(
+    maximumConcurrency ?? reservedConcurrency ?? DEFAULT_EVENT_SOURCE_CONCURRENCY,
+    reservedConcurrency ?? Number.POSITIVE_INFINITY,
+  );
+}
+
+/** Namespace of the name-based (version 5) UUIDs of local event source mappings. */
+const EVENT_SOURCE_MAPPING_NAMESPACE = Buffer.from('5c1d0e3a7b2f4e8c9a6d1f0b3e2c4a58', 'hex');
+
+/**
+ * The UUID a mapping has locally: a version 5 UUID of the account, region, stack and logical id, so it is the
+ * same on every run (and in every outputs file) while being shaped like the UUID AWS gives a mapping.
+ */
+function eventSourceMappingUuid(
+  location: { readonly accountId: string; readonly region: string; readonly stackName: string },
+  logicalId: string,
+): string {
+  const hash = createHash('sha1')
+    .update(EVENT_SOURCE_MAPPING_NAMESPACE)
+    .update(`${location.accountId}:${location.region}:${location.stackName}:${logicalId}`)
+    .digest();
+  const bytes = hash.subarray(0, 16);
+  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x50;
+  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /**
@@ -462,8 +503,9 @@ function localScope(options: CreateLocalResourcesOptions, values: LocalValues): 
           return required(values.tables.get(logicalId), logicalId).name;
         case SECRET_TYPE:
           return required(values.secrets.get(logicalId), logicalId).arn;
-        case FUNCTION_TYPE:
         case EVENT_SOURCE_MAPPING_TYPE:
+          return eventSourceMappingUuid(options, logicalId);
+        case FUNCTION_TYPE:
           return logicalId;
         case 'AWS::SNS::Topic':
           return placeholderArn(logicalId);

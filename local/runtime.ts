@@ -1,8 +1,16 @@
+import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { LOCAL_ACCOUNT_ID, type LocalCredentials, startEmulators } from './emulators.ts';
+import { LocalEventSourceMappings, startLambdaControlServer } from './lambda-control.ts';
 import { SqsEventSourcePoller, type SqsFunctionHandler } from './poller.ts';
-import { createLocalResources, type LocalDeployment, type LocalFunction, writeOutputsFile } from './resources.ts';
+import {
+  createLocalResources,
+  type LocalDeployment,
+  type LocalEventSource,
+  type LocalFunction,
+  writeOutputsFile,
+} from './resources.ts';
 import { parseTemplate } from './template.ts';
 
 export interface LocalRuntimeOptions {
@@ -21,7 +29,7 @@ export interface LocalRuntimeOptions {
    */
   readonly handlerFor: (fn: LocalFunction, emulators: LocalEndpoints) => Promise<SqsFunctionHandler>;
   /** @default any free ports */
-  readonly ports?: { readonly sqs?: number; readonly dynamodb?: number };
+  readonly ports?: { readonly sqs?: number; readonly dynamodb?: number; readonly lambda?: number };
   /** Long-poll wait of each poller receive. @default 1 */
   readonly waitTimeSeconds?: number;
   /** Chaos runs only: see `SqsEventSourcePollerOptions.loseDeletes`. */
@@ -30,7 +38,8 @@ export interface LocalRuntimeOptions {
   readonly instrumentPollerClient?: (client: SQSClient) => void;
 }
 
-export type LocalService = 'sqs' | 'dynamodb';
+/** The local services: the two emulators, and the event-source-mapping part of the Lambda API. */
+export type LocalService = 'sqs' | 'dynamodb' | 'lambda';
 
 /** Everything an AWS SDK v3 client needs to talk to a local emulator. */
 export interface LocalClientConfig {
@@ -41,7 +50,13 @@ export interface LocalClientConfig {
 
 /** Where the emulators listen, and client settings for each. */
 export interface LocalEndpoints {
-  readonly endpoints: { readonly sqs: string; readonly dynamodb: string; readonly region: string };
+  readonly endpoints: {
+    readonly sqs: string;
+    readonly dynamodb: string;
+    /** The Lambda control API: Get/Update/ListEventSourceMappings for `@aws-sdk/client-lambda`. */
+    readonly lambda: string;
+    readonly region: string;
+  };
   /** `new SQSClient(runtime.clientConfig('sqs'))` */
   clientConfig(service: LocalService): LocalClientConfig;
 }
@@ -49,8 +64,10 @@ export interface LocalEndpoints {
 export interface LocalRuntime extends LocalEndpoints {
   readonly deployment: LocalDeployment;
   readonly outputs: Readonly<Record<string, string>>;
-  /** One poller per enabled event source mapping, not yet started. */
+  /** One poller per event source mapping, not yet started (a disabled mapping's starts paused). */
   readonly pollers: readonly SqsEventSourcePoller[];
+  /** The mappings as the local Lambda control API serves them, each backed by its poller. */
+  readonly eventSourceMappings: LocalEventSourceMappings;
   /** Starts every poller. */
   start(): void;
   /** Stops the pollers (waiting for in-flight invocations), then the emulators. */
@@ -61,7 +78,8 @@ export interface LocalRuntime extends LocalEndpoints {
 
 /**
  * Runs the stack locally: starts the emulators, creates the template's queues and tables, and builds one
- * poller per SQS event source mapping, invoking the handler `handlerFor` gives for the mapped function.
+ * poller per SQS event source mapping, invoking the handler `handlerFor` gives for the mapped function. The
+ * mappings can be disabled, enabled and reconfigured through the local Lambda control API (`endpoints.lambda`).
  *
  * @example
  * ```ts
@@ -83,10 +101,22 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     sqsPort: options.ports?.sqs,
     dynamoPort: options.ports?.dynamodb,
   });
+  let control: Awaited<ReturnType<typeof startLambdaControlServer>>;
+  try {
+    control = await startLambdaControlServer({ port: options.ports?.lambda });
+  } catch (error) {
+    await emulators.stop();
+    throw error;
+  }
+  const endpointOf: Record<LocalService, string> = {
+    sqs: emulators.sqsEndpoint,
+    dynamodb: emulators.dynamoEndpoint,
+    lambda: control.endpoint,
+  };
   const local: LocalEndpoints = {
-    endpoints: { sqs: emulators.sqsEndpoint, dynamodb: emulators.dynamoEndpoint, region: emulators.region },
+    endpoints: { ...endpointOf, region: emulators.region },
     clientConfig: (service) => ({
-      endpoint: service === 'sqs' ? emulators.sqsEndpoint : emulators.dynamoEndpoint,
+      endpoint: endpointOf[service],
       region: emulators.region,
       credentials: emulators.credentials,
     }),
@@ -97,7 +127,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const dynamodb = new DynamoDBClient(clientConfig('dynamodb'));
   const shutdown = async (pollers: readonly SqsEventSourcePoller[]): Promise<void> => {
     try {
+      // No change through the API once stopping has begun.
+      await control.stop();
       await Promise.all(pollers.map((poller) => poller.stop()));
+      await eventSourceMappings?.flush();
     } finally {
       sqs.destroy();
       dynamodb.destroy();
@@ -106,7 +139,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   };
 
   let deployment: LocalDeployment;
-  let pollers: SqsEventSourcePoller[];
+  let pollers: { poller: SqsEventSourcePoller; eventSource: LocalEventSource; function: LocalFunction }[];
+  let eventSourceMappings: LocalEventSourceMappings | undefined;
   try {
     deployment = await createLocalResources({
       description,
@@ -118,28 +152,39 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       accountId: LOCAL_ACCOUNT_ID,
     });
     pollers = await buildPollers(options, deployment, sqs, local);
+    eventSourceMappings = await LocalEventSourceMappings.create({
+      mappings: pollers,
+      region: emulators.region,
+      accountId: LOCAL_ACCOUNT_ID,
+      stateFile:
+        options.dataDir === undefined ? undefined : join(options.dataDir, 'lambda', 'event-source-mappings.json'),
+    });
   } catch (error) {
     await shutdown([]);
     throw error;
   }
+  control.serve(eventSourceMappings);
+  const mappings = eventSourceMappings;
+  const allPollers = pollers.map((built) => built.poller);
 
   let stopped: Promise<void> | undefined;
   return {
     endpoints: local.endpoints,
     deployment,
     outputs: deployment.outputs,
-    pollers,
+    pollers: allPollers,
+    eventSourceMappings: mappings,
     clientConfig,
     start() {
       if (stopped) {
         throw new Error('the local runtime has been stopped');
       }
-      for (const poller of pollers) {
+      for (const poller of allPollers) {
         poller.start();
       }
     },
     stop() {
-      stopped ??= shutdown(pollers);
+      stopped ??= shutdown(allPollers);
       return stopped;
     },
     writeOutputs: (file) => writeOutputsFile(file, options.stackName, deployment.outputs),
@@ -151,13 +196,10 @@ async function buildPollers(
   deployment: LocalDeployment,
   sqs: SQSClient,
   local: LocalEndpoints,
-): Promise<SqsEventSourcePoller[]> {
+): Promise<{ poller: SqsEventSourcePoller; eventSource: LocalEventSource; function: LocalFunction }[]> {
   const handlers = new Map<string, SqsFunctionHandler>();
-  const pollers: SqsEventSourcePoller[] = [];
+  const pollers: { poller: SqsEventSourcePoller; eventSource: LocalEventSource; function: LocalFunction }[] = [];
   for (const eventSource of deployment.eventSources) {
-    if (!eventSource.enabled) {
-      continue;
-    }
     const fn = deployment.functions.find((candidate) => candidate.logicalId === eventSource.functionLogicalId);
     if (fn === undefined) {
       throw new Error(`event source ${eventSource.logicalId} maps unknown function ${eventSource.functionLogicalId}`);
@@ -167,22 +209,22 @@ async function buildPollers(
       handler = await options.handlerFor(fn, local);
       handlers.set(fn.logicalId, handler);
     }
-    pollers.push(
-      new SqsEventSourcePoller({
-        sqs,
-        queueUrl: eventSource.queueUrl,
-        queueArn: eventSource.queueArn,
-        region: local.endpoints.region,
-        function: fn,
-        handler,
-        batchSize: eventSource.batchSize,
-        maxConcurrency: eventSource.maxConcurrency,
-        reportBatchItemFailures: eventSource.reportBatchItemFailures,
-        maximumBatchingWindowSeconds: eventSource.maximumBatchingWindowSeconds,
-        waitTimeSeconds: options.waitTimeSeconds,
-        ...(options.loseDeletes && { loseDeletes: options.loseDeletes }),
-      }),
-    );
+    const poller = new SqsEventSourcePoller({
+      sqs,
+      queueUrl: eventSource.queueUrl,
+      queueArn: eventSource.queueArn,
+      region: local.endpoints.region,
+      function: fn,
+      handler,
+      batchSize: eventSource.batchSize,
+      maxConcurrency: eventSource.maxConcurrency,
+      enabled: eventSource.enabled,
+      reportBatchItemFailures: eventSource.reportBatchItemFailures,
+      maximumBatchingWindowSeconds: eventSource.maximumBatchingWindowSeconds,
+      waitTimeSeconds: options.waitTimeSeconds,
+      ...(options.loseDeletes && { loseDeletes: options.loseDeletes }),
+    });
+    pollers.push({ poller, eventSource, function: fn });
   }
   return pollers;
 }

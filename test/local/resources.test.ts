@@ -118,17 +118,38 @@ describe('Function: createLocalResources', () => {
     expect(deployment.eventSources).toEqual([
       {
         logicalId: 'ExtractFnSqsEventSourceIntakeQueue8F7E6D5C',
+        uuid: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
         functionLogicalId: 'ExtractFn3B2A1C0D',
         queueLogicalId: 'IntakeQueue0C4A7E19',
         queueUrl: queue('IntakeQueue0C4A7E19').url,
         queueArn: queue('IntakeQueue0C4A7E19').arn,
         batchSize: 5,
+        maximumConcurrency: 3,
         maxConcurrency: 3,
         reportBatchItemFailures: true,
         maximumBatchingWindowSeconds: 0,
         enabled: true,
       },
     ]);
+  });
+
+  it('resolves Ref of an event source mapping to its UUID, the same on every run', async () => {
+    // Prepare
+    const template = fixtureTemplate();
+    const withOutput = {
+      ...template,
+      Outputs: {
+        ...template.Outputs,
+        ExtractEventSourceMappingId: { Value: { Ref: 'ExtractFnSqsEventSourceIntakeQueue8F7E6D5C' } },
+      },
+    };
+
+    // Act
+    const again = await create(withOutput);
+
+    // Assess
+    expect(again.outputs.ExtractEventSourceMappingId).toBe(deployment.eventSources[0]?.uuid);
+    expect(again.eventSources[0]?.uuid).toBe(deployment.eventSources[0]?.uuid);
   });
 
   it('notes what it does not emulate', () => {
