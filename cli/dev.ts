@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseIntakeMessage } from '#functions/extract/extract.ts';
 import { STACK_NAME } from '#lib/template.ts';
-import { type DevRuntime, LOCAL_OUTPUT_KEYS, startDevRuntime } from '#local/dev-runtime.ts';
+import { type DevRuntime, localOutputs, startDevRuntime } from '#local/dev-runtime.ts';
 import { LocalMetrics, type MetricsSummary, summariseMetrics } from '#local/local-metrics.ts';
 import { ProgressView, readSnapshot, renderSnapshot } from '#local/progress.ts';
 import { sendBodies } from '#local/queue-io.ts';
@@ -189,15 +189,8 @@ export async function runDev(args: string[]): Promise<number> {
  * `sluice` commands (and any SDK client) can reach the local stack from this file alone.
  */
 async function writeOutputsFile(dev: DevRuntime, file: string) {
-  const { endpoints } = dev.local;
-  const outputs = {
-    ...dev.outputs,
-    [LOCAL_OUTPUT_KEYS.sqsEndpoint]: endpoints.sqs,
-    [LOCAL_OUTPUT_KEYS.dynamoDbEndpoint]: endpoints.dynamodb,
-    [LOCAL_OUTPUT_KEYS.region]: endpoints.region,
-  };
   await mkdir(dirname(file), { recursive: true });
-  await writeFile(file, `${JSON.stringify({ [STACK_NAME]: outputs }, null, 2)}\n`);
+  await writeFile(file, `${JSON.stringify({ [STACK_NAME]: localOutputs(dev) }, null, 2)}\n`);
 }
 
 /** Shows progress until the run is over: drained (--once) or interrupted. True when it ended normally. */
@@ -261,6 +254,7 @@ function printEndpoints(print: (line?: string) => void, dev: DevRuntime, options
   const { endpoints } = dev.local;
   print(`  SQS endpoint       ${endpoints.sqs}`);
   print(`  DynamoDB endpoint  ${endpoints.dynamodb}`);
+  print(`  Lambda endpoint    ${endpoints.lambda} (event source mappings: sluice pause / resume)`);
   print(`  region             ${endpoints.region} (any credentials)`);
   print(
     `  LLM                ${dev.simulator ? `simulator at ${dev.simulator.url}` : (process.env.OPENAI_BASE_URL ?? 'OpenAI')}`,

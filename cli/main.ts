@@ -3,6 +3,7 @@ import { CONSOLE_HELP, runConsole } from './console.ts';
 import { COSTS_HELP, runCosts } from './costs.ts';
 import { DEV_HELP, runDev } from './dev.ts';
 import { ENQUEUE_HELP, runEnqueue } from './enqueue.ts';
+import { PAUSE_HELP, RESUME_HELP, runPause, runResume } from './pause.ts';
 import { REDRIVE_HELP, runRedrive } from './redrive.ts';
 import { REENRICH_HELP, runReenrich } from './reenrich.ts';
 import { runShow, SHOW_HELP } from './show.ts';
@@ -20,6 +21,8 @@ Commands:
   costs      Token economics per stage, model or day, with totals (--json, --csv).
   redrive    Move dead letters back to their source queue, optionally by stage and error class.
   reenrich   Redraft published items that were drafted without history (NO_HISTORY).
+  pause      Pause a stage (extract or draft): disable its event source; its messages wait in the queue.
+  resume     Resume a paused stage: enable its event source again.
   console    Serve a web console for the stack: board, items, dead letters with redrive, economics.
   help       Show this help, or a command's: sluice help dev
 
@@ -36,6 +39,8 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help:
   costs: { run: runCosts, help: COSTS_HELP },
   redrive: { run: runRedrive, help: REDRIVE_HELP },
   reenrich: { run: runReenrich, help: REENRICH_HELP },
+  pause: { run: runPause, help: PAUSE_HELP },
+  resume: { run: runResume, help: RESUME_HELP },
   console: { run: runConsole, help: CONSOLE_HELP },
 };
 

@@ -10,12 +10,14 @@ import { CallLedger, nanoToUsd, type UsageRow } from '#shared/call-ledger.ts';
 import type { BreakerState } from '#shared/circuit-breaker.ts';
 import type { ItemState } from '#shared/item-store.ts';
 import { MEMORY_DEPENDENCY } from '#shared/metric-catalogue.ts';
+import { type EventSourceStatus, readEventSources } from './pause.ts';
 import { LANE_NAMES, type QueueRef, type Target } from './target.ts';
 
 /**
  * Everything `sluice status` shows, read from the stack itself: item counts from the state table's ByState
- * index, queue depths and the age of their oldest message, breaker and rate-limiter records, today's usage
- * against the daily budget, and the stack's alarms that are firing.
+ * index, queue depths and the age of their oldest message, each stage's event source (enabled or paused, by
+ * whom and why), breaker and rate-limiter records, today's usage against the daily budget, and the stack's
+ * alarms that are firing.
  */
 
 export interface QueueStatus {
@@ -65,6 +67,8 @@ export interface StatusSnapshot {
   at: string;
   items: { total: number; byState: Record<ItemState, number> };
   queues: QueueStatus[];
+  /** Each stage's event source mapping and control record: whether it runs, and who paused it and why. */
+  eventSources: EventSourceStatus[];
   breakers: BreakerStatus[];
   limiters: LimiterStatus[];
   today: {
@@ -103,9 +107,10 @@ export interface StatusOptions {
 export async function readStatus(target: Target, options: StatusOptions): Promise<StatusSnapshot> {
   const config = projectConfig();
   const day = utcDay(options.now);
-  const [byState, queues, controls, usage, budget, alarms] = await Promise.all([
+  const [byState, queues, eventSources, controls, usage, budget, alarms] = await Promise.all([
     countItemsByState(target.dynamo, target.stateTableName),
     readQueues(target, options.now),
+    readEventSources(target),
     options.controls ?? readControlRecords(target, config, options.now),
     new CallLedger(target.dynamo, target.stateTableName).usageOfDay(day),
     new DailyBudget(target.dynamo, target.stateTableName, 0, () => options.now).read(day),
@@ -122,6 +127,7 @@ export async function readStatus(target: Target, options: StatusOptions): Promis
     at: new Date(options.now).toISOString(),
     items: { total: Object.values(byState).reduce((sum, n) => sum + n, 0), byState },
     queues,
+    eventSources,
     breakers: controls.breakers,
     limiters: controls.limiters,
     today: {

@@ -3,6 +3,7 @@ import { ProgressView } from '#local/progress.ts';
 import { ITEM_STATES } from '#shared/item-store.ts';
 import { noPositionals, parsePositiveNumber } from './arguments.ts';
 import { type CommandIo, PROCESS_IO, printJson, runAgainstTarget } from './operator-command.ts';
+import { describeControl, type EventSourceStatus } from './pause.ts';
 import { readStatus, type StatusSnapshot } from './status-snapshot.ts';
 import type { Target, TargetRequest } from './target.ts';
 import { TARGET_HELP, TARGET_OPTIONS } from './target.ts';
@@ -13,8 +14,9 @@ export const STATUS_HELP = `Usage: sluice status [options]
 
 Shows the pipeline at a glance: items per state (from the state table's ByState index), each queue's and DLQ's
 depth and the age of its oldest message (CloudWatch's ApproximateAgeOfOldestMessage on AWS; locally, DLQs only,
-from their messages' SentTimestamp), the circuit breakers, the rate limiters, today's tokens and dollars by stage
-and model against the daily budget, and the stack's alarms in ALARM (AWS only).
+from their messages' SentTimestamp), each stage's event source (running or paused, its maximum concurrency, and
+who paused it, when and why), the circuit breakers, the rate limiters, today's tokens and dollars by stage and
+model against the daily budget, and the stack's alarms in ALARM (AWS only).
 
 Options:
   --watch              Refresh until Ctrl-C: redrawn in place on a terminal, a new block when it changes
@@ -129,6 +131,26 @@ async function watchStatus(target: Target, options: StatusOptions, io: CommandIo
   }
 }
 
+/** What an operator reads from a mapping's State. */
+const STATE_WORDS: Record<string, string> = {
+  Enabled: 'running',
+  Enabling: 'resuming',
+  Disabled: 'PAUSED',
+  Disabling: 'PAUSING (invocations in flight finishing)',
+  Updating: 'updating',
+};
+
+/** e.g. `extract  PAUSED (Disabled), max concurrency 5; paused by operator at 2026-11-21 08:55:12Z: outage`. */
+function describeEventSource(source: EventSourceStatus): string {
+  const stage = source.stage.padEnd(8);
+  const control = source.control === null ? '' : `; ${describeControl(source.control)}`;
+  if (source.state === null) return `${stage} event source unknown (${source.note ?? 'not read'})${control}`;
+  const word = STATE_WORDS[source.state] ?? source.state;
+  const concurrency =
+    source.maxConcurrency === null ? 'no maximum concurrency' : `max concurrency ${source.maxConcurrency}`;
+  return `${stage} ${word} (${source.state}), ${concurrency}${control}`;
+}
+
 /** Lines under a label in the left margin, e.g. `queues   intake  0 ...`. */
 function labelled(label: string, lines: readonly string[]): string[] {
   return lines.map((line, index) => `${(index === 0 ? label : '').padEnd(MARGIN)}${line}`);
@@ -158,6 +180,7 @@ function renderStatus(snapshot: StatusSnapshot): string[] {
     ...labelled('queues', renderTable(['queue', 'visible', 'in flight', 'delayed', 'oldest'], queueRows, queueAlign)),
     '',
   );
+  lines.push(...labelled('stages', snapshot.eventSources.map(describeEventSource)), '');
 
   const breakers = snapshot.breakers.map((breaker) => {
     const open = breaker.openUntil === undefined ? '' : `, probe after ${breaker.openUntil.slice(11, 19)}Z`;

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
@@ -57,6 +58,11 @@ export interface Target {
   readonly dynamo: DynamoDBDocumentClient;
   /** Only on AWS: the emulators have no CloudWatch. */
   readonly cloudwatch: CloudWatchClient | undefined;
+  /**
+   * The Lambda API the stages' event source mappings are read and changed through: AWS's, or locally the
+   * runtime's control API (`LocalLambdaEndpoint`); undefined for a local outputs file that does not name one.
+   */
+  readonly lambda: LambdaClient | undefined;
   /** One line naming the stack and where it runs, for reports. */
   readonly description: string;
   close(): void;
@@ -243,6 +249,11 @@ function build(
     const dynamo = documentClient(
       new DynamoDBClient({ endpoint: dynamoEndpoint, region, credentials: localCredentials() }),
     );
+    const lambdaEndpoint = outputs[LOCAL_OUTPUT_KEYS.lambdaEndpoint];
+    const lambda =
+      lambdaEndpoint === undefined
+        ? undefined
+        : new LambdaClient({ endpoint: lambdaEndpoint, region, credentials: localCredentials() });
     return {
       kind: 'local',
       stackName,
@@ -254,10 +265,12 @@ function build(
       sqs,
       dynamo,
       cloudwatch: undefined,
+      lambda,
       description: `${stackName} (local, ${source})`,
       close: () => {
         sqs.destroy();
         dynamo.destroy();
+        lambda?.destroy();
       },
     };
   }
@@ -267,6 +280,7 @@ function build(
   const sqs = new SQSClient(config);
   const dynamo = documentClient(new DynamoDBClient(config));
   const cloudwatch = new CloudWatchClient(config);
+  const lambda = new LambdaClient(config);
   return {
     kind: 'aws',
     stackName,
@@ -278,11 +292,13 @@ function build(
     sqs,
     dynamo,
     cloudwatch,
+    lambda,
     description: `${stackName} (AWS${region === undefined ? '' : ` ${region}`}, ${source})`,
     close: () => {
       sqs.destroy();
       dynamo.destroy();
       cloudwatch.destroy();
+      lambda.destroy();
     },
   };
 }
