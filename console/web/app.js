@@ -399,8 +399,44 @@ function boardSections(status) {
     cards,
     h('div', { class: 'grid grid-2' }, queuesPanel(status.queues ?? []), todayPanel(status.today)),
     h('div', { class: 'grid grid-2' }, breakersPanel(status.breakers ?? []), limitersPanel(status.limiters ?? [])),
-    h('div', { class: 'grid grid-2' }, usagePanel(status.today), alarmsPanel(status.alarms)),
+    h('div', { class: 'grid grid-2' }, eventSourcesPanel(status.eventSources ?? []), alarmsPanel(status.alarms)),
+    h('div', { class: 'grid grid-2' }, usagePanel(status.today)),
   ];
+}
+
+/** Each stage's event source: polling or paused (and by whom, why), and its maximum concurrency. */
+function eventSourcesPanel(sources) {
+  if (sources.length === 0) {
+    return panel('Event sources', h('p', { class: 'muted', testid: 'event-sources' }, 'Not known for this target.'));
+  }
+  return panel(
+    'Event sources',
+    table(
+      [
+        { label: 'stage' },
+        { label: 'state' },
+        { label: 'max concurrency', num: true },
+        { label: 'last paused or resumed' },
+      ],
+      sources.map((source) => {
+        const tone = source.enabled === true ? 'tone-ok' : source.enabled === false ? 'tone-danger' : 'tone-warn';
+        const control = source.control;
+        const controlText = control
+          ? `${control.paused ? 'paused' : 'resumed'} by ${control.by} at ${fmtTime(control.at)}${control.reason ? `: ${control.reason}` : ''}`
+          : (source.note ?? '—');
+        return {
+          cells: [
+            source.stage,
+            h('td', {}, badge(source.state ?? 'unknown', tone)),
+            num(source.maxConcurrency ?? null),
+            controlText,
+          ],
+          props: { testid: 'event-source-row', 'data-stage': source.stage, 'data-state': source.state ?? 'unknown' },
+        };
+      }),
+      { testid: 'event-sources' },
+    ),
+  );
 }
 
 function queuesPanel(queues) {

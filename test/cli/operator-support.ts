@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { main } from '#cli/main.ts';
 import { STACK_NAME } from '#lib/template.ts';
-import { type DevRuntime, LOCAL_OUTPUT_KEYS } from '#local/dev-runtime.ts';
+import { type DevRuntime, localOutputs } from '#local/dev-runtime.ts';
 
 /**
  * Helpers for the operator command tests: the outputs file `sluice dev` writes (stack outputs plus the
@@ -14,15 +14,8 @@ import { type DevRuntime, LOCAL_OUTPUT_KEYS } from '#local/dev-runtime.ts';
  * @example await writeLocalOutputs(pipeline.dev, join(dir, 'outputs.json'));
  */
 export async function writeLocalOutputs(dev: DevRuntime, file: string): Promise<void> {
-  const { endpoints } = dev.local;
   await mkdir(dirname(file), { recursive: true });
-  const outputs = {
-    ...dev.outputs,
-    [LOCAL_OUTPUT_KEYS.sqsEndpoint]: endpoints.sqs,
-    [LOCAL_OUTPUT_KEYS.dynamoDbEndpoint]: endpoints.dynamodb,
-    [LOCAL_OUTPUT_KEYS.region]: endpoints.region,
-  };
-  await writeFile(file, `${JSON.stringify({ [STACK_NAME]: outputs }, null, 2)}\n`);
+  await writeFile(file, `${JSON.stringify({ [STACK_NAME]: localOutputs(dev) }, null, 2)}\n`);
 }
 
 /** The run in progress: the next waits for it, since the capture replaces process-wide writers. */

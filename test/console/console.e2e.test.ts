@@ -171,6 +171,11 @@ describe('Console: the pages in a browser', () => {
       'attention',
     );
     expect(await value('today-calls')).toBe(status.today.calls);
+    for (const source of status.eventSources) {
+      const row = page.locator(`[data-testid="event-source-row"][data-stage="${source.stage}"]`);
+      expect(await row.getAttribute('data-state'), source.stage).toBe(source.state);
+    }
+    expect(status.eventSources.map((source) => source.state)).toEqual(['Enabled', 'Enabled']);
     expect(await text('alarms')).toMatch(/skipped locally/);
     expect(await text('target')).toContain(status.stack);
     expect(await text('board-updated')).toMatch(/^Updated \d\d:\d\d:\d\d UTC · refreshes every 5 s$/);
