@@ -1,10 +1,10 @@
-import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { parseIntakeMessage } from '#functions/extract/extract.ts';
 import { type DevRuntime, type DevRuntimeOptions, startDevRuntime } from '#local/dev-runtime.ts';
 import { LocalMetrics, type MetricsSummary, summariseMetrics } from '#local/local-metrics.ts';
 import type { PollerStats } from '#local/poller.ts';
 import { type PipelineSnapshot, readSnapshot } from '#local/progress.ts';
 import { queueDepth, sendBodies } from '#local/queue-io.ts';
+import { requiredOutput, scanAll } from '#local/table-reads.ts';
 import { type ItemRecord, TERMINAL_STATES } from '#shared/item-store.ts';
 import type { Stage } from '#shared/runtime-config.ts';
 import type { LlmSimulatorOptions, SimulatorStats } from '#sim/server.ts';
@@ -114,8 +114,8 @@ export async function runChaos(scenario: Scenario, options: RunChaosOptions = {}
   try {
     const setupMs = Date.now() - began;
     const queueStage = new Map<string, Stage>([
-      [required(dev.outputs, 'IntakeQueueUrl'), 'extract'],
-      [required(dev.outputs, 'DraftQueueUrl'), 'draft'],
+      [requiredOutput(dev.outputs, 'IntakeQueueUrl'), 'extract'],
+      [requiredOutput(dev.outputs, 'DraftQueueUrl'), 'draft'],
     ]);
     for (const poller of dev.local.pollers) {
       const stage = queueStage.get(poller.queueUrl);
@@ -128,7 +128,7 @@ export async function runChaos(scenario: Scenario, options: RunChaosOptions = {}
     progress({ phase: 'sending', elapsedMs: 0, total: 0 });
     const sendStarted = Date.now();
     const messages = await chaosMessages(scenario);
-    const sent = await sendBodies(dev.sqs, required(dev.outputs, 'IntakeQueueUrl'), messages.bodies);
+    const sent = await sendBodies(dev.sqs, requiredOutput(dev.outputs, 'IntakeQueueUrl'), messages.bodies);
     const accepted = new Set<string>();
     const poison = new Set<string>();
     for (const message of sent) {
@@ -256,42 +256,18 @@ async function settle(
 async function allWaitingForBudget(dev: DevRuntime): Promise<boolean> {
   let delayed = 0;
   for (const key of ['IntakeQueueUrl', 'DraftQueueUrl']) {
-    const depth = await queueDepth(dev.sqs, required(dev.outputs, key));
+    const depth = await queueDepth(dev.sqs, requiredOutput(dev.outputs, key));
     if (depth.visible > 0 || depth.inFlight > 0) return false;
     delayed += depth.delayed;
   }
-  const unfinished = (await scanItems(dev.dynamo, required(dev.outputs, 'StateTableName'))).filter(
-    (item) => !TERMINAL_STATES.includes(item.state),
-  );
+  // Item records are written only by the item store, so their shape is known.
+  const items = (await scanAll(dev.dynamo, requiredOutput(dev.outputs, 'StateTableName'))).filter(
+    (row) => row.sk === 'ITEM',
+  ) as unknown as ItemRecord[];
+  const unfinished = items.filter((item) => !TERMINAL_STATES.includes(item.state));
   return (
     unfinished.length > 0 &&
     unfinished.length <= delayed &&
     unfinished.every((item) => item.deferredSince !== undefined)
   );
-}
-
-async function scanItems(dynamo: DynamoDBDocumentClient, tableName: string): Promise<ItemRecord[]> {
-  const items: ItemRecord[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await dynamo.send(
-      new ScanCommand({
-        TableName: tableName,
-        FilterExpression: 'sk = :item',
-        ExpressionAttributeValues: { ':item': 'ITEM' },
-        ExclusiveStartKey: startKey,
-        ConsistentRead: true,
-      }),
-    );
-    // Item records are written only by the item store, so their shape is known.
-    items.push(...((page.Items ?? []) as unknown as ItemRecord[]));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
-  return items;
-}
-
-function required(outputs: Readonly<Record<string, string>>, key: string): string {
-  const value = outputs[key];
-  if (value === undefined) throw new Error(`the local stack has no output ${key}`);
-  return value;
 }
