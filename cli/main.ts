@@ -2,6 +2,7 @@ import { CHAOS_HELP, runChaosCommand } from './chaos.ts';
 import { CONSOLE_HELP, runConsole } from './console.ts';
 import { COSTS_HELP, runCosts } from './costs.ts';
 import { DEV_HELP, runDev } from './dev.ts';
+import { DOCTOR_HELP, runDoctor } from './doctor.ts';
 import { ENQUEUE_HELP, runEnqueue } from './enqueue.ts';
 import { PAUSE_HELP, RESUME_HELP, runPause, runResume } from './pause.ts';
 import { REDRIVE_HELP, runRedrive } from './redrive.ts';
@@ -24,6 +25,7 @@ Commands:
   pause      Pause a stage (extract or draft): disable its event source; its messages wait in the queue.
   resume     Resume a paused stage: enable its event source again.
   console    Serve a web console for the stack: board, items, dead letters with redrive, economics.
+  doctor     Check the stack end to end: what is wrong (queues, tables, secret, provider, ...) and the fix for each.
   help       Show this help, or a command's: sluice help dev
 
 Run 'sluice <command> --help' for a command's options and examples. The operator commands (all but dev and chaos) act on
@@ -42,6 +44,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help:
   pause: { run: runPause, help: PAUSE_HELP },
   resume: { run: runResume, help: RESUME_HELP },
   console: { run: runConsole, help: CONSOLE_HELP },
+  doctor: { run: runDoctor, help: DOCTOR_HELP },
 };
 
 /** Runs the CLI and returns its exit code: 0 ok, 1 failure, 2 bad usage. */

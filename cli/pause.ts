@@ -1,21 +1,24 @@
 import { parseArgs } from 'node:util';
-import {
-  type EventSourceMappingConfiguration,
-  GetEventSourceMappingCommand,
-  UpdateEventSourceMappingCommand,
-} from '@aws-sdk/client-lambda';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { type EventSourceMappingConfiguration, GetEventSourceMappingCommand } from '@aws-sdk/client-lambda';
+import { readSupervisorRecord } from '#functions/supervisor/supervisor.ts';
 import { STAGES, type Stage } from '#shared/runtime-config.ts';
+import {
+  PAUSED_STATES,
+  readControlRecord,
+  StageControlError,
+  type StageControlOptions,
+  type StageControlOutcome,
+  type StageControlRecord,
+  setStagePaused,
+} from '#shared/stage-control.ts';
 import { CommandError, type CommandIo, PROCESS_IO, printer, printJson, runAgainstTarget } from './operator-command.ts';
 import { errorText, TARGET_HELP, TARGET_OPTIONS, type Target, type TargetRequest } from './target.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
 /**
- * `sluice pause STAGE` and `sluice resume STAGE`: a stage is paused by disabling its SQS event source mapping, so
- * no function is invoked on its queue (the invocations in flight finish) and its messages wait in the queue,
- * nothing lost; resuming enables the mapping again. Who paused a stage and why is kept beside, in the state
- * table's control record (`CONTROL#<stage>`), which `sluice status` and the console show. The same functions
- * serve the operator's commands and automatic pauses (`by: 'auto'`).
+ * `sluice pause STAGE` and `sluice resume STAGE`, over the stage control in functions/shared/stage-control.ts
+ * that the supervisor's automatic pauses use too. `sluice status` and the console show each stage's event
+ * source and control record (`readEventSources`).
  */
 
 export const PAUSE_HELP = `Usage: sluice pause STAGE [--reason TEXT] [options]
@@ -58,18 +61,8 @@ Examples:
 /** Longest reason kept on a control record. */
 const MAX_REASON_LENGTH = 500;
 
-/** Who changed a stage's state: an operator's command, or the pipeline's own automatic pause and resume. */
-export type ControlledBy = 'operator' | 'auto';
-
-/** A stage's control record in the state table (`pk = CONTROL#<stage>`, `sk = CONTROL`). */
-export interface StageControlRecord {
-  stage: Stage;
-  paused: boolean;
-  by: ControlledBy;
-  reason?: string | undefined;
-  /** When it was paused or resumed (ISO 8601). */
-  at: string;
-}
+export type { ControlledBy, StageControlOutcome, StageControlRecord } from '#shared/stage-control.ts';
+export { controlRecordKey, readControlRecord } from '#shared/stage-control.ts';
 
 /** A stage's event source as `sluice status` shows it. */
 export interface EventSourceStatus {
@@ -87,77 +80,30 @@ export interface EventSourceStatus {
   note?: string | undefined;
   /** Who paused or resumed the stage last, and why; null when nobody has. */
   control: StageControlRecord | null;
+  /** What the supervisor last did to the stage and when it last looked; null before its first look. */
+  supervisor: SupervisorStatus | null;
 }
 
-/** What `sluice pause` and `sluice resume` did, and what `--json` prints. */
-export interface StageControlOutcome {
-  stage: Stage;
-  action: 'pause' | 'resume';
-  /** False when the stage was already as asked. */
-  changed: boolean;
-  mappingId: string;
-  /** The mapping's State before, and as the update answered it (e.g. `Disabling`, in-flight invocations finishing). */
-  previousState: string;
-  state: string;
-  /** The control record as it now stands. */
-  control: StageControlRecord;
+/** The supervisor's view of a stage, as `sluice status` and the console show it. */
+export interface SupervisorStatus {
+  /** When it last looked (ISO 8601). */
+  lookedAt: string | null;
+  /** Why it paused the stage, while it keeps it paused. */
+  pausedFor: 'provider' | 'budget' | null;
+  /** Its last action on the stage: a pause, a resume, its verification, a concurrency change. */
+  lastAction: { at: string; action: string; detail: string } | null;
+  /** A resume it has not seen items flow after yet: since when. */
+  verifyingSince: string | null;
 }
-
-export interface StageControlOptions {
-  by: ControlledBy;
-  reason?: string | undefined;
-  now: number;
-}
-
-/** States of a mapping that is not polling and will not start by itself. */
-const PAUSED_STATES = new Set(['Disabled', 'Disabling']);
-/** States of a mapping that polls, or is about to. */
-const RUNNING_STATES = new Set(['Enabled', 'Enabling']);
 
 /** Stack output holding the UUID of a stage's event source mapping, e.g. `ExtractEventSourceMappingId`. */
 export function mappingIdOutputKey(stage: Stage): string {
   return `${stage.charAt(0).toUpperCase()}${stage.slice(1)}EventSourceMappingId`;
 }
 
-/** Key of a stage's control record. @example controlRecordKey('extract') // { pk: 'CONTROL#extract', sk: 'CONTROL' } */
-export function controlRecordKey(stage: Stage): { pk: string; sk: string } {
-  return { pk: `CONTROL#${stage}`, sk: 'CONTROL' };
-}
-
-/**
- * A stage's control record, or undefined when it was never paused or resumed.
- * @example const record = await readControlRecord(target.dynamo, target.stateTableName, 'extract');
- */
-export async function readControlRecord(
-  dynamo: DynamoDBDocumentClient,
-  tableName: string,
-  stage: Stage,
-): Promise<StageControlRecord | undefined> {
-  const { Item } = await dynamo.send(
-    new GetCommand({ TableName: tableName, Key: controlRecordKey(stage), ConsistentRead: true }),
-  );
-  if (Item === undefined) return undefined;
-  return {
-    stage,
-    paused: Item.paused === true,
-    by: Item.by === 'auto' ? 'auto' : 'operator',
-    ...(typeof Item.reason === 'string' ? { reason: Item.reason } : {}),
-    at: String(Item.at ?? ''),
-  };
-}
-
-async function writeControlRecord(
-  dynamo: DynamoDBDocumentClient,
-  tableName: string,
-  record: StageControlRecord,
-): Promise<void> {
-  await dynamo.send(new PutCommand({ TableName: tableName, Item: { ...controlRecordKey(record.stage), ...record } }));
-}
-
 /**
  * Pauses a stage: disables its event source mapping (unless it is disabled already) and records who paused it
- * and why. Idempotent: a paused stage stays paused, and its record changes only for a new reason or a new `by`
- * (an operator's pause takes over an automatic one, so an automatic resume leaves it alone).
+ * and why (see `setStagePaused`).
  * @throws {CommandError} when the mapping cannot be found, read or changed.
  * @example await pauseStage(target, 'extract', { by: 'operator', reason: 'provider outage', now: Date.now() });
  */
@@ -171,7 +117,6 @@ export async function pauseStage(
 
 /**
  * Resumes a stage: enables its event source mapping (unless it is enabled already) and records the resume.
- * Idempotent: resuming a running stage changes nothing (but a record still saying paused is corrected).
  * @throws {CommandError} when the mapping cannot be found, read or changed.
  * @example await resumeStage(target, 'extract', { by: 'operator', now: Date.now() });
  */
@@ -190,56 +135,18 @@ async function changeStage(
   options: StageControlOptions,
 ): Promise<StageControlOutcome> {
   const { lambda, mappingId } = mappingOf(target, stage);
-  const pausing = action === 'pause';
-  let mapping: EventSourceMappingConfiguration;
   try {
-    mapping = await lambda.send(new GetEventSourceMappingCommand({ UUID: mappingId }));
-  } catch (error) {
-    throw new CommandError(`cannot read the ${stage} stage's event source mapping ${mappingId}: ${errorText(error)}`, {
-      cause: error,
-    });
-  }
-  const previousState = mapping.State ?? 'unknown';
-  const already = pausing ? PAUSED_STATES.has(previousState) : RUNNING_STATES.has(previousState);
-  let state = previousState;
-  if (!already) {
-    try {
-      const updated = await lambda.send(new UpdateEventSourceMappingCommand({ UUID: mappingId, Enabled: !pausing }));
-      state = updated.State ?? 'unknown';
-    } catch (error) {
-      const busy = /ResourceInUse|ResourceConflict/.test(errorText(error))
-        ? ' (it is changing: try again shortly)'
-        : '';
-      throw new CommandError(
-        `cannot ${action} the ${stage} stage: updating its event source mapping ${mappingId} failed${busy}: ${errorText(error)}`,
-        { cause: error },
-      );
-    }
-  }
-
-  const existing = await readControlRecord(target.dynamo, target.stateTableName, stage);
-  const asked: StageControlRecord = {
-    stage,
-    paused: pausing,
-    by: options.by,
-    ...(options.reason === undefined ? {} : { reason: options.reason }),
-    at: new Date(options.now).toISOString(),
-  };
-  const unchanged =
-    already &&
-    existing?.paused === pausing &&
-    existing.by === options.by &&
-    (options.reason === undefined || options.reason === existing.reason);
-  if (unchanged) return { stage, action, changed: false, mappingId, previousState, state, control: existing };
-  try {
-    await writeControlRecord(target.dynamo, target.stateTableName, asked);
-  } catch (error) {
-    throw new CommandError(
-      `the ${stage} stage's event source mapping is ${state}, but its control record could not be written: ${errorText(error)}`,
-      { cause: error },
+    return await setStagePaused(
+      { lambda, dynamo: target.dynamo, tableName: target.stateTableName },
+      stage,
+      mappingId,
+      action,
+      options,
     );
+  } catch (error) {
+    if (error instanceof StageControlError) throw new CommandError(error.message, { cause: error });
+    throw error;
   }
-  return { stage, action, changed: !already, mappingId, previousState, state, control: asked };
 }
 
 /** The Lambda client and the stage's mapping UUID, or a CommandError saying what the target lacks. */
@@ -266,9 +173,10 @@ function mappingOf(target: Target, stage: Stage): { lambda: NonNullable<Target['
 export async function readEventSources(target: Target): Promise<EventSourceStatus[]> {
   return Promise.all(
     STAGES.map(async (stage): Promise<EventSourceStatus> => {
-      const [mapping, control] = await Promise.all([
+      const [mapping, control, supervisor] = await Promise.all([
         readMapping(target, stage),
         readControlRecord(target.dynamo, target.stateTableName, stage),
+        readSupervisorRecord(target.dynamo, target.stateTableName, stage),
       ]);
       const state = mapping.configuration?.State ?? null;
       return {
@@ -280,6 +188,16 @@ export async function readEventSources(target: Target): Promise<EventSourceStatu
         batchSize: mapping.configuration?.BatchSize ?? null,
         ...(mapping.note === undefined ? {} : { note: mapping.note }),
         control: control ?? null,
+        supervisor:
+          supervisor === undefined
+            ? null
+            : {
+                lookedAt: supervisor.lookedAt ?? null,
+                pausedFor: supervisor.pausedFor ?? null,
+                lastAction: supervisor.lastAction ?? null,
+                verifyingSince:
+                  supervisor.verify === undefined ? null : new Date(supervisor.verify.since).toISOString(),
+              },
       };
     }),
   );

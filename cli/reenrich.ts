@@ -1,7 +1,9 @@
 import { parseArgs } from 'node:util';
-import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { sendBodies } from '#local/queue-io.ts';
 import type { BreakerRecord } from '#shared/circuit-breaker.ts';
+import { itemsWithoutHistory } from '#shared/degraded-items.ts';
+import { NO_HISTORY } from '#shared/item-claim.ts';
 import { MEMORY_DEPENDENCY } from '#shared/metric-catalogue.ts';
 import { noPositionals, parseInstant, parsePositiveInteger } from './arguments.ts';
 import { CommandError, type CommandIo, PROCESS_IO, printer, printJson, runAgainstTarget } from './operator-command.ts';
@@ -28,9 +30,6 @@ Examples:
   sluice reenrich --since 2d --max 50
   sluice reenrich --stack Sluice --region eu-west-1 --json
 `;
-
-/** The degraded flag of an item drafted without history (see the draft stage). */
-export const NO_HISTORY = 'NO_HISTORY';
 
 interface ReenrichOptions {
   since: string | undefined;
@@ -64,40 +63,16 @@ function parseReenrichArgs(args: string[], now = Date.now()): ReenrichOptions | 
 }
 
 /**
- * Published items flagged NO_HISTORY, oldest first, from the ByState index.
- * @example const ids = await itemsWithoutHistory(target, '2026-11-01T00:00:00.000Z', 50);
+ * Ids of the published items flagged NO_HISTORY, oldest first.
+ * @example const ids = await itemIdsWithoutHistory(target, '2026-11-01T00:00:00.000Z', 50);
  */
-export async function itemsWithoutHistory(
+export async function itemIdsWithoutHistory(
   target: Target,
   since: string | undefined,
   max: number | undefined,
 ): Promise<string[]> {
-  const ids: string[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await target.dynamo.send(
-      new QueryCommand({
-        TableName: target.stateTableName,
-        IndexName: 'ByState',
-        KeyConditionExpression: since === undefined ? '#state = :state' : '#state = :state AND updatedAt >= :since',
-        FilterExpression: 'contains(degraded, :flag)',
-        ExpressionAttributeNames: { '#state': 'state' },
-        ExpressionAttributeValues: {
-          ':state': 'PUBLISHED',
-          ':flag': NO_HISTORY,
-          ...(since === undefined ? {} : { ':since': since }),
-        },
-        ProjectionExpression: 'itemId',
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const row of page.Items ?? []) {
-      if (typeof row.itemId === 'string') ids.push(row.itemId);
-      if (max !== undefined && ids.length >= max) return ids;
-    }
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
-  return ids;
+  const items = await itemsWithoutHistory(target.dynamo, target.stateTableName, { since, max });
+  return items.map((item) => item.itemId);
 }
 
 /** Throws CommandError while the memory breaker is not closed. */
@@ -149,7 +124,7 @@ export interface ReenrichRequest {
  */
 export async function reenrich(target: Target, request: ReenrichRequest): Promise<ReenrichReport> {
   await requireMemoryBreakerClosed(target);
-  const itemIds = await itemsWithoutHistory(target, request.since, request.max);
+  const itemIds = await itemIdsWithoutHistory(target, request.since, request.max);
   const queueUrl = target.lanes.draft.queue.url;
   let sent = 0;
   if (!request.dryRun && itemIds.length > 0) {

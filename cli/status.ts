@@ -148,7 +148,12 @@ function describeEventSource(source: EventSourceStatus): string {
   const word = STATE_WORDS[source.state] ?? source.state;
   const concurrency =
     source.maxConcurrency === null ? 'no maximum concurrency' : `max concurrency ${source.maxConcurrency}`;
-  return `${stage} ${word} (${source.state}), ${concurrency}${control}`;
+  const action = source.supervisor?.lastAction;
+  const supervised =
+    action === undefined || action === null
+      ? ''
+      : `; supervisor ${action.action} at ${action.at.slice(0, 19).replace('T', ' ')}Z: ${action.detail}`;
+  return `${stage} ${word} (${source.state}), ${concurrency}${control}${supervised}`;
 }
 
 /** Lines under a label in the left margin, e.g. `queues   intake  0 ...`. */

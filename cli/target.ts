@@ -5,12 +5,14 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { STACK_NAME } from '#lib/template.ts';
 import { LOCAL_OUTPUT_KEYS } from '#local/dev-runtime.ts';
 import { localCredentials } from '#local/emulators.ts';
+import { errorText } from '#shared/errors.ts';
 
 /**
  * Where the operator commands act: a deployed stack (outputs from a `cdk deploy --outputs-file` file or from
@@ -63,6 +65,11 @@ export interface Target {
    * runtime's control API (`LocalLambdaEndpoint`); undefined for a local outputs file that does not name one.
    */
   readonly lambda: LambdaClient | undefined;
+  /**
+   * Secrets Manager, where the LLM API key secret is: AWS's, or locally the runtime's
+   * (`LocalSecretsManagerEndpoint`); undefined for a local outputs file that does not name one.
+   */
+  readonly secrets: SecretsManagerClient | undefined;
   /** One line naming the stack and where it runs, for reports. */
   readonly description: string;
   close(): void;
@@ -75,6 +82,11 @@ export interface TargetRequest {
   stack?: string | undefined;
   /** `--region REGION` */
   region?: string | undefined;
+  /**
+   * Only check that the SQS endpoint answers: an intake queue that does not exist, or that the credentials may
+   * not read, is left for the command to report (`sluice doctor` diagnoses exactly that).
+   */
+  reachOnly?: boolean | undefined;
 }
 
 /** The target could not be found or reached; the message names what was tried. Exit code 1. */
@@ -123,6 +135,7 @@ export async function resolveTarget(request: TargetRequest, cwd = process.cwd())
       new GetQueueAttributesCommand({ QueueUrl: target.lanes.extract.queue.url, AttributeNames: ['QueueArn'] }),
     );
   } catch (error) {
+    if (request.reachOnly === true && answeredByService(error)) return target;
     target.close();
     const hint =
       target.kind === 'local'
@@ -254,6 +267,11 @@ function build(
       lambdaEndpoint === undefined
         ? undefined
         : new LambdaClient({ endpoint: lambdaEndpoint, region, credentials: localCredentials() });
+    const secretsEndpoint = outputs[LOCAL_OUTPUT_KEYS.secretsManagerEndpoint];
+    const secrets =
+      secretsEndpoint === undefined
+        ? undefined
+        : new SecretsManagerClient({ endpoint: secretsEndpoint, region, credentials: localCredentials() });
     return {
       kind: 'local',
       stackName,
@@ -266,11 +284,13 @@ function build(
       dynamo,
       cloudwatch: undefined,
       lambda,
+      secrets,
       description: `${stackName} (local, ${source})`,
       close: () => {
         sqs.destroy();
         dynamo.destroy();
         lambda?.destroy();
+        secrets?.destroy();
       },
     };
   }
@@ -281,6 +301,7 @@ function build(
   const dynamo = documentClient(new DynamoDBClient(config));
   const cloudwatch = new CloudWatchClient(config);
   const lambda = new LambdaClient(config);
+  const secrets = new SecretsManagerClient(config);
   return {
     kind: 'aws',
     stackName,
@@ -293,14 +314,22 @@ function build(
     dynamo,
     cloudwatch,
     lambda,
+    secrets,
     description: `${stackName} (AWS${region === undefined ? '' : ` ${region}`}, ${source})`,
     close: () => {
       sqs.destroy();
       dynamo.destroy();
       cloudwatch.destroy();
       lambda.destroy();
+      secrets.destroy();
     },
   };
+}
+
+/** The SQS endpoint answered, only not with the queue: it does not exist, or the credentials may not read it. */
+function answeredByService(error: unknown): boolean {
+  const name = error instanceof Error ? error.name : '';
+  return /QueueDoesNotExist|NonExistentQueue|AccessDenied/.test(`${name} ${errorText(error)}`);
 }
 
 function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
@@ -313,12 +342,5 @@ function regionOfArn(arn: string | undefined): string | undefined {
   return region === undefined || region === '' ? undefined : region;
 }
 
-/** A short description of any thrown value, for one-line messages. @example errorText(error) // 'ValidationError: Stack with id X does not exist' */
-export function errorText(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    const message = error.message || (typeof code === 'string' ? code : error.name);
-    return error.name !== 'Error' && !message.startsWith(error.name) ? `${error.name}: ${message}` : message;
-  }
-  return String(error);
-}
+/** A short description of any thrown value, for one-line messages (shared with the functions). */
+export { errorText };

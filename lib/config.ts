@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type SupervisorRuntimeConfig, supervisorRuntimeConfigSchema } from '#functions/supervisor/runtime-config.ts';
 import { type ModelPrice, type RuntimeConfig, runtimeConfigSchema, type Stage } from '#shared/runtime-config.ts';
 
 /**
@@ -314,6 +315,83 @@ export const sluiceConfigSchema = section({
     cooldownSeconds: integerBetween(1, 3600).default(30),
   }).prefault({}),
   /**
+   * The supervisor: a scheduled function (locally a timer in `sluice dev`) that pauses a stage whose model stays
+   * unavailable or whose budget is spent, probes and resumes it, adapts each stage's concurrency to the provider,
+   * and re-queues items drafted without history once the memory store is back.
+   */
+  supervisor: section({
+    /**
+     * Whether the supervisor runs at all.
+     * @default true
+     */
+    enabled: z.boolean({ error: (issue) => `must be true or false (got ${shown(issue.input)})` }).default(true),
+    /**
+     * Seconds between two looks (1..3600). On AWS the schedule fires every whole minute at most, and an interval
+     * under 60 s is kept by ticking within each invocation.
+     * @default 60
+     */
+    intervalSeconds: integerBetween(1, 3600).default(60),
+    /**
+     * Seconds (5..86400) a stage's models may stay unavailable (every breaker it could use open) before its event
+     * source is disabled, so no function spins on deferrals.
+     * @default 300
+     */
+    pauseAfterSeconds: integerBetween(5, 86_400).default(300),
+    /**
+     * Seconds (5..86400) within which a resumed stage must be seen to process items (or its queue be empty);
+     * otherwise the resume is reported unverified (metric, alarm, log).
+     * @default 600
+     */
+    verifySeconds: integerBetween(5, 86_400).default(600),
+    adaptiveConcurrency: section({
+      /**
+       * Whether each stage's event source maximum concurrency follows the provider (between 2 and the stage's
+       * `maxConcurrency`).
+       * @default true
+       */
+      enabled: z.boolean({ error: (issue) => `must be true or false (got ${shown(issue.input)})` }).default(true),
+      /**
+       * Factor (0.1..0.95) the concurrency is multiplied by on sustained 429s or latency growth.
+       * @default 0.7
+       */
+      decreaseFactor: numberBetween(0.1, 0.95).default(0.7),
+      /**
+       * Share of a look's calls (0..1) answered 429 above which the concurrency is decreased.
+       * @default 0.01
+       */
+      throttleRatio: numberBetween(0, 1).default(0.01),
+      /**
+       * Mean call latency, as a multiple (1.1..100) of the stage's healthy baseline, above which the concurrency
+       * is decreased.
+       * @default 2
+       */
+      latencyFactor: numberBetween(1.1, 100).default(2),
+    }).prefault({}),
+    reenrich: section({
+      /**
+       * Whether items drafted without history are re-queued for a redraft once the memory breaker is closed.
+       * @default true
+       */
+      enabled: z.boolean({ error: (issue) => `must be true or false (got ${shown(issue.input)})` }).default(true),
+      /**
+       * Most items re-queued per look (1..10000).
+       * @default 100
+       */
+      maxPerRun: integerBetween(1, 10_000).default(100),
+      /**
+       * Most items re-queued per second (1..1000).
+       * @default 5
+       */
+      perSecond: integerBetween(1, 1000).default(5),
+      /**
+       * Most automatic re-enrichments of one item (1..10), so an item whose redraft degrades again is not
+       * re-queued forever.
+       * @default 2
+       */
+      maxPerItem: integerBetween(1, 10).default(2),
+    }).prefault({}),
+  }).prefault({}),
+  /**
    * Whether the shared third-party runtime dependencies ship in a Lambda layer (see layers/README.md) instead of
    * in each function bundle.
    * @default false
@@ -396,6 +474,18 @@ export const sluiceConfigSchema = section({
      * @default 10
      */
     degradedMinPublished: integerBetween(1, 100_000).default(10),
+    /**
+     * Minutes (1..1440) a stage's event source must stay disabled, paused by the supervisor or an operator, before
+     * its alarm fires, so a short automatic pause that the supervisor resumes by itself does not notify anyone.
+     * @default 10
+     */
+    stagePausedMinutes: integerBetween(1, 1440).default(10),
+    /**
+     * Scheduled supervisor invocations in a row (1..24) that must fail before its alarm fires: one failed look is
+     * simply followed by the next.
+     * @default 3
+     */
+    supervisorFailedInvocations: integerBetween(1, 24).default(3),
   }).prefault({}),
   /**
    * Email address subscribed to the alarm topic (the recipient confirms the subscription once).
@@ -509,6 +599,50 @@ export function runtimeConfigFor(config: SluiceConfig, stage: Stage): RuntimeCon
   if (!parsed.success) {
     throw new ConfigError(
       describeIssues(parsed.error.issues).map((problem) => `runtime config of stage ${stage}: ${problem}`),
+      { cause: parsed.error },
+    );
+  }
+  return parsed.data;
+}
+
+/**
+ * What the supervisor function needs at run time, validated with its own schema.
+ * @throws {ConfigError} if the supervisor's schema rejects the derived config.
+ * @example
+ * const json = JSON.stringify(supervisorConfigFor(config));
+ */
+export function supervisorConfigFor(config: SluiceConfig): SupervisorRuntimeConfig {
+  const { supervisor } = config;
+  const stage = (name: Stage) => ({
+    model: config.stages[name].model,
+    ...(config.llm.fallbackModel === undefined ? {} : { fallbackModel: config.llm.fallbackModel }),
+    maxConcurrency: config.stages[name].maxConcurrency,
+    maxOutputTokens: config.stages[name].maxOutputTokens,
+  });
+  const candidate: SupervisorRuntimeConfig = {
+    intervalMs: supervisor.intervalSeconds * 1000,
+    pauseAfterMs: supervisor.pauseAfterSeconds * 1000,
+    verifyMs: supervisor.verifySeconds * 1000,
+    adaptiveConcurrency: { ...supervisor.adaptiveConcurrency },
+    reenrich: { ...supervisor.reenrich },
+    stages: { extract: stage('extract'), draft: stage('draft') },
+    llm: {
+      ...(config.llm.baseUrl === undefined ? {} : { baseUrl: config.llm.baseUrl }),
+      timeoutMs: config.llm.timeoutSeconds * 1000,
+    },
+    memory: { lookupTimeoutMs: config.memory.lookupTimeoutMs },
+    prices: config.prices,
+    dailyBudgetUsd: config.dailyBudgetUsd,
+    breaker: {
+      failureThreshold: config.breaker.failureThreshold,
+      windowMs: config.breaker.windowSeconds * 1000,
+      cooldownMs: config.breaker.cooldownSeconds * 1000,
+    },
+  };
+  const parsed = supervisorRuntimeConfigSchema.safeParse(candidate);
+  if (!parsed.success) {
+    throw new ConfigError(
+      describeIssues(parsed.error.issues).map((problem) => `runtime config of the supervisor: ${problem}`),
       { cause: parsed.error },
     );
   }

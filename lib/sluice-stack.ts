@@ -4,12 +4,13 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { DependencyLayer } from '../layers/dependency-layer.ts';
-import { runtimeConfigFor, type SluiceConfig } from './config.ts';
+import { runtimeConfigFor, type SluiceConfig, supervisorConfigFor } from './config.ts';
 import { LlmStage } from './constructs/llm-stage.ts';
 import { MemoryTable } from './constructs/memory-table.ts';
 import { Observability } from './constructs/observability.ts';
 import { RedrivableQueue } from './constructs/redrivable-queue.ts';
 import { StateTable } from './constructs/state-table.ts';
+import { Supervisor } from './constructs/supervisor.ts';
 
 /** Construct id, hence CloudFormation stack name, of the sluice stack. */
 export const STACK_NAME = 'Sluice';
@@ -26,7 +27,8 @@ export interface SluiceStackProps extends StackProps {
 /**
  * The whole pipeline: intake queue → extract function → draft queue → draft function → published queue, each
  * queue with its DLQ; the state and memory tables; the LLM API key secret; optionally the dependency layer; the
- * dashboard and alarms with their SNS topic.
+ * supervisor that pauses, resumes and scales the stages (unless switched off); the dashboard and alarms with their
+ * SNS topic.
  * @example
  * const app = new App();
  * new SluiceStack(app, STACK_NAME, { config: loadConfig(app.node.tryGetContext('sluice')) });
@@ -39,6 +41,8 @@ export class SluiceStack extends Stack {
   readonly memoryTable: MemoryTable;
   readonly apiKeySecret: ISecret;
   readonly dependencyLayer: DependencyLayer | undefined;
+  /** The scheduled supervisor; undefined when `supervisor.enabled` is false. */
+  readonly supervisor: Supervisor | undefined;
   readonly observability: Observability;
 
   constructor(scope: Construct, id: string, props: SluiceStackProps) {
@@ -85,6 +89,24 @@ export class SluiceStack extends Stack {
       nextQueue: this.draft.queue,
     });
 
+    this.supervisor = config.supervisor.enabled
+      ? new Supervisor(this, 'Supervisor', {
+          runtimeConfig: supervisorConfigFor(config),
+          intervalSeconds: config.supervisor.intervalSeconds,
+          llmTimeoutSeconds: config.llm.timeoutSeconds,
+          reservedConcurrencyEnabled: config.reservedConcurrencyEnabled,
+          stages: { extract: this.extract, draft: this.draft },
+          stateTable: this.stateTable,
+          memoryTable: this.memoryTable,
+          apiKeySecret: this.apiKeySecret,
+          entry: join(PROJECT_ROOT, 'functions', 'supervisor', 'index.ts'),
+          projectRoot: PROJECT_ROOT,
+          logLevel: shared.logLevel,
+          logRetention: shared.logRetention,
+          ...(shared.dependencyLayer === undefined ? {} : { dependencyLayer: shared.dependencyLayer }),
+        })
+      : undefined;
+
     this.observability = new Observability(this, 'Observability', {
       stages: [
         {
@@ -108,6 +130,9 @@ export class SluiceStack extends Stack {
       ],
       published: this.published,
       thresholds: config.alarms,
+      ...(this.supervisor === undefined
+        ? {}
+        : { supervisor: { function: this.supervisor.function, scheduleMinutes: this.supervisor.scheduleMinutes } }),
       ...(config.llm.fallbackModel === undefined ? {} : { fallbackModel: config.llm.fallbackModel }),
       ...(config.alarmEmail === undefined ? {} : { alarmEmail: config.alarmEmail }),
     });
@@ -153,6 +178,7 @@ export class SluiceStack extends Stack {
       AlarmTopicArn: this.observability.alarmTopic.topicArn,
       DashboardName: this.observability.dashboard.dashboardName,
     };
+    if (this.supervisor !== undefined) outputs.SupervisorFunctionName = this.supervisor.function.functionName;
     for (const [id, value] of Object.entries(outputs)) new CfnOutput(this, id, { value });
   }
 }

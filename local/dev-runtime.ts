@@ -1,21 +1,26 @@
 import { readFile } from 'node:fs/promises';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { createHandler as createDraftHandler } from '#functions/draft/handler.ts';
 import { createHandler as createExtractHandler } from '#functions/extract/handler.ts';
+import type { LookReport } from '#functions/supervisor/supervisor.ts';
 import { loadConfig, type SluiceConfig } from '#lib/config.ts';
 import { STACK_NAME, synthesizeTemplate } from '#lib/template.ts';
 import type { CrashInjector } from '#shared/faults.ts';
-import type { LlmClient } from '#shared/llm-client.ts';
+import { type LlmClient, type LlmProber, OpenAiLlmClient } from '#shared/llm-client.ts';
+import type { MemoryStore } from '#shared/memory-store.ts';
 import { STAGE_ENVIRONMENT_KEYS, type Stage, stageSchema } from '#shared/runtime-config.ts';
 import { runtimeFromEnvironment, type StageRuntime } from '#shared/stage-runtime.ts';
 import type { EmfSink } from '#shared/telemetry.ts';
 import { type LlmSimulator, type LlmSimulatorOptions, startLlmSimulator } from '#sim/server.ts';
 import type { SqsFunctionHandler } from './poller.ts';
 import { type LocalRuntime, startLocalRuntime } from './runtime.ts';
+import { LocalSupervisor } from './supervisor-timer.ts';
 
 /**
  * The composition root of `sluice dev`: the config from cdk.json, the stack's template synthesized from it,
@@ -24,13 +29,14 @@ import { type LocalRuntime, startLocalRuntime } from './runtime.ts';
  */
 
 /**
- * Keys the local outputs file has beyond the stack's own outputs: where the emulators and the Lambda control
- * API (event source mappings) listen.
+ * Keys the local outputs file has beyond the stack's own outputs: where the emulators, the Lambda control API
+ * (event source mappings, function configurations) and the local Secrets Manager listen.
  */
 export const LOCAL_OUTPUT_KEYS = {
   sqsEndpoint: 'LocalSqsEndpoint',
   dynamoDbEndpoint: 'LocalDynamoDbEndpoint',
   lambdaEndpoint: 'LocalLambdaEndpoint',
+  secretsManagerEndpoint: 'LocalSecretsManagerEndpoint',
   region: 'LocalRegion',
 } as const;
 
@@ -46,6 +52,7 @@ export function localOutputs(dev: Pick<DevRuntime, 'outputs' | 'local'>): Record
     [LOCAL_OUTPUT_KEYS.sqsEndpoint]: endpoints.sqs,
     [LOCAL_OUTPUT_KEYS.dynamoDbEndpoint]: endpoints.dynamodb,
     [LOCAL_OUTPUT_KEYS.lambdaEndpoint]: endpoints.lambda,
+    [LOCAL_OUTPUT_KEYS.secretsManagerEndpoint]: endpoints.secretsmanager,
     [LOCAL_OUTPUT_KEYS.region]: endpoints.region,
   };
 }
@@ -79,6 +86,17 @@ export interface DevRuntimeOptions {
   instrument?: (client: SQSClient | DynamoDBClient, owner: Stage | 'eventSource') => void;
   /** Benchmarks' naive baseline: the openai SDK's own retries (0, the stages' default, leaves them to the stage). */
   sdkRetries?: number;
+  /**
+   * Whether `start()` also starts the supervisor's timer (every `supervisor.intervalSeconds`).
+   * @default config.supervisor.enabled
+   */
+  supervise?: boolean;
+  /** Replaces the supervisor's probe client (tests that count or break probes). */
+  prober?: LlmProber;
+  /** Told about every look of the supervisor (chaos runs check what it did). */
+  onSupervisorLook?: (report: LookReport) => void;
+  /** Chaos runs: wrap the supervisor's memory store as `decorate` wraps the stages'. */
+  wrapSupervisorMemory?: (memory: MemoryStore) => MemoryStore;
 }
 
 export interface DevRuntime {
@@ -89,7 +107,9 @@ export interface DevRuntime {
   /** SDK clients pointed at the emulators, for callers that drop items or read results. */
   sqs: SQSClient;
   dynamo: DynamoDBDocumentClient;
-  /** Starts the event-source pollers: the functions begin to consume their queues. */
+  /** The supervisor, on a timer once started (unless `supervise` is false); its looks can be taken by hand too. */
+  supervisor: LocalSupervisor;
+  /** Starts the event-source pollers (the functions begin to consume their queues) and the supervisor's timer. */
   start(): void;
   stop(): Promise<void>;
 }
@@ -138,7 +158,8 @@ export async function startDevRuntime(options: DevRuntimeOptions = {}): Promise<
           ...(options.faults ? { faults: options.faults } : {}),
           ...(options.emf ? { emf: options.emf } : {}),
           ...(options.sdkRetries !== undefined && { sdkRetries: options.sdkRetries }),
-          apiKey: async () => apiKey,
+          // The key is read from the stack's secret in the local Secrets Manager, as on AWS (seeded below).
+          secrets: new SecretsManagerClient(local.clientConfig('secretsmanager')),
           logger: new Logger({ serviceName: 'sluice', logLevel: options.logLevel ?? 'WARN' }),
         });
         const runtime = options.decorate ? options.decorate(built) : built;
@@ -149,9 +170,29 @@ export async function startDevRuntime(options: DevRuntimeOptions = {}): Promise<
         return handler;
       },
     });
+    // The stack's API key secret holds the key, as an operator's put-secret-value leaves it on AWS.
+    const apiKeySecretArn = local.outputs.ApiKeySecretArn;
+    try {
+      if (apiKeySecretArn !== undefined) await local.secrets.seed(apiKeySecretArn, apiKey);
+    } catch (error) {
+      await local.stop();
+      throw error;
+    }
     const sqs = new SQSClient(local.clientConfig('sqs'));
     const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient(local.clientConfig('dynamodb')), {
       marshallOptions: { removeUndefinedValues: true },
+    });
+    const supervisor = new LocalSupervisor({
+      config,
+      outputs: local.outputs,
+      dynamo,
+      sqs,
+      lambda: new LambdaClient(local.clientConfig('lambda')),
+      prober: options.prober ?? new OpenAiLlmClient({ apiKey: async () => apiKey, baseUrl }),
+      logger: new Logger({ serviceName: 'sluice', logLevel: options.logLevel ?? 'WARN' }),
+      emf: options.emf,
+      onLook: options.onSupervisorLook,
+      wrapMemory: options.wrapSupervisorMemory,
     });
     return {
       config,
@@ -160,8 +201,13 @@ export async function startDevRuntime(options: DevRuntimeOptions = {}): Promise<
       simulator,
       sqs,
       dynamo,
-      start: () => local.start(),
+      supervisor,
+      start: () => {
+        local.start();
+        if (options.supervise ?? config.supervisor.enabled) supervisor.start();
+      },
       stop: async () => {
+        await supervisor.stop();
         await local.stop();
         await simulator?.stop();
         sqs.destroy();

@@ -3,19 +3,25 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_LOCAL_REGION, LOCAL_ACCOUNT_ID } from './emulators.ts';
 import type { SqsEventSourcePoller } from './poller.ts';
 import { effectiveConcurrency, type LocalEventSource, type LocalFunction } from './resources.ts';
+import { answerSecretsManager, isSecretsManagerRequest, LocalSecretsManager } from './secrets-manager.ts';
 
 /**
- * The event-source-mapping part of the AWS Lambda REST API (`GetEventSourceMapping`, `UpdateEventSourceMapping`,
- * `ListEventSourceMappings`), served on loopback for `@aws-sdk/client-lambda` and backed by the local runtime's
- * pollers: disabling a mapping pauses its poller (in-flight invocations finish), enabling resumes it, and a new
- * maximum concurrency or batching applies at once. With a data directory, what was changed through the API
- * survives a restart, as a mapping's settings survive on AWS.
+ * The local runtime's control API, served on loopback: the event-source-mapping part of the AWS Lambda REST API
+ * (`GetEventSourceMapping`, `UpdateEventSourceMapping`, `ListEventSourceMappings`) for `@aws-sdk/client-lambda`,
+ * backed by the runtime's pollers: disabling a mapping pauses its poller (in-flight invocations finish), enabling
+ * resumes it, and a new maximum concurrency or batching applies at once. With a data directory, what was changed
+ * through the API survives a restart, as a mapping's settings survive on AWS. On the same endpoint:
+ * `GetFunctionConfiguration` and `GetFunction` for the deployment's functions, and the Secrets Manager JSON API
+ * (see secrets-manager.ts) for `@aws-sdk/client-secrets-manager`.
  */
 
 /** Path of the 2015-03-31 Lambda API under which the mappings live. */
 const MAPPINGS_PATH = '/2015-03-31/event-source-mappings';
+/** Path of the 2015-03-31 Lambda API under which the functions live. */
+const FUNCTIONS_PATH = '/2015-03-31/functions';
 const LOOPBACK = '127.0.0.1';
 /** Bigger request bodies are refused: an UpdateEventSourceMapping request is a few hundred bytes. */
 const MAX_BODY_BYTES = 256 * 1024;
@@ -468,27 +474,158 @@ const updateRequestSchema = z.looseObject({
   ScalingConfig: z.looseObject({ MaximumConcurrency: z.number().int().optional() }).optional(),
 });
 
+/** A function of the deployment as `GetFunctionConfiguration` describes it, with what the template says of it. */
+export interface ServedFunction {
+  readonly function: LocalFunction;
+  /** The template's `Runtime`, e.g. `nodejs24.x`. */
+  readonly runtime?: string | undefined;
+  readonly handler?: string | undefined;
+  readonly architectures?: readonly string[] | undefined;
+  /** The execution role's ARN (the role itself is not emulated). */
+  readonly role?: string | undefined;
+}
+
+/** `FunctionConfiguration` as the Lambda API returns it (the members a local function has). */
+export interface FunctionConfiguration {
+  readonly FunctionName: string;
+  readonly FunctionArn: string;
+  readonly Runtime?: string;
+  readonly Role?: string;
+  readonly Handler?: string;
+  readonly Timeout: number;
+  readonly MemorySize: number;
+  /** As Lambda writes it, e.g. `2026-11-21T08:55:12.000+0000`. */
+  readonly LastModified: string;
+  readonly Version: '$LATEST';
+  readonly Environment: { readonly Variables: Readonly<Record<string, string>> };
+  readonly State: 'Active';
+  readonly LastUpdateStatus: 'Successful';
+  readonly PackageType: 'Zip';
+  readonly Architectures?: readonly string[];
+}
+
+/**
+ * The deployment's functions as `GetFunctionConfiguration` and `GetFunction` see them: their settings from the
+ * template and their environment as resolved locally (the values the handlers run with).
+ * @example
+ * const functions = new LocalFunctions([{ function: fn, runtime: 'nodejs24.x' }]);
+ * functions.configuration('ExtractFunction').Environment.Variables.SLUICE_RUNTIME_CONFIG;
+ */
+export class LocalFunctions {
+  readonly #functions: readonly ServedFunction[];
+  readonly #lastModified: string;
+
+  constructor(functions: readonly ServedFunction[], options: { readonly clock?: () => number } = {}) {
+    this.#functions = functions;
+    this.#lastModified = new Date((options.clock ?? Date.now)()).toISOString().replace('Z', '+0000');
+  }
+
+  /**
+   * `GetFunctionConfiguration`: the function a name, ARN or partial ARN names (qualified by `$LATEST` or not).
+   * @throws {LambdaApiError} `ResourceNotFoundException` for a function the deployment does not have.
+   */
+  configuration(name: string, qualifier?: string): FunctionConfiguration {
+    const served = this.#find(name, qualifier);
+    const fn = served.function;
+    return {
+      FunctionName: fn.functionName,
+      FunctionArn: fn.functionArn,
+      ...(served.runtime !== undefined && { Runtime: served.runtime }),
+      ...(served.role !== undefined && { Role: served.role }),
+      ...(served.handler !== undefined && { Handler: served.handler }),
+      Timeout: fn.timeoutSeconds,
+      MemorySize: fn.memoryMb,
+      LastModified: this.#lastModified,
+      Version: '$LATEST',
+      Environment: { Variables: { ...fn.environment } },
+      State: 'Active',
+      LastUpdateStatus: 'Successful',
+      PackageType: 'Zip',
+      ...(served.architectures !== undefined && { Architectures: [...served.architectures] }),
+    };
+  }
+
+  /**
+   * `GetFunction`: the configuration and the reserved concurrency (there is no code package to point at).
+   * @throws {LambdaApiError} `ResourceNotFoundException` for a function the deployment does not have.
+   */
+  get(
+    name: string,
+    qualifier?: string,
+  ): { Configuration: FunctionConfiguration; Concurrency?: { ReservedConcurrentExecutions: number } } {
+    const reserved = this.#find(name, qualifier).function.reservedConcurrency;
+    return {
+      Configuration: this.configuration(name, qualifier),
+      ...(reserved !== undefined && { Concurrency: { ReservedConcurrentExecutions: reserved } }),
+    };
+  }
+
+  #find(name: string, qualifier: string | undefined): ServedFunction {
+    // A qualified name or ARN (`Name:$LATEST`) names the unpublished version, the only one there is locally.
+    const [bare, inlineQualifier] = splitQualifier(name);
+    const version = qualifier ?? inlineQualifier;
+    const served = this.#functions.find((candidate) => namesFunction(bare, candidate.function));
+    if (served === undefined || (version !== undefined && version !== '$LATEST')) {
+      const arn = served?.function.functionArn ?? name;
+      throw new LambdaApiError(
+        'ResourceNotFoundException',
+        404,
+        `Function not found: ${arn}${version === undefined ? '' : `:${version}`}`,
+      );
+    }
+    return served;
+  }
+}
+
+/** `Name:$LATEST` or `arn:...:function:Name:$LATEST` → the name or ARN and the qualifier. */
+function splitQualifier(name: string): [string, string | undefined] {
+  const parts = name.split(':');
+  const isArn = parts[0] === 'arn';
+  // An unqualified ARN has 7 parts (arn:aws:lambda:region:account:function:name); a bare name has 1.
+  if ((isArn && parts.length === 8) || (!isArn && parts.length === 2)) {
+    return [parts.slice(0, -1).join(':'), parts.at(-1)];
+  }
+  return [name, undefined];
+}
+
 /** The Lambda control API's HTTP server. */
 export interface LambdaControlServer {
   /** e.g. `http://127.0.0.1:40125`: the `endpoint` of a `LambdaClient`. */
   readonly endpoint: string;
-  /** Starts answering with these mappings; until then every request gets a 503. */
-  serve(mappings: LocalEventSourceMappings): void;
+  /** The secrets the Secrets Manager API serves, from the start (they do not wait for `serve`). */
+  readonly secrets: LocalSecretsManager;
+  /**
+   * Starts answering the Lambda API with these mappings and functions; until then every Lambda request gets a
+   * 503.
+   */
+  serve(mappings: LocalEventSourceMappings, functions?: LocalFunctions): void;
   stop(): Promise<void>;
 }
 
+export interface LambdaControlServerOptions {
+  /** @default any free port */
+  readonly port?: number | undefined;
+  /** @default an empty in-memory store */
+  readonly secrets?: LocalSecretsManager | undefined;
+}
+
 /**
- * Listens on loopback for the Lambda REST API's event-source-mapping operations.
+ * Listens on loopback for the Lambda REST API's event-source-mapping and function operations, and for the Secrets
+ * Manager JSON API.
  * @example
- * const server = await startLambdaControlServer();
- * server.serve(mappings);
+ * const server = await startLambdaControlServer({ secrets });
+ * server.serve(mappings, functions);
  * const lambda = new LambdaClient({ endpoint: server.endpoint, region, credentials });
  * await lambda.send(new UpdateEventSourceMappingCommand({ UUID: uuid, Enabled: false }));
+ * const secretsManager = new SecretsManagerClient({ endpoint: server.endpoint, region, credentials });
  */
-export async function startLambdaControlServer(options: { readonly port?: number } = {}): Promise<LambdaControlServer> {
-  let mappings: LocalEventSourceMappings | undefined;
+export async function startLambdaControlServer(options: LambdaControlServerOptions = {}): Promise<LambdaControlServer> {
+  const secrets =
+    options.secrets ?? (await LocalSecretsManager.open({ region: DEFAULT_LOCAL_REGION, accountId: LOCAL_ACCOUNT_ID }));
+  let served: { mappings: LocalEventSourceMappings; functions: LocalFunctions } | undefined;
   const server = createServer((request, response) => {
-    void answer(mappings, request, response);
+    if (isSecretsManagerRequest(request)) void answerSecretsManager(secrets, request, response);
+    else void answer(served, request, response);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -504,8 +641,9 @@ export async function startLambdaControlServer(options: { readonly port?: number
   }
   return {
     endpoint: `http://${LOOPBACK}:${address.port}`,
-    serve(served) {
-      mappings = served;
+    secrets,
+    serve(mappings, functions = new LocalFunctions([])) {
+      served = { mappings, functions };
     },
     stop: () =>
       new Promise<void>((resolve, reject) => {
@@ -517,18 +655,29 @@ export async function startLambdaControlServer(options: { readonly port?: number
 }
 
 async function answer(
-  mappings: LocalEventSourceMappings | undefined,
+  served: { mappings: LocalEventSourceMappings; functions: LocalFunctions } | undefined,
   request: IncomingMessage,
   response: ServerResponse,
 ): Promise<void> {
   const requestId = randomUUID();
   try {
-    if (mappings === undefined) {
+    if (served === undefined) {
       throw new LambdaApiError('ServiceException', 503, 'The local runtime is still starting');
     }
+    const { mappings, functions } = served;
     const url = new URL(request.url ?? '/', 'http://localhost');
     const path = url.pathname.replace(/\/+$/, '');
     const method = request.method ?? 'GET';
+    if (path.startsWith(`${FUNCTIONS_PATH}/`) && method === 'GET') {
+      const rest = path.slice(FUNCTIONS_PATH.length + 1);
+      const qualifier = url.searchParams.get('Qualifier') ?? undefined;
+      const configuration = rest.match(/^([^/]+)\/configuration$/);
+      if (configuration?.[1] !== undefined) {
+        return send(response, 200, requestId, functions.configuration(decodeURIComponent(configuration[1]), qualifier));
+      }
+      if (!rest.includes('/'))
+        return send(response, 200, requestId, functions.get(decodeURIComponent(rest), qualifier));
+    }
     if (path === MAPPINGS_PATH && method === 'GET') {
       const maxItems = url.searchParams.get('MaxItems');
       const max = maxItems === null ? undefined : Number(maxItems);
@@ -567,7 +716,7 @@ async function answer(
     throw new LambdaApiError(
       'UnknownOperationException',
       404,
-      `${method} ${path} is not served locally: the local Lambda control API has GetEventSourceMapping, UpdateEventSourceMapping and ListEventSourceMappings`,
+      `${method} ${path} is not served locally: the local Lambda control API has GetEventSourceMapping, UpdateEventSourceMapping, ListEventSourceMappings, GetFunctionConfiguration and GetFunction`,
     );
   } catch (error) {
     const apiError =

@@ -126,6 +126,15 @@ export interface MetricsSummary {
   };
   breakers: { opened: number; openWaits: number };
   budgetUsedPercent: number | undefined;
+  /** What the supervisor did: automatic pauses and resumes, probes, resumes it could not verify, re-enrichment. */
+  supervisor: {
+    autoPauses: number;
+    autoResumes: number;
+    probes: number;
+    probeFailures: number;
+    resumesUnverified: number;
+    itemsReenriched: number;
+  };
 }
 
 /** The catalogue's figures, summed as a dashboard would show them for the whole run. */
@@ -165,5 +174,13 @@ export function summariseMetrics(metrics: LocalMetrics): MetricsSummary {
     },
     breakers: { opened: metrics.sum('BreakerOpened'), openWaits: metrics.sum('BreakerOpenWaits') },
     budgetUsedPercent: metrics.max('BudgetUsedPercent'),
+    supervisor: {
+      autoPauses: metrics.sum('StageAutoPaused'),
+      autoResumes: metrics.sum('StageAutoResumed'),
+      probes: metrics.sum('ProbeCalls'),
+      probeFailures: metrics.sum('ProbeFailures'),
+      resumesUnverified: metrics.sum('ResumeUnverified'),
+      itemsReenriched: metrics.sum('ItemsReenriched'),
+    },
   };
 }

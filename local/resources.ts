@@ -57,7 +57,10 @@ export interface LocalTable {
 
 export interface LocalSecret {
   readonly logicalId: string;
-  /** A placeholder: no secret store runs locally. */
+  /**
+   * Its local ARN (`...:secret:<logicalId>-local`), under which the runtime's local Secrets Manager serves it
+   * (`sluice dev` puts the API key in it at start).
+   */
   readonly arn: string;
 }
 
@@ -164,7 +167,7 @@ export async function createLocalResources(options: CreateLocalResourcesOptions)
     });
   }
   if (secrets.size > 0) {
-    notes.push('secrets get placeholder ARNs; no secret store runs locally');
+    notes.push('secrets are served by the local Secrets Manager under local ARNs; no KMS key or rotation runs here');
   }
 
   const functionArn = (logicalId: string): string => `arn:aws:lambda:${region}:${accountId}:function:${logicalId}`;
@@ -219,6 +222,12 @@ export async function createLocalResources(options: CreateLocalResourcesOptions)
       enabled: definition.enabled,
     };
   });
+
+  for (const rule of description.rules) {
+    const what = rule.scheduleExpression === undefined ? 'event rule' : `schedule ${rule.scheduleExpression}`;
+    const targets = rule.targetFunctionLogicalIds.length === 0 ? '' : ` of ${rule.targetFunctionLogicalIds.join(', ')}`;
+    notes.push(`${rule.logicalId}: EventBridge ${what}${targets} is not run locally`);
+  }
 
   const outputs: Record<string, string> = {};
   for (const [key, expression] of Object.entries(description.outputs)) {

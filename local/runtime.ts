@@ -2,7 +2,12 @@ import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { LOCAL_ACCOUNT_ID, type LocalCredentials, startEmulators } from './emulators.ts';
-import { LocalEventSourceMappings, startLambdaControlServer } from './lambda-control.ts';
+import {
+  LocalEventSourceMappings,
+  LocalFunctions,
+  type ServedFunction,
+  startLambdaControlServer,
+} from './lambda-control.ts';
 import { SqsEventSourcePoller, type SqsFunctionHandler } from './poller.ts';
 import {
   createLocalResources,
@@ -11,6 +16,7 @@ import {
   type LocalFunction,
   writeOutputsFile,
 } from './resources.ts';
+import { LocalSecretsManager } from './secrets-manager.ts';
 import { parseTemplate } from './template.ts';
 
 export interface LocalRuntimeOptions {
@@ -38,8 +44,11 @@ export interface LocalRuntimeOptions {
   readonly instrumentPollerClient?: (client: SQSClient) => void;
 }
 
-/** The local services: the two emulators, and the event-source-mapping part of the Lambda API. */
-export type LocalService = 'sqs' | 'dynamodb' | 'lambda';
+/**
+ * The local services: the two emulators, the Lambda API's event-source-mapping and function parts, and Secrets
+ * Manager (on the same endpoint as the Lambda API).
+ */
+export type LocalService = 'sqs' | 'dynamodb' | 'lambda' | 'secretsmanager';
 
 /** Everything an AWS SDK v3 client needs to talk to a local emulator. */
 export interface LocalClientConfig {
@@ -53,8 +62,13 @@ export interface LocalEndpoints {
   readonly endpoints: {
     readonly sqs: string;
     readonly dynamodb: string;
-    /** The Lambda control API: Get/Update/ListEventSourceMappings for `@aws-sdk/client-lambda`. */
+    /**
+     * The Lambda control API: Get/Update/ListEventSourceMappings and GetFunction(Configuration) for
+     * `@aws-sdk/client-lambda`.
+     */
     readonly lambda: string;
+    /** Secrets Manager's JSON API for `@aws-sdk/client-secrets-manager`: the same server as `lambda`. */
+    readonly secretsmanager: string;
     readonly region: string;
   };
   /** `new SQSClient(runtime.clientConfig('sqs'))` */
@@ -68,6 +82,8 @@ export interface LocalRuntime extends LocalEndpoints {
   readonly pollers: readonly SqsEventSourcePoller[];
   /** The mappings as the local Lambda control API serves them, each backed by its poller. */
   readonly eventSourceMappings: LocalEventSourceMappings;
+  /** The secrets the local Secrets Manager serves (kept under `<dataDir>/secrets` with a data directory). */
+  readonly secrets: LocalSecretsManager;
   /** Starts every poller. */
   start(): void;
   /** Stops the pollers (waiting for in-flight invocations), then the emulators. */
@@ -102,8 +118,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     dynamoPort: options.ports?.dynamodb,
   });
   let control: Awaited<ReturnType<typeof startLambdaControlServer>>;
+  let secrets: LocalSecretsManager;
   try {
-    control = await startLambdaControlServer({ port: options.ports?.lambda });
+    secrets = await LocalSecretsManager.open({
+      region: emulators.region,
+      accountId: LOCAL_ACCOUNT_ID,
+      file: options.dataDir === undefined ? undefined : join(options.dataDir, 'secrets', 'secrets.json'),
+    });
+    control = await startLambdaControlServer({ port: options.ports?.lambda, secrets });
   } catch (error) {
     await emulators.stop();
     throw error;
@@ -112,6 +134,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     sqs: emulators.sqsEndpoint,
     dynamodb: emulators.dynamoEndpoint,
     lambda: control.endpoint,
+    secretsmanager: control.endpoint,
   };
   const local: LocalEndpoints = {
     endpoints: { ...endpointOf, region: emulators.region },
@@ -131,6 +154,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       await control.stop();
       await Promise.all(pollers.map((poller) => poller.stop()));
       await eventSourceMappings?.flush();
+      await secrets.flush();
     } finally {
       sqs.destroy();
       dynamodb.destroy();
@@ -163,7 +187,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     await shutdown([]);
     throw error;
   }
-  control.serve(eventSourceMappings);
+  control.serve(eventSourceMappings, new LocalFunctions(servedFunctions(options.template, deployment.functions)));
   const mappings = eventSourceMappings;
   const allPollers = pollers.map((built) => built.poller);
 
@@ -174,6 +198,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     outputs: deployment.outputs,
     pollers: allPollers,
     eventSourceMappings: mappings,
+    secrets,
     clientConfig,
     start() {
       if (stopped) {
@@ -227,4 +252,34 @@ async function buildPollers(
     pollers.push({ poller, eventSource, function: fn });
   }
   return pollers;
+}
+
+/**
+ * What `GetFunctionConfiguration` says of each function beyond the deployment: the template's `Runtime`,
+ * `Handler`, `Architectures` and execution role (whose ARN is built from the role's logical id, as no IAM runs
+ * here).
+ */
+function servedFunctions(template: object, functions: readonly LocalFunction[]): ServedFunction[] {
+  const resources = (template as { Resources?: Record<string, { Properties?: Record<string, unknown> }> }).Resources;
+  const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+  return functions.map((fn) => {
+    const properties = resources?.[fn.logicalId]?.Properties ?? {};
+    const architectures = Array.isArray(properties.Architectures)
+      ? properties.Architectures.filter((value): value is string => typeof value === 'string')
+      : undefined;
+    const role = properties.Role;
+    const roleLogicalId =
+      typeof role === 'object' && role !== null && 'Fn::GetAtt' in role && Array.isArray(role['Fn::GetAtt'])
+        ? text(role['Fn::GetAtt'][0])
+        : undefined;
+    return {
+      function: fn,
+      runtime: text(properties.Runtime),
+      handler: text(properties.Handler),
+      architectures: architectures ?? ['x86_64'],
+      role:
+        text(role) ??
+        (roleLogicalId === undefined ? undefined : `arn:aws:iam::${LOCAL_ACCOUNT_ID}:role/${roleLogicalId}`),
+    };
+  });
 }

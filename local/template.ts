@@ -4,8 +4,10 @@ import { z } from 'zod';
  * Reads the synthesized CloudFormation template into a typed description of what the local runtime emulates:
  * queues, tables, functions, SQS event source mappings, secrets and outputs. Property values that are
  * expressions (Ref, Fn::GetAtt, Fn::Join...) are parsed here and checked against the template, then evaluated
- * by `resolveExpression` once local names and ARNs exist. Resource types the runtime does not emulate (IAM,
- * logs, alarms, layers, policies...) are kept only so references to them can be given placeholder values.
+ * by `resolveExpression` once local names and ARNs exist. EventBridge rules are described (their schedule and the
+ * functions they invoke) but not run: a scheduled function runs on a timer of the local runtime, if at all.
+ * Resource types the runtime does not emulate (IAM, logs, alarms, layers, policies, Lambda permissions and
+ * invoke configs...) are kept only so references to them can be given placeholder values.
  */
 
 /** Base error of this module: what in the template cannot be run locally, and where. */
@@ -47,6 +49,7 @@ export const GLOBAL_TABLE_TYPE = 'AWS::DynamoDB::GlobalTable';
 export const FUNCTION_TYPE = 'AWS::Lambda::Function';
 export const EVENT_SOURCE_MAPPING_TYPE = 'AWS::Lambda::EventSourceMapping';
 export const SECRET_TYPE = 'AWS::SecretsManager::Secret';
+export const RULE_TYPE = 'AWS::Events::Rule';
 
 /** Attributes `Fn::GetAtt` may ask of each emulated type (anything else fails at parse time). */
 const GET_ATT_ATTRIBUTES: Readonly<Record<string, readonly string[]>> = {
@@ -124,12 +127,23 @@ export interface SecretDefinition {
   readonly logicalId: string;
 }
 
+/** An EventBridge rule: noted, never run locally. */
+export interface RuleDefinition {
+  readonly logicalId: string;
+  /** e.g. `rate(1 minute)`; absent on a rule matching an event pattern. */
+  readonly scheduleExpression?: string;
+  /** The functions of this template among the rule's targets. */
+  readonly targetFunctionLogicalIds: readonly string[];
+}
+
 export interface TemplateDescription {
   readonly queues: readonly QueueDefinition[];
   readonly tables: readonly TableDefinition[];
   readonly functions: readonly FunctionDefinition[];
   readonly eventSources: readonly EventSourceDefinition[];
   readonly secrets: readonly SecretDefinition[];
+  /** EventBridge rules, described but not run locally. */
+  readonly rules: readonly RuleDefinition[];
   readonly outputs: Readonly<Record<string, TemplateExpression>>;
   /** Resource type of every logical id, emulated or not. */
   readonly resourceTypes: Readonly<Record<string, string>>;
@@ -230,6 +244,11 @@ const eventSourcePropertiesSchema = z.looseObject({
   Enabled: bool.optional(),
 });
 
+const rulePropertiesSchema = z.looseObject({
+  ScheduleExpression: z.string().optional(),
+  Targets: z.array(z.looseObject({ Arn: z.unknown() })).optional(),
+});
+
 /** Lambda's defaults for properties the template leaves out. */
 const LAMBDA_DEFAULT_TIMEOUT_SECONDS = 3;
 const LAMBDA_DEFAULT_MEMORY_MB = 128;
@@ -271,6 +290,7 @@ export function parseTemplate(template: unknown): TemplateDescription {
   const functions: FunctionDefinition[] = [];
   const eventSources: EventSourceDefinition[] = [];
   const secrets: SecretDefinition[] = [];
+  const rules: RuleDefinition[] = [];
 
   for (const [logicalId, resource] of Object.entries(resources)) {
     const location = `Resources.${logicalId}`;
@@ -300,6 +320,9 @@ export function parseTemplate(template: unknown): TemplateDescription {
       case 'secret':
         secrets.push(described.definition);
         break;
+      case 'rule':
+        rules.push(described.definition);
+        break;
     }
   }
 
@@ -318,6 +341,7 @@ export function parseTemplate(template: unknown): TemplateDescription {
     functions,
     eventSources,
     secrets,
+    rules,
     outputs: outputExpressions,
     resourceTypes,
     parameterDefaults,
@@ -337,7 +361,8 @@ type Described =
   | { readonly kind: 'table'; readonly definition: TableDefinition }
   | { readonly kind: 'function'; readonly definition: FunctionDefinition }
   | { readonly kind: 'eventSource'; readonly definition: EventSourceDefinition }
-  | { readonly kind: 'secret'; readonly definition: SecretDefinition };
+  | { readonly kind: 'secret'; readonly definition: SecretDefinition }
+  | { readonly kind: 'rule'; readonly definition: RuleDefinition };
 
 const DESCRIBERS: Readonly<Record<string, (context: DescribeContext) => Described>> = {
   [QUEUE_TYPE]: (context) => ({ kind: 'queue', definition: describeQueue(context) }),
@@ -346,6 +371,7 @@ const DESCRIBERS: Readonly<Record<string, (context: DescribeContext) => Describe
   [FUNCTION_TYPE]: (context) => ({ kind: 'function', definition: describeFunction(context) }),
   [EVENT_SOURCE_MAPPING_TYPE]: (context) => ({ kind: 'eventSource', definition: describeEventSource(context) }),
   [SECRET_TYPE]: (context) => ({ kind: 'secret', definition: { logicalId: context.logicalId } }),
+  [RULE_TYPE]: (context) => ({ kind: 'rule', definition: describeRule(context) }),
 };
 
 function propertiesOf<T extends z.ZodType>(schema: T, context: DescribeContext): z.output<T> {
@@ -481,6 +507,19 @@ function describeEventSource(context: DescribeContext): EventSourceDefinition {
   };
 }
 
+function describeRule(context: DescribeContext): RuleDefinition {
+  const properties = propertiesOf(rulePropertiesSchema, context);
+  const targetFunctionLogicalIds = (properties.Targets ?? []).flatMap(
+    (target, index) =>
+      context.reader.functionReferenceOf(target.Arn, `${context.location}.Properties.Targets.${index}.Arn`) ?? [],
+  );
+  return {
+    logicalId: context.logicalId,
+    ...(properties.ScheduleExpression === undefined ? {} : { scheduleExpression: properties.ScheduleExpression }),
+    targetFunctionLogicalIds,
+  };
+}
+
 /** Parses intrinsic functions, checking that every reference points at something the template declares. */
 class ExpressionReader {
   readonly #resourceTypes: Readonly<Record<string, string>>;
@@ -551,15 +590,21 @@ class ExpressionReader {
 
   /** Reads a function named by `Ref` or by `Fn::GetAtt [.., Arn]`, returning its logical id. */
   readFunctionReference(value: unknown, location: string): string {
+    const target = this.functionReferenceOf(value, location);
+    if (target === undefined) {
+      throw new TemplateError(location, `expected a Ref to an ${FUNCTION_TYPE} of this template`);
+    }
+    return target;
+  }
+
+  /** The logical id of the function a value names by `Ref` or `Fn::GetAtt [.., Arn]`, or undefined for anything else. */
+  functionReferenceOf(value: unknown, location: string): string | undefined {
     const expression = this.read(value, location);
     const target =
       expression.kind === 'ref' || (expression.kind === 'getAtt' && expression.attribute === 'Arn')
         ? expression.logicalId
         : undefined;
-    if (target === undefined || this.#resourceTypes[target] !== FUNCTION_TYPE) {
-      throw new TemplateError(location, `expected a Ref to an ${FUNCTION_TYPE} of this template`);
-    }
-    return target;
+    return target !== undefined && this.#resourceTypes[target] === FUNCTION_TYPE ? target : undefined;
   }
 
   #readRef(argument: unknown, location: string): TemplateExpression {

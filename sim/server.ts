@@ -21,6 +21,11 @@ import { type SimulatorStats, StatsRecorder } from './stats.ts';
 import { countPromptTokens } from './tokens.ts';
 import { chatCompletionRequestSchema, openAiError, validationError } from './wire.ts';
 
+/** The header a caller names itself with (sluice's supervisor and doctor send it with their probes). */
+const CALLER_HEADER = 'x-sluice-caller';
+/** The status a call is recorded with when the caller closed the connection before the answer. */
+const CLIENT_CLOSED = 499;
+
 /**
  * An OpenAI-compatible LLM server for tests, demos and benchmarks: the real `openai` SDK talks to it over
  * HTTP and gets deterministic, schema-valid answers with realistic usage and headers. Importing this module
@@ -84,10 +89,13 @@ export interface CallRecord {
   /** The simulator clock's `now()` when the request arrived and when it was answered. */
   receivedAt: number;
   answeredAt: number;
+  /** The status answered; 499 when the caller gave up first (a hang, its timeout), as nginx logs it. */
   status: number;
   /** Tokens of the generated completion; 0 when none was (errors, 429s). */
   promptTokens: number;
   completionTokens: number;
+  /** Who says it called (the `x-sluice-caller` header, e.g. `supervisor` for its probes); absent for the stages. */
+  caller?: string;
 }
 
 export interface LlmSimulator {
@@ -306,28 +314,33 @@ export async function startLlmSimulator(options: LlmSimulatorOptions = {}): Prom
         return planned;
       },
     };
+    const record = (status: number, completion?: { promptTokens: number; completionTokens: number }) =>
+      options.onCall?.({
+        model: request.model,
+        receivedAt: context.receivedAt,
+        answeredAt: clock.now(),
+        status,
+        promptTokens: completion?.promptTokens ?? 0,
+        completionTokens: completion?.completionTokens ?? 0,
+        ...(typeof req.headers[CALLER_HEADER] === 'string' && { caller: req.headers[CALLER_HEADER] }),
+      });
     try {
       const response = await handleCall(call);
       if (controller.signal.aborted) {
         stats.aborted();
+        record(CLIENT_CLOSED);
         return undefined;
       }
       const { completion } = response;
       if (completion !== undefined) {
         stats.served(completion.format, completion.finishReason, completion.promptTokens, completion.completionTokens);
       }
-      options.onCall?.({
-        model: request.model,
-        receivedAt: context.receivedAt,
-        answeredAt: clock.now(),
-        status: response.status,
-        promptTokens: completion?.promptTokens ?? 0,
-        completionTokens: completion?.completionTokens ?? 0,
-      });
+      record(response.status, completion);
       return response;
     } catch (error) {
       if (controller.signal.aborted) {
         stats.aborted();
+        record(CLIENT_CLOSED);
         return undefined;
       }
       throw error;

@@ -417,6 +417,7 @@ function eventSourcesPanel(sources) {
         { label: 'state' },
         { label: 'max concurrency', num: true },
         { label: 'last paused or resumed' },
+        { label: 'supervisor' },
       ],
       sources.map((source) => {
         const tone = source.enabled === true ? 'tone-ok' : source.enabled === false ? 'tone-danger' : 'tone-warn';
@@ -424,12 +425,19 @@ function eventSourcesPanel(sources) {
         const controlText = control
           ? `${control.paused ? 'paused' : 'resumed'} by ${control.by} at ${fmtTime(control.at)}${control.reason ? `: ${control.reason}` : ''}`
           : (source.note ?? '—');
+        const action = source.supervisor?.lastAction;
+        const supervisorText = action
+          ? `${action.action} at ${fmtTime(action.at)}: ${action.detail}`
+          : source.supervisor
+            ? `looked at ${fmtTime(source.supervisor.lookedAt)}, nothing to do`
+            : 'not running';
         return {
           cells: [
             source.stage,
             h('td', {}, badge(source.state ?? 'unknown', tone)),
             num(source.maxConcurrency ?? null),
             controlText,
+            supervisorText,
           ],
           props: { testid: 'event-source-row', 'data-stage': source.stage, 'data-state': source.state ?? 'unknown' },
         };

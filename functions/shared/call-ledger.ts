@@ -47,6 +47,8 @@ export interface UsageRow {
   costNanoUsd: number;
   /** Calls repeated after a crash between the response and its ledger write. */
   rebilledCalls?: number;
+  /** Sum of the calls' latencies: with `calls`, their mean latency (rows written before it was kept lack it). */
+  latencyMsTotal?: number;
 }
 
 /**
@@ -142,14 +144,14 @@ export class CallLedger {
     }
   }
 
-  /** Adds one call to the day × stage × model totals. */
+  /** Adds one call (its tokens, cost and latency) to the day × stage × model totals, in one write. */
   async addUsage(entry: CallEntry): Promise<void> {
     await this.#client.send(
       new UpdateCommand({
         TableName: this.#tableName,
         Key: { pk: `USAGE#${entry.at.slice(0, 10)}`, sk: `${entry.stage}#${entry.model}` },
         UpdateExpression:
-          'SET #stage = :stage, #model = :model, #day = :day ADD calls :one, promptTokens :p, completionTokens :c, costNanoUsd :cost, rebilledCalls :rebilled',
+          'SET #stage = :stage, #model = :model, #day = :day ADD calls :one, promptTokens :p, completionTokens :c, costNanoUsd :cost, rebilledCalls :rebilled, latencyMsTotal :latency',
         ExpressionAttributeNames: { '#stage': 'stage', '#model': 'model', '#day': 'day' },
         ExpressionAttributeValues: {
           ':stage': entry.stage,
@@ -160,6 +162,7 @@ export class CallLedger {
           ':c': entry.completionTokens,
           ':cost': entry.costNanoUsd,
           ':rebilled': entry.rebilled ? 1 : 0,
+          ':latency': entry.latencyMs,
         },
       }),
     );

@@ -21,6 +21,11 @@ export interface BreakerRecord {
   failures: number;
   firstFailureAt?: number;
   openedAt?: number;
+  /**
+   * When the dependency became unavailable: set when the breaker opens from closed, kept while failed probes open
+   * it again, removed when it closes. How long an outage has lasted, for the supervisor.
+   */
+  openSince?: number;
   openUntil?: number;
   probeOwner?: string;
   probeUntil?: number;
@@ -112,7 +117,7 @@ export class CircuitBreaker {
   async onSuccess(permit: BreakerPermit): Promise<void> {
     if (permit.kind === 'probe') {
       const closed = await this.#write(
-        'SET #state = :closed, failures = :zero REMOVE probeOwner, probeUntil, openUntil, firstFailureAt',
+        'SET #state = :closed, failures = :zero REMOVE probeOwner, probeUntil, openUntil, openSince, firstFailureAt',
         '#state = :halfOpen AND probeOwner = :owner',
         { ':closed': 'closed', ':zero': 0, ':halfOpen': 'half-open', ':owner': permit.owner },
       );
@@ -159,7 +164,7 @@ export class CircuitBreaker {
     };
     if (permit.kind === 'probe') {
       const reopened = await this.#write(
-        'SET #state = :open, openedAt = :now, openUntil = :openUntil ADD opens :one REMOVE probeOwner, probeUntil',
+        'SET #state = :open, openedAt = :now, openSince = if_not_exists(openSince, :now), openUntil = :openUntil ADD opens :one REMOVE probeOwner, probeUntil',
         '#state = :halfOpen AND probeOwner = :owner',
         { ...reopen, ':halfOpen': 'half-open', ':owner': permit.owner },
       );
@@ -188,7 +193,7 @@ export class CircuitBreaker {
     if (counted === undefined) return 'open';
     if ((counted.failures ?? 0) < this.#options.failureThreshold) return 'closed';
     const opened = await this.#write(
-      'SET #state = :open, openedAt = :now, openUntil = :openUntil ADD opens :one',
+      'SET #state = :open, openedAt = :now, openSince = :now, openUntil = :openUntil ADD opens :one',
       '#state = :closed',
       { ...reopen, ':closed': 'closed' },
     );

@@ -1,3 +1,5 @@
+import type { AdvertisedLimits } from './llm-client.ts';
+
 /**
  * Every failure the stages can meet, classified once so the record processor knows what to do with it:
  * - `permanent`: dead-letter the item now (retrying cannot help and may cost money);
@@ -100,16 +102,24 @@ export class ItemBudgetExceededError extends SluiceError {
 /** The provider refused or failed a call. `status` is the HTTP status when there was a response. */
 export class LlmCallError extends SluiceError {
   readonly status: number | undefined;
+  /** The per-minute limits the provider advertised with the failure (notably with a 429), when it did. */
+  readonly limits: AdvertisedLimits | undefined;
 
   constructor(
     message: string,
-    details: { status?: number | undefined; retryAfterMs?: number | undefined; retryable: boolean },
+    details: {
+      status?: number | undefined;
+      retryAfterMs?: number | undefined;
+      retryable: boolean;
+      limits?: AdvertisedLimits | undefined;
+    },
     options?: { cause?: unknown },
   ) {
     // A 429 is the provider's rate limit: waiting for it is not a failure of the item (invariant 5).
     const kind = details.status === 429 ? 'deferred' : details.retryable ? 'retryable' : 'permanent';
     super(message, kind, { ...options, retryAfterMs: details.retryAfterMs });
     this.status = details.status;
+    this.limits = details.limits;
   }
 
   /** Whether the failure says something about the provider's health (what a circuit breaker counts). */
@@ -162,4 +172,18 @@ export function failureKindOf(error: unknown): FailureKind {
 export function describeError(error: unknown): { errorClass: string; message: string } {
   if (error instanceof Error) return { errorClass: error.name, message: error.message.slice(0, 1000) };
   return { errorClass: typeof error, message: String(error).slice(0, 1000) };
+}
+
+/**
+ * One line for any error, with its class name when that says more than the message (an SDK exception's name is
+ * its AWS error code).
+ * @example errorText(new ResourceNotFoundException({ message: 'no queue', $metadata: {} })) // 'ResourceNotFoundException: no queue'
+ */
+export function errorText(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    const message = error.message || (typeof code === 'string' ? code : error.name);
+    return error.name !== 'Error' && !message.startsWith(error.name) ? `${error.name}: ${message}` : message;
+  }
+  return String(error);
 }

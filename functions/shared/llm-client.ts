@@ -34,6 +34,39 @@ export interface Completion {
   completionTokens: number;
   latencyMs: number;
   requestId?: string | undefined;
+  /** The provider's per-minute limits for the model as it advertised them on this answer, when it did. */
+  limits?: AdvertisedLimits | undefined;
+}
+
+/**
+ * The per-minute limits a provider advertises on every answer (`x-ratelimit-limit-requests`,
+ * `x-ratelimit-limit-tokens`): they can be lower than the configured ones, and change without notice.
+ */
+export interface AdvertisedLimits {
+  requests?: number | undefined;
+  tokens?: number | undefined;
+  /** Requests the provider still takes in its current window (`x-ratelimit-remaining-requests`). */
+  remainingRequests?: number | undefined;
+  /** How long until it takes one again (`x-ratelimit-reset-requests`), in milliseconds. */
+  resetRequestsMs?: number | undefined;
+}
+
+/** Header naming who makes a call that is not an item's (`supervisor`, `doctor`), for the provider's logs. */
+export const CALLER_HEADER = 'x-sluice-caller';
+
+/** A one-token call that only asks whether the provider answers for a model. */
+export interface ProbeRequest {
+  model: string;
+  timeoutMs: number;
+  /** Sent as the `x-sluice-caller` header. */
+  caller: string;
+  signal?: AbortSignal | undefined;
+}
+
+/** Makes probe calls (the supervisor's and `sluice doctor`'s). */
+export interface LlmProber {
+  /** @throws {LlmCallError} classified like `complete`'s failures. */
+  probe(request: ProbeRequest): Promise<Completion>;
 }
 
 export interface LlmClient {
@@ -45,7 +78,7 @@ export interface LlmClient {
  * const llm = new OpenAiLlmClient({ apiKey: async () => key, baseUrl: 'http://127.0.0.1:8080/v1' });
  * const completion = await llm.complete({ model, messages, format, maxTokens: 800, timeoutMs: 30_000 });
  */
-export class OpenAiLlmClient implements LlmClient {
+export class OpenAiLlmClient implements LlmClient, LlmProber {
   readonly #apiKey: () => Promise<string>;
   readonly #baseUrl: string | undefined;
   readonly #now: () => number;
@@ -72,7 +105,7 @@ export class OpenAiLlmClient implements LlmClient {
     const sdk = await this.#sdk();
     const started = this.#now();
     try {
-      const { data, request_id } = await sdk.chat.completions
+      const { data, request_id, response } = await sdk.chat.completions
         .create(
           {
             model: request.model,
@@ -95,6 +128,43 @@ export class OpenAiLlmClient implements LlmClient {
         completionTokens: data.usage?.completion_tokens ?? 0,
         latencyMs: this.#now() - started,
         requestId: request_id ?? undefined,
+        limits: advertisedLimits(response.headers),
+      };
+    } catch (error) {
+      throw classifyLlmError(error);
+    }
+  }
+
+  /**
+   * The smallest call that proves the provider answers for a model: one short message, one completion token, no
+   * structured output. It costs a few tokens.
+   * @example await llm.probe({ model: 'gpt-4o-mini', timeoutMs: 10_000, caller: 'supervisor' });
+   */
+  async probe(request: ProbeRequest): Promise<Completion> {
+    const sdk = await this.#sdk();
+    const started = this.#now();
+    try {
+      const { data, request_id, response } = await sdk.chat.completions
+        .create(
+          { model: request.model, messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 },
+          {
+            timeout: request.timeoutMs,
+            signal: request.signal,
+            maxRetries: 0,
+            headers: { [CALLER_HEADER]: request.caller },
+          },
+        )
+        .withResponse();
+      const choice = data.choices[0];
+      return {
+        content: choice?.message.content ?? '',
+        finishReason: choice?.finish_reason ?? 'unknown',
+        model: data.model || request.model,
+        promptTokens: data.usage?.prompt_tokens ?? 0,
+        completionTokens: data.usage?.completion_tokens ?? 0,
+        latencyMs: this.#now() - started,
+        requestId: request_id ?? undefined,
+        limits: advertisedLimits(response.headers),
       };
     } catch (error) {
       throw classifyLlmError(error);
@@ -150,6 +220,7 @@ export function classifyLlmError(error: unknown): LlmCallError {
         status,
         retryable: status === undefined || RETRYABLE_STATUSES.has(status) || status >= 500,
         retryAfterMs: retryAfterMs(error.headers),
+        limits: advertisedLimits(error.headers),
       },
       { cause: error },
     );
@@ -177,6 +248,33 @@ export function retryAfterMs(headers: Headers | undefined, now: number = Date.no
     .map((name) => parseDuration(headers.get(name)))
     .filter((value): value is number => value !== undefined);
   return resets.length > 0 ? Math.max(...resets) : undefined;
+}
+
+/**
+ * The limits advertised in `x-ratelimit-limit-requests` / `x-ratelimit-limit-tokens`; a header that is absent or
+ * not a positive number is left out, and undefined means neither was usable.
+ * @example advertisedLimits(new Headers({ 'x-ratelimit-limit-requests': '60' })) // { requests: 60 }
+ */
+export function advertisedLimits(headers: Headers | undefined): AdvertisedLimits | undefined {
+  if (headers === undefined) return undefined;
+  const requests = positiveNumber(headers.get('x-ratelimit-limit-requests'));
+  const tokens = positiveNumber(headers.get('x-ratelimit-limit-tokens'));
+  if (requests === undefined && tokens === undefined) return undefined;
+  const remainingText = headers.get('x-ratelimit-remaining-requests');
+  const remainingRequests = remainingText === null || remainingText.trim() === '' ? Number.NaN : Number(remainingText);
+  const resetRequestsMs = parseDuration(headers.get('x-ratelimit-reset-requests'));
+  return {
+    ...(requests === undefined ? {} : { requests }),
+    ...(tokens === undefined ? {} : { tokens }),
+    ...(Number.isFinite(remainingRequests) && remainingRequests >= 0 ? { remainingRequests } : {}),
+    ...(resetRequestsMs === undefined ? {} : { resetRequestsMs }),
+  };
+}
+
+function positiveNumber(text: string | null): number | undefined {
+  if (text === null || text.trim() === '') return undefined;
+  const value = Number(text);
+  return Number.isFinite(value) && value > 0 ? value : undefined;
 }
 
 /** Parses OpenAI's reset durations such as `1s`, `6m0s`, `1h2m3.5s` or `20ms`. */

@@ -172,7 +172,10 @@ export async function runLlmStep<T>(
   runtime.faults?.crashPoint('after-ledger-write', itemId);
   if (rebilled) runtime.logger.warn('LLM call repeated after a crash: re-billed', { itemId, step: step.name });
   await account(runtime, entry);
-  await settle(runtime, breaker, permit, limit, spend, entry);
+  await Promise.all([
+    settle(runtime, breaker, permit, limit, spend, entry),
+    completion.limits ? runtime.limiter.observe(model, completion.limits) : undefined,
+  ]);
 
   if (!parsed.success) {
     const why =
@@ -262,11 +265,13 @@ async function failed(
   const providerFault = error instanceof LlmCallError && error.isProviderFailure;
   const retryAfter = error instanceof LlmCallError && error.status === 429 ? (error.retryAfterMs ?? 1000) : undefined;
   runtime.telemetry.call(model, retryAfter === undefined ? { LlmErrors: 1 } : { LlmRateLimited: 1 });
+  const advertised = error instanceof LlmCallError ? error.limits : undefined;
   const [, , , breakerState] = await Promise.all([
     spend ? runtime.budget.settle(spend, 0) : undefined,
     runtime.limiter.settle(limit, 0),
     retryAfter === undefined ? undefined : runtime.limiter.holdUntil(model, runtime.now() + retryAfter),
     providerFault ? breaker.onFailure(permit) : release(runtime, breaker, permit, undefined, undefined),
+    advertised ? runtime.limiter.observe(model, advertised) : undefined,
   ]);
   if (breakerState === 'open') return new BreakerOpenError(model, breaker.cooldownMs, { cause: error });
   return error;

@@ -102,6 +102,50 @@ export const METRIC_CATALOGUE = {
     dimensions: 'global',
     description: "Share of the day's LLM budget committed (spent + reserved), after each call.",
   },
+  StagePaused: {
+    unit: 'Count',
+    dimensions: 'stage',
+    description:
+      "1 while the stage's event source is disabled (by the supervisor or an operator), 0 while it runs; emitted at every look of the supervisor.",
+  },
+  StageAutoPaused: {
+    unit: 'Count',
+    dimensions: 'stage',
+    description:
+      "The supervisor disabled the stage's event source (its models unavailable too long, or the budget spent).",
+  },
+  StageAutoResumed: {
+    unit: 'Count',
+    dimensions: 'stage',
+    description:
+      "The supervisor enabled the stage's event source again after a successful probe (or a new budget day).",
+  },
+  ResumeVerified: {
+    unit: 'Count',
+    dimensions: 'stage',
+    description: 'A resumed stage was seen processing items (or its queue was empty) within the verify window.',
+  },
+  ResumeUnverified: {
+    unit: 'Count',
+    dimensions: 'stage',
+    description: 'A resumed stage processed nothing within the verify window while its queue held messages.',
+  },
+  EffectiveConcurrency: {
+    unit: 'Count',
+    dimensions: 'stage',
+    description: "The event source's maximum concurrency as adaptive concurrency last set it (2..configured).",
+  },
+  ProbeCalls: {
+    unit: 'Count',
+    dimensions: 'dependency',
+    description: "The supervisor's one-token probe calls to a model whose breaker is open (paused stages).",
+  },
+  ProbeFailures: { unit: 'Count', dimensions: 'dependency', description: 'Probe calls that failed.' },
+  ItemsReenriched: {
+    unit: 'Count',
+    dimensions: 'global',
+    description: 'Items drafted without history that the supervisor re-queued for a redraft with history.',
+  },
 } as const satisfies Record<string, MetricDefinition>;
 
 export type MetricName = keyof typeof METRIC_CATALOGUE;

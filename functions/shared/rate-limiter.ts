@@ -2,6 +2,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { RateLimitedError } from './errors.ts';
+import type { AdvertisedLimits } from './llm-client.ts';
 
 /**
  * Requests-per-minute and tokens-per-minute limits per model, shared by every function instance through one
@@ -14,6 +15,13 @@ import { RateLimitedError } from './errors.ts';
  * provider counts it, a little later than we do — ever sees more than the limit. A refusal knows exactly how
  * long to wait. Tokens are reserved as the worst case (estimated prompt + max_tokens) and settled to the real
  * usage after the call, which moves the TAT back.
+ *
+ * The provider can lower its limits without notice and advertises the current ones on every answer. `observe`
+ * stores them on the same record (only when they change what is enforced), and every instance then paces the
+ * model at min(configured, advertised), limit by limit: each reservation's condition also checks that the record's
+ * advertised limits are the ones the instance paced it by, so an instance learns another's observation from the
+ * write it makes anyway, without a read. A configured limit is the ceiling: an advertised limit only lowers it,
+ * and a model or a limit without a configured value stays unlimited.
  *
  * Written by hand: no library implements a DynamoDB-backed GCRA shared across Lambda instances.
  */
@@ -37,7 +45,27 @@ interface LimiterRecord {
   tatTokens?: number;
   /** A provider's 429 said to come back no earlier than this. */
   heldUntil?: number;
+  /** The per-minute limits the provider advertised last, and when that was observed. */
+  advertisedRpm?: number;
+  advertisedTpm?: number;
+  advertisedAt?: number;
+  /** 429s the provider answered for this model, ever (only grows; read to adapt the stages' concurrency). */
+  throttled?: number;
 }
+
+/** A change of the limits an instance enforces for a model, because of what the provider advertised. */
+export interface LimitChange {
+  model: string;
+  /** The limits configured for the model: the ceiling. */
+  configured: ModelLimits;
+  /** The limits the provider advertised last, as the shared record holds them. */
+  advertised: ModelLimits;
+  /** The effective limits, min(configured, advertised), before and after. */
+  from: ModelLimits;
+  to: ModelLimits;
+}
+
+export type LimitChangeListener = (change: LimitChange) => void;
 
 export interface Reservation {
   model: string;
@@ -83,9 +111,40 @@ export function gcraAdmit(
 }
 
 /**
+ * The limits to enforce: each configured limit, lowered to the advertised one when that is lower.
+ * @example effectiveLimits({ rpm: 120, tpm: 50_000 }, { advertisedRpm: 60, advertisedTpm: 90_000 }) // { rpm: 60, tpm: 50000 }
+ */
+export function effectiveLimits(
+  configured: ModelLimits,
+  advertised: Pick<LimiterRecord, 'advertisedRpm' | 'advertisedTpm'>,
+): ModelLimits {
+  return {
+    rpm: lowered(configured.rpm, advertised.advertisedRpm),
+    tpm: lowered(configured.tpm, advertised.advertisedTpm),
+  };
+}
+
+function lowered(configured: number | undefined, advertised: number | undefined): number | undefined {
+  if (configured === undefined || advertised === undefined) return configured;
+  return Math.min(configured, advertised);
+}
+
+const sameLimits = (a: ModelLimits, b: ModelLimits) => a.rpm === b.rpm && a.tpm === b.tpm;
+
+/** An advertised limit worth following: a whole number of at least one (a zero or garbage header is ignored). */
+function usableLimit(value: number | undefined): number | undefined {
+  if (value === undefined || !Number.isFinite(value) || value < 1) return undefined;
+  return Math.floor(value);
+}
+
+/** The record attribute holding the advertised value of each limit. */
+const ADVERTISED = { rpm: 'advertisedRpm', tpm: 'advertisedTpm' } as const;
+
+/**
  * @example
  * const reservation = await limiter.reserve('gpt-4o-mini', 2600);   // throws RateLimitedError with the wait
  * await limiter.settle(reservation, usage.prompt_tokens + usage.completion_tokens);
+ * await limiter.observe('gpt-4o-mini', completion.limits);           // the provider's advertised limits
  */
 export class RateLimiter {
   readonly #client: DynamoDBDocumentClient;
@@ -93,22 +152,31 @@ export class RateLimiter {
   readonly #limits: Readonly<Record<string, ModelLimits>>;
   readonly #largestCost: number;
   readonly #now: () => number;
-  /** The limiter record of each model as this instance last saw it: guesses the form of the next update. */
+  readonly #listener: LimitChangeListener | undefined;
+  /**
+   * The limiter record of each model as this instance last saw it: guesses the form of the next update, and
+   * holds the advertised limits this instance paces the model by.
+   */
   readonly #known = new Map<string, LimiterRecord>();
 
-  /** @param largestCost the largest token reservation expected (prompt + max_tokens), so it always fits a burst. */
+  /**
+   * @param largestCost the largest token reservation expected (prompt + max_tokens), so it always fits a burst.
+   * @param listener told whenever the limits this instance enforces for a model change (to log it).
+   */
   constructor(
     client: DynamoDBDocumentClient,
     tableName: string,
     limits: Readonly<Record<string, ModelLimits>>,
     largestCost: number,
     now: () => number,
+    listener?: LimitChangeListener,
   ) {
     this.#client = client;
     this.#tableName = tableName;
     this.#limits = limits;
     this.#largestCost = largestCost;
     this.#now = now;
+    this.#listener = listener;
   }
 
   /**
@@ -118,22 +186,22 @@ export class RateLimiter {
    * limit is busy, `now + cost·I` once it has gone idle) under a condition that holds exactly when GCRA admits
    * the call, so concurrent instances never need to read first. Which of the two forms applies is guessed from
    * the record this instance saw last; a wrong guess, a refusal or a hold comes back as a failed condition
-   * with the current record, which decides the retry or the wait.
+   * with the current record, which decides the retry or the wait. The limits are the effective ones of the
+   * record last seen, and the condition checks the record still advertises them (see the class comment).
    */
   async reserve(model: string, tokens: number): Promise<Reservation | undefined> {
-    const limits = this.#limits[model];
-    if (limits === undefined || (limits.rpm === undefined && limits.tpm === undefined)) return undefined;
-    const requests = limits.rpm === undefined ? undefined : gcraParameters(limits.rpm);
-    const tokenParams = limits.tpm === undefined ? undefined : gcraParameters(limits.tpm, this.#largestCost);
-    const charges: [attribute: 'tatRequests' | 'tatTokens', params: GcraParameters, cost: number][] = [];
-    if (requests !== undefined) charges.push(['tatRequests', requests, 1]);
-    if (tokenParams !== undefined) charges.push(['tatTokens', tokenParams, tokens]);
+    const configured = this.#limits[model];
+    if (configured === undefined || (configured.rpm === undefined && configured.tpm === undefined)) return undefined;
     for (let race = 0; race < MAX_RACES; race += 1) {
       const now = this.#now();
       const known = this.#known.get(model) ?? {};
+      const { charges, tokenParams } = this.#charges(configured, known, tokens);
       const values: Record<string, unknown> = { ':now': now };
       const sets: string[] = [];
-      const conditions = ['(attribute_not_exists(heldUntil) OR heldUntil <= :now)'];
+      const conditions = [
+        '(attribute_not_exists(heldUntil) OR heldUntil <= :now)',
+        ...advertisedConditions(configured, known, values),
+      ];
       for (const [attribute, params, cost] of charges) {
         const increment = cost * params.intervalMs;
         const seen = known[attribute];
@@ -163,7 +231,7 @@ export class RateLimiter {
         );
         // Written only by this class.
         const record = (Attributes ?? {}) as LimiterRecord;
-        this.#known.set(model, record);
+        this.#learn(model, record);
         return {
           model,
           tokens,
@@ -174,20 +242,21 @@ export class RateLimiter {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
         // DynamoDB returns the record that failed the condition; an emulator without that feature needs a read.
         const record = error.Item ? (unmarshall(error.Item) as LimiterRecord) : await this.#read(model);
-        this.#known.set(model, record);
+        this.#learn(model, record);
         if (record.heldUntil !== undefined && record.heldUntil > now) {
           const waitMs = record.heldUntil - now;
           throw new RateLimitedError(`${model} asked us to wait: next call in ${waitMs} ms`, waitMs);
         }
         let waitMs = 0;
-        for (const [attribute, params, cost] of charges) {
+        for (const [attribute, params, cost] of this.#charges(configured, record, tokens).charges) {
           const admitted = gcraAdmit(record[attribute] ?? 0, now, cost, params);
           if (!admitted.ok) waitMs = Math.max(waitMs, admitted.waitMs);
         }
         if (waitMs > 0) {
           throw new RateLimitedError(`rate limit of ${model} reached: next call in ${waitMs} ms`, waitMs);
         }
-        // Admissible after all: the guess of busy or idle was wrong, or another instance moved first.
+        // Admissible after all: the guess of busy or idle was wrong, another instance moved first, or the
+        // advertised limits changed (the next round paces by the new ones).
       }
     }
     throw new RateLimitedError(`rate limit of ${model} is contended: try again shortly`, 50 + Math.random() * 200);
@@ -221,22 +290,137 @@ export class RateLimiter {
   /**
    * The provider refused with 429 and said when to come back: hold every instance back until then, so the
    * whole fleet honours Retry-After, not only the caller that saw it. Kept apart from the TATs, so neither a
-   * settle nor the burst tolerance can shorten it.
+   * settle nor the burst tolerance can shorten it. Every call also counts the 429 in the record's `throttled`
+   * (which only grows): one write when the hold moves, a second, unconditional one when a later hold was set
+   * already.
+   * @example await limiter.holdUntil('gpt-4o-mini', now + error.retryAfterMs);
    */
   async holdUntil(model: string, until: number): Promise<void> {
-    await this.#client
-      .send(
+    if (await this.#hold(model, until, true)) return;
+    await this.#client.send(
+      new UpdateCommand({
+        TableName: this.#tableName,
+        Key: this.#key(model),
+        UpdateExpression: 'ADD throttled :one',
+        ExpressionAttributeValues: { ':one': 1 },
+      }),
+    );
+  }
+
+  /** Moves `heldUntil` later (never earlier), counting a 429 with it; false when it was later already. */
+  async #hold(model: string, until: number, throttled = false): Promise<boolean> {
+    try {
+      await this.#client.send(
         new UpdateCommand({
           TableName: this.#tableName,
           Key: this.#key(model),
-          UpdateExpression: 'SET heldUntil = :until',
+          UpdateExpression: throttled ? 'SET heldUntil = :until ADD throttled :one' : 'SET heldUntil = :until',
           ConditionExpression: 'attribute_not_exists(heldUntil) OR heldUntil < :until',
-          ExpressionAttributeValues: { ':until': Math.ceil(until) },
+          ExpressionAttributeValues: { ':until': Math.ceil(until), ...(throttled && { ':one': 1 }) },
         }),
-      )
-      .catch((error: unknown) => {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      });
+      );
+      return true;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return false;
+    }
+  }
+
+  /**
+   * Takes in the limits the provider advertised on an answer (or a failure) for `model`, so that every instance
+   * paces it by min(configured, advertised). Costs nothing unless they change what is enforced: then one
+   * conditional write stores them on the model's record (a lower limit, or one restored up to or past the
+   * configured one), which other instances pick up from their next reservation. Limits the configuration
+   * leaves out stay unlimited, and so does a model without limits.
+   * @example await limiter.observe('gpt-4o-mini', { requests: 60, tokens: 150_000 });
+   */
+  async observe(model: string, advertised: AdvertisedLimits): Promise<void> {
+    const configured = this.#limits[model];
+    if (configured === undefined) return;
+    // The provider's window is full (its minute still holds calls made before a limit dropped, say): every
+    // instance waits for it to free a request instead of being answered 429.
+    if (advertised.remainingRequests === 0 && (advertised.resetRequestsMs ?? 0) > 0) {
+      await this.#hold(model, this.#now() + (advertised.resetRequestsMs ?? 0));
+    }
+    const observed: Partial<Record<(typeof ADVERTISED)[keyof typeof ADVERTISED], number>> = {};
+    const rpm = configured.rpm === undefined ? undefined : usableLimit(advertised.requests);
+    const tpm = configured.tpm === undefined ? undefined : usableLimit(advertised.tokens);
+    if (rpm !== undefined) observed.advertisedRpm = rpm;
+    if (tpm !== undefined) observed.advertisedTpm = tpm;
+    const fields = Object.entries(observed);
+    if (fields.length === 0) return;
+    const known = this.#known.get(model);
+    const next: LimiterRecord = { ...known, ...observed };
+    // An instance that has seen the record (every caller has: it reserved first) knows whether this changes what
+    // is enforced; one that has not lets the write's condition decide.
+    if (known !== undefined && sameLimits(effectiveLimits(configured, known), effectiveLimits(configured, next))) {
+      return;
+    }
+
+    const values: Record<string, unknown> = { ':now': this.#now() };
+    // The stored limit enforces something else: it is missing or another value where the observed one lowers the
+    // configured limit, or lowers it where the observed one does not.
+    const differs: string[] = [];
+    for (const limit of ['rpm', 'tpm'] as const) {
+      const attribute = ADVERTISED[limit];
+      const value = observed[attribute];
+      const ceiling = configured[limit];
+      if (value === undefined || ceiling === undefined) continue;
+      values[`:${attribute}`] = value;
+      if (value < ceiling) {
+        differs.push(`attribute_not_exists(${attribute}) OR ${attribute} <> :${attribute}`);
+      } else {
+        values[`:ceiling_${attribute}`] = ceiling;
+        differs.push(`${attribute} < :ceiling_${attribute}`);
+      }
+    }
+    try {
+      const { Attributes } = await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: this.#key(model),
+          UpdateExpression: `SET ${fields.map(([attribute]) => `${attribute} = :${attribute}`).join(', ')}, advertisedAt = :now`,
+          // Another instance may have stored the same observation already: then there is nothing to write.
+          ConditionExpression: differs.join(' OR '),
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      // Written only by this class.
+      this.#learn(model, (Attributes ?? next) as LimiterRecord);
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      // The record enforces these limits already; an emulator that does not return it leaves us our own view.
+      this.#learn(model, error.Item ? (unmarshall(error.Item) as LimiterRecord) : next);
+    }
+  }
+
+  /** The charges of a reservation under the effective limits of `record`. */
+  #charges(configured: ModelLimits, record: LimiterRecord, tokens: number) {
+    const limits = effectiveLimits(configured, record);
+    const requests = limits.rpm === undefined ? undefined : gcraParameters(limits.rpm);
+    const tokenParams = limits.tpm === undefined ? undefined : gcraParameters(limits.tpm, this.#largestCost);
+    const charges: [attribute: 'tatRequests' | 'tatTokens', params: GcraParameters, cost: number][] = [];
+    if (requests !== undefined) charges.push(['tatRequests', requests, 1]);
+    if (tokenParams !== undefined) charges.push(['tatTokens', tokenParams, tokens]);
+    return { charges, tokenParams };
+  }
+
+  /** Remembers the record as the model's current one, telling the listener when its effective limits moved. */
+  #learn(model: string, record: LimiterRecord): void {
+    const configured = this.#limits[model] ?? {};
+    const from = effectiveLimits(configured, this.#known.get(model) ?? {});
+    this.#known.set(model, record);
+    const to = effectiveLimits(configured, record);
+    if (sameLimits(from, to)) return;
+    this.#listener?.({
+      model,
+      configured: { rpm: configured.rpm, tpm: configured.tpm },
+      advertised: { rpm: record.advertisedRpm, tpm: record.advertisedTpm },
+      from,
+      to,
+    });
   }
 
   async #read(model: string): Promise<LimiterRecord> {
@@ -250,4 +434,27 @@ export class RateLimiter {
   #key(model: string) {
     return { pk: `LIMIT#${model}`, sk: 'LIMIT' };
   }
+}
+
+/**
+ * Conditions under which the record still advertises the limits `known` gave: for each configured limit, the
+ * same lowered value, or (when none lowered it) none or one at least the configured value. A reservation paced
+ * by stale limits then fails its condition and gets the current record back, instead of a separate read.
+ */
+function advertisedConditions(configured: ModelLimits, known: LimiterRecord, values: Record<string, unknown>) {
+  const conditions: string[] = [];
+  for (const limit of ['rpm', 'tpm'] as const) {
+    const ceiling = configured[limit];
+    if (ceiling === undefined) continue;
+    const attribute = ADVERTISED[limit];
+    const seen = known[attribute];
+    if (seen !== undefined && seen < ceiling) {
+      values[`:${attribute}`] = seen;
+      conditions.push(`${attribute} = :${attribute}`);
+    } else {
+      values[`:ceiling_${attribute}`] = ceiling;
+      conditions.push(`(attribute_not_exists(${attribute}) OR ${attribute} >= :ceiling_${attribute})`);
+    }
+  }
+  return conditions;
 }

@@ -1,7 +1,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { getSecret, SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
@@ -52,6 +53,11 @@ export interface RuntimeOverrides {
   llm?: LlmClient;
   /** Where the API key comes from; by default the Secrets Manager secret named in the environment. */
   apiKey?: () => Promise<string>;
+  /**
+   * The Secrets Manager client the API key secret is read through (e.g. the local runtime's), with the same
+   * Powertools provider and caching as the default client.
+   */
+  secrets?: SecretsManagerClient;
   logger?: Logger;
   now?: () => number;
   faults?: CrashInjector;
@@ -85,7 +91,9 @@ export function runtimeFromEnvironment(
     });
   const sqs = overrides.sqs ?? tracer.captureAWSv3Client(new SQSClient({}));
   const telemetry = new Telemetry({ stage: config.stage, sink: overrides.emf, tracer });
-  const apiKey = overrides.apiKey ?? (() => apiKeyFromSecret(environment.LLM_API_KEY_SECRET_ARN));
+  const secrets =
+    overrides.secrets === undefined ? undefined : new SecretsProvider({ awsSdkV3Client: overrides.secrets });
+  const apiKey = overrides.apiKey ?? (() => apiKeyFromSecret(environment.LLM_API_KEY_SECRET_ARN, secrets));
   const logger = overrides.logger ?? new Logger({ serviceName: SERVICE_NAME, persistentKeys: { stage: config.stage } });
   const breakers = new Map<string, CircuitBreaker>();
   const breakerOptions = { ...config.breaker, probeLeaseMs: config.llm.timeoutMs + 5000, cacheMs: BREAKER_CACHE_MS };
@@ -108,6 +116,12 @@ export function runtimeFromEnvironment(
       config.limits,
       config.maxOutputTokens + LARGEST_PROMPT_TOKENS,
       now,
+      (change) => {
+        const below = (to: number | undefined, from: number | undefined) => (to ?? Infinity) < (from ?? Infinity);
+        const lowered = below(change.to.rpm, change.from.rpm) || below(change.to.tpm, change.from.tpm);
+        if (lowered) logger.warn('provider lowered its rate limits: pacing the model by them', { ...change });
+        else logger.info('provider raised its rate limits: pacing the model by them', { ...change });
+      },
     ),
     budget: new DailyBudget(dynamo, environment.STATE_TABLE_NAME, config.dailyBudgetUsd, now),
     breaker: (dependency) => {
@@ -164,9 +178,25 @@ function parseRuntimeConfig(text: string): RuntimeConfig {
 
 const secretJsonSchema = z.object({ apiKey: z.string().min(1) });
 
-/** The secret holds the key as plain text or as JSON `{"apiKey": "..."}`. */
-async function apiKeyFromSecret(secretArn: string): Promise<string> {
-  const value = await getSecret(secretArn, { maxAge: SECRET_MAX_AGE_SECONDS });
+/**
+ * The LLM API key from its secret, cached for a few minutes: the secret holds the key as plain text or as JSON
+ * `{"apiKey": "..."}`. Read through `provider` when given (e.g. one with the local runtime's client), else through
+ * Powertools' default provider.
+ * @throws {Error} naming the secret when it cannot be read; {@link RuntimeConfigError} when it holds no key.
+ * @example const key = await apiKeyFromSecret(process.env.LLM_API_KEY_SECRET_ARN);
+ */
+export async function apiKeyFromSecret(secretArn: string, provider?: SecretsProvider): Promise<string> {
+  const options = { maxAge: SECRET_MAX_AGE_SECONDS };
+  let value: unknown;
+  try {
+    value = await (provider === undefined ? getSecret(secretArn, options) : provider.get(secretArn, options));
+  } catch (error) {
+    // Left unclassified, so retryable: Secrets Manager may be only briefly unreachable or throttling.
+    throw new Error(
+      `cannot read the LLM API key from secret ${secretArn}: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+  }
   if (typeof value !== 'string' || value.trim() === '') {
     throw new RuntimeConfigError(`secret ${secretArn} has no string value: set the LLM API key in it`);
   }

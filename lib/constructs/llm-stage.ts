@@ -1,8 +1,6 @@
-import { join } from 'node:path';
 import { Duration, Validations } from 'aws-cdk-lib';
-import { Architecture, type ILayerVersion, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
@@ -11,14 +9,8 @@ import type { StageConfig } from '#lib/config.ts';
 import type { RuntimeConfig, Stage, StageEnvironment } from '#shared/runtime-config.ts';
 import type { MemoryTable } from './memory-table.ts';
 import { RedrivableQueue } from './redrivable-queue.ts';
+import { type FunctionDependencyLayer, SluiceFunction } from './sluice-function.ts';
 import type { StateTable } from './state-table.ts';
-
-/** Lets ESM output load the CommonJS dependencies esbuild bundles (they call `require`). */
-const CREATE_REQUIRE_BANNER =
-  "import { createRequire as __sluiceCreateRequire } from 'node:module'; const require = __sluiceCreateRequire(import.meta.url);";
-
-/** The Lambda Node.js runtime provides the AWS SDK v3. */
-const RUNTIME_PROVIDED_MODULES = ['@aws-sdk/*'];
 
 /** Properties of {@link LlmStage}. */
 export interface LlmStageProps {
@@ -55,7 +47,7 @@ export interface LlmStageProps {
    * Layer providing shared third-party modules, which the bundle then leaves out.
    * @default none: every dependency is bundled
    */
-  readonly dependencyLayer?: { readonly layer: ILayerVersion; readonly packages: readonly string[] };
+  readonly dependencyLayer?: FunctionDependencyLayer;
 }
 
 /**
@@ -92,7 +84,7 @@ export class LlmStage extends Construct {
 
     this.logGroup = new LogGroup(this, 'LogGroup', { retention: props.logRetention });
 
-    const environment: StageEnvironment & Record<string, string> = {
+    const environment: StageEnvironment = {
       STATE_TABLE_NAME: props.stateTable.tableName,
       MEMORY_TABLE_NAME: props.memoryTable.tableName,
       QUEUE_URL: input.queue.queueUrl,
@@ -100,40 +92,19 @@ export class LlmStage extends Construct {
       DLQ_URL: input.deadLetterQueue.queueUrl,
       LLM_API_KEY_SECRET_ARN: props.apiKeySecret.secretArn,
       SLUICE_RUNTIME_CONFIG: JSON.stringify(props.runtimeConfig),
-      POWERTOOLS_SERVICE_NAME: 'sluice',
-      POWERTOOLS_METRICS_NAMESPACE: 'Sluice',
-      POWERTOOLS_LOG_LEVEL: props.logLevel,
-      NODE_OPTIONS: '--enable-source-maps',
     };
 
-    const layer = props.dependencyLayer;
-    this.function = new NodejsFunction(this, 'Function', {
+    this.function = new SluiceFunction(this, 'Function', {
       description: `sluice ${props.stage} stage`,
       entry: props.entry,
-      handler: 'handler',
       projectRoot: props.projectRoot,
-      depsLockFilePath: join(props.projectRoot, 'package-lock.json'),
-      runtime: Runtime.NODEJS_24_X,
-      architecture: Architecture.ARM_64,
       memorySize: settings.memoryMb,
       timeout,
-      tracing: Tracing.ACTIVE,
       logGroup: this.logGroup,
+      logLevel: props.logLevel,
       environment,
       ...(props.reservedConcurrencyEnabled ? { reservedConcurrentExecutions: settings.reservedConcurrency } : {}),
-      ...(layer === undefined ? {} : { layers: [layer.layer] }),
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node24',
-        mainFields: ['module', 'main'],
-        banner: CREATE_REQUIRE_BANNER,
-        externalModules: [...RUNTIME_PROVIDED_MODULES, ...(layer?.packages ?? [])],
-        minify: true,
-        sourceMap: true,
-        // Stack traces need the mappings only; the sources would double the bundle.
-        sourcesContent: false,
-        forceDockerBundling: false,
-      },
+      ...(props.dependencyLayer === undefined ? {} : { dependencyLayer: props.dependencyLayer }),
     });
 
     const eventSource = new SqsEventSource(input.queue, {
@@ -156,22 +127,7 @@ export class LlmStage extends Construct {
   }
 
   private acknowledgeFindings(): void {
-    const fn = Validations.of(this.function);
-    fn.acknowledge(
-      {
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-        reason: 'The AWS managed basic execution policy only lets the function write its own CloudWatch logs.',
-      },
-      {
-        id: 'AwsSolutions-IAM5[Resource::*]',
-        reason:
-          'X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions.',
-      },
-      {
-        id: 'Serverless-LambdaStarPermissions',
-        reason:
-          'The only wildcard is the X-Ray tracing statement, whose actions support no resource-level permissions.',
-      },
+    Validations.of(this.function).acknowledge(
       {
         id: 'Serverless-LambdaDLQ',
         reason:

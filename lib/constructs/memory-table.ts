@@ -27,4 +27,9 @@ export class MemoryTable extends Table {
   grantItemReadWrite(grantee: IGrantable): Grant {
     return Grant.addToPrincipal({ grantee, actions: [...ITEM_READ_WRITE_ACTIONS], resourceArns: [this.tableArn] });
   }
+
+  /** Lets `grantee` look related items up (Query), and nothing else. */
+  grantLookup(grantee: IGrantable): Grant {
+    return Grant.addToPrincipal({ grantee, actions: ['dynamodb:Query'], resourceArns: [this.tableArn] });
+  }
 }

@@ -1,6 +1,7 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import {
   type AlarmBase,
+  Color,
   ComparisonOperator,
   type Dashboard,
   type IMetric,
@@ -43,6 +44,9 @@ export const RUNBOOK_SECTIONS = {
   budget: 'daily-budget-used',
   rebilledCalls: 're-billed-calls',
   degradedRatio: 'too-many-degraded-items',
+  stagePaused: 'stage-paused',
+  resumeUnverified: 'resume-not-verified',
+  supervisorErrors: 'supervisor-errors',
 } as const;
 export type AlarmKind = keyof typeof RUNBOOK_SECTIONS;
 const ALARM_KINDS = Object.keys(RUNBOOK_SECTIONS) as [AlarmKind, ...AlarmKind[]];
@@ -85,6 +89,14 @@ export interface ObservedStage {
   readonly model: string;
 }
 
+/** The supervisor as the dashboard and alarms see it. */
+export interface ObservedSupervisor {
+  /** The supervisor function, whose failed invocations raise an alarm. */
+  readonly function: LambdaFunction;
+  /** Minutes between two scheduled invocations: the period of its alarms, which see one look per period. */
+  readonly scheduleMinutes: number;
+}
+
 /** Properties of {@link Observability}. */
 export interface ObservabilityProps {
   /** The stages in pipeline order. */
@@ -98,6 +110,11 @@ export interface ObservabilityProps {
   readonly fallbackModel?: string;
   readonly thresholds: AlarmThresholds;
   /**
+   * The supervisor, which gets the dashboard's self-healing row and its alarms.
+   * @default none: no self-healing row, no supervisor alarms
+   */
+  readonly supervisor?: ObservedSupervisor;
+  /**
    * Email address subscribed to the alarm topic.
    * @default no subscription
    */
@@ -107,6 +124,10 @@ export interface ObservabilityProps {
 const COUNT_AXIS: YAxisProps = { min: 0, showUnits: false };
 /** A per-widget range long enough for daily sums to read as a trend, whatever range the dashboard shows. */
 const DAILY_RANGE = '-P14D';
+/** CloudWatch evaluates at most one day of periods. */
+const MAX_EVALUATED_MINUTES = 24 * 60;
+/** Adaptive concurrency never lowers an event source's maximum concurrency below this (SQS event sources' floor). */
+const MIN_EVENT_SOURCE_CONCURRENCY = 2;
 
 const FLOW_METRICS = [
   { metric: 'ItemsReceived', title: 'Received', width: 8 },
@@ -134,7 +155,7 @@ function unique(values: readonly (string | undefined)[]): string[] {
 
 /**
  * The stack's monitoring: one CloudWatch dashboard read top-down (pipeline flow, queues, functions, LLM calls,
- * token economics, degraded and re-billed items) and the alarms, every one notifying one encrypted SNS topic and
+ * token economics, degraded and re-billed items, and the supervisor's self-healing when there is one) and the alarms, every one notifying one encrypted SNS topic and
  * linking to its runbook section. Built on the cdk-monitoring-constructs facade: it owns the dashboard, names the
  * alarms after the stack, and sets their action once.
  * @example
@@ -192,6 +213,7 @@ export class Observability extends Construct {
     this.addLlmRow();
     this.addTokenEconomicsRow();
     this.addDegradedRow();
+    if (props.supervisor !== undefined) this.addSelfHealingRow(props.supervisor);
 
     const dashboard = dashboards.createdDashboard();
     if (dashboard === undefined) throw new Error('the dashboard factory created no dashboard');
@@ -231,7 +253,7 @@ export class Observability extends Construct {
         markdown: [
           '# sluice',
           'Read top-down: **pipeline flow**, **queues** and their DLQs, **functions**, **LLM calls**, **token economics**, ' +
-            `**degraded and re-billed** items. Every alarm notifies the alarm topic; what each means and what to do is in ${runbook}.`,
+            `**degraded and re-billed** items${this.#props.supervisor === undefined ? '' : ', **self-healing** (the supervisor)'}. Every alarm notifies the alarm topic; what each means and what to do is in ${runbook}.`,
         ].join('\n\n'),
         width: 24,
         height: 3,
@@ -629,6 +651,156 @@ export class Observability extends Construct {
                 },
               },
             },
+          ],
+        },
+      ],
+    });
+  }
+
+  private addSelfHealingRow(supervisor: ObservedSupervisor): void {
+    const { stages, thresholds } = this.#props;
+    const schedule = Duration.minutes(supervisor.scheduleMinutes);
+    // The supervisor reports once per scheduled invocation: an alarm period shorter than the schedule would see
+    // gaps between looks as missing data.
+    const pausedPeriods = Math.min(
+      Math.ceil(thresholds.stagePausedMinutes / supervisor.scheduleMinutes),
+      Math.floor(MAX_EVALUATED_MINUTES / supervisor.scheduleMinutes),
+    );
+    const failedInvocations = Math.min(
+      thresholds.supervisorFailedInvocations,
+      Math.floor(MAX_EVALUATED_MINUTES / supervisor.scheduleMinutes),
+    );
+    const models = unique(stages.flatMap((stage) => this.modelsOf(stage)));
+
+    const paused = stages.map(
+      ({ stage }): CustomMetric => ({
+        metric: sluiceMetric('StagePaused', { stage }, { statistic: 'Maximum', label: stage }),
+        alarmFriendlyName: `StagePaused-${stage}`,
+        addAlarm: {
+          Warning: {
+            threshold: 1,
+            comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            period: schedule,
+            evaluationPeriods: pausedPeriods,
+            datapointsToAlarm: pausedPeriods,
+            // The supervisor reports the gauge at every look; no data means no look, which its own alarm covers.
+            treatMissingDataOverride: TreatMissingData.NOT_BREACHING,
+            ...this.described(
+              'stagePaused',
+              stage,
+              `The ${stage} stage's event source has been disabled for ${thresholds.stagePausedMinutes} minutes or more, by the supervisor (its models unavailable, or the day's budget spent) or by an operator: its items wait in its queue, nothing is lost, nothing moves.`,
+            ),
+          },
+        },
+      }),
+    );
+    const unverified = stages.flatMap(({ stage }): CustomMetric[] => [
+      sluiceMetric('ResumeVerified', { stage }, { statistic: 'Sum', label: `${stage} verified` }),
+      {
+        metric: sluiceMetric('ResumeUnverified', { stage }, { statistic: 'Sum', label: `${stage} unverified` }),
+        alarmFriendlyName: `ResumeUnverified-${stage}`,
+        addAlarm: {
+          Critical: {
+            threshold: 1,
+            comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluationPeriods: 1,
+            // Counted only when a verify window ends without progress: no data means no failed resume.
+            treatMissingDataOverride: TreatMissingData.NOT_BREACHING,
+            ...this.described(
+              'resumeUnverified',
+              stage,
+              `The supervisor resumed the ${stage} stage, but within its verify window (supervisor.verifySeconds) the stage processed nothing while its queue held messages: the event source is enabled and the stage still does not work.`,
+            ),
+          },
+        },
+      },
+    ]);
+    const supervisorErrors: CustomMetric = {
+      metric: supervisor.function.metricErrors({ statistic: 'Sum', label: 'Errors' }),
+      alarmFriendlyName: 'SupervisorErrors',
+      addAlarm: {
+        Critical: {
+          threshold: 0,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+          period: schedule,
+          evaluationPeriods: failedInvocations,
+          datapointsToAlarm: failedInvocations,
+          // Lambda reports Errors only for periods with invocations: no data means no failed invocation.
+          treatMissingDataOverride: TreatMissingData.NOT_BREACHING,
+          ...this.described(
+            'supervisorErrors',
+            'supervisor',
+            `The supervisor failed ${failedInvocations} scheduled invocation(s) in a row: nothing pauses, resumes, scales or re-enriches the stages, and a stage it paused stays paused (its stage-paused alarm then sees no data).`,
+          ),
+        },
+      },
+    };
+
+    this.monitoring.addLargeHeader('Self-healing');
+    this.monitoring.monitorCustom({
+      alarmFriendlyName: 'SelfHealing',
+      humanReadableName: "The supervisor's pauses, probes, resumes, concurrency and re-enrichment",
+      metricGroups: [
+        {
+          title: 'Stages paused (1 = event source disabled)',
+          graphWidgetWidth: 8,
+          graphWidgetAxis: { min: 0, max: 1, showUnits: false },
+          metrics: paused,
+        },
+        ...stages.map((stage) => ({
+          title: `${capitalized(stage.stage)}: effective concurrency against the configured maximum`,
+          graphWidgetWidth: 8,
+          graphWidgetAxis: COUNT_AXIS,
+          metrics: [
+            sluiceMetric(
+              'EffectiveConcurrency',
+              { stage: stage.stage },
+              { statistic: 'Minimum', label: 'Effective (lowest in the period)' },
+            ),
+          ],
+          horizontalAnnotations: [
+            { value: stage.maxConcurrency, label: `Configured maximum (${stage.maxConcurrency})`, color: Color.RED },
+            { value: MIN_EVENT_SOURCE_CONCURRENCY, label: `Floor (${MIN_EVENT_SOURCE_CONCURRENCY})` },
+          ],
+        })),
+        {
+          title: 'Automatic pauses and resumes',
+          graphWidgetWidth: 8,
+          graphWidgetAxis: COUNT_AXIS,
+          metrics: stages.flatMap(({ stage }) => [
+            sluiceMetric('StageAutoPaused', { stage }, { statistic: 'Sum', label: `${stage} paused` }),
+            sluiceMetric('StageAutoResumed', { stage }, { statistic: 'Sum', label: `${stage} resumed` }),
+          ]),
+        },
+        {
+          title: 'Resumes verified and unverified',
+          graphWidgetWidth: 8,
+          graphWidgetAxis: COUNT_AXIS,
+          metrics: unverified,
+        },
+        {
+          title: 'Probe calls and failures by model',
+          graphWidgetWidth: 8,
+          graphWidgetAxis: COUNT_AXIS,
+          metrics: models.flatMap((dependency) => [
+            sluiceMetric('ProbeCalls', { dependency }, { statistic: 'Sum', label: `${dependency} probes` }),
+            sluiceMetric('ProbeFailures', { dependency }, { statistic: 'Sum', label: `${dependency} failed` }),
+          ]),
+        },
+        {
+          title: 'Items re-enriched (re-queued for a redraft with history)',
+          graphWidgetWidth: 12,
+          graphWidgetAxis: COUNT_AXIS,
+          metrics: [sluiceMetric('ItemsReenriched', {}, { statistic: 'Sum', label: 'Re-enriched' })],
+        },
+        {
+          title: 'Supervisor invocations, errors and throttles',
+          graphWidgetWidth: 12,
+          graphWidgetAxis: COUNT_AXIS,
+          metrics: [
+            supervisor.function.metricInvocations({ statistic: 'Sum', label: 'Invocations' }),
+            supervisorErrors,
+            supervisor.function.metricThrottles({ statistic: 'Sum', label: 'Throttles' }),
           ],
         },
       ],

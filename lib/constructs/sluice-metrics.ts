@@ -28,7 +28,7 @@ export type MetricWithDimensions<Set extends DimensionSet> = {
 }[MetricName];
 
 /** Statistics the dashboard and alarms use. */
-export type SluiceStatistic = 'Sum' | 'Maximum' | 'Average' | 'p50' | 'p90' | 'p99';
+export type SluiceStatistic = 'Sum' | 'Minimum' | 'Maximum' | 'Average' | 'p50' | 'p90' | 'p99';
 
 /** How to aggregate a metric. */
 export interface SluiceMetricOptions {

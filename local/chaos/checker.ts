@@ -6,12 +6,14 @@ import { peekAll, queueDepth } from '#local/queue-io.ts';
 import { type RunReport, summariseUsage } from '#local/run-report.ts';
 import { requiredOutput, scanAll } from '#local/table-reads.ts';
 import type { CallEntry, UsageRow } from '#shared/call-ledger.ts';
+import { NO_HISTORY } from '#shared/item-claim.ts';
 import { ITEM_STATES, type ItemRecord, type ItemState, TERMINAL_STATES } from '#shared/item-store.ts';
 import type { Stage } from '#shared/runtime-config.ts';
 import { publishedEventSchema } from '#shared/schemas.ts';
 import type { SimulatorStats } from '#sim/server.ts';
 import type { CrashCounts, CrashReport } from './crashes.ts';
 import type { Scenario } from './scenario.ts';
+import { type SelfHealingInput, selfHealingChecks } from './self-healing.ts';
 import type { TimelineReport } from './timeline.ts';
 
 /**
@@ -84,6 +86,10 @@ export interface CheckerInput {
   /** Whether the pipeline settled (every item finished, or parked when that is expected) before the timeout. */
   settled: boolean;
   elapsedMs: number;
+  /** Calls the provider answered to the supervisor's probes: they belong to no item, so no ledger entry. */
+  probeCallsAnswered?: number;
+  /** What self-healing is checked from (see self-healing.ts). */
+  selfHealing?: Omit<SelfHealingInput, 'scenario' | 'timeline'>;
 }
 
 export interface CheckOutcome {
@@ -291,7 +297,14 @@ export async function checkRun(input: CheckerInput): Promise<CheckOutcome> {
     },
     missingEvents.map((item) => item.itemId),
   );
-  const multiplyPublished = [...publicationsByItem].filter(([, ids]) => ids.size > 1).map(([id]) => id);
+  // A redraft with history (re-enrichment) publishes the item again under its next generation: one publication
+  // per generation is exactly once.
+  const multiplyPublished = [...publicationsByItem]
+    .filter(([itemId, ids]) => {
+      const generations = [...ids].map((id) => /#g(\d+)#/.exec(id)?.[1] ?? '0');
+      return new Set(generations).size < ids.size || ids.size > (items.get(itemId)?.generation ?? 0) + 1;
+    })
+    .map(([id]) => id);
   const notPublished = [...publicationsByItem.keys()].filter((id) => items.get(id)?.state !== 'PUBLISHED');
   const duplicated = [...new Set([...multiplyPublished, ...notPublished])];
   check(
@@ -302,7 +315,7 @@ export async function checkRun(input: CheckerInput): Promise<CheckOutcome> {
       limit: 0,
       detail:
         duplicated.length === 0
-          ? `${publicationsByItem.size} item(s) published, each under one publicationId`
+          ? `${publicationsByItem.size} item(s) published, each under one publicationId (per generation)`
           : [
               multiplyPublished.length > 0
                 ? `published under several publicationIds: ${listed(multiplyPublished.map((id) => `${id} (${[...(publicationsByItem.get(id) ?? [])].join(', ')})`))}`
@@ -377,7 +390,7 @@ export async function checkRun(input: CheckerInput): Promise<CheckOutcome> {
     },
     paidTwice.map((key) => key.split(' ')[0] ?? key),
   );
-  const served = input.simulator?.requestsServed ?? calls.length;
+  const served = (input.simulator?.requestsServed ?? calls.length) - (input.probeCallsAnswered ?? 0);
   const unrecorded = served - calls.length;
   check({
     name: 'unrecordedCalls',
@@ -424,6 +437,28 @@ export async function checkRun(input: CheckerInput): Promise<CheckOutcome> {
   // --- Outages: calls stop until the breaker's probes find the provider back -----------------------------------
   check(providerOutageCheck(scenario, input));
   check(memoryOutageCheck(scenario, input));
+  if (input.selfHealing !== undefined) {
+    for (const result of selfHealingChecks({ ...input.selfHealing, scenario, timeline: input.timeline })) check(result);
+  }
+  if (scenario.expect.reenriched) {
+    const left = [...items.values()]
+      .filter((item) => item.state === 'PUBLISHED' && (item.degraded ?? []).includes(NO_HISTORY))
+      .map((item) => item.itemId);
+    const redrafted = [...items.values()].filter((item) => (item.generation ?? 0) > 0).length;
+    check(
+      {
+        name: 'reenrichedWithHistory',
+        ok: left.length === 0 && redrafted > 0,
+        observed: left.length,
+        limit: 0,
+        detail:
+          left.length === 0
+            ? `${redrafted} item(s) drafted without history were redrafted with history; none is left without`
+            : `${left.length} published item(s) still drafted without history: ${listed(left)}`,
+      },
+      left,
+    );
+  }
 
   // --- Dead letters: bad input costs nothing; waiting is not failing ----------------------------------------
   const deadLetters = [...items.values()].filter((item) => item.state === 'DEAD_LETTER');

@@ -1,13 +1,15 @@
 import { parseIntakeMessage } from '#functions/extract/extract.ts';
+import type { LookReport } from '#functions/supervisor/supervisor.ts';
 import { type DevRuntime, type DevRuntimeOptions, startDevRuntime } from '#local/dev-runtime.ts';
 import { LocalMetrics, type MetricsSummary, summariseMetrics } from '#local/local-metrics.ts';
 import type { PollerStats } from '#local/poller.ts';
 import { type PipelineSnapshot, readSnapshot } from '#local/progress.ts';
 import { queueDepth, sendBodies } from '#local/queue-io.ts';
 import { requiredOutput, scanAll } from '#local/table-reads.ts';
+import { itemsWithoutHistory } from '#shared/degraded-items.ts';
 import { type ItemRecord, TERMINAL_STATES } from '#shared/item-store.ts';
 import type { Stage } from '#shared/runtime-config.ts';
-import type { LlmSimulatorOptions, SimulatorStats } from '#sim/server.ts';
+import type { CallRecord, LlmSimulatorOptions, SimulatorStats } from '#sim/server.ts';
 import { type CheckCounts, type CheckResult, checkRun, type ItemEvidence } from './checker.ts';
 import { ChaosCrashes, type CrashReport } from './crashes.ts';
 import { chaosMessages } from './items.ts';
@@ -87,14 +89,21 @@ export async function runChaos(scenario: Scenario, options: RunChaosOptions = {}
     });
 
   progress({ phase: 'starting', elapsedMs: 0, total: 0 });
+  const providerCalls: CallRecord[] = [];
+  const looks: LookReport[] = [];
   const dev = await startDevRuntime({
     config: scenario.config,
     simulator: {
       seed: scenario.seed,
       ...(scenario.simulator.latencyMs !== undefined && { latencyMs: scenario.simulator.latencyMs }),
       faults: scenario.simulator.faults,
-      ...(options.runtime?.onCall && { onCall: options.runtime.onCall }),
+      onCall: (call) => {
+        providerCalls.push(call);
+        options.runtime?.onCall?.(call);
+      },
     },
+    onSupervisorLook: (look) => looks.push(look),
+    wrapSupervisorMemory: (memory) => timeline.memory(memory),
     ...(options.runtime?.llm && { llm: options.runtime.llm }),
     ...(options.runtime?.instrument && { instrument: options.runtime.instrument }),
     ...(options.runtime?.sdkRetries !== undefined && { sdkRetries: options.runtime.sdkRetries }),
@@ -160,7 +169,9 @@ export async function runChaos(scenario: Scenario, options: RunChaosOptions = {}
     );
     const runMs = Date.now() - runStarted;
     timeline.stop();
-    // Nothing may move while the checker reads: the event sources stop first, waiting for what is in flight.
+    // Nothing may move while the checker reads: the supervisor and the event sources stop first, waiting for what
+    // is in flight.
+    await dev.supervisor.stop();
     await Promise.all(dev.local.pollers.map((poller) => poller.stop()));
 
     progress({ phase: 'checking', elapsedMs: runMs, total: accepted.size, simulator: dev.simulator?.stats() });
@@ -183,6 +194,8 @@ export async function runChaos(scenario: Scenario, options: RunChaosOptions = {}
       pollerTimeouts: pollers.reduce((sum, stats) => sum + stats.timeouts, 0),
       settled,
       elapsedMs: runMs,
+      probeCallsAnswered: providerCalls.filter((call) => call.caller !== undefined && call.status === 200).length,
+      selfHealing: { startedAt: runStarted, calls: providerCalls, looks },
     });
     const checkMs = Date.now() - checkStarted;
     return {
@@ -230,7 +243,12 @@ async function settle(
       onSnapshot(snapshot);
     }
     const done = TERMINAL_STATES.reduce((sum, state) => sum + snapshot.byState[state], 0);
-    if (done >= total && snapshot.queues.intake === 0 && snapshot.queues.draft === 0) {
+    if (
+      done >= total &&
+      snapshot.queues.intake === 0 &&
+      snapshot.queues.draft === 0 &&
+      !(scenario.expect.reenriched && (await awaitingReenrichment(dev, scenario)))
+    ) {
       onSnapshot(snapshot);
       return true;
     }
@@ -250,6 +268,16 @@ async function settle(
     }
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
+}
+
+/** Whether an item published without history may still be re-queued by the supervisor. */
+async function awaitingReenrichment(dev: DevRuntime, scenario: Scenario): Promise<boolean> {
+  const { maxPerItem } = scenario.pipeline.supervisor.reenrich;
+  const items = await itemsWithoutHistory(dev.dynamo, requiredOutput(dev.outputs, 'StateTableName'), {
+    max: 1,
+    accept: (item) => item.autoReenrichments < maxPerItem,
+  });
+  return items.length > 0;
 }
 
 /** No message visible or in flight, and every unfinished item waits (deferred) with a delayed message to wake it. */

@@ -120,8 +120,27 @@ export const scenarioSchema = z.strictObject({
        * malformed output). 0 means the scenario gives every item enough attempts.
        */
       transientDeadLetters: z.number().int().min(0).default(0),
+      /**
+       * The supervisor must pause every stage during each provider outage longer than `supervisor.pauseAfterSeconds`
+       * (within that threshold, a look and a call timeout of the outage's start), leave the provider to its probes
+       * while the stages are paused, and resume them after the outage.
+       */
+      autoPause: z.boolean().default(false),
+      /** Every item published without history must end redrafted with history (the supervisor's re-enrichment). */
+      reenriched: z.boolean().default(false),
+      /**
+       * After the last limit change, which lowers a model's requests per minute: at most `max429Percent` of that
+       * model's calls may be answered 429, and once the provider's minute has turned over, its answered calls must
+       * reach `minThroughputPercent` of the new limit while items wait.
+       */
+      limitDrop: z
+        .strictObject({
+          max429Percent: z.number().min(0).max(100),
+          minThroughputPercent: z.number().min(0).max(100),
+        })
+        .optional(),
     })
-    .default({ budgetExhausted: false, transientDeadLetters: 0 }),
+    .default({ budgetExhausted: false, transientDeadLetters: 0, autoPause: false, reenriched: false }),
 });
 
 type ParsedScenario = z.output<typeof scenarioSchema>;
@@ -205,6 +224,19 @@ export function parseScenario(raw: unknown, base: Record<string, unknown> = {}):
     }
   }
 
+  const { expect } = scenario;
+  if (expect.limitDrop !== undefined && limitChanges.length === 0) {
+    problems.push({ field: 'expect.limitDrop', message: 'needs a limit change in limitChanges to measure after' });
+  }
+  if (expect.autoPause && scenario.providerOutages.length === 0) {
+    problems.push({ field: 'expect.autoPause', message: 'needs a provider outage in providerOutages' });
+  }
+  if ((expect.autoPause || expect.reenriched) && pipeline?.supervisor.enabled === false) {
+    problems.push({
+      field: 'config.supervisor.enabled',
+      message: 'must be true: the scenario expects the supervisor to act',
+    });
+  }
   if (problems.length > 0 || pipeline === undefined) throw new ScenarioError(problems);
   const { simulator: _simulator, limitChanges: _changes, ...rest } = scenario;
   return {

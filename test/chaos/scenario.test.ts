@@ -44,7 +44,12 @@ describe('Function: parseScenario', () => {
     // Assess
     expect(scenario.items).toEqual({ count: 3, poison: 0, duplicates: 0 });
     expect(scenario.crashes).toEqual({ maxPerItem: 1 });
-    expect(scenario.expect).toEqual({ budgetExhausted: false, transientDeadLetters: 0 });
+    expect(scenario.expect).toEqual({
+      budgetExhausted: false,
+      transientDeadLetters: 0,
+      autoPause: false,
+      reenriched: false,
+    });
     expect(scenario.pipeline.maxAttempts).toBe(3);
     expect(scenario.simulator.faults).toEqual({});
   });

@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { StageControlOutcome } from '#cli/pause.ts';
 import type { StatusSnapshot } from '#cli/status-snapshot.ts';
@@ -126,6 +126,48 @@ describe('Commands: sluice pause and resume', () => {
     // Assess
     expect(run.code).toBe(0);
     expect(jsonOf<StageControlOutcome>(run)).toMatchObject({ changed: false, previousState: 'Enabled' });
+  });
+
+  it("shows what the supervisor did: a stage it paused, by 'auto', with its reason, in status JSON and text", async () => {
+    // Arrange: the draft model unavailable for an hour
+    const tableName = pipeline.outputs.StateTableName ?? '';
+    const since = Date.now() - 3_600_000;
+    await pipeline.dev.dynamo.send(
+      new PutCommand({
+        TableName: tableName,
+        Item: {
+          pk: 'BREAKER#gpt-4.1-mini',
+          sk: 'BREAKER',
+          state: 'open',
+          failures: 3,
+          openedAt: Date.now(),
+          openSince: since,
+          openUntil: Date.now() + 600_000,
+        },
+      }),
+    );
+
+    // Act
+    await pipeline.dev.supervisor.look();
+    const json = (await status()).eventSources.find((source) => source.stage === 'draft');
+    const text = await runCli(['status', '--outputs', outputs]);
+
+    // Assess
+    expect(json).toMatchObject({
+      enabled: false,
+      control: { paused: true, by: 'auto' },
+      supervisor: { pausedFor: 'provider', lastAction: { action: 'paused' } },
+    });
+    expect(json?.supervisor?.lastAction?.detail).toMatch(/gpt-4\.1-mini unavailable since/);
+    expect(text.stdout).toMatch(
+      /draft +PAUS\w+ .*paused by auto at .*; supervisor paused at .*Z: gpt-4\.1-mini unavailable/,
+    );
+
+    // Clean up: the operator resumes it (the breaker record goes first, so no look pauses it again)
+    await pipeline.dev.dynamo.send(
+      new DeleteCommand({ TableName: tableName, Key: { pk: 'BREAKER#gpt-4.1-mini', sk: 'BREAKER' } }),
+    );
+    expect((await runCli(['resume', 'draft', '--outputs', outputs])).code).toBe(0);
   });
 
   it.each([

@@ -54,14 +54,15 @@ function synthesizeWithBundling(sluice: SluiceConfigInput) {
   return { stack, assetDir };
 }
 
-describe('Bundling: the stage functions and the dependency layer, built without Docker', () => {
+describe('Bundling: the stage functions, the supervisor and the dependency layer, built without Docker', () => {
   it('bundles each function into one minified ES module with its source map', () => {
     // Act
     const { stack, assetDir } = synthesizeWithBundling({});
 
     // Assess
-    for (const stage of [stack.extract, stack.draft]) {
-      const dir = assetDir(stage.function);
+    expect(stack.supervisor).toBeDefined();
+    for (const fn of [stack.extract.function, stack.draft.function, stack.supervisor?.function]) {
+      const dir = assetDir(fn);
       const bundle = readFileSync(join(dir, 'index.mjs'), 'utf8');
       expect(bundle.startsWith('import { createRequire')).toBe(true);
       expect(bundle.length / bundle.split('\n').length).toBeGreaterThan(1000);
@@ -86,5 +87,7 @@ describe('Bundling: the stage functions and the dependency layer, built without 
     const bundle = readFileSync(join(assetDir(stack.extract.function), 'index.mjs'), 'utf8');
     expect(bundle).toMatch(/from\s*"openai"/);
     expect(bundle).toMatch(/from\s*"@middy\/core"/);
+    const supervisorBundle = readFileSync(join(assetDir(stack.supervisor?.function), 'index.mjs'), 'utf8');
+    expect(supervisorBundle).toMatch(/from\s*"openai"/);
   });
 });

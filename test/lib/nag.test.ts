@@ -25,6 +25,8 @@ describe('Compliance: cdk-nag AwsSolutions and Serverless packs', () => {
       { apiKeySecretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:k-AbC123' },
     ],
     ['reserved concurrency off', { reservedConcurrencyEnabled: false }],
+    ['the supervisor off', { supervisor: { enabled: false } }],
+    ['the supervisor ticking every 30 s', { supervisor: { intervalSeconds: 30 } }],
     [
       'an alarm email, a fallback model and a runbook URL',
       {

@@ -418,9 +418,16 @@ describe('Construct: SluiceStack', () => {
     const synth = synthesizeStack({ useDependencyLayer: true });
     const physicalNames = ['QueueName', 'TableName', 'FunctionName', 'LogGroupName', 'RoleName', 'Name', 'LayerName'];
 
+    // Resources of these types name the function they belong to in FunctionName: a reference, not a name.
+    const referringToAFunction = [
+      'AWS::Lambda::EventSourceMapping',
+      'AWS::Lambda::EventInvokeConfig',
+      'AWS::Lambda::Permission',
+    ];
+
     // Act
     const named = Object.entries(synth.template.toJSON().Resources as Record<string, TemplateResource>)
-      .filter(([, resource]) => resource.Type !== 'AWS::Lambda::EventSourceMapping')
+      .filter(([, resource]) => !referringToAFunction.includes(resource.Type))
       .filter(([, resource]) => physicalNames.some((key) => resource.Properties?.[key] !== undefined))
       .map(([id]) => id);
 
@@ -454,6 +461,7 @@ describe('Construct: SluiceStack', () => {
         'DraftFunctionName',
         'ExtractEventSourceMappingId',
         'DraftEventSourceMappingId',
+        'SupervisorFunctionName',
         'AlarmTopicArn',
         'DashboardName',
       ].sort(),

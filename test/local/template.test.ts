@@ -155,6 +155,61 @@ describe('Function: parseTemplate', () => {
     expect(fn).toEqual({ logicalId: 'BareFn', timeoutSeconds: 3, memoryMb: 128, environment: {} });
   });
 
+  it('describes an EventBridge schedule and its target function, and accepts its permission and invoke config', () => {
+    // Prepare
+    const template = fixtureTemplate();
+    const scheduled = {
+      ...template,
+      Resources: {
+        ...template.Resources,
+        Schedule: {
+          Type: 'AWS::Events::Rule',
+          Properties: {
+            ScheduleExpression: 'rate(1 minute)',
+            State: 'ENABLED',
+            Targets: [
+              {
+                Arn: { 'Fn::GetAtt': ['ExtractFn3B2A1C0D', 'Arn'] },
+                Id: 'Target0',
+                RetryPolicy: { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 },
+              },
+              { Arn: { Ref: 'AlarmTopic2D3E4F5A' }, Id: 'Target1' },
+            ],
+          },
+        },
+        SchedulePermission: {
+          Type: 'AWS::Lambda::Permission',
+          Properties: {
+            Action: 'lambda:InvokeFunction',
+            FunctionName: { 'Fn::GetAtt': ['ExtractFn3B2A1C0D', 'Arn'] },
+            Principal: 'events.amazonaws.com',
+            SourceArn: { 'Fn::GetAtt': ['Schedule', 'Arn'] },
+          },
+        },
+        InvokeConfig: {
+          Type: 'AWS::Lambda::EventInvokeConfig',
+          Properties: {
+            FunctionName: { Ref: 'ExtractFn3B2A1C0D' },
+            Qualifier: '$LATEST',
+            MaximumRetryAttempts: 0,
+            MaximumEventAgeInSeconds: 60,
+          },
+        },
+      },
+    };
+
+    // Act
+    const description = parseTemplate(scheduled);
+
+    // Assess
+    expect(description.rules).toEqual([
+      { logicalId: 'Schedule', scheduleExpression: 'rate(1 minute)', targetFunctionLogicalIds: ['ExtractFn3B2A1C0D'] },
+    ]);
+    expect(description.functions.map((fn) => fn.logicalId)).toEqual(['ExtractFn3B2A1C0D']);
+    expect(description.resourceTypes.SchedulePermission).toBe('AWS::Lambda::Permission');
+    expect(description.resourceTypes.InvokeConfig).toBe('AWS::Lambda::EventInvokeConfig');
+  });
+
   it('reads a DynamoDB global table (TableV2) like a table', () => {
     // Prepare
     const template = withResource('MemoryTable', {

@@ -371,4 +371,26 @@ describe('Class: CircuitBreaker', () => {
       expect((await breaker.acquire('first-instance')).kind).toBe('closed');
     });
   });
+
+  it('keeps when the outage began across failed probes, and forgets it when the breaker closes', async () => {
+    // Arrange
+    const { clock, breaker } = setup();
+    await fail(breaker, 3);
+    const began = clock.at;
+
+    // Act: two failed probes, a cooldown apart, then a successful one
+    for (let probe = 0; probe < 2; probe += 1) {
+      clock.advance(options.cooldownMs);
+      await breaker.onFailure(await breaker.acquire(`prober-${probe}`));
+    }
+    const duringOutage = await breaker.state();
+    clock.advance(options.cooldownMs);
+    await breaker.onSuccess(await breaker.acquire('prober-last'));
+    const afterOutage = await breaker.state();
+
+    // Assess: openedAt moves with every reopening; openSince stays at the outage's start
+    expect(duringOutage).toMatchObject({ state: 'open', openSince: began, openedAt: began + 2 * options.cooldownMs });
+    expect(afterOutage.state).toBe('closed');
+    expect(afterOutage.openSince).toBeUndefined();
+  });
 });

@@ -1,7 +1,19 @@
 import OpenAI from 'openai';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { LlmCallError } from '#shared/errors.ts';
-import { classifyLlmError, estimatePromptTokens, parseDuration, retryAfterMs } from '#shared/llm-client.ts';
+import {
+  advertisedLimits,
+  type CompletionRequest,
+  classifyLlmError,
+  estimatePromptTokens,
+  OpenAiLlmClient,
+  parseDuration,
+  retryAfterMs,
+} from '#shared/llm-client.ts';
+import { extractMessages } from '#shared/prompts.ts';
+import { knowledgeSchema, OUTPUT_FORMATS } from '#shared/schemas.ts';
+import { type LlmSimulator, manualClock, startLlmSimulator } from '#sim/server.ts';
+import { sample } from '../../sim/calls.ts';
 
 const apiError = (status: number, headers: Record<string, string> = {}) =>
   OpenAI.APIError.generate(status, { error: { message: `status ${status}` } }, undefined, new Headers(headers));
@@ -28,6 +40,16 @@ describe('Function: classifyLlmError', () => {
   it('retries connection failures and timeouts', () => {
     expect(classifyLlmError(new OpenAI.APIConnectionError({ message: 'ECONNREFUSED' })).kind).toBe('retryable');
     expect(classifyLlmError(new OpenAI.APIConnectionTimeoutError()).kind).toBe('retryable');
+  });
+
+  it('carries the limits a 429 advertised', () => {
+    // Act
+    const error = classifyLlmError(
+      apiError(429, { 'x-ratelimit-limit-requests': '60', 'x-ratelimit-limit-tokens': '150000' }),
+    );
+
+    // Assess
+    expect(error.limits).toEqual({ requests: 60, tokens: 150_000 });
   });
 
   it('carries the wait a 429 asked for', () => {
@@ -60,6 +82,85 @@ describe('Function: retryAfterMs', () => {
 
   it('says nothing when the provider said nothing', () => {
     expect(retryAfterMs(new Headers())).toBeUndefined();
+  });
+});
+
+describe('Function: advertisedLimits', () => {
+  it('reads the request and token limits', () => {
+    const headers = new Headers({ 'x-ratelimit-limit-requests': '500', 'x-ratelimit-limit-tokens': '200000' });
+    expect(advertisedLimits(headers)).toEqual({ requests: 500, tokens: 200_000 });
+  });
+
+  it('leaves out a limit that is absent, empty, not a number or not positive', () => {
+    expect(advertisedLimits(new Headers({ 'x-ratelimit-limit-tokens': '30000' }))).toEqual({ tokens: 30_000 });
+    expect(
+      advertisedLimits(new Headers({ 'x-ratelimit-limit-requests': 'many', 'x-ratelimit-limit-tokens': '' })),
+    ).toBeUndefined();
+    expect(
+      advertisedLimits(new Headers({ 'x-ratelimit-limit-requests': '0', 'x-ratelimit-limit-tokens': '-5' })),
+    ).toBeUndefined();
+    expect(advertisedLimits(new Headers())).toBeUndefined();
+    expect(advertisedLimits(undefined)).toBeUndefined();
+  });
+});
+
+describe('Class: OpenAiLlmClient', () => {
+  let sim: LlmSimulator | undefined;
+
+  afterEach(async () => {
+    await sim?.stop();
+    sim = undefined;
+  });
+
+  /** The simulator as the provider, with the given per-minute limits for gpt-4o-mini; time stands still. */
+  async function provider(limits: { rpm: number; tpm: number }) {
+    sim = await startLlmSimulator({
+      clock: manualClock(0),
+      faults: { limits: { perModel: { 'gpt-4o-mini': limits } } },
+    });
+    return new OpenAiLlmClient({ apiKey: async () => 'test', baseUrl: sim.url });
+  }
+
+  const request: CompletionRequest = {
+    itemId: 'item-1',
+    step: 'knowledge',
+    model: 'gpt-4o-mini',
+    messages: extractMessages({ item: sample(0) }),
+    format: { name: OUTPUT_FORMATS.knowledge, schema: knowledgeSchema },
+    maxTokens: 800,
+    timeoutMs: 10_000,
+  };
+
+  describe('Method: complete', () => {
+    it('reports the limits the provider advertised on an answer and on a 429', async () => {
+      // Prepare
+      const llm = await provider({ rpm: 2, tpm: 40_000 });
+
+      // Act: the third call in the same minute is over the limit
+      const answered = await llm.complete(request);
+      const last = await llm.complete(request);
+      const refused = await llm.complete(request).catch((error: unknown) => error);
+
+      // Assess: the second answer says the window has no request left, and when it frees one
+      expect(answered.limits).toEqual({ requests: 2, tokens: 40_000, remainingRequests: 1, resetRequestsMs: 0 });
+      expect(last.limits).toMatchObject({ remainingRequests: 0 });
+      expect(last.limits?.resetRequestsMs).toBeGreaterThan(50_000);
+      expect(refused).toBeInstanceOf(LlmCallError);
+      expect(refused).toMatchObject({ status: 429, limits: { requests: 2, tokens: 40_000 } });
+    });
+  });
+
+  describe('Method: probe', () => {
+    it('reports the limits the provider advertised', async () => {
+      // Prepare
+      const llm = await provider({ rpm: 45, tpm: 50_000 });
+
+      // Act
+      const answered = await llm.probe({ model: 'gpt-4o-mini', timeoutMs: 10_000, caller: 'supervisor' });
+
+      // Assess
+      expect(answered.limits).toEqual({ requests: 45, tokens: 50_000, remainingRequests: 44, resetRequestsMs: 0 });
+    });
   });
 });
 

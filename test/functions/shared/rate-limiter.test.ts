@@ -1,7 +1,16 @@
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RateLimitedError } from '#shared/errors.ts';
-import { gcraAdmit, gcraParameters, type ModelLimits, RateLimiter, type Reservation } from '#shared/rate-limiter.ts';
+import {
+  effectiveLimits,
+  gcraAdmit,
+  gcraParameters,
+  type LimitChange,
+  type ModelLimits,
+  RateLimiter,
+  type Reservation,
+} from '#shared/rate-limiter.ts';
 import { type StateTable, startStateTable } from '../../support/state-table.ts';
 
 const MINUTE = 60_000;
@@ -200,6 +209,17 @@ describe('Function: gcraAdmit', () => {
   });
 });
 
+describe('Function: effectiveLimits', () => {
+  it('lowers each configured limit to the advertised one, never raises it, and leaves unconfigured ones unlimited', () => {
+    expect(effectiveLimits({ rpm: 120, tpm: 50_000 }, { advertisedRpm: 60, advertisedTpm: 90_000 })).toEqual({
+      rpm: 60,
+      tpm: 50_000,
+    });
+    expect(effectiveLimits({ tpm: 50_000 }, { advertisedRpm: 60 })).toEqual({ rpm: undefined, tpm: 50_000 });
+    expect(effectiveLimits({ rpm: 120 }, {})).toEqual({ rpm: 120, tpm: undefined });
+  });
+});
+
 /** A clock the test moves by hand. */
 class FakeClock {
   at = TODAY;
@@ -239,6 +259,52 @@ describe('Class: RateLimiter', () => {
     const clock = new FakeClock();
     const limiter = new RateLimiter(table.dynamo, table.tableName, { [model]: limits }, largestCost, clock.now);
     return { model, clock, limiter };
+  }
+
+  /** A DynamoDB client that counts the requests it sends. */
+  function countingClient() {
+    const counter = { requests: 0 };
+    const client = {
+      send: (command: Parameters<typeof table.dynamo.send>[0]) => {
+        counter.requests += 1;
+        return table.dynamo.send(command);
+      },
+    } as unknown as typeof table.dynamo;
+    return { counter, client };
+  }
+
+  /** The model's shared record as stored. */
+  async function limitRecord(model: string): Promise<Record<string, unknown>> {
+    const { Item } = await table.dynamo.send(
+      new GetCommand({ TableName: table.tableName, Key: { pk: `LIMIT#${model}`, sk: 'LIMIT' }, ConsistentRead: true }),
+    );
+    return Item ?? {};
+  }
+
+  /**
+   * Callers that want more than any limit gives: after an admission they call again at once, after a refusal
+   * they come back exactly when told. The limiters take turns, for `forMs` of the clock; the admitted calls.
+   */
+  async function saturate(
+    limiters: readonly RateLimiter[],
+    model: string,
+    clock: FakeClock,
+    forMs: number,
+  ): Promise<{ at: number; cost: number }[]> {
+    const admitted: { at: number; cost: number }[] = [];
+    const end = clock.at + forMs;
+    for (let turn = 0; clock.at < end; turn += 1) {
+      const limiter = limiters[turn % limiters.length];
+      if (limiter === undefined) throw new Error('no limiter to call');
+      try {
+        await limiter.reserve(model, 1);
+        admitted.push({ at: clock.at, cost: 1 });
+      } catch (error) {
+        if (!(error instanceof RateLimitedError)) throw error;
+        clock.advance(error.retryAfterMs ?? 1000);
+      }
+    }
+    return admitted;
   }
 
   describe('Method: reserve', () => {
@@ -449,7 +515,191 @@ describe('Class: RateLimiter', () => {
     });
   });
 
+  describe('Method: observe', () => {
+    it('holds every instance back, without counting a 429, while the provider says its window has no request left', async () => {
+      // Prepare: the provider answers a call with no request left in its window for the next 2.5 s
+      const { model, clock, limiter } = setup({ rpm: 600 });
+      const other = new RateLimiter(table.dynamo, table.tableName, { [model]: { rpm: 600 } }, 1, clock.now);
+      await limiter.reserve(model, 1);
+
+      // Act
+      await limiter.observe(model, { requests: 600, remainingRequests: 0, resetRequestsMs: 2500 });
+
+      // Assess: nobody calls before the provider has room again, and no 429 was counted
+      clock.advance(2400);
+      expect((await refusal(other.reserve(model, 1))).retryAfterMs).toBeLessThanOrEqual(100);
+      clock.advance(100);
+      expect(await other.reserve(model, 1)).toBeDefined();
+      expect((await limitRecord(model))?.throttled).toBeUndefined();
+    });
+
+    it('does not hold anyone while the provider has requests left', async () => {
+      // Prepare
+      const { model, clock, limiter } = setup({ rpm: 600 });
+
+      // Act
+      await limiter.observe(model, { requests: 600, remainingRequests: 1, resetRequestsMs: 0 });
+
+      // Assess
+      expect(await limiter.reserve(model, 1)).toBeDefined();
+      expect((await limitRecord(model))?.heldUntil).toBeUndefined();
+      clock.advance(0);
+    });
+
+    it('keeps every minute within a lower advertised limit, and still uses most of it', async () => {
+      // Prepare: configured for 40 per minute; the provider advertises 20
+      const { model, clock, limiter } = setup({ rpm: 40 });
+
+      // Act: callers that want more than any limit, for three minutes
+      await limiter.observe(model, { requests: 20, tokens: 1_000_000 });
+      const admitted = await saturate([limiter], model, clock, 3 * MINUTE);
+
+      // Assess
+      expect(mostInAnyMinute(admitted)).toBeLessThanOrEqual(20);
+      expect(admitted.length).toBeGreaterThanOrEqual(0.85 * 3 * 20);
+    });
+
+    it('is followed by another instance on the same table, which learns it from its next reservation', async () => {
+      // Prepare: two instances of the same stage, both busy with the model before the provider lowers its limit
+      const { model, clock, limiter } = setup({ rpm: 40 });
+      const changes: LimitChange[] = [];
+      const other = new RateLimiter(table.dynamo, table.tableName, { [model]: { rpm: 40 } }, 1, clock.now, (change) =>
+        changes.push(change),
+      );
+      await saturate([limiter, other], model, clock, MINUTE);
+
+      // Act: only the first instance sees an answer advertising 20; only the other one calls from then on
+      await limiter.observe(model, { requests: 20 });
+      clock.advance(MINUTE);
+      const admitted = await saturate([other], model, clock, 3 * MINUTE);
+
+      // Assess
+      expect(mostInAnyMinute(admitted)).toBeLessThanOrEqual(20);
+      expect(admitted.length).toBeGreaterThanOrEqual(0.85 * 3 * 20);
+      expect(changes).toEqual([
+        {
+          model,
+          configured: { rpm: 40, tpm: undefined },
+          advertised: { rpm: 20, tpm: undefined },
+          from: { rpm: 40, tpm: undefined },
+          to: { rpm: 20, tpm: undefined },
+        },
+      ]);
+    });
+
+    it('follows a restored limit back up to the configured one, never above it', async () => {
+      // Prepare: the provider lowered the limit, then restores it above what is configured
+      const { model, clock, limiter } = setup({ rpm: 40 });
+      const other = new RateLimiter(table.dynamo, table.tableName, { [model]: { rpm: 40 } }, 1, clock.now);
+      await limiter.observe(model, { requests: 10 });
+      const lowered = await saturate([limiter], model, clock, 2 * MINUTE);
+
+      // Act: another instance sees the restored limit
+      await other.observe(model, { requests: 500 });
+      const restored = await saturate([limiter], model, clock, 3 * MINUTE);
+
+      // Assess
+      expect(mostInAnyMinute(lowered)).toBeLessThanOrEqual(10);
+      expect(mostInAnyMinute(restored)).toBeLessThanOrEqual(40);
+      expect(restored.length).toBeGreaterThanOrEqual(0.85 * 3 * 40);
+    });
+
+    it('changes nothing for a model without limits, nor for a limit left unconfigured, and sends nothing', async () => {
+      // Prepare
+      const { counter, client } = countingClient();
+      modelCount += 1;
+      const model = `model-${modelCount}`;
+      const clock = new FakeClock();
+      const limiter = new RateLimiter(client, table.tableName, { [model]: { tpm: 1_000_000 } }, 1000, clock.now);
+
+      // Act
+      await limiter.observe('a-model-with-no-limits', { requests: 1, tokens: 1 });
+      await limiter.observe(model, { requests: 1 });
+      const unlimited = await Promise.all(
+        Array.from({ length: 20 }, () => limiter.reserve('a-model-with-no-limits', 1)),
+      );
+      const sent = counter.requests;
+      const admitted = await Promise.all(Array.from({ length: 20 }, () => limiter.reserve(model, 10)));
+
+      // Assess: the model's requests stay unlimited (20 at once), only its tokens are paced
+      expect(sent).toBe(0);
+      expect(unlimited.every((reservation) => reservation === undefined)).toBe(true);
+      expect(admitted.every((reservation) => reservation?.model === model)).toBe(true);
+    });
+
+    it('writes the advertised limits once when they change, not once per answer', async () => {
+      // Prepare
+      const { counter, client } = countingClient();
+      modelCount += 1;
+      const model = `model-${modelCount}`;
+      const clock = new FakeClock();
+      const limiter = new RateLimiter(
+        client,
+        table.tableName,
+        { [model]: { rpm: 600, tpm: 100_000 } },
+        2600,
+        clock.now,
+      );
+      await limiter.reserve(model, 100);
+      counter.requests = 0;
+
+      // Act: answers advertising more than configured, then the same lower limits ten times
+      await limiter.observe(model, { requests: 10_000, tokens: 10_000_000 });
+      const whileAboveConfigured = counter.requests;
+      for (let answer = 0; answer < 10; answer += 1) await limiter.observe(model, { requests: 300, tokens: 100_000 });
+
+      // Assess
+      expect(whileAboveConfigured).toBe(0);
+      expect(counter.requests).toBe(1);
+      expect(await limitRecord(model)).toMatchObject({ advertisedRpm: 300, advertisedTpm: 100_000 });
+    });
+
+    it('keeps one conditional write per reservation once another instance lowered the limit', async () => {
+      // Prepare: the provider advertised a lower limit to another instance; this one has paid the one failed
+      // reservation that taught it the new limit
+      const { counter, client } = countingClient();
+      modelCount += 1;
+      const model = `model-${modelCount}`;
+      const clock = new FakeClock();
+      const limits = { [model]: { rpm: 600, tpm: 100_000 } };
+      const limiter = new RateLimiter(client, table.tableName, limits, 2600, clock.now);
+      const other = new RateLimiter(table.dynamo, table.tableName, limits, 2600, clock.now);
+      await limiter.reserve(model, 100);
+      await other.observe(model, { requests: 300 });
+      clock.advance(1000);
+      await limiter.reserve(model, 100);
+      counter.requests = 0;
+
+      // Act: calls within the burst, every one admitted, as in the healthy path above
+      for (let call = 0; call < 10; call += 1) {
+        clock.advance(150);
+        await limiter.reserve(model, 100);
+      }
+
+      // Assess
+      expect(counter.requests).toBe(10);
+    });
+  });
+
   describe('Method: holdUntil', () => {
+    it('counts every 429 on the model record, whether or not it moved the hold', async () => {
+      // Prepare
+      const { model, clock } = setup({ rpm: 60 });
+      const { counter, client } = countingClient();
+      const limiter = new RateLimiter(client, table.tableName, { [model]: { rpm: 60 } }, 1, clock.now);
+
+      // Act: a hold, an earlier one (which does not move it), a later one
+      await limiter.holdUntil(model, clock.at + 10_000);
+      const firstWrites = counter.requests;
+      await limiter.holdUntil(model, clock.at + 5000);
+      await limiter.holdUntil(model, clock.at + 20_000);
+
+      // Assess
+      expect(firstWrites).toBe(1);
+      expect(counter.requests).toBe(4);
+      expect(await limitRecord(model)).toMatchObject({ throttled: 3, heldUntil: clock.at + 20_000 });
+    });
+
     it.each<[string, ModelLimits, number, number]>([
       ['RPM 60', { rpm: 60 }, 1, 100],
       ['RPM 600', { rpm: 600 }, 1, 100],

@@ -1,0 +1,77 @@
+import { z } from 'zod';
+import { modelPriceSchema, runtimeConfigSchema, STAGES } from '#shared/runtime-config.ts';
+
+/**
+ * What the supervisor function needs at run time: its own settings, and for each stage the models it may call,
+ * its configured concurrency (the ceiling of adaptive concurrency) and its largest call, with the prices, the
+ * daily budget and the breaker settings the stages use. The stack derives it from the one config
+ * (`supervisorConfigFor` in lib/config.ts) and sets it as `SLUICE_SUPERVISOR_CONFIG`.
+ */
+
+const stageRuntime = runtimeConfigSchema.shape;
+
+export const supervisedStageSchema = z
+  .object({
+    model: z.string().min(1),
+    fallbackModel: z.string().min(1).optional(),
+    /** The stage's configured event source maximum concurrency: adaptive concurrency never goes above it. */
+    maxConcurrency: z.number().int().min(2).max(1000),
+    maxOutputTokens: stageRuntime.maxOutputTokens,
+  })
+  .strict();
+export type SupervisedStage = z.infer<typeof supervisedStageSchema>;
+
+export const supervisorRuntimeConfigSchema = z
+  .object({
+    intervalMs: z.number().int().min(1000).max(3_600_000),
+    pauseAfterMs: z.number().int().min(5000).max(86_400_000),
+    verifyMs: z.number().int().min(5000).max(86_400_000),
+    adaptiveConcurrency: z
+      .object({
+        enabled: z.boolean(),
+        decreaseFactor: z.number().min(0.1).max(0.95),
+        throttleRatio: z.number().min(0).max(1),
+        latencyFactor: z.number().min(1.1).max(100),
+      })
+      .strict(),
+    reenrich: z
+      .object({
+        enabled: z.boolean(),
+        maxPerRun: z.number().int().min(1).max(10_000),
+        perSecond: z.number().int().min(1).max(1000),
+        maxPerItem: z.number().int().min(1).max(10),
+      })
+      .strict(),
+    stages: z.object(
+      Object.fromEntries(STAGES.map((stage) => [stage, supervisedStageSchema])) as {
+        [S in (typeof STAGES)[number]]: typeof supervisedStageSchema;
+      },
+    ),
+    llm: stageRuntime.llm,
+    /** The memory store's lookup timeout: the supervisor's probe of the memory store has the drafts' patience. */
+    memory: z.object({ lookupTimeoutMs: stageRuntime.memory.shape.lookupTimeoutMs }).strict(),
+    prices: z.record(z.string().min(1), modelPriceSchema),
+    dailyBudgetUsd: stageRuntime.dailyBudgetUsd,
+    breaker: stageRuntime.breaker,
+  })
+  .strict();
+export type SupervisorRuntimeConfig = z.infer<typeof supervisorRuntimeConfigSchema>;
+
+/** Environment variables the stack sets on the supervisor function. */
+export const supervisorEnvironmentSchema = z.object({
+  STATE_TABLE_NAME: z.string().min(1),
+  /** The memory table, which the supervisor probes (one lookup) while the memory breaker is open. */
+  MEMORY_TABLE_NAME: z.string().min(1),
+  LLM_API_KEY_SECRET_ARN: z.string().min(1),
+  /** Each stage's input queue (intake for extract), whose depth tells whether a resumed stage drains. */
+  EXTRACT_QUEUE_URL: z.string().min(1),
+  DRAFT_QUEUE_URL: z.string().min(1),
+  /** UUIDs of the stages' SQS event source mappings, which the supervisor disables, enables and scales. */
+  EXTRACT_EVENT_SOURCE_MAPPING_ID: z.string().min(1),
+  DRAFT_EVENT_SOURCE_MAPPING_ID: z.string().min(1),
+  SLUICE_SUPERVISOR_CONFIG: z.string().min(2),
+});
+export type SupervisorEnvironment = z.infer<typeof supervisorEnvironmentSchema>;
+
+/** Names of the variables above, for the stack that sets them. */
+export const SUPERVISOR_ENVIRONMENT_KEYS = supervisorEnvironmentSchema.keyof().enum;

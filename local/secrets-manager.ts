@@ -1,0 +1,618 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { dirname } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The part of AWS Secrets Manager's JSON API (awsJson1.1: `POST /` with `X-Amz-Target: secretsmanager.<Action>`)
+ * that sluice uses, served by the local runtime's control server for `@aws-sdk/client-secrets-manager` and
+ * Powertools' `SecretsProvider`: `CreateSecret`, `GetSecretValue`, `PutSecretValue`, `DescribeSecret`,
+ * `DeleteSecret` and `RestoreSecret`, with AWS's staging labels (`AWSCURRENT`, `AWSPREVIOUS`), its recovery window
+ * on deletion, and its errors. Secrets live in memory, or in one JSON file (written atomically) that survives a
+ * restart.
+ */
+
+/** The actions served, as `X-Amz-Target: secretsmanager.<Action>` names them. */
+export const SECRETS_MANAGER_ACTIONS = [
+  'CreateSecret',
+  'GetSecretValue',
+  'PutSecretValue',
+  'DescribeSecret',
+  'DeleteSecret',
+  'RestoreSecret',
+] as const;
+export type SecretsManagerAction = (typeof SECRETS_MANAGER_ACTIONS)[number];
+
+/** Prefix of the `X-Amz-Target` header of every Secrets Manager request. */
+export const SECRETS_MANAGER_TARGET_PREFIX = 'secretsmanager.';
+
+const CURRENT = 'AWSCURRENT';
+const PREVIOUS = 'AWSPREVIOUS';
+const DAY_MS = 86_400_000;
+/** AWS's recovery window on DeleteSecret: 7 to 30 days, 30 by default. */
+const RECOVERY_WINDOW_DAYS = { min: 7, max: 30, default: 30 } as const;
+/** AWS's limit on a secret value (SecretString or the decoded SecretBinary). */
+const MAX_SECRET_BYTES = 65_536;
+/** Bigger request bodies are refused before parsing. */
+const MAX_BODY_BYTES = 256 * 1024;
+const NAME_PATTERN = /^[A-Za-z0-9/_+=.@!-]{1,512}$/;
+
+/** An error answered in AWS's awsJson shape: HTTP 400 (or 500), `__type` and `message` in the body. */
+export class SecretsManagerApiError extends Error {
+  readonly type: string;
+  readonly status: number;
+
+  constructor(type: string, message: string, status = 400) {
+    super(message);
+    this.name = 'SecretsManagerApiError';
+    this.type = type;
+    this.status = status;
+  }
+}
+
+const notFound = () =>
+  new SecretsManagerApiError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
+const markedForDeletion = () =>
+  new SecretsManagerApiError(
+    'InvalidRequestException',
+    "You can't perform this operation on the secret because it was marked for deletion.",
+  );
+
+const versionSchema = z.object({
+  versionId: z.string(),
+  secretString: z.string().optional(),
+  /** Base64, as the wire carries it. */
+  secretBinary: z.string().optional(),
+  createdMs: z.number(),
+  stages: z.array(z.string()),
+});
+const secretSchema = z.object({
+  name: z.string(),
+  arn: z.string(),
+  description: z.string().optional(),
+  kmsKeyId: z.string().optional(),
+  tags: z.array(z.object({ Key: z.string(), Value: z.string() })),
+  createdMs: z.number(),
+  lastChangedMs: z.number(),
+  lastAccessedMs: z.number().optional(),
+  /** Set while the secret is scheduled for deletion: when it will be deleted. */
+  deletionMs: z.number().optional(),
+  versions: z.array(versionSchema),
+});
+const storeFileSchema = z.object({ secrets: z.array(secretSchema) });
+type StoredSecret = z.infer<typeof secretSchema>;
+type StoredVersion = z.infer<typeof versionSchema>;
+
+/** Request members, checked for type (a wrong type is AWS's SerializationException). */
+const secretIdSchema = z.object({ SecretId: z.string().min(1) });
+const valueMembers = {
+  SecretString: z.string().optional(),
+  SecretBinary: z.string().optional(),
+  ClientRequestToken: z.string().min(32).max(64).optional(),
+};
+const requestSchemas = {
+  CreateSecret: z.object({
+    Name: z.string(),
+    Description: z.string().max(2048).optional(),
+    KmsKeyId: z.string().optional(),
+    Tags: z.array(z.object({ Key: z.string(), Value: z.string() })).optional(),
+    AddReplicaRegions: z.array(z.unknown()).optional(),
+    ForceOverwriteReplicaSecret: z.boolean().optional(),
+    ...valueMembers,
+  }),
+  GetSecretValue: secretIdSchema.extend({ VersionId: z.string().optional(), VersionStage: z.string().optional() }),
+  PutSecretValue: secretIdSchema.extend({ ...valueMembers, VersionStages: z.array(z.string()).min(1).optional() }),
+  DescribeSecret: secretIdSchema,
+  DeleteSecret: secretIdSchema.extend({
+    RecoveryWindowInDays: z.number().int().optional(),
+    ForceDeleteWithoutRecovery: z.boolean().optional(),
+  }),
+  RestoreSecret: secretIdSchema,
+} satisfies Record<SecretsManagerAction, z.ZodType>;
+
+export interface LocalSecretsManagerOptions {
+  /** Region and account of the ARNs of secrets created through the API. */
+  readonly region: string;
+  readonly accountId: string;
+  /** The JSON file the secrets are kept in across restarts; in memory when absent. */
+  readonly file?: string | undefined;
+  /** @default Date.now */
+  readonly clock?: () => number;
+}
+
+/**
+ * The local secret store behind the Secrets Manager API.
+ * @example
+ * const secrets = await LocalSecretsManager.open({ region: 'us-east-1', accountId: '000000000000', file });
+ * await secrets.seed('arn:aws:secretsmanager:us-east-1:000000000000:secret:ApiKey-local', 'sk-test');
+ * await secrets.call('GetSecretValue', { SecretId: 'ApiKey-local' }); // { SecretString: 'sk-test', ... }
+ */
+export class LocalSecretsManager {
+  readonly #secrets: StoredSecret[];
+  readonly #options: LocalSecretsManagerOptions;
+  readonly #clock: () => number;
+  /** Writes of the file, one after another. */
+  #saving: Promise<void> = Promise.resolve();
+
+  private constructor(secrets: StoredSecret[], options: LocalSecretsManagerOptions) {
+    this.#secrets = secrets;
+    this.#options = options;
+    this.#clock = options.clock ?? Date.now;
+  }
+
+  /**
+   * Opens the store: reads the file when one is given and exists, else starts empty.
+   * @throws {Error} naming the file when it is not a store of this kind.
+   */
+  static async open(options: LocalSecretsManagerOptions): Promise<LocalSecretsManager> {
+    return new LocalSecretsManager(options.file === undefined ? [] : await readStoreFile(options.file), options);
+  }
+
+  /**
+   * Creates the secret with this ARN, or gives it a new current value (cancelling a scheduled deletion): how
+   * `sluice dev` puts the API key in the stack's secret at start, as an operator's `put-secret-value` does on AWS.
+   * @example await secrets.seed(outputs.ApiKeySecretArn, 'sluice-local-simulator');
+   */
+  async seed(arn: string, secretString: string): Promise<void> {
+    const now = this.#clock();
+    const name = nameOfSecretArn(arn);
+    const existing = this.#secrets.find((secret) => secret.arn === arn);
+    if (existing === undefined) {
+      // A secret of the same name under another ARN (created through the API) gives way to the stack's.
+      const sameName = this.#secrets.findIndex((secret) => secret.name === name);
+      if (sameName >= 0) this.#secrets.splice(sameName, 1);
+      this.#secrets.push({
+        name,
+        arn,
+        tags: [],
+        createdMs: now,
+        lastChangedMs: now,
+        versions: [{ versionId: randomUUID(), secretString, createdMs: now, stages: [CURRENT] }],
+      });
+    } else {
+      existing.deletionMs = undefined;
+      if (currentVersion(existing)?.secretString !== secretString) {
+        addVersion(existing, { versionId: randomUUID(), secretString, createdMs: now, stages: [] }, [CURRENT]);
+        existing.lastChangedMs = now;
+      }
+    }
+    await this.#save();
+  }
+
+  /**
+   * Answers one API action with its JSON request, as Secrets Manager would.
+   * @throws {SecretsManagerApiError} AWS's error for the request (`ResourceNotFoundException`, ...).
+   * @example await secrets.call('DescribeSecret', { SecretId: arn });
+   */
+  async call(action: string, request: unknown): Promise<Record<string, unknown>> {
+    if (!isServedAction(action)) {
+      throw new SecretsManagerApiError(
+        'UnknownOperationException',
+        `secretsmanager.${action} is not served locally: the local Secrets Manager has ${SECRETS_MANAGER_ACTIONS.join(', ')}`,
+      );
+    }
+    this.#purgeExpired();
+    switch (action) {
+      case 'CreateSecret':
+        return this.#create(parseRequest(requestSchemas.CreateSecret, request));
+      case 'GetSecretValue':
+        return this.#getValue(parseRequest(requestSchemas.GetSecretValue, request));
+      case 'PutSecretValue':
+        return this.#putValue(parseRequest(requestSchemas.PutSecretValue, request));
+      case 'DescribeSecret':
+        return this.#describe(parseRequest(requestSchemas.DescribeSecret, request));
+      case 'DeleteSecret':
+        return this.#delete(parseRequest(requestSchemas.DeleteSecret, request));
+      case 'RestoreSecret':
+        return this.#restore(parseRequest(requestSchemas.RestoreSecret, request));
+    }
+  }
+
+  /** Waits for the file writes under way. */
+  async flush(): Promise<void> {
+    await this.#saving;
+  }
+
+  async #create(request: z.infer<(typeof requestSchemas)['CreateSecret']>): Promise<Record<string, unknown>> {
+    if (!NAME_PATTERN.test(request.Name)) {
+      throw new SecretsManagerApiError(
+        'InvalidParameterException',
+        'Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!',
+      );
+    }
+    if (request.AddReplicaRegions !== undefined) {
+      throw new SecretsManagerApiError(
+        'InvalidParameterException',
+        'AddReplicaRegions cannot be used on the local Secrets Manager: it has one region',
+      );
+    }
+    const value = secretValueOf(request);
+    const existing = this.#find(request.Name);
+    if (existing?.deletionMs !== undefined) {
+      throw new SecretsManagerApiError(
+        'InvalidRequestException',
+        "You can't create this secret because a secret with this name is already scheduled for deletion.",
+      );
+    }
+    if (existing !== undefined) {
+      throw new SecretsManagerApiError(
+        'ResourceExistsException',
+        `The operation failed because the secret ${request.Name} already exists.`,
+      );
+    }
+    const now = this.#clock();
+    const secret: StoredSecret = {
+      name: request.Name,
+      arn: `arn:aws:secretsmanager:${this.#options.region}:${this.#options.accountId}:secret:${request.Name}-${randomSuffix()}`,
+      ...(request.Description !== undefined && { description: request.Description }),
+      ...(request.KmsKeyId !== undefined && { kmsKeyId: request.KmsKeyId }),
+      tags: request.Tags ?? [],
+      createdMs: now,
+      lastChangedMs: now,
+      versions: [],
+    };
+    const versionId = request.ClientRequestToken ?? randomUUID();
+    // Without a value, AWS creates the secret with no version at all.
+    if (value !== undefined) secret.versions.push({ versionId, ...value, createdMs: now, stages: [CURRENT] });
+    this.#secrets.push(secret);
+    await this.#save();
+    return { ARN: secret.arn, Name: secret.name, ...(value !== undefined && { VersionId: versionId }) };
+  }
+
+  #getValue(request: z.infer<(typeof requestSchemas)['GetSecretValue']>): Record<string, unknown> {
+    const secret = this.#live(request.SecretId);
+    const version =
+      request.VersionId !== undefined
+        ? secret.versions.find((candidate) => candidate.versionId === request.VersionId)
+        : secret.versions.find((candidate) => candidate.stages.includes(request.VersionStage ?? CURRENT));
+    if (
+      version === undefined ||
+      (request.VersionStage !== undefined && !version.stages.includes(request.VersionStage))
+    ) {
+      const which =
+        request.VersionId !== undefined
+          ? `VersionId: ${request.VersionId}`
+          : `staging label: ${request.VersionStage ?? CURRENT}`;
+      throw new SecretsManagerApiError(
+        'ResourceNotFoundException',
+        `Secrets Manager can't find the specified secret value for ${which}`,
+      );
+    }
+    secret.lastAccessedMs = startOfDay(this.#clock());
+    return {
+      ARN: secret.arn,
+      Name: secret.name,
+      VersionId: version.versionId,
+      ...(version.secretString !== undefined && { SecretString: version.secretString }),
+      ...(version.secretBinary !== undefined && { SecretBinary: version.secretBinary }),
+      VersionStages: [...version.stages],
+      CreatedDate: seconds(version.createdMs),
+    };
+  }
+
+  async #putValue(request: z.infer<(typeof requestSchemas)['PutSecretValue']>): Promise<Record<string, unknown>> {
+    const secret = this.#live(request.SecretId);
+    const value = secretValueOf(request);
+    if (value === undefined) {
+      throw new SecretsManagerApiError(
+        'InvalidParameterException',
+        'You must provide either SecretString or SecretBinary.',
+      );
+    }
+    const stages = request.VersionStages ?? [CURRENT];
+    const versionId = request.ClientRequestToken ?? randomUUID();
+    const same = secret.versions.find((candidate) => candidate.versionId === versionId);
+    if (same !== undefined) {
+      // A retried request with the same token and value is answered again; a different value is refused.
+      if (same.secretString !== value.secretString || same.secretBinary !== value.secretBinary) {
+        throw new SecretsManagerApiError(
+          'ResourceExistsException',
+          `You can't modify an existing version, you can only create new versions. VersionId: ${versionId}`,
+        );
+      }
+      return { ARN: secret.arn, Name: secret.name, VersionId: versionId, VersionStages: [...same.stages] };
+    }
+    const now = this.#clock();
+    const version: StoredVersion = { versionId, ...value, createdMs: now, stages: [] };
+    addVersion(secret, version, stages);
+    secret.lastChangedMs = now;
+    await this.#save();
+    return { ARN: secret.arn, Name: secret.name, VersionId: versionId, VersionStages: [...version.stages] };
+  }
+
+  #describe(request: z.infer<(typeof requestSchemas)['DescribeSecret']>): Record<string, unknown> {
+    const secret = this.#find(request.SecretId);
+    if (secret === undefined) throw notFound();
+    return {
+      ARN: secret.arn,
+      Name: secret.name,
+      ...(secret.description !== undefined && { Description: secret.description }),
+      ...(secret.kmsKeyId !== undefined && { KmsKeyId: secret.kmsKeyId }),
+      CreatedDate: seconds(secret.createdMs),
+      LastChangedDate: seconds(secret.lastChangedMs),
+      ...(secret.lastAccessedMs !== undefined && { LastAccessedDate: seconds(secret.lastAccessedMs) }),
+      ...(secret.deletionMs !== undefined && { DeletedDate: seconds(secret.deletionMs) }),
+      ...(secret.tags.length > 0 && { Tags: secret.tags }),
+      VersionIdsToStages: Object.fromEntries(secret.versions.map((version) => [version.versionId, version.stages])),
+    };
+  }
+
+  async #delete(request: z.infer<(typeof requestSchemas)['DeleteSecret']>): Promise<Record<string, unknown>> {
+    const secret = this.#find(request.SecretId);
+    if (secret === undefined) throw notFound();
+    const force = request.ForceDeleteWithoutRecovery === true;
+    if (force && request.RecoveryWindowInDays !== undefined) {
+      throw new SecretsManagerApiError(
+        'InvalidParameterException',
+        "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.",
+      );
+    }
+    const days = request.RecoveryWindowInDays ?? RECOVERY_WINDOW_DAYS.default;
+    if (days < RECOVERY_WINDOW_DAYS.min || days > RECOVERY_WINDOW_DAYS.max) {
+      throw new SecretsManagerApiError(
+        'InvalidParameterException',
+        `The RecoveryWindowInDays value must be between ${RECOVERY_WINDOW_DAYS.min} and ${RECOVERY_WINDOW_DAYS.max} days (inclusive).`,
+      );
+    }
+    const now = this.#clock();
+    if (force) {
+      this.#secrets.splice(this.#secrets.indexOf(secret), 1);
+    } else if (secret.deletionMs !== undefined) {
+      throw markedForDeletion();
+    } else {
+      secret.deletionMs = now + days * DAY_MS;
+    }
+    await this.#save();
+    return { ARN: secret.arn, Name: secret.name, DeletionDate: seconds(force ? now : (secret.deletionMs ?? now)) };
+  }
+
+  async #restore(request: z.infer<(typeof requestSchemas)['RestoreSecret']>): Promise<Record<string, unknown>> {
+    const secret = this.#find(request.SecretId);
+    if (secret === undefined) throw notFound();
+    if (secret.deletionMs !== undefined) {
+      secret.deletionMs = undefined;
+      await this.#save();
+    }
+    return { ARN: secret.arn, Name: secret.name };
+  }
+
+  /** The secret a SecretId names: its name, its ARN, or its ARN without the random suffix. */
+  #find(secretId: string): StoredSecret | undefined {
+    return this.#secrets.find(
+      (secret) => secret.name === secretId || secret.arn === secretId || partialArnOf(secret) === secretId,
+    );
+  }
+
+  /** A secret that exists and is not scheduled for deletion. */
+  #live(secretId: string): StoredSecret {
+    const secret = this.#find(secretId);
+    if (secret === undefined) throw notFound();
+    if (secret.deletionMs !== undefined) throw markedForDeletion();
+    return secret;
+  }
+
+  /** Secrets whose recovery window has ended are gone, as on AWS. */
+  #purgeExpired(): void {
+    const now = this.#clock();
+    for (let index = this.#secrets.length - 1; index >= 0; index -= 1) {
+      const deletion = this.#secrets[index]?.deletionMs;
+      if (deletion !== undefined && deletion <= now) this.#secrets.splice(index, 1);
+    }
+  }
+
+  async #save(): Promise<void> {
+    const file = this.#options.file;
+    if (file === undefined) return;
+    const text = `${JSON.stringify({ secrets: this.#secrets }, null, 2)}\n`;
+    const write = async () => {
+      await mkdir(dirname(file), { recursive: true });
+      // Written beside and renamed, so a crash never leaves half a file; readable by this user only.
+      const partial = `${file}.${process.pid}.partial`;
+      await writeFile(partial, text, { encoding: 'utf8', mode: 0o600 });
+      await chmod(partial, 0o600);
+      await rename(partial, file);
+    };
+    // A failed write is the caller's error (its change would not survive a restart); the next write still runs.
+    const written = this.#saving.then(write);
+    this.#saving = written.catch(() => undefined);
+    await written;
+  }
+}
+
+/**
+ * The request's members, or AWS's error: `ValidationException` for a missing member or a value out of range,
+ * `SerializationException` for a value of the wrong type.
+ */
+function parseRequest<S extends z.ZodType>(schema: S, request: unknown): z.infer<S> {
+  const parsed = schema.safeParse(request, { reportInput: true });
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const member = issue?.path.join('.') || 'request';
+  const missing = issue?.code === 'invalid_type' && issue.input === undefined;
+  if (issue?.code === 'invalid_type' && !missing) {
+    throw new SecretsManagerApiError('SerializationException', `${member}: ${issue.message}`);
+  }
+  const constraint = missing ? 'Member must not be null' : (issue?.message ?? 'invalid');
+  throw new SecretsManagerApiError(
+    'ValidationException',
+    `1 validation error detected: Value at '${member}' failed to satisfy constraint: ${constraint}`,
+  );
+}
+
+function isServedAction(action: string): action is SecretsManagerAction {
+  return (SECRETS_MANAGER_ACTIONS as readonly string[]).includes(action);
+}
+
+/** The value of a create or put request, checked as AWS checks it; undefined when it has none. */
+function secretValueOf(request: {
+  SecretString?: string | undefined;
+  SecretBinary?: string | undefined;
+}): { secretString?: string; secretBinary?: string } | undefined {
+  if (request.SecretString !== undefined && request.SecretBinary !== undefined) {
+    throw new SecretsManagerApiError(
+      'InvalidParameterException',
+      "You can't specify both a binary secret value and a string secret value in the same secret.",
+    );
+  }
+  const size =
+    request.SecretString !== undefined
+      ? Buffer.byteLength(request.SecretString)
+      : request.SecretBinary !== undefined
+        ? Buffer.from(request.SecretBinary, 'base64').length
+        : 0;
+  if (size > MAX_SECRET_BYTES) {
+    throw new SecretsManagerApiError(
+      'InvalidParameterException',
+      `The secret value exceeds ${MAX_SECRET_BYTES} bytes.`,
+    );
+  }
+  if (request.SecretString !== undefined) return { secretString: request.SecretString };
+  if (request.SecretBinary !== undefined) return { secretBinary: request.SecretBinary };
+  return undefined;
+}
+
+/**
+ * Adds a version and moves the staging labels to it, as PutSecretValue does: the version that loses
+ * `AWSCURRENT` gets `AWSPREVIOUS`, and versions left with no label are dropped.
+ */
+function addVersion(secret: StoredSecret, version: StoredVersion, stages: readonly string[]): void {
+  const formerCurrent = stages.includes(CURRENT) ? currentVersion(secret) : undefined;
+  for (const other of secret.versions) other.stages = other.stages.filter((stage) => !stages.includes(stage));
+  version.stages = [...new Set(stages)];
+  if (formerCurrent !== undefined) {
+    for (const other of secret.versions) other.stages = other.stages.filter((stage) => stage !== PREVIOUS);
+    formerCurrent.stages.push(PREVIOUS);
+  }
+  secret.versions.push(version);
+  secret.versions = secret.versions.filter((candidate) => candidate.stages.length > 0);
+}
+
+function currentVersion(secret: StoredSecret): StoredVersion | undefined {
+  return secret.versions.find((version) => version.stages.includes(CURRENT));
+}
+
+/**
+ * The name in a secret's ARN: the resource part without the suffix Secrets Manager appends (`-` and six
+ * characters), or the `-local` suffix of the local runtime's ARNs.
+ * @example nameOfSecretArn('arn:aws:secretsmanager:us-east-1:1:secret:prod/key-AbC123') // 'prod/key'
+ */
+export function nameOfSecretArn(arn: string): string {
+  const marker = ':secret:';
+  const at = arn.indexOf(marker);
+  if (at < 0) return arn;
+  const resource = arn.slice(at + marker.length);
+  return resource.replace(/-(?:[A-Za-z0-9]{6}|local)$/, '') || resource;
+}
+
+/** An ARN without its random suffix, which Secrets Manager also accepts as a SecretId. */
+function partialArnOf(secret: StoredSecret): string {
+  const suffix = secret.arn.lastIndexOf('-');
+  return suffix > secret.arn.indexOf(':secret:') ? secret.arn.slice(0, suffix) : secret.arn;
+}
+
+function randomSuffix(): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  return [...randomBytes(6)].map((byte) => alphabet[byte % alphabet.length]).join('');
+}
+
+/** awsJson writes timestamps as epoch seconds. */
+function seconds(ms: number): number {
+  return ms / 1000;
+}
+
+/** AWS keeps only the day of the last access. */
+function startOfDay(ms: number): number {
+  return ms - (ms % DAY_MS);
+}
+
+async function readStoreFile(file: string): Promise<StoredSecret[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  const parsed = storeFileSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new Error(`${file} is not a store of the local Secrets Manager; delete it to start afresh`);
+  }
+  return parsed.data.secrets;
+}
+
+/**
+ * Whether a request to the control server is a Secrets Manager call (`X-Amz-Target: secretsmanager.<Action>`).
+ * @example if (isSecretsManagerRequest(request)) return answerSecretsManager(secrets, request, response);
+ */
+export function isSecretsManagerRequest(request: IncomingMessage): boolean {
+  const target = request.headers['x-amz-target'];
+  return typeof target === 'string' && target.startsWith(SECRETS_MANAGER_TARGET_PREFIX);
+}
+
+/**
+ * Answers one HTTP request of the Secrets Manager JSON API from the store, errors included.
+ * @example if (isSecretsManagerRequest(request)) return answerSecretsManager(secrets, request, response);
+ */
+export async function answerSecretsManager(
+  secrets: LocalSecretsManager,
+  request: IncomingMessage,
+  response: ServerResponse,
+): Promise<void> {
+  const requestId = randomUUID();
+  try {
+    if (request.method !== 'POST') {
+      throw new SecretsManagerApiError('InvalidRequestException', 'Secrets Manager requests are POSTs to /');
+    }
+    const action = String(request.headers['x-amz-target']).slice(SECRETS_MANAGER_TARGET_PREFIX.length);
+    const body = await readJsonBody(request);
+    sendJson(response, 200, requestId, await secrets.call(action, body));
+  } catch (error) {
+    const apiError =
+      error instanceof SecretsManagerApiError
+        ? error
+        : new SecretsManagerApiError(
+            'InternalServiceError',
+            `The local Secrets Manager failed: ${error instanceof Error ? error.message : String(error)}`,
+            500,
+          );
+    response.setHeader('x-amzn-ErrorType', apiError.type);
+    sendJson(response, apiError.status, requestId, { __type: apiError.type, message: apiError.message });
+  }
+}
+
+async function readJsonBody(request: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+    size += buffer.length;
+    if (size > MAX_BODY_BYTES) {
+      throw new SecretsManagerApiError('InvalidRequestException', 'The request body is larger than 256 KB');
+    }
+    chunks.push(buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') return {};
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new SecretsManagerApiError('SerializationException', `Could not parse the request body: ${String(error)}`);
+  }
+}
+
+function sendJson(response: ServerResponse, status: number, requestId: string, body: unknown): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, {
+    'content-type': 'application/x-amz-json-1.1',
+    'content-length': Buffer.byteLength(text),
+    'x-amzn-RequestId': requestId,
+  });
+  response.end(text);
+}

@@ -1,0 +1,462 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { DeleteSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DeleteQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type DoctorCheck,
+  type DoctorReport,
+  OPTIONAL_STACK_OUTPUT_KEYS,
+  renderDoctorReport,
+  runDoctorChecks,
+  STACK_OUTPUT_KEYS,
+} from '#cli/doctor.ts';
+import { pauseStage } from '#cli/pause.ts';
+import { LANE_NAMES, type Lane, type LaneName, resolveTarget, type Target } from '#cli/target.ts';
+import { STACK_NAME } from '#lib/template.ts';
+import { type CallRecord, type LlmSimulator, startLlmSimulator } from '#sim/server.ts';
+import { startTestPipeline, type TestPipeline } from '../support/pipeline.ts';
+import { jsonOf, runCli, writeLocalOutputs } from './operator-support.ts';
+
+/**
+ * `sluice doctor` against the local runtime: a healthy stack, a DLQ holding a message, a stack broken three ways
+ * (a queue deleted, the API key secret deleted, a stage paused), and endpoints that never answer.
+ */
+
+describe('Command: sluice doctor', () => {
+  let pipeline: TestPipeline;
+  let dir: string;
+  let outputs: string;
+  const providerCalls: CallRecord[] = [];
+
+  const doctor = async (...args: string[]) => {
+    const json = await runCli(['doctor', '--json', '--outputs', outputs, ...args]);
+    const text = await runCli(['doctor', '--outputs', outputs, ...args]);
+    return { json, text, report: jsonOf<DoctorReport>(json) };
+  };
+  const check = (report: DoctorReport, name: DoctorCheck['name']) => report.checks.find((c) => c.name === name);
+
+  beforeAll(async () => {
+    pipeline = await startTestPipeline({ simulator: { latencyMs: 0, onCall: (call) => providerCalls.push(call) } });
+    dir = await mkdtemp(join(tmpdir(), 'sluice-doctor-'));
+    outputs = join(dir, 'outputs.json');
+    await writeLocalOutputs(pipeline.dev, outputs);
+  });
+
+  afterAll(async () => {
+    await pipeline?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('checks for exactly the outputs the stack defines', () => {
+    const known: readonly string[] = [...STACK_OUTPUT_KEYS, ...OPTIONAL_STACK_OUTPUT_KEYS];
+    expect(Object.keys(pipeline.outputs)).toEqual(expect.arrayContaining([...STACK_OUTPUT_KEYS]));
+    expect(Object.keys(pipeline.outputs).filter((key) => !known.includes(key))).toEqual([]);
+  });
+
+  it('finds a healthy local stack healthy: exit 0, every check ok or skipped', async () => {
+    // Act
+    const { json, text, report } = await doctor();
+
+    // Assess: the JSON
+    expect(json.code).toBe(0);
+    expect(report.healthy).toBe(true);
+    expect(report.checks.map((c) => [c.name, c.status])).toEqual([
+      ['outputs', 'ok'],
+      ['queues', 'ok'],
+      ['tables', 'ok'],
+      ['permissions', 'skipped'],
+      ['secret', 'ok'],
+      ['provider', 'ok'],
+      ['alarms', 'skipped'],
+      ['event-sources', 'ok'],
+    ]);
+    expect(check(report, 'permissions')?.detail).toMatch(/^no IAM locally/);
+    expect(check(report, 'alarms')?.detail).toBe('CloudWatch does not run locally');
+    expect(check(report, 'secret')?.detail).toContain(pipeline.outputs.ApiKeySecretArn);
+    expect(JSON.stringify(report)).not.toContain('sluice-local-simulator');
+    expect(check(report, 'provider')?.detail).toMatch(/gpt-4o-mini \(stages\.extract\.model\) in \d+ ms/);
+    expect(check(report, 'provider')?.detail).toMatch(/gpt-4\.1-mini \(stages\.draft\.model\) in \d+ ms/);
+    // One one-token probe per model and run, sent as the doctor.
+    const probes = providerCalls.filter((call) => call.caller === 'doctor');
+    expect(probes.map((call) => call.model).sort()).toEqual([
+      'gpt-4.1-mini',
+      'gpt-4.1-mini',
+      'gpt-4o-mini',
+      'gpt-4o-mini',
+    ]);
+    expect(probes.every((call) => call.completionTokens <= 1)).toBe(true);
+
+    // Assess: the text, off a terminal (plain words)
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(new RegExp(`^sluice doctor: ${STACK_NAME} \\(local, outputs file .*\\)$`, 'm'));
+    expect(text.stdout).toMatch(/^ok\s+queues\s+6 queues exist; intake, draft, published redrive to their DLQs/m);
+    expect(text.stdout).toMatch(/^skipped\s+alarms\s+CloudWatch does not run locally$/m);
+    expect(text.stdout).toMatch(/^healthy: 6 checks ok, 2 skipped$/m);
+    expect(text.stdout).not.toMatch(/PROBLEM|fix:/);
+  });
+
+  it('reports a DLQ holding messages, with sluice redrive as the fix', async () => {
+    // Prepare
+    await pipeline.dev.sqs.send(
+      new SendMessageCommand({ QueueUrl: pipeline.outputs.DraftDeadLetterQueueUrl, MessageBody: '{"itemId":"x"}' }),
+    );
+
+    // Act
+    const { json, report } = await doctor();
+
+    // Assess
+    expect(json.code).toBe(1);
+    expect(check(report, 'queues')).toMatchObject({
+      status: 'problem',
+      problems: [
+        {
+          problem: 'the draft DLQ holds 1 message: items dead-lettered in the draft stage',
+          fix: expect.stringMatching(/docs\/runbook\.md#dlq-has-messages.*then: sluice redrive --stage draft$/),
+        },
+      ],
+    });
+  });
+
+  it('names each problem of a broken stack and its fix: a queue deleted, the secret deleted, a stage paused', async () => {
+    // Prepare: the intake queue itself is gone, so the doctor must start without it
+    await pipeline.dev.sqs.send(new DeleteQueueCommand({ QueueUrl: pipeline.outputs.IntakeQueueUrl }));
+    const secrets = new SecretsManagerClient(pipeline.dev.local.clientConfig('secretsmanager'));
+    await secrets.send(
+      new DeleteSecretCommand({ SecretId: pipeline.outputs.ApiKeySecretArn, ForceDeleteWithoutRecovery: true }),
+    );
+    secrets.destroy();
+    const target = await resolveTarget({ outputs, reachOnly: true });
+    try {
+      await pauseStage(target, 'extract', { by: 'operator', reason: 'provider outage', now: Date.now() });
+    } finally {
+      target.close();
+    }
+    // The draft DLQ's message of the previous test is still there.
+    const probesBefore = providerCalls.length;
+
+    // Act
+    const { json, text, report } = await doctor();
+
+    // Assess: the JSON names each problem and its fix
+    expect(json.code).toBe(1);
+    expect(report.healthy).toBe(false);
+    const queues = check(report, 'queues');
+    expect(queues?.status).toBe('problem');
+    expect(queues?.problems).toContainEqual({
+      problem: `the intake queue ${pipeline.outputs.IntakeQueueUrl} does not exist`,
+      fix: "restart 'sluice dev': it creates every queue the stack defines",
+    });
+    expect(check(report, 'secret')).toMatchObject({
+      status: 'problem',
+      detail: `the API key secret ${pipeline.outputs.ApiKeySecretArn} does not exist`,
+      fix: "restart 'sluice dev': it creates the secret with the key at start",
+    });
+    expect(check(report, 'provider')).toMatchObject({
+      status: 'skipped',
+      detail: expect.stringMatching(/^no call made without the API key: see the secret check$/),
+    });
+    expect(providerCalls.length).toBe(probesBefore);
+    expect(check(report, 'event-sources')).toMatchObject({
+      status: 'problem',
+      detail: expect.stringMatching(
+        /^the extract stage is paused: its event source mapping \S+ is Disabl\w+; paused by operator at .*Z: provider outage$/,
+      ),
+      fix: 'sluice resume extract',
+    });
+    expect(check(report, 'tables')?.status).toBe('ok');
+
+    // Assess: the text has a problem and a fix line under each failure, and the summary
+    expect(text.code).toBe(1);
+    const lines = text.stdout.split('\n');
+    const under = (heading: RegExp) => {
+      const at = lines.findIndex((line) => heading.test(line));
+      return lines.slice(at + 1, at + 5).join('\n');
+    };
+    expect(lines).toContainEqual(expect.stringMatching(/^PROBLEM\s+queues\s+2 problems$/));
+    expect(under(/^PROBLEM\s+queues/)).toContain(
+      `problem: the intake queue ${pipeline.outputs.IntakeQueueUrl} does not exist`,
+    );
+    expect(under(/^PROBLEM\s+queues/)).toContain("fix: restart 'sluice dev': it creates every queue the stack defines");
+    expect(under(/^PROBLEM\s+secret/)).toMatch(
+      /problem: the API key secret \S+ does not exist\n\s+fix: restart 'sluice dev'/,
+    );
+    expect(under(/^PROBLEM\s+event-sources/)).toMatch(
+      /problem: the extract stage is paused: .*provider outage\n\s+fix: sluice resume extract/,
+    );
+    expect(text.stdout).toMatch(/^skipped\s+provider\s+no call made without the API key: see the secret check$/m);
+    expect(text.stdout).toMatch(/^4 problems in 3 of 8 checks \(2 ok, 3 skipped\)$/m);
+  });
+
+  it('names the endpoint that does not answer, within the time limit', async () => {
+    // Prepare: the Lambda and Secrets Manager endpoints of a copy of the outputs accept requests and never answer
+    const hanging: Server = createServer(() => undefined);
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+    const silent = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}`;
+    const file = JSON.parse(await readFile(outputs, 'utf8')) as Record<string, Record<string, string>>;
+    const stalled = join(dir, 'stalled.json');
+    await writeFile(
+      stalled,
+      JSON.stringify({
+        [STACK_NAME]: { ...file[STACK_NAME], LocalLambdaEndpoint: silent, LocalSecretsManagerEndpoint: silent },
+      }),
+    );
+
+    try {
+      // Act
+      const started = Date.now();
+      const run = await runCli(['doctor', '--json', '--timeout', '0.5', '--outputs', stalled]);
+      const elapsed = Date.now() - started;
+
+      // Assess
+      expect(run.code).toBe(1);
+      const report = jsonOf<DoctorReport>(run);
+      for (const name of ['secret', 'event-sources'] as const) {
+        expect(check(report, name)).toMatchObject({
+          status: 'problem',
+          detail: `timed out after 0.5 s waiting for ${silent}`,
+          fix: expect.stringContaining("check that 'sluice dev' is running and responsive"),
+        });
+      }
+      expect(check(report, 'tables')?.status).toBe('ok');
+      expect(elapsed).toBeLessThan(5000);
+    } finally {
+      hanging.closeAllConnections();
+      await new Promise((resolve) => hanging.close(resolve));
+    }
+  });
+
+  it('explains itself with --help and refuses bad usage with exit code 2', async () => {
+    // Act
+    const help = await runCli(['doctor', '--help']);
+    const badTimeout = await runCli(['doctor', '--timeout', '0', '--outputs', outputs]);
+    const extra = await runCli(['doctor', 'queues', '--outputs', outputs]);
+
+    // Assess
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: sluice doctor \[--timeout SECONDS\]/);
+    expect(help.stdout).toMatch(/sluice doctor --stack Sluice --region eu-west-1/);
+    expect(badTimeout.code).toBe(2);
+    expect(badTimeout.stderr).toMatch(/--timeout must be a number above 0 and at most 300 \(got 0\)/);
+    expect(extra.code).toBe(2);
+    expect(extra.stderr).toMatch(/unexpected argument 'queues'/);
+  });
+});
+
+/** An SDK client whose requests never leave the process: `answer` gets each command's name and input. */
+function stubbed<C extends { middlewareStack: object }>(
+  client: C,
+  answer: (command: string, input: Record<string, unknown>) => unknown,
+): C {
+  (client.middlewareStack as unknown as { add: (middleware: unknown, options: unknown) => void }).add(
+    (_next: unknown, context: { commandName?: string }) => async (args: { input: Record<string, unknown> }) => ({
+      output: { $metadata: {}, ...(answer(context.commandName ?? '', args.input) as object) },
+      response: {},
+    }),
+    { step: 'initialize', name: 'doctorTestStub' },
+  );
+  return client;
+}
+
+const denied = (action: string) =>
+  Object.assign(
+    new Error(`User: arn:aws:iam::123456789012:user/ops is not authorized to perform: ${action} on resource: x`),
+    { name: 'AccessDenied' },
+  );
+
+describe('Function: runDoctorChecks, on AWS (SDK clients stubbed in process)', () => {
+  const region = 'eu-west-1';
+  const account = '123456789012';
+  const arn = (service: string, resource: string) => `arn:aws:${service}:${region}:${account}:${resource}`;
+  const prefix: Record<LaneName, string> = { extract: 'Intake', draft: 'Draft', published: 'Published' };
+  const queueUrl = (name: string) => `https://sqs.${region}.amazonaws.com/${account}/${name}`;
+  let simulator: LlmSimulator;
+  let target: Target;
+  let cloudformation: CloudFormationClient;
+
+  beforeAll(async () => {
+    // The provider knows the extract model only: the draft stage's model gets a 404.
+    simulator = await startLlmSimulator({ models: ['gpt-4o-mini'] });
+    const outputs: Record<string, string> = {
+      StateTableName: 'Sluice-State',
+      MemoryTableName: 'Sluice-Memory',
+      ApiKeySecretArn: arn('secretsmanager', 'secret:ApiKey-AbC123'),
+      ExtractFunctionName: 'Sluice-Extract',
+      DraftFunctionName: 'Sluice-Draft',
+      ExtractEventSourceMappingId: 'mapping-extract',
+      DraftEventSourceMappingId: 'mapping-draft',
+      AlarmTopicArn: arn('sns', 'Alarms'),
+      DashboardName: `Sluice-${region}`,
+    };
+    for (const name of LANE_NAMES) {
+      for (const kind of ['Queue', 'DeadLetterQueue']) {
+        outputs[`${prefix[name]}${kind}Url`] = queueUrl(`${prefix[name]}${kind}`);
+        outputs[`${prefix[name]}${kind}Arn`] = arn('sqs', `${prefix[name]}${kind}`);
+      }
+    }
+    const lanes = Object.fromEntries(
+      LANE_NAMES.map((name): [LaneName, Lane] => [
+        name,
+        {
+          name,
+          queue: {
+            label: name === 'extract' ? 'intake' : name,
+            url: outputs[`${prefix[name]}QueueUrl`] ?? '',
+            arn: outputs[`${prefix[name]}QueueArn`],
+          },
+          deadLetterQueue: {
+            label: `${name === 'extract' ? 'intake' : name} DLQ`,
+            url: outputs[`${prefix[name]}DeadLetterQueueUrl`] ?? '',
+            arn: outputs[`${prefix[name]}DeadLetterQueueArn`],
+          },
+        },
+      ]),
+    ) as Record<LaneName, Lane>;
+    const config = { region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
+
+    const sqs = stubbed(new SQSClient(config), (_command, input) => {
+      const url = String(input.QueueUrl);
+      if (url.endsWith('/IntakeQueue')) throw denied('sqs:getqueueattributes');
+      const name = url.split('/').at(-1) ?? '';
+      const dlq = name.replace('Queue', 'DeadLetterQueue');
+      return {
+        Attributes: {
+          QueueArn: arn('sqs', name),
+          ApproximateNumberOfMessages: '0',
+          ApproximateNumberOfMessagesNotVisible: '0',
+          ...(name.includes('DeadLetter')
+            ? {}
+            : { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: arn('sqs', dlq), maxReceiveCount: 5 }) }),
+        },
+      };
+    });
+    const dynamo = DynamoDBDocumentClient.from(
+      stubbed(new DynamoDBClient(config), (command) =>
+        command === 'DescribeTableCommand' ? { Table: { TableStatus: 'ACTIVE', GlobalSecondaryIndexes: [] } } : {},
+      ),
+    );
+    const runtimeConfig = (stage: string, model: string) =>
+      JSON.stringify({ stage, model, llm: { baseUrl: simulator.url, timeoutMs: 60_000 } });
+    const lambda = stubbed(new LambdaClient(config), (command, input) => {
+      if (command === 'GetEventSourceMappingCommand') return { UUID: input.UUID, State: 'Enabled', BatchSize: 1 };
+      const stage = input.FunctionName === 'Sluice-Extract' ? 'extract' : 'draft';
+      return {
+        FunctionName: input.FunctionName,
+        Role: `arn:aws:iam::${account}:role/${stage}-role`,
+        Environment: {
+          Variables: {
+            SLUICE_RUNTIME_CONFIG: runtimeConfig(stage, stage === 'extract' ? 'gpt-4o-mini' : 'gpt-4.1-mini'),
+          },
+        },
+      };
+    });
+    const secrets = stubbed(new SecretsManagerClient(config), () => ({
+      ARN: outputs.ApiKeySecretArn,
+      SecretString: '{"apiKey":"sk-test"}',
+    }));
+    const alarm = (name: string, state: string) => ({
+      AlarmName: name,
+      StateValue: state,
+      StateReason:
+        state === 'ALARM' ? 'Threshold Crossed: 1 datapoint [3.0] was greater than the threshold (0.0).' : '',
+      StateUpdatedTimestamp: new Date('2026-11-21T08:55:12Z'),
+      AlarmDescription: 'A DLQ has messages.\n\nRunbook: https://example.com/runbook#dlq-has-messages',
+    });
+    const cloudwatch = stubbed(new CloudWatchClient(config), () => ({
+      // Another stack's alarm shares the name prefix: not this stack's to report.
+      MetricAlarms: [
+        alarm('Sluice-Intake-DLQ', 'ALARM'),
+        alarm('Sluice-Draft-DLQ', 'OK'),
+        alarm('SluiceStaging-Intake-DLQ', 'ALARM'),
+      ],
+    }));
+    cloudformation = stubbed(new CloudFormationClient(config), () => ({
+      TemplateBody: JSON.stringify({
+        Resources: Object.fromEntries(
+          ['Sluice-Intake-DLQ', 'Sluice-Draft-DLQ', 'Sluice-Budget'].map((name, index) => [
+            `Alarm${index}`,
+            { Type: 'AWS::CloudWatch::Alarm', Properties: { AlarmName: name } },
+          ]),
+        ),
+      }),
+    }));
+    target = {
+      kind: 'aws',
+      stackName: 'Sluice',
+      source: 'CloudFormation stack Sluice',
+      region,
+      outputs,
+      stateTableName: 'Sluice-State',
+      lanes,
+      sqs,
+      dynamo,
+      cloudwatch,
+      lambda,
+      secrets,
+      description: `Sluice (AWS ${region}, CloudFormation stack Sluice)`,
+      close: () => undefined,
+    };
+  });
+
+  afterAll(async () => {
+    await simulator?.stop();
+  });
+
+  it('reports what only AWS has: alarms missing or firing, the roles to simulate, an access the operator lacks', async () => {
+    // Act
+    const report = await runDoctorChecks(target, { timeoutMs: 5000, cloudformation });
+
+    // Assess
+    const byName = (name: DoctorCheck['name']) => report.checks.find((c) => c.name === name);
+    expect(report.healthy).toBe(false);
+    expect(byName('outputs')?.status).toBe('ok');
+    expect(byName('queues')?.problems).toEqual([
+      {
+        problem: `the operator's credentials (arn:aws:iam::${account}:user/ops) may not call sqs:GetQueueAttributes on ${arn('sqs', 'IntakeQueue')}`,
+        fix: expect.stringMatching(/^grant sqs:GetQueueAttributes on \S+ to arn:aws:iam::\d+:user\/ops/),
+      },
+    ]);
+    expect(byName('permissions')).toMatchObject({
+      status: 'skipped',
+      detail: expect.stringContaining('@aws-sdk/client-iam'),
+    });
+    expect(byName('permissions')?.notes).toContainEqual(
+      `extract: aws iam simulate-principal-policy --policy-source-arn arn:aws:iam::${account}:role/extract-role ` +
+        `--action-names sqs:SendMessage --resource-arns ${arn('sqs', 'DraftQueue')} ${arn('sqs', 'IntakeDeadLetterQueue')} ${arn('sqs', 'IntakeQueue')}`,
+    );
+    expect(byName('secret')?.status).toBe('ok');
+    expect(byName('provider')?.problems).toEqual([
+      {
+        problem: `${simulator.url} does not know the model 'gpt-4.1-mini' (stages.draft.model): 404`,
+        fix: 'set stages.draft.model in cdk.json to a model the provider serves (with its price), then deploy again (npx cdk deploy)',
+      },
+    ]);
+    expect(byName('alarms')?.problems).toEqual([
+      {
+        problem: "1 of the stack's 3 alarms do not exist: Sluice-Budget",
+        fix: 'deploy the stack again: npx cdk deploy',
+      },
+      {
+        problem:
+          'Sluice-Intake-DLQ is in ALARM since 2026-11-21 08:55:12Z: Threshold Crossed: 1 datapoint [3.0] was greater than the threshold (0.0).',
+        fix: 'follow its runbook section: https://example.com/runbook#dlq-has-messages',
+      },
+    ]);
+    expect(byName('event-sources')?.status).toBe('ok');
+
+    // Assess: on a terminal, marks instead of words
+    const text = renderDoctorReport(report, target.description, true).join('\n');
+    expect(text).toMatch(/^✗ alarms\s+2 problems$/m);
+    expect(text).toMatch(/^– permissions\s+skipped: /m);
+    expect(text).toMatch(/^✓ secret\s+the API key secret \S+ holds a key \(not shown\)$/m);
+    expect(text).not.toContain('sk-test');
+  });
+});
