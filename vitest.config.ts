@@ -6,5 +6,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // The chaos and pipeline tests mostly wait (for visibility timeouts, a provider's minute): three at once keep
+    // two cores busy instead of one.
+    maxWorkers: 3,
   },
 });
