@@ -6,6 +6,7 @@ import { DescribeTableCommand, type TableDescription } from '@aws-sdk/client-dyn
 import { type FunctionConfiguration, GetFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
+import { STACK_OUTPUT_KEYS } from '#lib/outputs.ts';
 import { LOCAL_OUTPUT_KEYS } from '#local/dev-runtime.ts';
 import { LlmCallError, RuntimeConfigError } from '#shared/errors.ts';
 import { OpenAiLlmClient } from '#shared/llm-client.ts';
@@ -75,33 +76,7 @@ export const DOCTOR_CHECKS = [
 ] as const;
 export type DoctorCheckName = (typeof DOCTOR_CHECKS)[number];
 
-/** The outputs the stack always defines (lib/sluice-stack.ts, `addOutputs`). */
-export const STACK_OUTPUT_KEYS = [
-  'IntakeQueueUrl',
-  'IntakeQueueArn',
-  'IntakeDeadLetterQueueUrl',
-  'IntakeDeadLetterQueueArn',
-  'DraftQueueUrl',
-  'DraftQueueArn',
-  'DraftDeadLetterQueueUrl',
-  'DraftDeadLetterQueueArn',
-  'PublishedQueueUrl',
-  'PublishedQueueArn',
-  'PublishedDeadLetterQueueUrl',
-  'PublishedDeadLetterQueueArn',
-  'StateTableName',
-  'MemoryTableName',
-  'ApiKeySecretArn',
-  'ExtractFunctionName',
-  'DraftFunctionName',
-  'ExtractEventSourceMappingId',
-  'DraftEventSourceMappingId',
-  'AlarmTopicArn',
-  'DashboardName',
-] as const;
-
-/** Outputs only some configurations of the stack define: never reported missing. */
-export const OPTIONAL_STACK_OUTPUT_KEYS = ['SupervisorFunctionName'] as const;
+export { OPTIONAL_STACK_OUTPUT_KEYS, STACK_OUTPUT_KEYS } from '#lib/outputs.ts';
 
 export type CheckStatus = 'ok' | 'problem' | 'skipped';
 

@@ -11,6 +11,7 @@ import { Observability } from './constructs/observability.ts';
 import { RedrivableQueue } from './constructs/redrivable-queue.ts';
 import { StateTable } from './constructs/state-table.ts';
 import { Supervisor } from './constructs/supervisor.ts';
+import type { OPTIONAL_STACK_OUTPUT_KEYS, STACK_OUTPUT_KEYS } from './outputs.ts';
 
 /** Construct id, hence CloudFormation stack name, of the sluice stack. */
 export const STACK_NAME = 'Sluice';
@@ -155,7 +156,8 @@ export class SluiceStack extends Stack {
   }
 
   private addOutputs(): void {
-    const outputs: Record<string, string> = {
+    const outputs: Record<(typeof STACK_OUTPUT_KEYS)[number], string> &
+      Partial<Record<(typeof OPTIONAL_STACK_OUTPUT_KEYS)[number], string>> = {
       IntakeQueueUrl: this.extract.queue.queueUrl,
       IntakeQueueArn: this.extract.queue.queueArn,
       IntakeDeadLetterQueueUrl: this.extract.deadLetterQueue.queueUrl,
@@ -179,6 +181,8 @@ export class SluiceStack extends Stack {
       DashboardName: this.observability.dashboard.dashboardName,
     };
     if (this.supervisor !== undefined) outputs.SupervisorFunctionName = this.supervisor.function.functionName;
-    for (const [id, value] of Object.entries(outputs)) new CfnOutput(this, id, { value });
+    for (const [id, value] of Object.entries(outputs)) {
+      if (value !== undefined) new CfnOutput(this, id, { value });
+    }
   }
 }

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_LOCAL_REGION, LOCAL_ACCOUNT_ID } from './emulators.ts';
+import { readJsonBody } from './json-body.ts';
 import type { SqsEventSourcePoller } from './poller.ts';
 import { effectiveConcurrency, type LocalEventSource, type LocalFunction } from './resources.ts';
 import { answerSecretsManager, isSecretsManagerRequest, LocalSecretsManager } from './secrets-manager.ts';
@@ -23,8 +24,6 @@ const MAPPINGS_PATH = '/2015-03-31/event-source-mappings';
 /** Path of the 2015-03-31 Lambda API under which the functions live. */
 const FUNCTIONS_PATH = '/2015-03-31/functions';
 const LOOPBACK = '127.0.0.1';
-/** Bigger request bodies are refused: an UpdateEventSourceMapping request is a few hundred bytes. */
-const MAX_BODY_BYTES = 256 * 1024;
 
 /** AWS's limits on the settings this API changes (API_UpdateEventSourceMapping, API_ScalingConfig). */
 export const MAPPING_LIMITS = {
@@ -700,7 +699,11 @@ async function answer(
       const uuid = decodeURIComponent(path.slice(MAPPINGS_PATH.length + 1));
       if (method === 'GET') return send(response, 200, requestId, mappings.get(uuid));
       if (method === 'PUT') {
-        const body = await readBody(request);
+        const body = await readJsonBody(request, {
+          tooLarge: () => new LambdaApiError('RequestTooLargeException', 413, 'Request must be smaller than 256 KB'),
+          notJson: (why) =>
+            new LambdaApiError('InvalidRequestContentException', 400, `Could not parse request body into json: ${why}`),
+        });
         const parsed = updateRequestSchema.safeParse(body);
         if (!parsed.success) {
           const issue = parsed.error.issues[0];
@@ -732,30 +735,6 @@ async function answer(
 function optionalParameter<K extends string>(url: URL, name: string, key: K): Partial<Record<K, string>> {
   const value = url.searchParams.get(name);
   return value === null ? {} : ({ [key]: value } as Record<K, string>);
-}
-
-async function readBody(request: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-    size += buffer.length;
-    if (size > MAX_BODY_BYTES) {
-      throw new LambdaApiError('RequestTooLargeException', 413, 'Request must be smaller than 256 KB');
-    }
-    chunks.push(buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (text.trim() === '') return {};
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new LambdaApiError(
-      'InvalidRequestContentException',
-      400,
-      `Could not parse request body into json: ${(error as Error).message}`,
-    );
-  }
 }
 
 function send(response: ServerResponse, status: number, requestId: string, body: unknown): void {

@@ -3,6 +3,7 @@ import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
 import { z } from 'zod';
+import { readJsonBody } from './json-body.ts';
 
 /**
  * The part of AWS Secrets Manager's JSON API (awsJson1.1: `POST /` with `X-Amz-Target: secretsmanager.<Action>`)
@@ -34,8 +35,6 @@ const DAY_MS = 86_400_000;
 const RECOVERY_WINDOW_DAYS = { min: 7, max: 30, default: 30 } as const;
 /** AWS's limit on a secret value (SecretString or the decoded SecretBinary). */
 const MAX_SECRET_BYTES = 65_536;
-/** Bigger request bodies are refused before parsing. */
-const MAX_BODY_BYTES = 256 * 1024;
 const NAME_PATTERN = /^[A-Za-z0-9/_+=.@!-]{1,512}$/;
 
 /** An error answered in AWS's awsJson shape: HTTP 400 (or 500), `__type` and `message` in the body. */
@@ -571,7 +570,11 @@ export async function answerSecretsManager(
       throw new SecretsManagerApiError('InvalidRequestException', 'Secrets Manager requests are POSTs to /');
     }
     const action = String(request.headers['x-amz-target']).slice(SECRETS_MANAGER_TARGET_PREFIX.length);
-    const body = await readJsonBody(request);
+    const body = await readJsonBody(request, {
+      tooLarge: () => new SecretsManagerApiError('InvalidRequestException', 'The request body is larger than 256 KB'),
+      notJson: (why) =>
+        new SecretsManagerApiError('SerializationException', `Could not parse the request body: ${why}`),
+    });
     sendJson(response, 200, requestId, await secrets.call(action, body));
   } catch (error) {
     const apiError =
@@ -584,26 +587,6 @@ export async function answerSecretsManager(
           );
     response.setHeader('x-amzn-ErrorType', apiError.type);
     sendJson(response, apiError.status, requestId, { __type: apiError.type, message: apiError.message });
-  }
-}
-
-async function readJsonBody(request: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-    size += buffer.length;
-    if (size > MAX_BODY_BYTES) {
-      throw new SecretsManagerApiError('InvalidRequestException', 'The request body is larger than 256 KB');
-    }
-    chunks.push(buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (text.trim() === '') return {};
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new SecretsManagerApiError('SerializationException', `Could not parse the request body: ${String(error)}`);
   }
 }
 

@@ -1,5 +1,8 @@
 import OpenAI from 'openai';
-import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import type {
+  ChatCompletionCreateParamsNonStreaming,
+  ChatCompletionMessageParam,
+} from 'openai/resources/chat/completions';
 import type { z } from 'zod';
 import { LlmCallError } from './errors.ts';
 
@@ -102,37 +105,18 @@ export class OpenAiLlmClient implements LlmClient, LlmProber {
   }
 
   async complete(request: CompletionRequest): Promise<Completion> {
-    const sdk = await this.#sdk();
-    const started = this.#now();
-    try {
-      const { data, request_id, response } = await sdk.chat.completions
-        .create(
-          {
-            model: request.model,
-            messages: request.messages,
-            max_tokens: request.maxTokens,
-            response_format: {
-              type: 'json_schema',
-              json_schema: { name: request.format.name, strict: true, schema: jsonSchemaOf(request.format.schema) },
-            },
-          },
-          { timeout: request.timeoutMs, signal: request.signal, maxRetries: this.#sdkRetries },
-        )
-        .withResponse();
-      const choice = data.choices[0];
-      return {
-        content: choice?.message.content ?? '',
-        finishReason: choice?.finish_reason ?? 'unknown',
-        model: data.model || request.model,
-        promptTokens: data.usage?.prompt_tokens ?? 0,
-        completionTokens: data.usage?.completion_tokens ?? 0,
-        latencyMs: this.#now() - started,
-        requestId: request_id ?? undefined,
-        limits: advertisedLimits(response.headers),
-      };
-    } catch (error) {
-      throw classifyLlmError(error);
-    }
+    return this.#call(
+      {
+        model: request.model,
+        messages: request.messages,
+        max_tokens: request.maxTokens,
+        response_format: {
+          type: 'json_schema',
+          json_schema: { name: request.format.name, strict: true, schema: jsonSchemaOf(request.format.schema) },
+        },
+      },
+      { timeout: request.timeoutMs, signal: request.signal, maxRetries: this.#sdkRetries },
+    );
   }
 
   /**
@@ -141,25 +125,36 @@ export class OpenAiLlmClient implements LlmClient, LlmProber {
    * @example await llm.probe({ model: 'gpt-4o-mini', timeoutMs: 10_000, caller: 'supervisor' });
    */
   async probe(request: ProbeRequest): Promise<Completion> {
+    return this.#call(
+      { model: request.model, messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 },
+      {
+        timeout: request.timeoutMs,
+        signal: request.signal,
+        maxRetries: 0,
+        headers: { [CALLER_HEADER]: request.caller },
+      },
+    );
+  }
+
+  /** One chat completion, its answer with usage, latency and the limits advertised; any failure classified. */
+  async #call(
+    body: ChatCompletionCreateParamsNonStreaming,
+    options: {
+      timeout: number;
+      signal?: AbortSignal | undefined;
+      maxRetries: number;
+      headers?: Record<string, string>;
+    },
+  ): Promise<Completion> {
     const sdk = await this.#sdk();
     const started = this.#now();
     try {
-      const { data, request_id, response } = await sdk.chat.completions
-        .create(
-          { model: request.model, messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 },
-          {
-            timeout: request.timeoutMs,
-            signal: request.signal,
-            maxRetries: 0,
-            headers: { [CALLER_HEADER]: request.caller },
-          },
-        )
-        .withResponse();
+      const { data, request_id, response } = await sdk.chat.completions.create(body, options).withResponse();
       const choice = data.choices[0];
       return {
         content: choice?.message.content ?? '',
         finishReason: choice?.finish_reason ?? 'unknown',
-        model: data.model || request.model,
+        model: data.model || body.model,
         promptTokens: data.usage?.prompt_tokens ?? 0,
         completionTokens: data.usage?.completion_tokens ?? 0,
         latencyMs: this.#now() - started,
