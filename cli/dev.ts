@@ -20,6 +20,9 @@ stack defines (from the synthesized template), the real extract and draft handle
 like the Lambda SQS event source, and an OpenAI-compatible LLM simulator (or a real provider when
 OPENAI_API_KEY is set; OPENAI_BASE_URL picks any OpenAI-compatible server). It prints the endpoints and writes
 them, with the stack's output keys, to an outputs file so any AWS SDK client can drop items on the intake queue.
+The supervisor runs on a timer (every supervisor.intervalSeconds of cdk.json): it pauses a stage whose model stays
+down, probes and resumes it, adapts each stage's concurrency and re-queues items drafted without history; its log
+lines go with the functions' ('sluice status' shows what it last did).
 
 Options:
   --once               Drain the items and exit (0 when nothing was lost, 1 otherwise).
