@@ -23,8 +23,8 @@ export function looksPerInvocation(intervalMs: number): number {
 
 /**
  * The supervisor's Lambda handler, invoked by its EventBridge schedule: a look (or, for intervals under a minute,
- * several), each logged with what it did. A look's failure to reach one stage is reported and the rest goes on;
- * an error that stops a look fails the invocation (the alarm on the function's errors fires).
+ * several), each logged with what it did. A look's failure to reach one stage is logged and the rest goes on; the
+ * invocation then fails, once its looks are done, so the function's errors (and their alarm) count it.
  * @example export const handler = createSupervisorHandler({ supervisor, config, logger, tracer });
  */
 export function createSupervisorHandler(parts: {
@@ -53,6 +53,10 @@ export function createSupervisorHandler(parts: {
       if (acted.length > 0 || report.reenriched > 0) {
         logger.info('supervisor acted', { stages: acted, reenriched: report.reenriched });
       }
+    }
+    const problems = reports.flatMap((report) => report.errors);
+    if (problems.length > 0) {
+      throw new Error(`${problems.length} problem(s) in ${reports.length} look(s): ${problems.join('; ')}`);
     }
     return reports;
   });

@@ -198,7 +198,13 @@ export class Supervisor {
         record.verify = undefined;
       }
     } else {
-      const reason = await this.#pauseReason(stage, record, now);
+      // An operator who has just resumed the stage is trying it: give it the threshold before pausing it again.
+      const operatorResumed =
+        control !== undefined &&
+        !control.paused &&
+        control.by === 'operator' &&
+        now - Date.parse(control.at) < this.#options.config.pauseAfterMs;
+      const reason = operatorResumed ? undefined : await this.#pauseReason(stage, record, now);
       if (reason !== undefined) {
         const outcome = await setStagePaused({ lambda, dynamo, tableName }, stage, mappingId, 'pause', {
           by: 'auto',

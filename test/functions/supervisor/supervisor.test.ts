@@ -114,9 +114,10 @@ describe('Supervisor', () => {
         'resume',
         { by: 'operator', now: clock },
       );
-      await dev.dynamo.send(
-        new DeleteCommand({ TableName: table(), Key: { pk: `SUPERVISOR#${stage}`, sk: 'SUPERVISOR' } }),
-      );
+      // A clean slate: no control record (an operator's fresh resume would hold off the supervisor's pauses)
+      for (const pk of [`SUPERVISOR#${stage}`, `CONTROL#${stage}`]) {
+        await dev.dynamo.send(new DeleteCommand({ TableName: table(), Key: { pk, sk: pk.split('#')[0] } }));
+      }
     }
     supervisor = new LocalSupervisor({
       config: dev.config,
@@ -203,6 +204,30 @@ describe('Supervisor', () => {
     await dev.dynamo.send(
       new DeleteCommand({ TableName: table(), Key: { pk: 'USAGE#2026-11-21', sk: `extract#${MODEL}` } }),
     );
+  });
+
+  it('gives a stage an operator has just resumed the threshold before pausing it again', async () => {
+    // Arrange: the extract model down for long; the operator resumes the stage to try it
+    await openBreaker(MODEL, clock - 10 * 60_000, clock);
+    const mappingId = (await mappingOf('extract')).UUID ?? '';
+    await setStagePaused({ lambda, dynamo: dev.dynamo, tableName: table() }, 'extract', mappingId, 'pause', {
+      by: 'auto',
+      now: clock,
+    });
+    await setStagePaused({ lambda, dynamo: dev.dynamo, tableName: table() }, 'extract', mappingId, 'resume', {
+      by: 'operator',
+      now: clock,
+    });
+
+    // Act
+    clock += (PAUSE_AFTER_S - 1) * 1000;
+    const within = await supervisor.look();
+    clock += 2000;
+    const after = await supervisor.look();
+
+    // Assess
+    expect(within.stages.find((look) => look.stage === 'extract')?.paused).toBe(false);
+    expect(after.stages.find((look) => look.stage === 'extract')).toMatchObject({ paused: true, pausedBy: 'auto' });
   });
 
   it("never undoes an operator's pause", async () => {
