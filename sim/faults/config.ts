@@ -28,6 +28,12 @@ export interface ModelLimits {
 /** Limits every model gets on its own windows; `perModel` entries override them one field at a time. */
 export interface RateLimits extends ModelLimits {
   readonly perModel?: Readonly<Record<string, ModelLimits>>;
+  /**
+   * Whether answers carry the `x-ratelimit-*` headers (OpenAI's do; many OpenAI-compatible servers send none, and
+   * a 429 then says only `retry-after`).
+   * @default true
+   */
+  readonly advertise?: boolean;
 }
 
 /** Faults of the simulated provider; every field is optional, and absent means "no such fault". */
@@ -80,6 +86,7 @@ export const simulatorFaultsSchema = z.strictObject({
       rpm: limit.optional(),
       tpm: limit.optional(),
       perModel: z.record(z.string().min(1), modelLimitsSchema).optional(),
+      advertise: z.boolean().optional(),
     })
     .optional(),
   errorRates: z

@@ -52,6 +52,11 @@ export class RateLimitPolicy {
     this.#limits = limits;
   }
 
+  /** Whether answers carry the `x-ratelimit-*` headers. */
+  get #advertise(): boolean {
+    return this.#limits.advertise !== false;
+  }
+
   /** The limits that apply to a model: its own entry, field by field over the shared ones. */
   limitsFor(model: string): ModelLimits {
     const own = this.#limits.perModel?.[model];
@@ -69,7 +74,8 @@ export class RateLimitPolicy {
     if (requestsWait === 0 && tokensWait === 0 && !tooLarge) {
       window.add(now, tokens);
       this.#overall.add(now, tokens);
-      return { admitted: true, headers: rateLimitHeaders(this.#snapshot(window, rpm, tpm, tokens, now)) };
+      const advertised = this.#advertise ? rateLimitHeaders(this.#snapshot(window, rpm, tpm, tokens, now)) : {};
+      return { admitted: true, headers: advertised };
     }
 
     const snapshot = this.#snapshot(window, rpm, tpm, tokens, now);
@@ -87,13 +93,11 @@ export class RateLimitPolicy {
         'rate_limit_exceeded',
       ),
       headers: {
-        ...(retryAfterMs === undefined
+        ...(retryAfterMs === undefined ? {} : { 'retry-after': String(Math.ceil(retryAfterMs / 1000)) }),
+        ...(retryAfterMs === undefined || !this.#advertise
           ? {}
-          : {
-              'retry-after': String(Math.ceil(retryAfterMs / 1000)),
-              'retry-after-ms': String(Math.ceil(retryAfterMs)),
-            }),
-        ...rateLimitHeaders(snapshot),
+          : { 'retry-after-ms': String(Math.ceil(retryAfterMs)) }),
+        ...(this.#advertise ? rateLimitHeaders(snapshot) : {}),
       },
     };
   }

@@ -71,6 +71,30 @@ describe('Rate limits over HTTP', () => {
     expect(running.stats()).toMatchObject({ rateLimited: { requests: 1, tokens: 0 }, admitted: 3 });
   });
 
+  it('sends no x-ratelimit headers when told not to advertise, and a 429 then says only retry-after', async () => {
+    // Prepare
+    const running = await start({ faults: { limits: { rpm: 1, advertise: false } } });
+    const send = () =>
+      fetch(`${running.url}/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer test' },
+        body: JSON.stringify(plainRequest('Quiet')),
+      });
+
+    // Act
+    const answered = await send();
+    const refused = await send();
+
+    // Assess
+    expect(answered.status).toBe(200);
+    expect(refused.status).toBe(429);
+    for (const response of [answered, refused]) {
+      expect([...response.headers.keys()].filter((name) => name.startsWith('x-ratelimit'))).toEqual([]);
+      expect(response.headers.has('retry-after-ms')).toBe(false);
+    }
+    expect(refused.headers.get('retry-after')).toBe('60');
+  });
+
   it('rounds retry-after up to whole seconds and keeps the milliseconds in retry-after-ms', async () => {
     // Prepare
     const running = await start({ faults: { limits: { rpm: 1 } } });
