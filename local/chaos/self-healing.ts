@@ -23,6 +23,8 @@ export interface SelfHealingInput {
 
 /** Slack for timers and polling on a busy machine. */
 const SLACK_MS = 3000;
+/** Outage windows this close are one outage (the timeline's timers fire a little late on a busy machine). */
+const TOUCHING_MS = 1000;
 /** The provider counts requests per minute over a sliding minute. */
 const MINUTE_MS = 60_000;
 
@@ -65,10 +67,10 @@ function autoPauseChecks(input: SelfHealingInput): CheckResult[] {
   const graceMs = Math.max(...STAGES.map((stage) => config.stages[stage].timeoutSeconds)) * 1000;
   const outages = input.timeline.providerOutages
     .map((outage) => ({ start: input.startedAt + outage.startMs, end: input.startedAt + outage.endMs }))
-    // Touching windows (a hang, then errors) are one outage to the pipeline.
+    // Touching windows (a hang, then errors) are one outage to the pipeline; their timers may fire a little apart.
     .reduce<{ start: number; end: number }[]>((merged, window) => {
       const last = merged.at(-1);
-      if (last !== undefined && window.start <= last.end + 1) last.end = Math.max(last.end, window.end);
+      if (last !== undefined && window.start <= last.end + TOUCHING_MS) last.end = Math.max(last.end, window.end);
       else merged.push({ ...window });
       return merged;
     }, [])
@@ -127,6 +129,7 @@ function autoPauseChecks(input: SelfHealingInput): CheckResult[] {
     }
   }
   const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const neverResumed = late.filter((text) => text.endsWith('resumed'));
   return [
     {
       name: 'pausedDuringOutage',
@@ -157,7 +160,7 @@ function autoPauseChecks(input: SelfHealingInput): CheckResult[] {
         latestResume <= resumeBoundMs,
       observed: outages.length === 0 ? null : latestResume / 1000,
       limit: resumeBoundMs / 1000,
-      detail: `every stage resumed ${seconds(latestResume)} after the provider came back at the latest (a cooldown, two looks and a probe)`,
+      detail: `every stage resumed ${seconds(latestResume)} after the provider came back at the latest (a cooldown, two looks and a probe)${neverResumed.length > 0 ? `; ${neverResumed.join(', ')}` : ''}`,
     },
   ];
 }
