@@ -6,8 +6,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    // The chaos and pipeline tests mostly wait (for visibility timeouts, a provider's minute): three at once keep
-    // two cores busy instead of one.
-    maxWorkers: 3,
+    // The chaos tests mostly wait (for visibility timeouts, a provider's minute): two files at once keep both
+    // cores busy; more would starve the ones that push hundreds of items through the pipeline.
+    maxWorkers: 2,
   },
 });

@@ -54,6 +54,11 @@ import type { SupervisorRuntimeConfig } from './runtime-config.ts';
 
 /** Adaptive concurrency never goes below this: one slow call must not stall a stage. */
 export const MIN_CONCURRENCY = 2;
+/**
+ * Latency growth smaller than this is noise, not a provider under strain: a provider's calls take seconds, and a
+ * few milliseconds doubled (a busy machine, a fast local server) must not cut the concurrency.
+ */
+export const MIN_LATENCY_GROWTH_MS = 1000;
 /** A look counts latency only over at least this many calls. */
 const MIN_CALLS_FOR_LATENCY = 3;
 /** SQS takes at most ten entries a batch. */
@@ -490,7 +495,12 @@ export class Supervisor {
     }
     const mean = calls >= MIN_CALLS_FOR_LATENCY ? latency / calls : undefined;
     const baseline = record.baselineLatencyMs;
-    if (mean !== undefined && baseline !== undefined && mean > baseline * settings.latencyFactor) {
+    if (
+      mean !== undefined &&
+      baseline !== undefined &&
+      mean > baseline * settings.latencyFactor &&
+      mean - baseline >= MIN_LATENCY_GROWTH_MS
+    ) {
       return decrease(
         `mean latency ${Math.round(mean)} ms, ${(mean / baseline).toFixed(1)}× the baseline ${Math.round(baseline)} ms`,
       );

@@ -340,15 +340,18 @@ describe('Supervisor', () => {
     };
 
     // Act and assess, look by look
-    expect(await step({ calls: 10, latencyMs: 100 })).toBe(3); // the first look only learns the counters
-    expect(await step({ calls: 10, latencyMs: 100 })).toBe(4);
-    expect(await step({ calls: 10, latencyMs: 100, throttled: 5 })).toBe(2); // 5 of 15 answered 429: 4 × 0.7
-    expect(await step({ calls: 10, latencyMs: 100, throttled: 5 })).toBe(2); // never below 2
-    expect(await step({ calls: 10, latencyMs: 100 })).toBe(3);
-    expect(await step({ calls: 10, latencyMs: 1000 })).toBe(2); // 10× the baseline latency
-    for (let look = 0; look < 6; look += 1) await step({ calls: 10, latencyMs: 100 });
+    expect(await step({ calls: 10, latencyMs: 1500 })).toBe(3); // the first look only learns the counters
+    expect(await step({ calls: 10, latencyMs: 1500 })).toBe(4);
+    expect(await step({ calls: 10, latencyMs: 1500, throttled: 5 })).toBe(2); // 5 of 15 answered 429: 4 × 0.7
+    expect(await step({ calls: 10, latencyMs: 1500, throttled: 5 })).toBe(2); // never below 2
+    expect(await step({ calls: 10, latencyMs: 1500 })).toBe(3);
+    expect(await step({ calls: 10, latencyMs: 4000 })).toBe(2); // 2.7× the baseline latency
+    for (let look = 0; look < 6; look += 1) await step({ calls: 10, latencyMs: 1500 });
     expect((await mappingOf('extract')).ScalingConfig?.MaximumConcurrency).toBe(6); // never above the configured 6
     expect(metric('EffectiveConcurrency', 'extract').at(-1)).toBe(6);
+    // A few milliseconds multiplied is noise (a fast local server on a busy machine), not a provider under strain
+    for (let look = 0; look < 10; look += 1) await step({ calls: 10, latencyMs: 5 });
+    expect(await step({ calls: 10, latencyMs: 40 })).toBe(6);
 
     await dev.sqs.send(new PurgeQueueCommand({ QueueUrl: dev.outputs.IntakeQueueUrl }));
     await dev.dynamo.send(
