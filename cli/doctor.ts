@@ -3,6 +3,7 @@ import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { CloudFormationClient, GetTemplateCommand } from '@aws-sdk/client-cloudformation';
 import { type CompositeAlarm, DescribeAlarmsCommand, type MetricAlarm } from '@aws-sdk/client-cloudwatch';
 import { DescribeTableCommand, type TableDescription } from '@aws-sdk/client-dynamodb';
+import { type EvaluationResult, IAMClient, SimulatePrincipalPolicyCommand } from '@aws-sdk/client-iam';
 import { type FunctionConfiguration, GetFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
@@ -47,9 +48,9 @@ Checks the stack end to end and prints one line per check, with the problem and 
   alarms         the stack's alarms exist, and which are in ALARM (AWS only)
   event-sources  each stage's event source is enabled; a paused one says who paused it and why
 
-On AWS the role check needs iam:SimulatePrincipalPolicy through @aws-sdk/client-iam, which sluice does not
-install: it is reported skipped, with the 'aws iam simulate-principal-policy' commands to run instead. Any access
-the operator's credentials lack is itself reported, naming the permission.
+On AWS the role check simulates each stage role's identity policies (iam:SimulatePrincipalPolicy) for what the
+stage needs: sending to its queues, the state table, the API key secret. Any access the operator's credentials
+lack is itself reported, naming the permission.
 
 Options:
   --timeout SECONDS    Time limit of each check (default 10, at most 300); a check past it names the endpoint
@@ -108,6 +109,8 @@ export interface DoctorOptions {
   timeoutMs: number;
   /** The client the deployed template is read through (its alarm names); by default one for the target's region. */
   cloudformation?: CloudFormationClient | undefined;
+  /** The client the stage roles' permissions are simulated through; by default one for the target's region. */
+  iam?: IAMClient | undefined;
 }
 
 /** Default time limit of one check. */
@@ -244,7 +247,9 @@ class Doctor {
   }
 
   /** Where a service's requests go: the local endpoint from the outputs, or AWS's regional one. */
-  #endpoint(service: 'sqs' | 'dynamodb' | 'lambda' | 'secretsmanager' | 'monitoring' | 'cloudformation'): string {
+  #endpoint(
+    service: 'sqs' | 'dynamodb' | 'lambda' | 'secretsmanager' | 'monitoring' | 'cloudformation' | 'iam',
+  ): string {
     const outputs = this.#target.outputs;
     if (this.#local) {
       const key = {
@@ -254,10 +259,13 @@ class Doctor {
         secretsmanager: LOCAL_OUTPUT_KEYS.secretsManagerEndpoint,
         monitoring: undefined,
         cloudformation: undefined,
+        iam: undefined,
       }[service];
       return (key && outputs[key]) ?? `the local ${service} endpoint`;
     }
     const region = this.#target.region;
+    // IAM is a global service with one endpoint.
+    if (service === 'iam') return 'https://iam.amazonaws.com';
     return region === undefined
       ? `${service} in the SDK's default region`
       : `https://${service}.${region}.amazonaws.com`;
@@ -510,31 +518,106 @@ class Doctor {
     const functions = await watch(this.#endpoint('lambda'), () => this.#stageFunctions());
     const unread = this.#functionFindings(functions).filter((finding) => /may not call/.test(finding.problem));
     if (unread.length > 0) return problems(unread);
-    const notes = functions.flatMap(({ stage, configuration }) =>
-      configuration?.Role === undefined ? [] : this.#simulationCommands(stage, configuration.Role),
-    );
-    return skipped(
-      'iam:SimulatePrincipalPolicy needs @aws-sdk/client-iam, which sluice does not install; check the roles by hand',
-      notes,
-    );
+    const own = this.#options.iam === undefined;
+    const iam =
+      this.#options.iam ?? new IAMClient(this.#target.region === undefined ? {} : { region: this.#target.region });
+    try {
+      const found: Finding[] = [];
+      let simulated = 0;
+      for (const { stage, configuration } of functions) {
+        const role = configuration?.Role;
+        if (role === undefined) continue;
+        for (const need of this.#needs(stage)) {
+          let results: EvaluationResult[];
+          try {
+            results = await watch(this.#endpoint('iam'), (abortSignal) =>
+              this.#simulate(iam, role, need.actions, need.resources, abortSignal),
+            );
+          } catch (error) {
+            found.push(this.#failed(error, 'iam:SimulatePrincipalPolicy', role, this.#endpoint('iam')));
+            continue;
+          }
+          simulated += results.length;
+          for (const result of results) {
+            if (result.EvalDecision === 'allowed') continue;
+            found.push({
+              problem: `the ${stage} function's role ${role} may not ${result.EvalActionName} on ${result.EvalResourceName} (${result.EvalDecision})`,
+              fix: `${this.#redeploy} (its grants give the ${stage} stage ${need.why})`,
+            });
+          }
+        }
+      }
+      if (found.length > 0) return problems(found);
+      return ok(
+        `each stage function's role may do what its stage needs (${simulated} action-resource pairs simulated)`,
+      );
+    } finally {
+      if (own) iam.destroy();
+    }
   }
 
-  /** `aws iam simulate-principal-policy` commands for what a stage's role needs. */
-  #simulationCommands(stage: Stage, role: string): string[] {
-    const outputs = this.#target.outputs;
+  /** What a stage's role needs, on which resources, and why. */
+  #needs(stage: Stage): { actions: string[]; resources: string[]; why: string }[] {
     const lane = this.#target.lanes[stage];
     const next = stage === 'extract' ? this.#target.lanes.draft : this.#target.lanes.published;
     const queueArn = lane.queue.arn ?? '';
-    const [, , , region = '', account = ''] = queueArn.split(':');
-    const tableArn = `arn:aws:dynamodb:${region}:${account}:table/${this.#target.stateTableName}`;
-    const command = (actions: string[], resources: (string | undefined)[]) =>
-      `${stage}: aws iam simulate-principal-policy --policy-source-arn ${role} --action-names ${actions.join(' ')} ` +
-      `--resource-arns ${resources.filter((resource) => resource !== undefined && resource !== '').join(' ')}`;
+    const [, partition = 'aws', , region = '', account = ''] = queueArn.split(':');
+    const tableArn = `arn:${partition}:dynamodb:${region}:${account}:table/${this.#target.stateTableName}`;
+    const defined = (values: (string | undefined)[]) => values.filter((value): value is string => !!value);
     return [
-      command(['sqs:SendMessage'], [next.queue.arn, lane.deadLetterQueue.arn, lane.queue.arn]),
-      command(['dynamodb:UpdateItem', 'dynamodb:Query'], [tableArn, `${tableArn}/index/*`]),
-      command(['secretsmanager:GetSecretValue'], [outputs.ApiKeySecretArn]),
-    ];
+      {
+        actions: ['sqs:SendMessage'],
+        resources: defined([next.queue.arn, lane.deadLetterQueue.arn, lane.queue.arn]),
+        why: 'sending to its next queue, its DLQ and its own queue (waits)',
+      },
+      {
+        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
+        resources: [tableArn],
+        why: 'reading and writing the state table',
+      },
+      {
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: defined([this.#target.outputs.ApiKeySecretArn]),
+        why: 'reading the API key secret',
+      },
+    ].filter((need) => need.resources.length > 0);
+  }
+
+  /** IAM's verdict on each action on each resource for the role's identity policies. */
+  async #simulate(
+    iam: IAMClient,
+    role: string,
+    actions: string[],
+    resources: string[],
+    abortSignal: AbortSignal,
+  ): Promise<EvaluationResult[]> {
+    const results: EvaluationResult[] = [];
+    let marker: string | undefined;
+    do {
+      const page = await iam.send(
+        new SimulatePrincipalPolicyCommand({
+          PolicySourceArn: role,
+          ActionNames: actions,
+          ResourceArns: resources,
+          ...(marker === undefined ? {} : { Marker: marker }),
+        }),
+        { abortSignal },
+      );
+      // One result per action; per resource in ResourceSpecificResults when several resources were asked about.
+      for (const result of page.EvaluationResults ?? []) {
+        const specific = result.ResourceSpecificResults ?? [];
+        if (specific.length === 0) results.push(result);
+        for (const each of specific) {
+          results.push({
+            EvalActionName: result.EvalActionName,
+            EvalResourceName: each.EvalResourceName,
+            EvalDecision: each.EvalResourceDecision,
+          });
+        }
+      }
+      marker = page.IsTruncated ? page.Marker : undefined;
+    } while (marker !== undefined);
+    return results;
   }
 
   // ── secret ─────────────────────────────────────────────────────────────────────────────────────────────────────

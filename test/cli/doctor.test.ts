@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { DeleteSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DeleteQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -281,6 +282,8 @@ describe('Function: runDoctorChecks, on AWS (SDK clients stubbed in process)', (
   let simulator: LlmSimulator;
   let target: Target;
   let cloudformation: CloudFormationClient;
+  let iam: IAMClient;
+  const simulated: Record<string, unknown>[] = [];
 
   beforeAll(async () => {
     // The provider knows the extract model only: the draft stage's model gets a 404.
@@ -378,6 +381,27 @@ describe('Function: runDoctorChecks, on AWS (SDK clients stubbed in process)', (
         alarm('SluiceStaging-Intake-DLQ', 'ALARM'),
       ],
     }));
+    // The draft role lost its grant on the secret; everything else is allowed.
+    iam = stubbed(new IAMClient(config), (_command, input) => {
+      simulated.push(input);
+      const actions = input.ActionNames as string[];
+      const resources = input.ResourceArns as string[];
+      return {
+        IsTruncated: false,
+        EvaluationResults: actions.map((action) => ({
+          EvalActionName: action,
+          EvalResourceName: resources.length === 1 ? resources[0] : '*',
+          EvalDecision: 'allowed',
+          ResourceSpecificResults: resources.map((resource) => ({
+            EvalResourceName: resource,
+            EvalResourceDecision:
+              String(input.PolicySourceArn).endsWith('role/draft-role') && action === 'secretsmanager:GetSecretValue'
+                ? 'implicitDeny'
+                : 'allowed',
+          })),
+        })),
+      };
+    });
     cloudformation = stubbed(new CloudFormationClient(config), () => ({
       TemplateBody: JSON.stringify({
         Resources: Object.fromEntries(
@@ -410,9 +434,9 @@ describe('Function: runDoctorChecks, on AWS (SDK clients stubbed in process)', (
     await simulator?.stop();
   });
 
-  it('reports what only AWS has: alarms missing or firing, the roles to simulate, an access the operator lacks', async () => {
+  it('reports what only AWS has: alarms missing or firing, a permission a stage role lacks, an access the operator lacks', async () => {
     // Act
-    const report = await runDoctorChecks(target, { timeoutMs: 5000, cloudformation });
+    const report = await runDoctorChecks(target, { timeoutMs: 5000, cloudformation, iam });
 
     // Assess
     const byName = (name: DoctorCheck['name']) => report.checks.find((c) => c.name === name);
@@ -424,14 +448,17 @@ describe('Function: runDoctorChecks, on AWS (SDK clients stubbed in process)', (
         fix: expect.stringMatching(/^grant sqs:GetQueueAttributes on \S+ to arn:aws:iam::\d+:user\/ops/),
       },
     ]);
-    expect(byName('permissions')).toMatchObject({
-      status: 'skipped',
-      detail: expect.stringContaining('@aws-sdk/client-iam'),
+    expect(byName('permissions')?.problems).toEqual([
+      {
+        problem: `the draft function's role arn:aws:iam::${account}:role/draft-role may not secretsmanager:GetSecretValue on ${target.outputs.ApiKeySecretArn} (implicitDeny)`,
+        fix: 'deploy the stack again: npx cdk deploy (its grants give the draft stage reading the API key secret)',
+      },
+    ]);
+    expect(simulated).toContainEqual({
+      PolicySourceArn: `arn:aws:iam::${account}:role/extract-role`,
+      ActionNames: ['sqs:SendMessage'],
+      ResourceArns: [arn('sqs', 'DraftQueue'), arn('sqs', 'IntakeDeadLetterQueue'), arn('sqs', 'IntakeQueue')],
     });
-    expect(byName('permissions')?.notes).toContainEqual(
-      `extract: aws iam simulate-principal-policy --policy-source-arn arn:aws:iam::${account}:role/extract-role ` +
-        `--action-names sqs:SendMessage --resource-arns ${arn('sqs', 'DraftQueue')} ${arn('sqs', 'IntakeDeadLetterQueue')} ${arn('sqs', 'IntakeQueue')}`,
-    );
     expect(byName('secret')?.status).toBe('ok');
     expect(byName('provider')?.problems).toEqual([
       {
@@ -455,7 +482,7 @@ describe('Function: runDoctorChecks, on AWS (SDK clients stubbed in process)', (
     // Assess: on a terminal, marks instead of words
     const text = renderDoctorReport(report, target.description, true).join('\n');
     expect(text).toMatch(/^✗ alarms\s+2 problems$/m);
-    expect(text).toMatch(/^– permissions\s+skipped: /m);
+    expect(text).toMatch(/^✗ permissions\s+1 problem$/m);
     expect(text).toMatch(/^✓ secret\s+the API key secret \S+ holds a key \(not shown\)$/m);
     expect(text).not.toContain('sk-test');
   });
