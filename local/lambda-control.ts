@@ -3,8 +3,8 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
 import { z } from 'zod';
+import { readJsonBody, sendJson } from './aws-http.ts';
 import { DEFAULT_LOCAL_REGION, LOCAL_ACCOUNT_ID } from './emulators.ts';
-import { readJsonBody } from './json-body.ts';
 import type { SqsEventSourcePoller } from './poller.ts';
 import { effectiveConcurrency, type LocalEventSource, type LocalFunction } from './resources.ts';
 import { answerSecretsManager, isSecretsManagerRequest, LocalSecretsManager } from './secrets-manager.ts';
@@ -672,10 +672,22 @@ async function answer(
       const qualifier = url.searchParams.get('Qualifier') ?? undefined;
       const configuration = rest.match(/^([^/]+)\/configuration$/);
       if (configuration?.[1] !== undefined) {
-        return send(response, 200, requestId, functions.configuration(decodeURIComponent(configuration[1]), qualifier));
+        return sendJson(
+          response,
+          200,
+          requestId,
+          functions.configuration(decodeURIComponent(configuration[1]), qualifier),
+          'application/json',
+        );
       }
       if (!rest.includes('/'))
-        return send(response, 200, requestId, functions.get(decodeURIComponent(rest), qualifier));
+        return sendJson(
+          response,
+          200,
+          requestId,
+          functions.get(decodeURIComponent(rest), qualifier),
+          'application/json',
+        );
     }
     if (path === MAPPINGS_PATH && method === 'GET') {
       const maxItems = url.searchParams.get('MaxItems');
@@ -693,11 +705,11 @@ async function answer(
         ...optionalParameter(url, 'Marker', 'marker'),
         ...(max !== undefined && { maxItems: max }),
       };
-      return send(response, 200, requestId, mappings.list(filter));
+      return sendJson(response, 200, requestId, mappings.list(filter), 'application/json');
     }
     if (path.startsWith(`${MAPPINGS_PATH}/`)) {
       const uuid = decodeURIComponent(path.slice(MAPPINGS_PATH.length + 1));
-      if (method === 'GET') return send(response, 200, requestId, mappings.get(uuid));
+      if (method === 'GET') return sendJson(response, 200, requestId, mappings.get(uuid), 'application/json');
       if (method === 'PUT') {
         const body = await readJsonBody(request, {
           tooLarge: () => new LambdaApiError('RequestTooLargeException', 413, 'Request must be smaller than 256 KB'),
@@ -713,7 +725,7 @@ async function answer(
             `Could not read the request body: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`,
           );
         }
-        return send(response, 202, requestId, await mappings.update(uuid, parsed.data));
+        return sendJson(response, 202, requestId, await mappings.update(uuid, parsed.data), 'application/json');
       }
     }
     throw new LambdaApiError(
@@ -728,21 +740,17 @@ async function answer(
         : new LambdaApiError('ServiceException', 500, `The local Lambda control API failed: ${String(error)}`);
     response.setHeader('x-amzn-ErrorType', apiError.type);
     // Lambda's model spells the member `message` on some errors and `Message` on others: both are sent.
-    send(response, apiError.status, requestId, { Type: 'User', Message: apiError.message, message: apiError.message });
+    sendJson(
+      response,
+      apiError.status,
+      requestId,
+      { Type: 'User', Message: apiError.message, message: apiError.message },
+      'application/json',
+    );
   }
 }
 
 function optionalParameter<K extends string>(url: URL, name: string, key: K): Partial<Record<K, string>> {
   const value = url.searchParams.get(name);
   return value === null ? {} : ({ [key]: value } as Record<K, string>);
-}
-
-function send(response: ServerResponse, status: number, requestId: string, body: unknown): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    'x-amzn-RequestId': requestId,
-  });
-  response.end(text);
 }

@@ -3,7 +3,7 @@ import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import { readJsonBody } from './json-body.ts';
+import { readJsonBody, sendJson } from './aws-http.ts';
 
 /**
  * The part of AWS Secrets Manager's JSON API (awsJson1.1: `POST /` with `X-Amz-Target: secretsmanager.<Action>`)
@@ -575,7 +575,7 @@ export async function answerSecretsManager(
       notJson: (why) =>
         new SecretsManagerApiError('SerializationException', `Could not parse the request body: ${why}`),
     });
-    sendJson(response, 200, requestId, await secrets.call(action, body));
+    sendJson(response, 200, requestId, await secrets.call(action, body), 'application/x-amz-json-1.1');
   } catch (error) {
     const apiError =
       error instanceof SecretsManagerApiError
@@ -586,16 +586,12 @@ export async function answerSecretsManager(
             500,
           );
     response.setHeader('x-amzn-ErrorType', apiError.type);
-    sendJson(response, apiError.status, requestId, { __type: apiError.type, message: apiError.message });
+    sendJson(
+      response,
+      apiError.status,
+      requestId,
+      { __type: apiError.type, message: apiError.message },
+      'application/x-amz-json-1.1',
+    );
   }
-}
-
-function sendJson(response: ServerResponse, status: number, requestId: string, body: unknown): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, {
-    'content-type': 'application/x-amz-json-1.1',
-    'content-length': Buffer.byteLength(text),
-    'x-amzn-RequestId': requestId,
-  });
-  response.end(text);
 }

@@ -1,4 +1,6 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** Request and response bodies of the local AWS APIs (the Lambda control API, Secrets Manager): JSON both ways. */
 
 /** Largest request body the local AWS APIs accept, as the real ones do. */
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -27,4 +29,25 @@ export async function readJsonBody(
   } catch (error) {
     throw errors.notJson((error as Error).message);
   }
+}
+
+/**
+ * Answers with a JSON body and the request id, as the AWS APIs do (`application/json` for Lambda's REST API,
+ * `application/x-amz-json-1.1` for Secrets Manager's).
+ * @example sendJson(response, 200, requestId, mapping, 'application/json');
+ */
+export function sendJson(
+  response: ServerResponse,
+  status: number,
+  requestId: string,
+  body: unknown,
+  contentType: 'application/json' | 'application/x-amz-json-1.1',
+): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, {
+    'content-type': contentType,
+    'content-length': Buffer.byteLength(text),
+    'x-amzn-RequestId': requestId,
+  });
+  response.end(text);
 }
