@@ -8,7 +8,14 @@ import {
   startConsole,
 } from '../console/server.ts';
 import { noPositionals } from './arguments.ts';
-import { CommandError, type CommandIo, PROCESS_IO, printer, runAgainstTarget } from './operator-command.ts';
+import {
+  CommandError,
+  type CommandIo,
+  PROCESS_IO,
+  printer,
+  runOperatorCommand,
+  targetRequestOf,
+} from './operator-command.ts';
 import { TARGET_HELP, TARGET_OPTIONS, type TargetRequest } from './target.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
@@ -86,7 +93,7 @@ function parseConsoleArgs(args: string[]): ConsoleCommandOptions | 'help' {
     port,
     allowRemote: values['allow-remote'],
     json: values.json,
-    target: { outputs: values.outputs, stack: values.stack, region: values.region },
+    target: targetRequestOf(values),
   };
 }
 
@@ -96,14 +103,11 @@ function parseConsoleArgs(args: string[]): ConsoleCommandOptions | 'help' {
  */
 export async function runConsole(args: string[], io: CommandIo = PROCESS_IO, stop?: AbortSignal): Promise<number> {
   const options = parseConsoleArgs(args);
-  if (options === 'help') {
-    io.out.write(CONSOLE_HELP);
-    return EXIT.ok;
-  }
-  return runAgainstTarget(
+  return runOperatorCommand(
     'console',
-    options.target,
-    async (target) => {
+    CONSOLE_HELP,
+    options,
+    async (target, options) => {
       let server: ConsoleServer;
       try {
         server = await startConsole({

@@ -2,7 +2,14 @@ import { parseArgs } from 'node:util';
 import { utcDay } from '#shared/budget.ts';
 import { CallLedger, nanoToUsd, type UsageRow } from '#shared/call-ledger.ts';
 import { daysBetween, noPositionals, parseChoice, parseDay } from './arguments.ts';
-import { type CommandIo, PROCESS_IO, printer, printJson, runAgainstTarget } from './operator-command.ts';
+import {
+  type CommandIo,
+  PROCESS_IO,
+  printer,
+  printJson,
+  runOperatorCommand,
+  targetRequestOf,
+} from './operator-command.ts';
 import { TARGET_HELP, TARGET_OPTIONS, type Target, type TargetRequest } from './target.ts';
 import { type Align, formatCount, formatUsd, renderTable, toCsv } from './text-table.ts';
 import { EXIT, UsageError } from './usage-error.ts';
@@ -78,7 +85,7 @@ function parseCostsArgs(args: string[], now = Date.now()): CostsOptions | 'help'
     by: parseChoice('--by', values.by, COST_GROUPS),
     json: values.json,
     csv: values.csv,
-    target: { outputs: values.outputs, stack: values.stack, region: values.region },
+    target: targetRequestOf(values),
   };
 }
 
@@ -199,14 +206,11 @@ export async function readCosts(
  */
 export async function runCosts(args: string[], io: CommandIo = PROCESS_IO): Promise<number> {
   const options = parseCostsArgs(args);
-  if (options === 'help') {
-    io.out.write(COSTS_HELP);
-    return EXIT.ok;
-  }
-  return runAgainstTarget(
+  return runOperatorCommand(
     'costs',
-    options.target,
-    async (target) => {
+    COSTS_HELP,
+    options,
+    async (target, options) => {
       const report = await readCosts(target, options);
       if (options.json) printJson(report, io);
       else if (options.csv) io.out.write(toCsv(csvRows(report)));

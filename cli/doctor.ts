@@ -14,7 +14,7 @@ import { OpenAiLlmClient } from '#shared/llm-client.ts';
 import { STAGES, type Stage } from '#shared/runtime-config.ts';
 import { apiKeyFromSecret } from '#shared/stage-runtime.ts';
 import { noPositionals, parsePositiveNumber } from './arguments.ts';
-import { type CommandIo, PROCESS_IO, printJson, runAgainstTarget } from './operator-command.ts';
+import { type CommandIo, PROCESS_IO, printJson, runOperatorCommand } from './operator-command.ts';
 import { describeControl, readEventSources } from './pause.ts';
 import {
   errorText,
@@ -1042,14 +1042,11 @@ function parseDoctorArgs(args: string[]): DoctorCommandOptions | 'help' {
  */
 export async function runDoctor(args: string[], io: CommandIo = PROCESS_IO): Promise<number> {
   const options = parseDoctorArgs(args);
-  if (options === 'help') {
-    io.out.write(DOCTOR_HELP);
-    return EXIT.ok;
-  }
-  return runAgainstTarget(
+  return runOperatorCommand(
     'doctor',
-    options.target,
-    async (target) => {
+    DOCTOR_HELP,
+    options,
+    async (target, options) => {
       const report = await runDoctorChecks(target, { timeoutMs: options.timeoutMs });
       if (options.json) printJson(report, io);
       else {

@@ -13,7 +13,15 @@ import {
   ItemFileError,
   type ItemFormat,
 } from './item-file.ts';
-import { CommandError, type CommandIo, PROCESS_IO, printer, printJson, runAgainstTarget } from './operator-command.ts';
+import {
+  CommandError,
+  type CommandIo,
+  PROCESS_IO,
+  printer,
+  printJson,
+  runAgainstTarget,
+  targetRequestOf,
+} from './operator-command.ts';
 import { TARGET_HELP, TARGET_OPTIONS, type TargetRequest } from './target.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
@@ -73,7 +81,7 @@ function parseEnqueueArgs(args: string[]): EnqueueOptions | 'help' {
     strict: values.strict,
     dryRun: values['dry-run'],
     json: values.json,
-    target: { outputs: values.outputs, stack: values.stack, region: values.region },
+    target: targetRequestOf(values),
   };
 }
 

@@ -52,6 +52,34 @@ export async function runAgainstTarget(
   }
 }
 
+/**
+ * The frame of an operator command: `--help` prints `help` and exits 0; otherwise `body` runs against the target
+ * (see `runAgainstTarget`) with the parsed options.
+ * @example return runOperatorCommand('costs', COSTS_HELP, parseCostsArgs(args), async (target, options) => { ... }, io);
+ */
+export async function runOperatorCommand<O extends { target: TargetRequest }>(
+  command: string,
+  help: string,
+  options: O | 'help',
+  body: (target: Target, options: O) => Promise<number>,
+  io: CommandIo = PROCESS_IO,
+): Promise<number> {
+  if (options === 'help') {
+    io.out.write(help);
+    return EXIT.ok;
+  }
+  return runAgainstTarget(command, options.target, (target) => body(target, options), io);
+}
+
+/** The target options of a parsed command line. @example targetRequestOf(values) // { outputs, stack, region } */
+export function targetRequestOf(values: {
+  outputs?: string | undefined;
+  stack?: string | undefined;
+  region?: string | undefined;
+}): TargetRequest {
+  return { outputs: values.outputs, stack: values.stack, region: values.region };
+}
+
 /** Prints lines to the command's output. @example const print = printer(io); print('done'); */
 export function printer(io: CommandIo = PROCESS_IO): (line?: string) => void {
   return (line = '') => {

@@ -11,7 +11,15 @@ import {
   type StageControlRecord,
   setStagePaused,
 } from '#shared/stage-control.ts';
-import { CommandError, type CommandIo, PROCESS_IO, printer, printJson, runAgainstTarget } from './operator-command.ts';
+import {
+  CommandError,
+  type CommandIo,
+  PROCESS_IO,
+  printer,
+  printJson,
+  runAgainstTarget,
+  targetRequestOf,
+} from './operator-command.ts';
 import { errorText, TARGET_HELP, TARGET_OPTIONS, type Target, type TargetRequest } from './target.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
@@ -251,7 +259,7 @@ function parseStageCommandArgs(action: 'pause' | 'resume', args: string[]): Stag
     stage: stage as Stage,
     reason,
     json: values.json,
-    target: { outputs: values.outputs, stack: values.stack, region: values.region },
+    target: targetRequestOf(values),
   };
 }
 

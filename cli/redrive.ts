@@ -7,7 +7,14 @@ import {
 import { queueDepth } from '#local/queue-io.ts';
 import { noPositionals, parseChoice, parsePositiveInteger, parsePositiveNumber } from './arguments.ts';
 import { type LaneOutcome, type MoveLane, moveDeadLetters } from './dead-letter-mover.ts';
-import { type CommandIo, PROCESS_IO, printer, printJson, runAgainstTarget } from './operator-command.ts';
+import {
+  type CommandIo,
+  PROCESS_IO,
+  printer,
+  printJson,
+  runOperatorCommand,
+  targetRequestOf,
+} from './operator-command.ts';
 import {
   errorText,
   LANE_NAMES,
@@ -90,7 +97,7 @@ function parseRedriveArgs(args: string[]): RedriveOptions | 'help' {
     rate: values.rate === undefined ? undefined : parsePositiveNumber('--rate', values.rate, MAX_TASK_RATE),
     dryRun: values['dry-run'],
     json: values.json,
-    target: { outputs: values.outputs, stack: values.stack, region: values.region },
+    target: targetRequestOf(values),
   };
 }
 
@@ -210,14 +217,11 @@ export function redriveFailed(report: RedriveReport): boolean {
  */
 export async function runRedrive(args: string[], io: CommandIo = PROCESS_IO): Promise<number> {
   const options = parseRedriveArgs(args);
-  if (options === 'help') {
-    io.out.write(REDRIVE_HELP);
-    return EXIT.ok;
-  }
-  return runAgainstTarget(
+  return runOperatorCommand(
     'redrive',
-    options.target,
-    async (target) => {
+    REDRIVE_HELP,
+    options,
+    async (target, options) => {
       const { report, note } = await redrive(target, options);
       if (options.json) printJson(report, io);
       else printReport(printer(io), report, target, note, options.max);

@@ -1,12 +1,19 @@
 import { parseArgs } from 'node:util';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { sendBodies } from '#local/queue-io.ts';
-import type { BreakerRecord } from '#shared/circuit-breaker.ts';
+import { readBreakerRecord } from '#shared/circuit-breaker.ts';
 import { itemsWithoutHistory } from '#shared/degraded-items.ts';
 import { NO_HISTORY } from '#shared/item-claim.ts';
 import { MEMORY_DEPENDENCY } from '#shared/metric-catalogue.ts';
 import { noPositionals, parseInstant, parsePositiveInteger } from './arguments.ts';
-import { CommandError, type CommandIo, PROCESS_IO, printer, printJson, runAgainstTarget } from './operator-command.ts';
+import {
+  CommandError,
+  type CommandIo,
+  PROCESS_IO,
+  printer,
+  printJson,
+  runOperatorCommand,
+  targetRequestOf,
+} from './operator-command.ts';
 import { TARGET_HELP, TARGET_OPTIONS, type Target, type TargetRequest } from './target.ts';
 import { EXIT } from './usage-error.ts';
 
@@ -58,7 +65,7 @@ function parseReenrichArgs(args: string[], now = Date.now()): ReenrichOptions | 
     max: values.max === undefined ? undefined : parsePositiveInteger('--max', values.max),
     dryRun: values['dry-run'],
     json: values.json,
-    target: { outputs: values.outputs, stack: values.stack, region: values.region },
+    target: targetRequestOf(values),
   };
 }
 
@@ -77,16 +84,8 @@ export async function itemIdsWithoutHistory(
 
 /** Throws CommandError while the memory breaker is not closed. */
 async function requireMemoryBreakerClosed(target: Target): Promise<void> {
-  const { Item } = await target.dynamo.send(
-    new GetCommand({
-      TableName: target.stateTableName,
-      Key: { pk: `BREAKER#${MEMORY_DEPENDENCY}`, sk: 'BREAKER' },
-      ConsistentRead: true,
-    }),
-  );
-  // Written only by the CircuitBreaker class.
-  const breaker = (Item ?? {}) as Partial<BreakerRecord>;
-  if (breaker.state === undefined || breaker.state === 'closed') return;
+  const breaker = await readBreakerRecord(target.dynamo, target.stateTableName, MEMORY_DEPENDENCY);
+  if (breaker.state === 'closed') return;
   // Open with its cooldown over: the first redraft's lookup is the probe that closes it (or opens it again).
   if (breaker.state === 'open' && (breaker.openUntil ?? 0) <= Date.now()) return;
   const at = (ms: number | undefined) => (ms === undefined ? '?' : new Date(ms).toISOString());
@@ -157,14 +156,11 @@ export async function reenrich(target: Target, request: ReenrichRequest): Promis
  */
 export async function runReenrich(args: string[], io: CommandIo = PROCESS_IO): Promise<number> {
   const options = parseReenrichArgs(args);
-  if (options === 'help') {
-    io.out.write(REENRICH_HELP);
-    return EXIT.ok;
-  }
-  return runAgainstTarget(
+  return runOperatorCommand(
     'reenrich',
-    options.target,
-    async (target) => {
+    REENRICH_HELP,
+    options,
+    async (target, options) => {
       const report = await reenrich(target, options);
       if (options.json) {
         printJson(report, io);

@@ -3,7 +3,15 @@ import { z } from 'zod';
 import { type CallEntry, CallLedger, nanoToUsd } from '#shared/call-ledger.ts';
 import { type ItemRecord, ItemStore } from '#shared/item-store.ts';
 import { type Draft, draftSchema, type Review, reviewSchema } from '#shared/schemas.ts';
-import { CommandError, type CommandIo, PROCESS_IO, printer, printJson, runAgainstTarget } from './operator-command.ts';
+import {
+  CommandError,
+  type CommandIo,
+  PROCESS_IO,
+  printer,
+  printJson,
+  runOperatorCommand,
+  targetRequestOf,
+} from './operator-command.ts';
 import { TARGET_HELP, TARGET_OPTIONS, type Target, type TargetRequest } from './target.ts';
 import { type Align, formatCount, formatDuration, formatUsd, oneLine, renderTable } from './text-table.ts';
 import { EXIT, UsageError } from './usage-error.ts';
@@ -48,7 +56,7 @@ function parseShowArgs(args: string[]): ShowOptions | 'help' {
     itemId,
     full: values.full,
     json: values.json,
-    target: { outputs: values.outputs, stack: values.stack, region: values.region },
+    target: targetRequestOf(values),
   };
 }
 
@@ -200,14 +208,11 @@ export async function readItemChain(target: Target, itemId: string): Promise<Ite
  */
 export async function runShow(args: string[], io: CommandIo = PROCESS_IO): Promise<number> {
   const options = parseShowArgs(args);
-  if (options === 'help') {
-    io.out.write(SHOW_HELP);
-    return EXIT.ok;
-  }
-  return runAgainstTarget(
+  return runOperatorCommand(
     'show',
-    options.target,
-    async (target) => {
+    SHOW_HELP,
+    options,
+    async (target, options) => {
       const chain = await readItemChain(target, options.itemId);
       if (chain === undefined) {
         throw new CommandError(

@@ -7,7 +7,7 @@ import { peekAll, queueDepth } from '#local/queue-io.ts';
 import { countItemsByState } from '#local/table-reads.ts';
 import { DailyBudget, utcDay } from '#shared/budget.ts';
 import { CallLedger, nanoToUsd, type UsageRow } from '#shared/call-ledger.ts';
-import type { BreakerState } from '#shared/circuit-breaker.ts';
+import { type BreakerState, breakerKey } from '#shared/circuit-breaker.ts';
 import type { ItemState } from '#shared/item-store.ts';
 import { MEMORY_DEPENDENCY } from '#shared/metric-catalogue.ts';
 import { type EventSourceStatus, readEventSources } from './pause.ts';
@@ -257,7 +257,7 @@ export async function readControlRecords(
       ]
     : [];
   const keys = [
-    ...[...models, MEMORY_DEPENDENCY].map((dependency) => ({ pk: `BREAKER#${dependency}`, sk: 'BREAKER' })),
+    ...[...models, MEMORY_DEPENDENCY].map(breakerKey),
     ...models.map((model) => ({ pk: `LIMIT#${model}`, sk: 'LIMIT' })),
   ];
   const rows: Record<string, unknown>[] = [];

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { ProgressView } from '#local/progress.ts';
 import { ITEM_STATES } from '#shared/item-store.ts';
 import { noPositionals, parsePositiveNumber } from './arguments.ts';
-import { type CommandIo, PROCESS_IO, printJson, runAgainstTarget } from './operator-command.ts';
+import { type CommandIo, PROCESS_IO, printJson, runOperatorCommand, targetRequestOf } from './operator-command.ts';
 import { describeControl, type EventSourceStatus } from './pause.ts';
 import { readStatus, type StatusSnapshot } from './status-snapshot.ts';
 import type { Target, TargetRequest } from './target.ts';
@@ -53,7 +53,7 @@ function parseStatusArgs(args: string[]): StatusOptions | 'help' {
     watch: values.watch,
     intervalMs: parsePositiveNumber('--interval', values.interval, 3600) * 1000,
     json: values.json,
-    target: { outputs: values.outputs, stack: values.stack, region: values.region },
+    target: targetRequestOf(values),
   };
 }
 
@@ -63,14 +63,11 @@ function parseStatusArgs(args: string[]): StatusOptions | 'help' {
  */
 export async function runStatus(args: string[], io: CommandIo = PROCESS_IO): Promise<number> {
   const options = parseStatusArgs(args);
-  if (options === 'help') {
-    io.out.write(STATUS_HELP);
-    return EXIT.ok;
-  }
-  return runAgainstTarget(
+  return runOperatorCommand(
     'status',
-    options.target,
-    async (target) => {
+    STATUS_HELP,
+    options,
+    async (target, options) => {
       if (!options.watch) {
         const snapshot = await readStatus(target, { now: Date.now() });
         if (options.json) printJson(snapshot, io);

@@ -558,6 +558,23 @@ export function loadConfig(raw: unknown): SluiceConfig {
   return parsed.data;
 }
 
+/** The LLM settings as the functions take them (milliseconds). */
+function llmRuntime(config: SluiceConfig): RuntimeConfig['llm'] {
+  return {
+    ...(config.llm.baseUrl === undefined ? {} : { baseUrl: config.llm.baseUrl }),
+    timeoutMs: config.llm.timeoutSeconds * 1000,
+  };
+}
+
+/** The circuit breakers' settings as the functions take them (milliseconds). */
+function breakerRuntime(config: SluiceConfig): RuntimeConfig['breaker'] {
+  return {
+    failureThreshold: config.breaker.failureThreshold,
+    windowMs: config.breaker.windowSeconds * 1000,
+    cooldownMs: config.breaker.cooldownSeconds * 1000,
+  };
+}
+
 /**
  * What one stage function needs at run time, validated with the runtime's own schema, so a config the
  * function would reject fails synth instead.
@@ -573,10 +590,7 @@ export function runtimeConfigFor(config: SluiceConfig, stage: Stage): RuntimeCon
     ...(config.llm.fallbackModel === undefined ? {} : { fallbackModel: config.llm.fallbackModel }),
     maxOutputTokens: settings.maxOutputTokens,
     maxRevisions: stage === 'draft' ? config.stages.draft.maxRevisions : 0,
-    llm: {
-      ...(config.llm.baseUrl === undefined ? {} : { baseUrl: config.llm.baseUrl }),
-      timeoutMs: config.llm.timeoutSeconds * 1000,
-    },
+    llm: llmRuntime(config),
     prices: config.prices,
     itemTokenBudget: config.itemTokenBudget,
     dailyBudgetUsd: config.dailyBudgetUsd,
@@ -589,11 +603,7 @@ export function runtimeConfigFor(config: SluiceConfig, stage: Stage): RuntimeCon
       maxInProcessWaitMs: config.retry.maxInProcessWaitMs,
       maxDeferralMs: config.retry.maxDeferralHours * 3_600_000,
     },
-    breaker: {
-      failureThreshold: config.breaker.failureThreshold,
-      windowMs: config.breaker.windowSeconds * 1000,
-      cooldownMs: config.breaker.cooldownSeconds * 1000,
-    },
+    breaker: breakerRuntime(config),
   };
   const parsed = runtimeConfigSchema.safeParse(candidate);
   if (!parsed.success) {
@@ -626,18 +636,11 @@ export function supervisorConfigFor(config: SluiceConfig): SupervisorRuntimeConf
     adaptiveConcurrency: { ...supervisor.adaptiveConcurrency },
     reenrich: { ...supervisor.reenrich },
     stages: { extract: stage('extract'), draft: stage('draft') },
-    llm: {
-      ...(config.llm.baseUrl === undefined ? {} : { baseUrl: config.llm.baseUrl }),
-      timeoutMs: config.llm.timeoutSeconds * 1000,
-    },
+    llm: llmRuntime(config),
     memory: { lookupTimeoutMs: config.memory.lookupTimeoutMs },
     prices: config.prices,
     dailyBudgetUsd: config.dailyBudgetUsd,
-    breaker: {
-      failureThreshold: config.breaker.failureThreshold,
-      windowMs: config.breaker.windowSeconds * 1000,
-      cooldownMs: config.breaker.cooldownSeconds * 1000,
-    },
+    breaker: breakerRuntime(config),
   };
   const parsed = supervisorRuntimeConfigSchema.safeParse(candidate);
   if (!parsed.success) {

@@ -46,6 +46,30 @@ export interface BreakerOptions {
   cacheMs: number;
 }
 
+/** Key of a dependency's breaker record. @example breakerKey('memory') // { pk: 'BREAKER#memory', sk: 'BREAKER' } */
+export function breakerKey(dependency: string): { pk: string; sk: string } {
+  return { pk: `BREAKER#${dependency}`, sk: 'BREAKER' };
+}
+
+/**
+ * A dependency's breaker record as the breakers share it; a dependency that never failed has none, and reads as
+ * closed with no failures.
+ * @example const record = await readBreakerRecord(dynamo, 'StateTable', 'memory');
+ */
+export async function readBreakerRecord(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  dependency: string,
+  consistent = true,
+): Promise<BreakerRecord> {
+  const { Item } = await client.send(
+    new GetCommand({ TableName: tableName, Key: breakerKey(dependency), ConsistentRead: consistent }),
+  );
+  // Written only by the CircuitBreaker class.
+  const stored = (Item ?? {}) as Partial<BreakerRecord>;
+  return { ...stored, state: stored.state ?? 'closed', failures: stored.failures ?? 0 };
+}
+
 /** What a caller holds while it calls the dependency. */
 export type BreakerPermit = { kind: 'closed'; failuresSeen: number } | { kind: 'probe'; owner: string };
 
@@ -214,12 +238,7 @@ export class CircuitBreaker {
   async #read(fresh: boolean): Promise<BreakerRecord> {
     const now = this.#now();
     if (!fresh && this.#cache && now - this.#cache.readAt < this.#options.cacheMs) return this.#cache.record;
-    const { Item } = await this.#client.send(
-      new GetCommand({ TableName: this.#tableName, Key: this.#key(), ConsistentRead: fresh }),
-    );
-    // Written only by this class; absent means never failed.
-    const stored = (Item ?? {}) as Partial<BreakerRecord>;
-    const record: BreakerRecord = { ...stored, state: stored.state ?? 'closed', failures: stored.failures ?? 0 };
+    const record = await readBreakerRecord(this.#client, this.#tableName, this.dependency, fresh);
     this.#cache = { record, readAt: now };
     return record;
   }
@@ -240,7 +259,7 @@ export class CircuitBreaker {
       const { Attributes } = await this.#client.send(
         new UpdateCommand({
           TableName: this.#tableName,
-          Key: this.#key(),
+          Key: breakerKey(this.dependency),
           UpdateExpression: update,
           ConditionExpression: condition,
           ExpressionAttributeNames: { '#state': 'state' },
@@ -253,10 +272,6 @@ export class CircuitBreaker {
       if (error instanceof ConditionalCheckFailedException) return undefined;
       throw error;
     }
-  }
-
-  #key() {
-    return { pk: `BREAKER#${this.dependency}`, sk: 'BREAKER' };
   }
 
   #notify(from: BreakerState, to: BreakerState) {

@@ -8,7 +8,7 @@ import { GetQueueAttributesCommand, SendMessageBatchCommand, type SQSClient } fr
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { DailyBudget, utcDay } from '#shared/budget.ts';
 import { costNanoUsd } from '#shared/call-ledger.ts';
-import { type BreakerRecord, CircuitBreaker } from '#shared/circuit-breaker.ts';
+import { CircuitBreaker, readBreakerRecord } from '#shared/circuit-breaker.ts';
 import { itemsWithoutHistory } from '#shared/degraded-items.ts';
 import { BreakerOpenError, BudgetExhaustedError, errorText, LlmCallError } from '#shared/errors.ts';
 import type { LlmProber } from '#shared/llm-client.ts';
@@ -266,7 +266,9 @@ export class Supervisor {
   ): Promise<{ kind: 'provider' | 'budget'; text: string } | undefined> {
     const { pauseAfterMs } = this.#options.config;
     const models = this.#models(stage);
-    const breakers = await Promise.all(models.map((model) => this.#readBreaker(model)));
+    const breakers = await Promise.all(
+      models.map((model) => readBreakerRecord(this.#options.dynamo, this.#options.tableName, model)),
+    );
     const since = breakers.map((breaker) =>
       breaker.state === 'closed' ? undefined : (breaker.openSince ?? breaker.openedAt ?? now),
     );
@@ -586,7 +588,7 @@ export class Supervisor {
    */
   async #memoryAvailable(): Promise<boolean> {
     const { config, dynamo, tableName, logger, memory } = this.#options;
-    const record = await this.#readBreaker(MEMORY_DEPENDENCY);
+    const record = await readBreakerRecord(this.#options.dynamo, this.#options.tableName, MEMORY_DEPENDENCY);
     if (record.state === 'closed') return true;
     if (memory === undefined) return false;
     const breaker = new CircuitBreaker(
@@ -678,13 +680,6 @@ export class Supervisor {
       Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) +
       Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0);
     return { visible, total };
-  }
-
-  async #readBreaker(dependency: string): Promise<BreakerRecord> {
-    const item = await this.#get(`BREAKER#${dependency}`, 'BREAKER');
-    // Written only by the CircuitBreaker class.
-    const stored = (item ?? {}) as Partial<BreakerRecord>;
-    return { ...stored, state: stored.state ?? 'closed', failures: stored.failures ?? 0 };
   }
 
   async #readRecord(stage: Stage): Promise<Partial<SupervisorStageRecord>> {
