@@ -14,8 +14,8 @@ export const STATUS_HELP = `Usage: sluice status [options]
 
 Shows the pipeline at a glance: items per state (from the state table's ByState index), each queue's and DLQ's
 depth and the age of its oldest message (CloudWatch's ApproximateAgeOfOldestMessage on AWS; locally, DLQs only,
-from their messages' SentTimestamp), each stage's event source (running or paused, its maximum concurrency, and
-who paused it, when and why), the circuit breakers, the rate limiters, today's tokens and dollars by stage and
+from their messages' SentTimestamp), each stage's event source (running or paused, its maximum concurrency, who
+paused it, when and why, and the supervisor's last action on it), the circuit breakers, the rate limiters, today's tokens and dollars by stage and
 model against the daily budget, and the stack's alarms in ALARM (AWS only).
 
 Options:
