@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type SupervisorRuntimeConfig, supervisorRuntimeConfigSchema } from '#functions/supervisor/runtime-config.ts';
+import { RATE_LIMIT_DIALECTS, TOKEN_COUNTINGS } from '#shared/provider-limits.ts';
 import { type ModelPrice, type RuntimeConfig, runtimeConfigSchema, type Stage } from '#shared/runtime-config.ts';
 
 /**
@@ -62,6 +63,12 @@ function numberBetween(min: number, max: number) {
     .number({ error: (issue) => `must be a number ${range} (got ${shown(issue.input)})` })
     .min(min, { error: (issue) => `must be ${range} (got ${shown(issue.input)})` })
     .max(max, { error: (issue) => `must be ${range} (got ${shown(issue.input)})` });
+}
+
+/** One of `values`; a failure lists them and names the value received. */
+function oneOf<const Values extends readonly [string, ...string[]]>(values: Values) {
+  const allowed = values.map((value) => JSON.stringify(value)).join(', ');
+  return z.enum(values, { error: (issue) => `must be one of ${allowed} (got ${shown(issue.input)})` });
 }
 
 function nonEmptyString() {
@@ -267,8 +274,25 @@ export const sluiceConfigSchema = section({
         rpm: integerBetween(1, 1_000_000).optional(),
         /** Tokens (prompt + completion) per minute (100..1000000000). */
         tpm: integerBetween(100, 1_000_000_000).optional(),
+        /**
+         * How the provider counts a request's tokens against `tpm`: `admission` charges the prompt estimate plus
+         * `max_tokens` when it admits the request and gives nothing back (OpenAI's documented rule);
+         * `admission-max` charges the larger of the two; `usage` counts the tokens the answer used.
+         * @default 'admission'
+         */
+        tokenCounting: oneOf(TOKEN_COUNTINGS).default('admission'),
+        /**
+         * The rate-limit headers the provider sends: `openai` (`x-ratelimit-*`, per minute), `openai-rpd` (the same
+         * names, with the `-requests` ones per day), `anthropic` (`anthropic-ratelimit-*`, RFC 3339 resets) or
+         * `none` (ignored; only a 429's `retry-after` counts).
+         * @default 'openai'
+         */
+        headers: oneOf(RATE_LIMIT_DIALECTS).default('openai'),
       }),
-      { error: (issue) => `must be an object of model name to { rpm, tpm } (got ${shown(issue.input)})` },
+      {
+        error: (issue) =>
+          `must be an object of model name to { rpm, tpm, tokenCounting, headers } (got ${shown(issue.input)})`,
+      },
     )
     .default({}),
   retry: section({

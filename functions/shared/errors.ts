@@ -1,4 +1,4 @@
-import type { AdvertisedLimits } from './llm-client.ts';
+import type { AdvertisedLimits } from './provider-limits.ts';
 
 /**
  * Every failure the stages can meet, classified once so the record processor knows what to do with it:

@@ -5,6 +5,7 @@ import type {
 } from 'openai/resources/chat/completions';
 import type { z } from 'zod';
 import { LlmCallError } from './errors.ts';
+import { type AdvertisedLimits, advertisedLimits, parseDuration, type RateLimitDialect } from './provider-limits.ts';
 
 /**
  * The one place that talks to the provider, through the `openai` SDK against any OpenAI-compatible server.
@@ -41,19 +42,6 @@ export interface Completion {
   limits?: AdvertisedLimits | undefined;
 }
 
-/**
- * The per-minute limits a provider advertises on every answer (`x-ratelimit-limit-requests`,
- * `x-ratelimit-limit-tokens`): they can be lower than the configured ones, and change without notice.
- */
-export interface AdvertisedLimits {
-  requests?: number | undefined;
-  tokens?: number | undefined;
-  /** Requests the provider still takes in its current window (`x-ratelimit-remaining-requests`). */
-  remainingRequests?: number | undefined;
-  /** How long until it takes one again (`x-ratelimit-reset-requests`), in milliseconds. */
-  resetRequestsMs?: number | undefined;
-}
-
 /** Header naming who makes a call that is not an item's (`supervisor`, `doctor`), for the provider's logs. */
 export const CALLER_HEADER = 'x-sluice-caller';
 
@@ -86,22 +74,26 @@ export class OpenAiLlmClient implements LlmClient, LlmProber {
   readonly #baseUrl: string | undefined;
   readonly #now: () => number;
   readonly #sdkRetries: number;
+  readonly #dialectOf: (model: string) => RateLimitDialect;
   #client: { key: string; sdk: OpenAI } | undefined;
 
   /**
    * @param options.sdkRetries the SDK's own retries; 0 (the default) leaves every retry to the stage. Only the
    *   benchmarks' naive baseline turns them on, to compare with what a plain SDK setup does.
+   * @param options.dialectOf the rate-limit headers the provider sends for a model (`openai` when not given).
    */
   constructor(options: {
     apiKey: () => Promise<string>;
     baseUrl?: string | undefined;
     now?: () => number;
     sdkRetries?: number;
+    dialectOf?: (model: string) => RateLimitDialect;
   }) {
     this.#apiKey = options.apiKey;
     this.#baseUrl = options.baseUrl;
     this.#now = options.now ?? Date.now;
     this.#sdkRetries = options.sdkRetries ?? 0;
+    this.#dialectOf = options.dialectOf ?? (() => 'openai');
   }
 
   async complete(request: CompletionRequest): Promise<Completion> {
@@ -159,10 +151,10 @@ export class OpenAiLlmClient implements LlmClient, LlmProber {
         completionTokens: data.usage?.completion_tokens ?? 0,
         latencyMs: this.#now() - started,
         requestId: request_id ?? undefined,
-        limits: advertisedLimits(response.headers),
+        limits: advertisedLimits(response.headers, this.#dialectOf(body.model), this.#now()),
       };
     } catch (error) {
-      throw classifyLlmError(error);
+      throw classifyLlmError(error, this.#dialectOf(body.model));
     }
   }
 
@@ -191,8 +183,8 @@ function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
   return json;
 }
 
-/** Turns anything the SDK throws into an LlmCallError. */
-export function classifyLlmError(error: unknown): LlmCallError {
+/** Turns anything the SDK throws into an LlmCallError, reading its rate-limit headers in `dialect`. */
+export function classifyLlmError(error: unknown, dialect: RateLimitDialect = 'openai'): LlmCallError {
   if (error instanceof LlmCallError) return error;
   if (error instanceof OpenAI.APIUserAbortError) {
     return new LlmCallError(
@@ -215,7 +207,7 @@ export function classifyLlmError(error: unknown): LlmCallError {
         status,
         retryable: status === undefined || RETRYABLE_STATUSES.has(status) || status >= 500,
         retryAfterMs: retryAfterMs(error.headers),
-        limits: advertisedLimits(error.headers),
+        limits: advertisedLimits(error.headers, dialect),
       },
       { cause: error },
     );
@@ -243,48 +235,6 @@ export function retryAfterMs(headers: Headers | undefined, now: number = Date.no
     .map((name) => parseDuration(headers.get(name)))
     .filter((value): value is number => value !== undefined);
   return resets.length > 0 ? Math.max(...resets) : undefined;
-}
-
-/**
- * The limits advertised in `x-ratelimit-limit-requests` / `x-ratelimit-limit-tokens`; a header that is absent or
- * not a positive number is left out, and undefined means neither was usable.
- * @example advertisedLimits(new Headers({ 'x-ratelimit-limit-requests': '60' })) // { requests: 60 }
- */
-export function advertisedLimits(headers: Headers | undefined): AdvertisedLimits | undefined {
-  if (headers === undefined) return undefined;
-  const requests = positiveNumber(headers.get('x-ratelimit-limit-requests'));
-  const tokens = positiveNumber(headers.get('x-ratelimit-limit-tokens'));
-  if (requests === undefined && tokens === undefined) return undefined;
-  const remainingText = headers.get('x-ratelimit-remaining-requests');
-  const remainingRequests = remainingText === null || remainingText.trim() === '' ? Number.NaN : Number(remainingText);
-  const resetRequestsMs = parseDuration(headers.get('x-ratelimit-reset-requests'));
-  return {
-    ...(requests === undefined ? {} : { requests }),
-    ...(tokens === undefined ? {} : { tokens }),
-    ...(Number.isFinite(remainingRequests) && remainingRequests >= 0 ? { remainingRequests } : {}),
-    ...(resetRequestsMs === undefined ? {} : { resetRequestsMs }),
-  };
-}
-
-function positiveNumber(text: string | null): number | undefined {
-  if (text === null || text.trim() === '') return undefined;
-  const value = Number(text);
-  return Number.isFinite(value) && value > 0 ? value : undefined;
-}
-
-/** Parses OpenAI's reset durations such as `1s`, `6m0s`, `1h2m3.5s` or `20ms`. */
-export function parseDuration(text: string | null): number | undefined {
-  if (text === null || text.trim() === '') return undefined;
-  const pattern = /(\d+(?:\.\d+)?)(ms|h|m|s)/g;
-  let total = 0;
-  let consumed = 0;
-  for (const match of text.matchAll(pattern)) {
-    const value = Number(match[1]);
-    const unit = match[2];
-    total += unit === 'h' ? value * 3_600_000 : unit === 'm' ? value * 60_000 : unit === 's' ? value * 1000 : value;
-    consumed += match[0].length;
-  }
-  return consumed === text.trim().length && consumed > 0 ? total : undefined;
 }
 
 /**

@@ -82,7 +82,8 @@ export async function runLlmStep<T>(
   const { config } = runtime;
   const itemId = session.item.itemId;
   const used = tokensBefore + tokensOf(calls);
-  const worstTokens = estimatePromptTokens(step.messages) + config.maxOutputTokens;
+  const promptEstimate = estimatePromptTokens(step.messages);
+  const worstTokens = promptEstimate + config.maxOutputTokens;
   if (used + worstTokens > config.itemTokenBudget) {
     throw new ItemBudgetExceededError(
       `${step.name} could take ${worstTokens} tokens; the item has used ${used} of its ${config.itemTokenBudget}`,
@@ -100,10 +101,12 @@ export async function runLlmStep<T>(
   let limit: Reservation | undefined;
   let spend: BudgetReservation | undefined;
   try {
-    limit = await runtime.limiter.reserve(model, worstTokens).catch((error: unknown) => {
-      if (error instanceof RateLimitedError) runtime.telemetry.call(model, { LimiterWaits: 1 });
-      throw error;
-    });
+    limit = await runtime.limiter
+      .reserve(model, { promptTokens: promptEstimate, maxTokens: config.maxOutputTokens })
+      .catch((error: unknown) => {
+        if (error instanceof RateLimitedError) runtime.telemetry.call(model, { LimiterWaits: 1 });
+        throw error;
+      });
     const price = config.prices[model];
     spend = await runtime.budget.reserve(
       price ? costNanoUsd(price, worstTokens - config.maxOutputTokens, config.maxOutputTokens) : 0,
@@ -287,7 +290,7 @@ async function release(
 ) {
   await Promise.all([
     spend ? runtime.budget.settle(spend, 0) : undefined,
-    runtime.limiter.settle(limit, 0),
+    runtime.limiter.release(limit),
     breaker.release(permit),
   ]);
 }

@@ -2,7 +2,13 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { RateLimitedError } from './errors.ts';
-import type { AdvertisedLimits } from './llm-client.ts';
+import {
+  type AdvertisedLimits,
+  type RateLimitDialect,
+  type TokenCounting,
+  type TokenRequest,
+  tokenCharge,
+} from './provider-limits.ts';
 
 /**
  * Requests-per-minute and tokens-per-minute limits per model, shared by every function instance through one
@@ -13,8 +19,15 @@ import type { AdvertisedLimits } from './llm-client.ts';
  * admitted only while TAT − now stays within the burst tolerance τ = B·I. In any interval of length T the
  * admitted cost is then at most T/I + B, so with I = (60 s + safety) / (limit − B) no sliding minute — as the
  * provider counts it, a little later than we do — ever sees more than the limit. A refusal knows exactly how
- * long to wait. Tokens are reserved as the worst case (estimated prompt + max_tokens) and settled to the real
- * usage after the call, which moves the TAT back.
+ * long to wait.
+ *
+ * Tokens are charged the way the model's provider counts them (`tokenCounting`): OpenAI documents that a request
+ * counts against TPM when it is admitted, by its prompt estimate and `max_tokens`, and nothing is given back when
+ * the answer is shorter (`admission`, the default; `admission-max` charges the larger of the two instead of their
+ * sum). A provider that counts the tokens actually used (`usage`) gets the worst case reserved and settled to the
+ * real usage after the call, which moves the TAT back. Giving back what such a provider keeps would let every
+ * minute overrun it by the unused share of `max_tokens`. A call that never reached the provider is given back
+ * whole in every mode.
  *
  * The provider can lower its limits without notice and advertises the current ones on every answer. `observe`
  * stores them on the same record (only when they change what is enforced), and every instance then paces the
@@ -29,6 +42,10 @@ import type { AdvertisedLimits } from './llm-client.ts';
 export interface ModelLimits {
   rpm?: number | undefined;
   tpm?: number | undefined;
+  /** How the provider counts tokens against `tpm`. @default 'admission' */
+  tokenCounting?: TokenCounting | undefined;
+  /** The rate-limit headers the provider sends (read by the LLM client). @default 'openai' */
+  headers?: RateLimitDialect | undefined;
 }
 
 /** Allowance for the provider counting a request a little later than we reserve it (network, queueing). */
@@ -69,7 +86,10 @@ export type LimitChangeListener = (change: LimitChange) => void;
 
 export interface Reservation {
   model: string;
+  /** Tokens charged at admission. */
   tokens: number;
+  /** Whether the provider counts usage, so what the answer did not use is given back. */
+  settlesToUsage: boolean;
   /** The unit interval for tokens at reservation time, to settle with the same rate. */
   tokenIntervalMs: number;
   /** The token TAT right after this reservation: only credit still in the future can be given back. */
@@ -142,8 +162,9 @@ const ADVERTISED = { rpm: 'advertisedRpm', tpm: 'advertisedTpm' } as const;
 
 /**
  * @example
- * const reservation = await limiter.reserve('gpt-4o-mini', 2600);   // throws RateLimitedError with the wait
- * await limiter.settle(reservation, usage.prompt_tokens + usage.completion_tokens);
+ * const reservation = await limiter.reserve('gpt-4o-mini', { promptTokens: 600, maxTokens: 2048 }); // or RateLimitedError
+ * await limiter.settle(reservation, usage.prompt_tokens + usage.completion_tokens); // gives back only under `usage`
+ * await limiter.release(reservation);                                  // instead: the call was never sent
  * await limiter.observe('gpt-4o-mini', completion.limits);           // the provider's advertised limits
  */
 export class RateLimiter {
@@ -160,7 +181,7 @@ export class RateLimiter {
   readonly #known = new Map<string, LimiterRecord>();
 
   /**
-   * @param largestCost the largest token reservation expected (prompt + max_tokens), so it always fits a burst.
+   * @param largestCost the largest token charge expected (prompt + max_tokens), so it always fits a burst.
    * @param listener told whenever the limits this instance enforces for a model change (to log it).
    */
   constructor(
@@ -189,9 +210,11 @@ export class RateLimiter {
    * with the current record, which decides the retry or the wait. The limits are the effective ones of the
    * record last seen, and the condition checks the record still advertises them (see the class comment).
    */
-  async reserve(model: string, tokens: number): Promise<Reservation | undefined> {
+  async reserve(model: string, request: TokenRequest): Promise<Reservation | undefined> {
     const configured = this.#limits[model];
     if (configured === undefined || (configured.rpm === undefined && configured.tpm === undefined)) return undefined;
+    const counting = configured.tokenCounting ?? 'admission';
+    const tokens = tokenCharge(counting, request);
     for (let race = 0; race < MAX_RACES; race += 1) {
       const now = this.#now();
       const known = this.#known.get(model) ?? {};
@@ -235,6 +258,7 @@ export class RateLimiter {
         return {
           model,
           tokens,
+          settlesToUsage: counting === 'usage',
           tokenIntervalMs: tokenParams?.intervalMs ?? 0,
           tokensTatAfter: Number(record.tatTokens ?? 0),
         };
@@ -263,12 +287,26 @@ export class RateLimiter {
   }
 
   /**
-   * Gives back the tokens reserved but not used. Only the part of the reservation still ahead of now is given
-   * back: time that has passed was really held, and crediting it again would let a later minute overrun.
+   * Settles a call the provider answered or failed: gives back the tokens reserved but not used, when the provider
+   * counts usage (`usage`); a provider that counts at admission keeps what it charged, answer or not.
    */
   async settle(reservation: Reservation | undefined, usedTokens: number): Promise<void> {
-    if (reservation === undefined || reservation.tokenIntervalMs === 0) return;
-    const unused = reservation.tokens - usedTokens;
+    if (reservation === undefined || !reservation.settlesToUsage) return;
+    await this.#giveBack(reservation, reservation.tokens - usedTokens);
+  }
+
+  /** Gives back a whole reservation whose call was never sent (a budget refused it, a breaker was busy). */
+  async release(reservation: Reservation | undefined): Promise<void> {
+    if (reservation === undefined) return;
+    await this.#giveBack(reservation, reservation.tokens);
+  }
+
+  /**
+   * Moves the token TAT back by `unused` tokens. Only the part of the reservation still ahead of now is given
+   * back: time that has passed was really held, and crediting it again would let a later minute overrun.
+   */
+  async #giveBack(reservation: Reservation, unused: number): Promise<void> {
+    if (reservation.tokenIntervalMs === 0) return;
     const stillAhead = reservation.tokensTatAfter - this.#now();
     const back = Math.min(unused * reservation.tokenIntervalMs, stillAhead);
     if (back <= 0) return;

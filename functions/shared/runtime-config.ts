@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RATE_LIMIT_DIALECTS, TOKEN_COUNTINGS } from './provider-limits.ts';
 
 /**
  * What a stage function needs to know at run time, beyond resource names. The stack derives it from the
@@ -54,7 +55,16 @@ export const runtimeConfigSchema = z
     /** Provider limits per model, enforced by the shared rate limiter; a model without an entry is unlimited. */
     limits: z.record(
       z.string().min(1),
-      z.object({ rpm: z.number().int().min(1).optional(), tpm: z.number().int().min(100).optional() }).strict(),
+      z
+        .object({
+          rpm: z.number().int().min(1).optional(),
+          tpm: z.number().int().min(100).optional(),
+          /** How the provider counts tokens against `tpm`: at admission (OpenAI's documented rule) or by usage. */
+          tokenCounting: z.enum(TOKEN_COUNTINGS).optional(),
+          /** The rate-limit headers the provider sends. */
+          headers: z.enum(RATE_LIMIT_DIALECTS).optional(),
+        })
+        .strict(),
     ),
     retry: z
       .object({

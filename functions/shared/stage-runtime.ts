@@ -109,7 +109,13 @@ export function runtimeFromEnvironment(
     }),
     llm:
       overrides.llm ??
-      new OpenAiLlmClient({ apiKey, baseUrl: config.llm.baseUrl, now, sdkRetries: overrides.sdkRetries }),
+      new OpenAiLlmClient({
+        apiKey,
+        baseUrl: config.llm.baseUrl,
+        now,
+        sdkRetries: overrides.sdkRetries,
+        dialectOf: (model) => config.limits[model]?.headers ?? 'openai',
+      }),
     limiter: new RateLimiter(
       dynamo,
       environment.STATE_TABLE_NAME,

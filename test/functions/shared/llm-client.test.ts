@@ -2,12 +2,10 @@ import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LlmCallError } from '#shared/errors.ts';
 import {
-  advertisedLimits,
   type CompletionRequest,
   classifyLlmError,
   estimatePromptTokens,
   OpenAiLlmClient,
-  parseDuration,
   retryAfterMs,
 } from '#shared/llm-client.ts';
 import { extractMessages } from '#shared/prompts.ts';
@@ -85,25 +83,6 @@ describe('Function: retryAfterMs', () => {
   });
 });
 
-describe('Function: advertisedLimits', () => {
-  it('reads the request and token limits', () => {
-    const headers = new Headers({ 'x-ratelimit-limit-requests': '500', 'x-ratelimit-limit-tokens': '200000' });
-    expect(advertisedLimits(headers)).toEqual({ requests: 500, tokens: 200_000 });
-  });
-
-  it('leaves out a limit that is absent, empty, not a number or not positive', () => {
-    expect(advertisedLimits(new Headers({ 'x-ratelimit-limit-tokens': '30000' }))).toEqual({ tokens: 30_000 });
-    expect(
-      advertisedLimits(new Headers({ 'x-ratelimit-limit-requests': 'many', 'x-ratelimit-limit-tokens': '' })),
-    ).toBeUndefined();
-    expect(
-      advertisedLimits(new Headers({ 'x-ratelimit-limit-requests': '0', 'x-ratelimit-limit-tokens': '-5' })),
-    ).toBeUndefined();
-    expect(advertisedLimits(new Headers())).toBeUndefined();
-    expect(advertisedLimits(undefined)).toBeUndefined();
-  });
-});
-
 describe('Class: OpenAiLlmClient', () => {
   let sim: LlmSimulator | undefined;
 
@@ -161,22 +140,6 @@ describe('Class: OpenAiLlmClient', () => {
       // Assess
       expect(answered.limits).toEqual({ requests: 45, tokens: 50_000, remainingRequests: 44, resetRequestsMs: 0 });
     });
-  });
-});
-
-describe('Function: parseDuration', () => {
-  it.each([
-    ['20ms', 20],
-    ['1s', 1000],
-    ['1.5s', 1500],
-    ['6m0s', 360_000],
-    ['1h2m3s', 3_723_000],
-  ])('parses %s', (text, ms) => {
-    expect(parseDuration(text)).toBe(ms);
-  });
-
-  it.each(['', 'soon', '5 seconds', '1s!'])('rejects %j', (text) => {
-    expect(parseDuration(text)).toBeUndefined();
   });
 });
 

@@ -14,6 +14,9 @@ import {
 import { type StateTable, startStateTable } from '../../support/state-table.ts';
 
 const MINUTE = 60_000;
+
+/** A call whose charge is `tokens` in every counting mode (no max_tokens). */
+const ask = (tokens: number) => ({ promptTokens: tokens, maxTokens: 0 });
 /** A wall-clock time like the one Date.now() gives in production: the size of the numbers matters for rounding. */
 const TODAY = Date.parse('2026-11-01T12:00:00Z');
 
@@ -297,7 +300,7 @@ describe('Class: RateLimiter', () => {
       const limiter = limiters[turn % limiters.length];
       if (limiter === undefined) throw new Error('no limiter to call');
       try {
-        await limiter.reserve(model, 1);
+        await limiter.reserve(model, ask(1));
         admitted.push({ at: clock.at, cost: 1 });
       } catch (error) {
         if (!(error instanceof RateLimitedError)) throw error;
@@ -317,7 +320,7 @@ describe('Class: RateLimiter', () => {
         const burst = Math.round(params.toleranceMs / params.intervalMs);
 
         // Act
-        const results = await Promise.allSettled(Array.from({ length: 50 }, () => limiter.reserve(model, 100)));
+        const results = await Promise.allSettled(Array.from({ length: 50 }, () => limiter.reserve(model, ask(100))));
 
         // Assess
         const admitted = results.filter((result) => result.status === 'fulfilled');
@@ -354,13 +357,13 @@ describe('Class: RateLimiter', () => {
         2600,
         clock.now,
       );
-      await limiter.reserve(model, 100);
+      await limiter.reserve(model, ask(100));
       requests = 0;
 
       // Act: calls within the burst of 12, so every one is admitted
       for (let call = 0; call < calls; call += 1) {
         clock.advance(gapMs);
-        await limiter.reserve(model, 100);
+        await limiter.reserve(model, ask(100));
       }
 
       // Assess
@@ -375,12 +378,12 @@ describe('Class: RateLimiter', () => {
       // Act & Assess: calls come back to back; every refused one is admitted after exactly the wait it was given
       for (let i = 0; i < 40; i += 1) {
         try {
-          await limiter.reserve(model, 2000);
+          await limiter.reserve(model, ask(2000));
         } catch (error) {
           if (!(error instanceof RateLimitedError) || error.retryAfterMs === undefined) throw error;
           waits.push(error.retryAfterMs);
           clock.advance(error.retryAfterMs);
-          expect(await limiter.reserve(model, 2000)).toMatchObject({ model, tokens: 2000 });
+          expect(await limiter.reserve(model, ask(2000))).toMatchObject({ model, tokens: 2000 });
         }
       }
       expect(waits.length).toBeGreaterThan(0);
@@ -392,12 +395,58 @@ describe('Class: RateLimiter', () => {
 
       // Act
       const reservations = await Promise.all(
-        Array.from({ length: 100 }, () => limiter.reserve('a-model-with-no-limits', 1_000_000)),
+        Array.from({ length: 100 }, () => limiter.reserve('a-model-with-no-limits', ask(1_000_000))),
       );
 
       // Assess
       expect(reservations.every((reservation) => reservation === undefined)).toBe(true);
     });
+
+    it.each(['admission', 'admission-max'] as const)(
+      'never lets the tokens a provider charges at admission (%s) exceed the limit in any 60-second window',
+      async (tokenCounting) => {
+        const step = fc.record({
+          advanceMs: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 500 }), fc.integer({ min: 0, max: 10_000 })),
+          promptShare: fc.double({ min: 0.01, max: 1, noNaN: true }),
+          usedShare: fc.double({ min: 0, max: 1, noNaN: true }),
+        });
+        await fc.assert(
+          fc.asyncProperty(
+            fc.integer({ min: 5000, max: 100_000 }),
+            fc.array(step, { minLength: 1, maxLength: 40 }),
+            async (tpm, steps) => {
+              // Prepare: max_tokens is a quarter of the limit, the prompt up to as much again
+              const maxTokens = Math.floor(tpm / 8);
+              const { model, clock, limiter } = setup({ tpm, tokenCounting }, 2 * maxTokens);
+              const charged: { at: number; cost: number }[] = [];
+
+              // Act: every answer uses less than max_tokens and is settled; the provider keeps what it charged
+              for (const { advanceMs, promptShare, usedShare } of steps) {
+                clock.advance(advanceMs);
+                const request = { promptTokens: Math.max(1, Math.round(maxTokens * promptShare)), maxTokens };
+                const reservation = await limiter.reserve(model, request).catch((error: unknown) => {
+                  if (error instanceof RateLimitedError) return undefined;
+                  throw error;
+                });
+                if (reservation === undefined) continue;
+                await limiter.settle(reservation, Math.round((request.promptTokens + maxTokens) * usedShare));
+                const charge =
+                  tokenCounting === 'admission'
+                    ? request.promptTokens + maxTokens
+                    : Math.max(request.promptTokens, maxTokens);
+                charged.push({ at: clock.at, cost: charge });
+              }
+
+              // Assess
+              expect(mostInAnyMinute(charged)).toBeLessThanOrEqual(tpm);
+              clock.advance(2 * MINUTE);
+              expect(await limiter.reserve(model, { promptTokens: 1, maxTokens })).toBeDefined();
+            },
+          ),
+          { numRuns: 20 },
+        );
+      },
+    );
 
     it('never lets requests or used tokens exceed the limits in any 60-second window', async () => {
       const step = fc.record({
@@ -413,7 +462,7 @@ describe('Class: RateLimiter', () => {
           async (rpm, tpm, steps) => {
             // Prepare
             const largest = Math.floor(tpm / 4);
-            const { model, clock, limiter } = setup({ rpm, tpm }, largest);
+            const { model, clock, limiter } = setup({ rpm, tpm, tokenCounting: 'usage' }, largest);
             const requests: { at: number; cost: number }[] = [];
             const tokens: { at: number; cost: number }[] = [];
 
@@ -421,7 +470,7 @@ describe('Class: RateLimiter', () => {
             for (const { advanceMs, share, usedShare } of steps) {
               clock.advance(advanceMs);
               const worst = Math.max(1, Math.round(largest * share));
-              const reservation = await limiter.reserve(model, worst).catch((error: unknown) => {
+              const reservation = await limiter.reserve(model, ask(worst)).catch((error: unknown) => {
                 if (error instanceof RateLimitedError) return undefined;
                 throw error;
               });
@@ -438,7 +487,7 @@ describe('Class: RateLimiter', () => {
             // A limiter that refused everything would pass the above: once the limits have had time to refill,
             // a call must be admitted again.
             clock.advance(2 * MINUTE);
-            expect(await limiter.reserve(model, Math.max(1, Math.round(largest / 2)))).toBeDefined();
+            expect(await limiter.reserve(model, ask(Math.max(1, Math.round(largest / 2))))).toBeDefined();
           },
         ),
         { numRuns: 20 },
@@ -447,28 +496,43 @@ describe('Class: RateLimiter', () => {
   });
 
   describe('Method: settle', () => {
+    it.each(['admission', 'admission-max'] as const)(
+      'gives nothing back when the provider counts at admission (%s), however little the answer used',
+      async (tokenCounting) => {
+        // Prepare
+        const { model, limiter } = setup({ tpm: 10_000, tokenCounting }, 5000);
+        const first = await limiter.reserve(model, ask(4000));
+
+        // Act
+        await limiter.settle(first, 10);
+
+        // Assess: the provider still counts the 4,000 it charged this minute
+        await refusal(limiter.reserve(model, ask(4000)));
+      },
+    );
+
     it('gives back unused tokens, so a reservation that did not fit now fits', async () => {
       // Prepare
-      const { model, limiter } = setup({ tpm: 10_000 }, 5000);
-      const first = await limiter.reserve(model, 4000);
-      await refusal(limiter.reserve(model, 4000));
+      const { model, limiter } = setup({ tpm: 10_000, tokenCounting: 'usage' }, 5000);
+      const first = await limiter.reserve(model, ask(4000));
+      await refusal(limiter.reserve(model, ask(4000)));
 
       // Act
       await limiter.settle(first, 500);
 
       // Assess
-      expect(await limiter.reserve(model, 4000)).toMatchObject({ model, tokens: 4000 });
+      expect(await limiter.reserve(model, ask(4000))).toMatchObject({ model, tokens: 4000 });
     });
 
     it('keeps admitting calls after a settle has given tokens back', async () => {
       // Prepare: a realistic limit, whose interval per token is not a round number
-      const { model, clock, limiter } = setup({ tpm: 100_000 }, 12_000);
-      const first = await limiter.reserve(model, 4000);
+      const { model, clock, limiter } = setup({ tpm: 100_000, tokenCounting: 'usage' }, 12_000);
+      const first = await limiter.reserve(model, ask(4000));
       await limiter.settle(first, 1000);
 
       // Act
       clock.advance(2 * MINUTE);
-      const next = await limiter.reserve(model, 4000);
+      const next = await limiter.reserve(model, ask(4000));
 
       // Assess
       expect(next).toMatchObject({ model, tokens: 4000 });
@@ -476,20 +540,20 @@ describe('Class: RateLimiter', () => {
 
     it('gives nothing back when the call used all it reserved', async () => {
       // Prepare
-      const { model, limiter } = setup({ tpm: 10_000 }, 5000);
-      const first = await limiter.reserve(model, 4000);
+      const { model, limiter } = setup({ tpm: 10_000, tokenCounting: 'usage' }, 5000);
+      const first = await limiter.reserve(model, ask(4000));
 
       // Act
       await limiter.settle(first, 4000);
 
       // Assess
-      await refusal(limiter.reserve(model, 4000));
+      await refusal(limiter.reserve(model, ask(4000)));
     });
 
     it('keeps every sliding minute within the limit when calls settle long after they were reserved', async () => {
       // Prepare: for a minute, calls reserve 4,000 tokens and fail a minute later having used none (a provider
       // timing out); in the next minute the provider is healthy and calls use all they reserve.
-      const { model, clock, limiter } = setup({ tpm: 100_000 }, 12_000);
+      const { model, clock, limiter } = setup({ tpm: 100_000, tokenCounting: 'usage' }, 12_000);
       const inFlight: { settleAt: number; reservation: Reservation }[] = [];
       const used: { at: number; cost: number }[] = [];
 
@@ -500,7 +564,7 @@ describe('Class: RateLimiter', () => {
           const done = inFlight.shift();
           if (done) await limiter.settle(done.reservation, 0);
         }
-        const reservation = await limiter.reserve(model, 4000).catch((error: unknown) => {
+        const reservation = await limiter.reserve(model, ask(4000)).catch((error: unknown) => {
           if (error instanceof RateLimitedError) return undefined;
           throw error;
         });
@@ -515,21 +579,39 @@ describe('Class: RateLimiter', () => {
     });
   });
 
+  describe('Method: release', () => {
+    it.each(['admission', 'admission-max', 'usage'] as const)(
+      'gives a call that was never sent back whole (%s)',
+      async (tokenCounting) => {
+        // Prepare
+        const { model, limiter } = setup({ tpm: 10_000, tokenCounting }, 5000);
+        const first = await limiter.reserve(model, ask(4000));
+        await refusal(limiter.reserve(model, ask(4000)));
+
+        // Act
+        await limiter.release(first);
+
+        // Assess
+        expect(await limiter.reserve(model, ask(4000))).toMatchObject({ model, tokens: 4000 });
+      },
+    );
+  });
+
   describe('Method: observe', () => {
     it('holds every instance back, without counting a 429, while the provider says its window has no request left', async () => {
       // Prepare: the provider answers a call with no request left in its window for the next 2.5 s
       const { model, clock, limiter } = setup({ rpm: 600 });
       const other = new RateLimiter(table.dynamo, table.tableName, { [model]: { rpm: 600 } }, 1, clock.now);
-      await limiter.reserve(model, 1);
+      await limiter.reserve(model, ask(1));
 
       // Act
       await limiter.observe(model, { requests: 600, remainingRequests: 0, resetRequestsMs: 2500 });
 
       // Assess: nobody calls before the provider has room again, and no 429 was counted
       clock.advance(2400);
-      expect((await refusal(other.reserve(model, 1))).retryAfterMs).toBeLessThanOrEqual(100);
+      expect((await refusal(other.reserve(model, ask(1)))).retryAfterMs).toBeLessThanOrEqual(100);
       clock.advance(100);
-      expect(await other.reserve(model, 1)).toBeDefined();
+      expect(await other.reserve(model, ask(1))).toBeDefined();
       expect((await limitRecord(model))?.throttled).toBeUndefined();
     });
 
@@ -541,7 +623,7 @@ describe('Class: RateLimiter', () => {
       await limiter.observe(model, { requests: 600, remainingRequests: 1, resetRequestsMs: 0 });
 
       // Assess
-      expect(await limiter.reserve(model, 1)).toBeDefined();
+      expect(await limiter.reserve(model, ask(1))).toBeDefined();
       expect((await limitRecord(model))?.heldUntil).toBeUndefined();
       clock.advance(0);
     });
@@ -616,10 +698,10 @@ describe('Class: RateLimiter', () => {
       await limiter.observe('a-model-with-no-limits', { requests: 1, tokens: 1 });
       await limiter.observe(model, { requests: 1 });
       const unlimited = await Promise.all(
-        Array.from({ length: 20 }, () => limiter.reserve('a-model-with-no-limits', 1)),
+        Array.from({ length: 20 }, () => limiter.reserve('a-model-with-no-limits', ask(1))),
       );
       const sent = counter.requests;
-      const admitted = await Promise.all(Array.from({ length: 20 }, () => limiter.reserve(model, 10)));
+      const admitted = await Promise.all(Array.from({ length: 20 }, () => limiter.reserve(model, ask(10))));
 
       // Assess: the model's requests stay unlimited (20 at once), only its tokens are paced
       expect(sent).toBe(0);
@@ -640,7 +722,7 @@ describe('Class: RateLimiter', () => {
         2600,
         clock.now,
       );
-      await limiter.reserve(model, 100);
+      await limiter.reserve(model, ask(100));
       counter.requests = 0;
 
       // Act: answers advertising more than configured, then the same lower limits ten times
@@ -664,16 +746,16 @@ describe('Class: RateLimiter', () => {
       const limits = { [model]: { rpm: 600, tpm: 100_000 } };
       const limiter = new RateLimiter(client, table.tableName, limits, 2600, clock.now);
       const other = new RateLimiter(table.dynamo, table.tableName, limits, 2600, clock.now);
-      await limiter.reserve(model, 100);
+      await limiter.reserve(model, ask(100));
       await other.observe(model, { requests: 300 });
       clock.advance(1000);
-      await limiter.reserve(model, 100);
+      await limiter.reserve(model, ask(100));
       counter.requests = 0;
 
       // Act: calls within the burst, every one admitted, as in the healthy path above
       for (let call = 0; call < 10; call += 1) {
         clock.advance(150);
-        await limiter.reserve(model, 100);
+        await limiter.reserve(model, ask(100));
       }
 
       // Assess
@@ -708,7 +790,7 @@ describe('Class: RateLimiter', () => {
     ])('makes every reservation wait until then (%s)', async (_name, limits, largestCost, inFlightTokens) => {
       // Prepare: a call is in flight when the provider answers another one with 429 and a Retry-After of 10 s
       const { model, clock, limiter } = setup(limits, largestCost);
-      await limiter.reserve(model, inFlightTokens);
+      await limiter.reserve(model, ask(inFlightTokens));
       const until = clock.at + 10_000;
 
       // Act
@@ -716,16 +798,16 @@ describe('Class: RateLimiter', () => {
 
       // Assess
       clock.at = until - 1;
-      const error = await refusal(limiter.reserve(model, 100));
+      const error = await refusal(limiter.reserve(model, ask(100)));
       expect(error.retryAfterMs).toBeGreaterThan(0);
       clock.at = until + MINUTE;
-      expect(await limiter.reserve(model, 100)).toBeDefined();
+      expect(await limiter.reserve(model, ask(100))).toBeDefined();
     });
 
     it('is not shortened by a reservation settled after it', async () => {
       // Prepare: the call that got the 429 gives its tokens back after the hold was set
-      const { model, clock, limiter } = setup({ tpm: 10_000 }, 5000);
-      const failed = await limiter.reserve(model, 4000);
+      const { model, clock, limiter } = setup({ tpm: 10_000, tokenCounting: 'usage' }, 5000);
+      const failed = await limiter.reserve(model, ask(4000));
       const until = clock.at + 70_000;
       await limiter.holdUntil(model, until);
 
@@ -734,7 +816,7 @@ describe('Class: RateLimiter', () => {
 
       // Assess: even allowing for the burst tolerance, a call halfway to `until` must still wait
       clock.at = until - 35_000;
-      await refusal(limiter.reserve(model, 4000));
+      await refusal(limiter.reserve(model, ask(4000)));
     });
 
     it('changes nothing for a model without limits', async () => {
@@ -745,7 +827,7 @@ describe('Class: RateLimiter', () => {
       await limiter.holdUntil('a-model-with-no-limits', TODAY + MINUTE);
 
       // Assess
-      expect(await limiter.reserve('a-model-with-no-limits', 100)).toBeUndefined();
+      expect(await limiter.reserve('a-model-with-no-limits', ask(100))).toBeUndefined();
     });
   });
 });
