@@ -6,9 +6,12 @@ import type { CallRecord } from '#sim/server.ts';
  */
 
 export interface SteadyRate {
-  /** Answered (200) calls per minute and tokens per minute within the steady window. */
+  /** Answered (200) calls per minute within the steady window. */
   callsPerMinute: number;
+  /** Tokens per minute as the provider counts them against its TPM limit (`chargedTokens`). */
   tokensPerMinute: number;
+  /** Prompt + completion tokens the answers used, per minute. */
+  usedTokensPerMinute: number;
   /**
    * The window: whole minutes, starting a minute after the first answer, ending before the 90th percentile of
    * the answered calls. A provider counts per sliding minute, so the first minute's allowance is left out and
@@ -43,7 +46,7 @@ export function steadyRate(
   const inside = answered.filter((call) => call.answeredAt > from && call.answeredAt <= to);
   return {
     callsPerMinute: inside.length / minutes,
-    tokensPerMinute: inside.reduce((sum, call) => sum + call.promptTokens + call.completionTokens, 0) / minutes,
+    ...tokenRates(inside, minutes),
     windowMs: [from, to],
     calls: inside.length,
   };
@@ -61,17 +64,27 @@ function percentileRate(answered: readonly CallRecord[]): SteadyRate | undefined
   const minutes = (last.answeredAt - first.answeredAt) / 60_000;
   return {
     callsPerMinute: inside.length / minutes,
-    tokensPerMinute: inside.reduce((sum, call) => sum + call.promptTokens + call.completionTokens, 0) / minutes,
+    ...tokenRates(inside, minutes),
     windowMs: [first.answeredAt, last.answeredAt],
     calls: inside.length,
   };
 }
 
-/** Mean prompt + completion tokens of `model`'s answered calls. */
+function tokenRates(calls: readonly CallRecord[], minutes: number) {
+  let charged = 0;
+  let used = 0;
+  for (const call of calls) {
+    charged += call.chargedTokens;
+    used += call.promptTokens + call.completionTokens;
+  }
+  return { tokensPerMinute: charged / minutes, usedTokensPerMinute: used / minutes };
+}
+
+/** Mean tokens the provider charged `model`'s answered calls against its TPM limit, as it counts them. */
 export function tokensPerCall(calls: readonly CallRecord[], model: string): number {
   const answered = calls.filter((call) => call.model === model && call.status === 200);
   if (answered.length === 0) return 0;
-  return answered.reduce((sum, call) => sum + call.promptTokens + call.completionTokens, 0) / answered.length;
+  return answered.reduce((sum, call) => sum + call.chargedTokens, 0) / answered.length;
 }
 
 /** Responses of `model` by status. */

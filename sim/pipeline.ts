@@ -49,6 +49,8 @@ export interface SimResponse {
   headers: Record<string, string>;
   /** Present when the response carries a generated completion. */
   completion?: CompletionRecord;
+  /** Tokens the provider charged the call against its TPM limit when it admitted it (as it counts them). */
+  chargedTokens?: number;
 }
 
 export type CallHandler = (call: CallContext) => Promise<SimResponse>;

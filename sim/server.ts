@@ -94,6 +94,11 @@ export interface CallRecord {
   /** Tokens of the generated completion; 0 when none was (errors, 429s). */
   promptTokens: number;
   completionTokens: number;
+  /**
+   * Tokens the provider charged against the model's TPM limit when it admitted the call, as it counts them
+   * (`limits.tokenCounting`); 0 for a call it refused or never got to admit.
+   */
+  chargedTokens: number;
   /** Who says it called (the `x-sluice-caller` header, e.g. `supervisor` for its probes); absent for the stages. */
   caller?: string;
 }
@@ -314,7 +319,11 @@ export async function startLlmSimulator(options: LlmSimulatorOptions = {}): Prom
         return planned;
       },
     };
-    const record = (status: number, completion?: { promptTokens: number; completionTokens: number }) =>
+    const record = (
+      status: number,
+      completion?: { promptTokens: number; completionTokens: number },
+      chargedTokens = 0,
+    ) =>
       options.onCall?.({
         model: request.model,
         receivedAt: context.receivedAt,
@@ -322,6 +331,7 @@ export async function startLlmSimulator(options: LlmSimulatorOptions = {}): Prom
         status,
         promptTokens: completion?.promptTokens ?? 0,
         completionTokens: completion?.completionTokens ?? 0,
+        chargedTokens,
         ...(typeof req.headers[CALLER_HEADER] === 'string' && { caller: req.headers[CALLER_HEADER] }),
       });
     try {
@@ -335,7 +345,7 @@ export async function startLlmSimulator(options: LlmSimulatorOptions = {}): Prom
       if (completion !== undefined) {
         stats.served(completion.format, completion.finishReason, completion.promptTokens, completion.completionTokens);
       }
-      record(response.status, completion);
+      record(response.status, completion, response.chargedTokens);
       return response;
     } catch (error) {
       if (controller.signal.aborted) {

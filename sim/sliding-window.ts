@@ -1,6 +1,7 @@
 /**
- * A log of admissions over the last 60 seconds, with the running totals a rate limiter needs. An admission
- * at time `t` is inside the window at `now` while `now - t < WINDOW_MS`, and leaves it at `t + WINDOW_MS`.
+ * A log of admissions over the last 60 seconds (or another window length), with the running totals a rate limiter
+ * needs. An admission at time `t` is inside the window at `now` while `now - t < WINDOW_MS`, and leaves it at
+ * `t + WINDOW_MS`.
  * Every operation is O(1) amortised except the token wait, a binary search; the log holds only the last
  * minute, so a run of any length costs memory for one minute of traffic.
  */
@@ -20,6 +21,7 @@ const COMPACT_AFTER = 1024;
  * window.count(60_000); // 0
  */
 export class SlidingWindow {
+  readonly #lengthMs: number;
   /** Admission times, oldest first; entries before `#head` have left the window. */
   #at: number[] = [];
   /** Running token total up to and including each entry, so any span's tokens are one subtraction. */
@@ -32,6 +34,11 @@ export class SlidingWindow {
   #admitted = 0;
   #maxRequests = 0;
   #maxTokens = 0;
+
+  /** @param lengthMs the window's length: a minute, or a day for a per-day limit. */
+  constructor(lengthMs: number = WINDOW_MS) {
+    this.#lengthMs = lengthMs;
+  }
 
   /** Admissions in the window at `now`. */
   count(now: number): number {
@@ -101,11 +108,11 @@ export class SlidingWindow {
 
   #expiryOf(index: number, now: number): number {
     const at = this.#at[index] ?? now;
-    return Math.max(0, at + WINDOW_MS - Math.max(now, this.#latest));
+    return Math.max(0, at + this.#lengthMs - Math.max(now, this.#latest));
   }
 
   #expire(now: number): void {
-    const edge = Math.max(now, this.#latest) - WINDOW_MS;
+    const edge = Math.max(now, this.#latest) - this.#lengthMs;
     let head = this.#head;
     while (head < this.#at.length && (this.#at[head] ?? edge) <= edge) head++;
     if (head === this.#head) return;

@@ -17,23 +17,45 @@ export interface OutageWindow {
   readonly mode: OutageMode;
 }
 
-/** Per-minute limits of one model; a limit left out is not enforced. */
+/** Limits of one model; a limit left out is not enforced. */
 export interface ModelLimits {
   /** Requests admitted in any sliding 60-second window. */
   readonly rpm?: number;
-  /** Prompt plus completion tokens admitted in any sliding 60-second window. */
+  /** Tokens admitted in any sliding 60-second window, counted as `tokenCounting` says. */
   readonly tpm?: number;
+  /** Requests admitted in any sliding 24-hour window. */
+  readonly rpd?: number;
 }
+
+/**
+ * How the provider counts a request's tokens against `tpm`, when it admits the request:
+ * - `admission`: its prompt estimate plus `max_tokens` (only the prompt when the request sets none), whatever the
+ *   answer then uses. OpenAI documents that requests are counted when admitted, by `max_tokens` and the prompt
+ *   estimate; Azure OpenAI documents the sum.
+ * - `admission-max`: the larger of the prompt estimate and `max_tokens` (the wording of OpenAI's guide).
+ * - `usage`: the prompt plus the completion the answer really has.
+ */
+export type TokenCounting = 'admission' | 'admission-max' | 'usage';
+
+/**
+ * The rate-limit headers the provider sends with every answer and 429:
+ * - `openai`: `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` per minute, resets as durations (`1.5s`),
+ *   and `retry-after` / `retry-after-ms` on a 429.
+ * - `openai-rpd`: the same names, but the `-requests` ones describe requests per *day* (as some
+ *   OpenAI-compatible providers send them); the `-tokens` ones stay per minute.
+ * - `anthropic`: `anthropic-ratelimit-{requests,tokens}-{limit,remaining,reset}` per minute, resets as RFC 3339
+ *   times when the limit is full again, and `retry-after` in seconds on a 429.
+ * - `none`: no rate-limit headers; a 429 says only `retry-after`, in whole seconds.
+ */
+export type RateLimitHeaders = 'openai' | 'openai-rpd' | 'anthropic' | 'none';
 
 /** Limits every model gets on its own windows; `perModel` entries override them one field at a time. */
 export interface RateLimits extends ModelLimits {
   readonly perModel?: Readonly<Record<string, ModelLimits>>;
-  /**
-   * Whether answers carry the `x-ratelimit-*` headers (OpenAI's do; many OpenAI-compatible servers send none, and
-   * a 429 then says only `retry-after`).
-   * @default true
-   */
-  readonly advertise?: boolean;
+  /** @default 'admission' */
+  readonly tokenCounting?: TokenCounting;
+  /** @default 'openai' */
+  readonly headers?: RateLimitHeaders;
 }
 
 /** Faults of the simulated provider; every field is optional, and absent means "no such fault". */
@@ -56,7 +78,7 @@ export interface SimulatorFaults {
 const duration = z.number().finite().min(0);
 const probability = z.number().min(0).max(1);
 const limit = z.number().int().min(1);
-const modelLimitsSchema = z.strictObject({ rpm: limit.optional(), tpm: limit.optional() });
+const modelLimitsSchema = z.strictObject({ rpm: limit.optional(), tpm: limit.optional(), rpd: limit.optional() });
 const outageModeSchema = z.enum(['error', 'hang']);
 
 const latencySchema = z.union(
@@ -85,8 +107,10 @@ export const simulatorFaultsSchema = z.strictObject({
     .strictObject({
       rpm: limit.optional(),
       tpm: limit.optional(),
+      rpd: limit.optional(),
       perModel: z.record(z.string().min(1), modelLimitsSchema).optional(),
-      advertise: z.boolean().optional(),
+      tokenCounting: z.enum(['admission', 'admission-max', 'usage']).optional(),
+      headers: z.enum(['openai', 'openai-rpd', 'anthropic', 'none']).optional(),
     })
     .optional(),
   errorRates: z

@@ -11,6 +11,7 @@ function call(at: number, overrides: Partial<CallRecord> = {}): CallRecord {
     status: 200,
     promptTokens: 60,
     completionTokens: 40,
+    chargedTokens: 100,
     ...overrides,
   };
 }

@@ -73,7 +73,7 @@ describe('Rate limits over HTTP', () => {
 
   it('sends no x-ratelimit headers when told not to advertise, and a 429 then says only retry-after', async () => {
     // Prepare
-    const running = await start({ faults: { limits: { rpm: 1, advertise: false } } });
+    const running = await start({ faults: { limits: { rpm: 1, headers: 'none' } } });
     const send = () =>
       fetch(`${running.url}/chat/completions`, {
         method: 'POST',
@@ -157,15 +157,15 @@ describe('Rate limits over HTTP', () => {
     expect(running.stats()).toMatchObject({ admitted: 3, rateLimited: { requests: 3 }, maxRpmInAnyWindow: 2 });
   });
 
-  it('enforces tpm by prompt plus completion tokens, with type "tokens"', async () => {
+  it('enforces tpm by prompt plus completion tokens when it counts usage, with type "tokens"', async () => {
     // Prepare: measure one call's tokens on a model that has no limit, then limit another model to 2.5 calls' worth
-    const running = await start();
+    const running = await start({ faults: { limits: { tokenCounting: 'usage' } } });
     const client = clientFor(running);
     const request = extractRequest(sample(0));
     const probe = await client.chat.completions.create(request);
     const perCall = probe.usage?.total_tokens ?? 0;
     const tpm = Math.floor(perCall * 2.5);
-    running.configure({ limits: { perModel: { 'gpt-4o': { tpm } } } });
+    running.configure({ limits: { tokenCounting: 'usage', perModel: { 'gpt-4o': { tpm } } } });
     const limited = { ...request, model: 'gpt-4o' };
 
     // Act
@@ -189,6 +189,102 @@ describe('Rate limits over HTTP', () => {
       maxTpmInAnyWindowByModel: { [MODEL]: perCall * 2, 'gpt-4o': perCall * 2 },
       maxTpmInAnyWindow: perCall * 4,
     });
+  });
+
+  it.each([
+    ['admission', (prompt: number, max: number) => prompt + max],
+    ['admission-max', (prompt: number, max: number) => Math.max(prompt, max)],
+  ] as const)(
+    'charges max_tokens when it admits a call, however short the answer (%s)',
+    async (tokenCounting, charge) => {
+      // Prepare: a short answer under a large max_tokens; room for two such charges a minute
+      const running = await start();
+      const client = clientFor(running);
+      const request = { ...extractRequest(sample(0)), max_tokens: 3000 };
+      const probe = await client.chat.completions.create(request);
+      const prompt = probe.usage?.prompt_tokens ?? 0;
+      const perCall = charge(prompt, 3000);
+      expect(probe.usage?.total_tokens ?? 0).toBeLessThan(perCall);
+      running.configure({ limits: { tokenCounting, perModel: { 'gpt-4o': { tpm: Math.floor(perCall * 2.5) } } } });
+      const limited = { ...request, model: 'gpt-4o' };
+
+      // Act
+      const first = await client.chat.completions.create(limited).withResponse();
+      await client.chat.completions.create(limited);
+      const third = await settle(client.chat.completions.create(limited));
+
+      // Assess: the remaining tokens and the refusal count the charge, not the usage
+      expect(first.response.headers.get('x-ratelimit-remaining-tokens')).toBe(
+        String(Math.floor(perCall * 2.5) - perCall),
+      );
+      expect(expectError(third, OpenAI.RateLimitError).message).toContain(`Used ${perCall * 2}, Requested ${perCall}.`);
+      expect(running.stats().maxTpmInAnyWindowByModel['gpt-4o']).toBe(perCall * 2);
+    },
+  );
+
+  it('counts at admission by default', async () => {
+    // Prepare
+    const running = await start({ faults: { limits: { perModel: { 'gpt-4o': { tpm: 1_000_000 } } } } });
+    const client = clientFor(running);
+
+    // Act
+    const answer = await client.chat.completions.create({ ...plainRequest('Hi', 'gpt-4o'), max_tokens: 500 });
+
+    // Assess
+    expect(running.stats().maxTpmInAnyWindowByModel['gpt-4o']).toBe((answer.usage?.prompt_tokens ?? 0) + 500);
+  });
+
+  it("speaks Anthropic's rate-limit headers, with RFC 3339 resets, when told to", async () => {
+    // Prepare
+    const running = await start({ faults: { limits: { rpm: 2, tpm: 100_000, headers: 'anthropic' } } });
+    const send = () =>
+      fetch(`${running.url}/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer test' },
+        body: JSON.stringify(plainRequest('Claude-ish')),
+      });
+
+    // Act
+    const answered = await send();
+    clock.advance(10_000);
+    await send();
+    const refused = await send();
+
+    // Assess
+    expect(answered.headers.get('anthropic-ratelimit-requests-limit')).toBe('2');
+    expect(answered.headers.get('anthropic-ratelimit-requests-remaining')).toBe('1');
+    expect(answered.headers.get('anthropic-ratelimit-requests-reset')).toBe(
+      new Date(START + 60_000).toISOString().replace('.000Z', 'Z'),
+    );
+    expect(answered.headers.get('anthropic-ratelimit-tokens-limit')).toBe('100000');
+    expect([...answered.headers.keys()].filter((name) => name.startsWith('x-ratelimit'))).toEqual([]);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('50');
+    expect(refused.headers.has('retry-after-ms')).toBe(false);
+    expect(refused.headers.get('anthropic-ratelimit-requests-remaining')).toBe('0');
+  });
+
+  it('enforces requests per day and reports them under the x-ratelimit request headers (openai-rpd)', async () => {
+    // Prepare: 3 requests a day, 100 a minute; the request headers describe the day
+    const running = await start({ faults: { limits: { rpm: 100, rpd: 3, tpm: 50_000, headers: 'openai-rpd' } } });
+    const client = clientFor(running);
+
+    // Act
+    const first = await client.chat.completions.create(plainRequest('1')).withResponse();
+    clock.advance(120_000);
+    await client.chat.completions.create(plainRequest('2'));
+    await client.chat.completions.create(plainRequest('3'));
+    clock.advance(120_000);
+    const fourth = await settle(client.chat.completions.create(plainRequest('4')));
+
+    // Assess
+    expect(first.response.headers.get('x-ratelimit-limit-requests')).toBe('3');
+    expect(first.response.headers.get('x-ratelimit-remaining-requests')).toBe('2');
+    expect(first.response.headers.get('x-ratelimit-limit-tokens')).toBe('50000');
+    const refusal = expectError(fourth, OpenAI.RateLimitError);
+    expect(refusal.message).toContain('requests per day (RPD): Limit 3, Used 3');
+    // The first request leaves the day's window 24 hours after it was made
+    expect(refusal.headers?.get('retry-after-ms')).toBe(String(86_400_000 - 240_000));
   });
 
   it('halves a limit at run time, through configure() and through POST /_sim/faults', async () => {

@@ -59,7 +59,16 @@ function look(atSeconds: number, actions: Partial<Record<'extract' | 'draft', st
 
 function call(atSeconds: number, model: string, extra: Partial<CallRecord> = {}): CallRecord {
   const at = START + atSeconds * S;
-  return { model, receivedAt: at, answeredAt: at + 50, status: 200, promptTokens: 10, completionTokens: 1, ...extra };
+  return {
+    model,
+    receivedAt: at,
+    answeredAt: at + 50,
+    status: 200,
+    promptTokens: 10,
+    completionTokens: 1,
+    chargedTokens: 11,
+    ...extra,
+  };
 }
 
 /** A run the supervisor handled: both stages called during the outage, paused 17 s in, probed, resumed after. */
