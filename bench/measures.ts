@@ -46,7 +46,9 @@ export const UTILIZATION_CONFIGS: readonly UtilizationConfig[] = [
     binding: 'TPM',
     items: 180,
     concurrency: { extract: 8, draft: 8 },
-    limits: { [EXTRACT_MODEL]: { rpm: 100_000, tpm: 42_000 }, [DRAFT_MODEL]: { rpm: 100_000, tpm: 220_000 } },
+    // The provider counts tokens at admission (prompt estimate + max_tokens, the simulator's default, as OpenAI
+    // documents), so each extract call is charged about 2,500 tokens and each draft call about 5,500.
+    limits: { [EXTRACT_MODEL]: { rpm: 100_000, tpm: 130_000 }, [DRAFT_MODEL]: { rpm: 100_000, tpm: 600_000 } },
   },
   {
     name: 'concurrency-bound',

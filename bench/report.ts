@@ -66,7 +66,7 @@ function utilizationSection(results: readonly UtilizationResult[]): string {
     'Throughput of each model in the steady part of the run (whole minutes from a minute after its first answer to',
     'before the 90th percentile of its answered calls, as a provider counts per sliding minute; for the',
     'concurrency-bound runs, the 10th to the 90th percentile) as a share of the binding limit min(60·C/W, RPM, TPM / tokens per call), with W = 0.5 s (simulated latency',
-    'uniform 200–800 ms) and tokens per call measured in the same run; 429s over all calls of the model.',
+    'uniform 200–800 ms) and tokens per call as the provider counted them (at admission: prompt estimate + max_tokens) in the same run; 429s over all calls of the model.',
     '`naive` is the same handlers with no rate limiter, the breaker off and the openai SDK’s default two retries.',
     '',
     table(

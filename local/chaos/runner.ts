@@ -63,6 +63,8 @@ export interface ChaosReport {
   metrics: MetricsSummary;
   /** The state-table records of the items behind each failed check. */
   evidence: Record<string, ItemEvidence[]>;
+  /** What the supervisor did to each stage, look by look (`concurrency down: 6 → 4: …`, `paused: …`). */
+  supervisorActions: { at: string; stage: Stage; action: string }[];
 }
 
 /** How long a pipeline whose remaining items all wait for the budget must stay unchanged to count as settled. */
@@ -211,6 +213,9 @@ export async function runChaos(scenario: Scenario, options: RunChaosOptions = {}
       pollers,
       metrics: summariseMetrics(metrics),
       evidence: outcome.evidence,
+      supervisorActions: looks.flatMap((look) =>
+        look.stages.flatMap((stage) => stage.actions.map((action) => ({ at: look.at, stage: stage.stage, action }))),
+      ),
     };
   } finally {
     timeline.stop();

@@ -15,6 +15,26 @@ describe('Chaos: limits', () => {
     expect(report.counts.byState.PUBLISHED).toBe(report.counts.accepted);
   }, 200_000);
 
+  it('stays under a TPM limit counted at admission with at most 1 % of calls answered 429, without cutting concurrency', async () => {
+    // Act
+    const report = await runScenario('tpm-admission');
+
+    // Assess: the provider charged every call its prompt estimate plus max_tokens when it admitted it; the limiter
+    // charged the same, so the provider seldom had to refuse, and never admitted more than its limit in a minute
+    expect(failedChecks(report)).toEqual([]);
+    const stats = report.simulator;
+    const refused = (stats?.rateLimited.requests ?? 0) + (stats?.rateLimited.tokens ?? 0);
+    const calls = (stats?.admitted ?? 0) + refused;
+    expect(calls).toBeGreaterThan(report.counts.accepted);
+    expect(refused / calls).toBeLessThanOrEqual(0.01);
+    expect(stats?.maxTpmInAnyWindowByModel['gpt-4o-mini']).toBeLessThanOrEqual(40_000);
+    // The limit really bound: each extract call is charged at least its max_tokens (1,024), and together they were
+    // more than one minute's allowance
+    expect((stats?.admittedByModel['gpt-4o-mini'] ?? 0) * 1024).toBeGreaterThan(40_000);
+    expect(report.supervisorActions.filter((entry) => entry.action.startsWith('concurrency down'))).toEqual([]);
+    expect(report.counts.byState.PUBLISHED).toBe(report.counts.accepted);
+  }, 300_000);
+
   it('never spends more than the daily budget, and leaves the items it cannot afford waiting, not failed', async () => {
     // Act
     const report = await runScenario('budget');
