@@ -21,10 +21,12 @@ import { runtimeFromEnvironment, type StageRuntime } from '#shared/stage-runtime
 import type { EmfSink } from '#shared/telemetry.ts';
 import { type LlmSimulator, type LlmSimulatorOptions, startLlmSimulator } from '#sim/server.ts';
 import { BundledFunction, lambdaEnvironment } from './bundled-function.ts';
+import { LOCAL_ACCOUNT_ID } from './emulators.ts';
 import type { SqsFunctionHandler } from './poller.ts';
 import type { LocalFunction } from './resources.ts';
 import { type LocalEndpoints, type LocalRuntime, startLocalRuntime } from './runtime.ts';
 import { LocalSupervisor } from './supervisor-timer.ts';
+import { parseTemplate } from './template.ts';
 
 /**
  * The composition root of `sluice dev`: the config from cdk.json, the stack's template synthesized from it,
@@ -65,7 +67,15 @@ export function localOutputs(dev: Pick<DevRuntime, 'outputs' | 'local'>): Record
 export const BUNDLES_DIR = join(PROJECT_ROOT, '.sluice', 'bundles');
 
 /** Options that reach into the stage functions' process, which a bundle run in its own environment cannot take. */
-const SOURCES_ONLY_OPTIONS = ['llm', 'faults', 'decorate', 'sdkRetries', 'instrument'] as const;
+const SOURCES_ONLY_OPTIONS = [
+  'llm',
+  'faults',
+  'decorate',
+  'sdkRetries',
+  'instrument',
+  'prober',
+  'wrapSupervisorMemory',
+] as const;
 
 export interface DevRuntimeOptions {
   /** Persist queues and tables here; in memory when absent. */
@@ -73,8 +83,9 @@ export interface DevRuntimeOptions {
   /**
    * Run the stage functions from the bundles a synth with bundling builds (what `cdk deploy` uploads), each in an
    * execution environment of its own (see local/bundled-function.ts), instead of from the TypeScript sources.
-   * Excludes the options that reach into the functions' process: `llm`, `faults`, `decorate`, `sdkRetries`,
-   * `instrument`.
+   * The supervisor's bundle is invoked on its schedule (the template's rule) in the same way. Excludes the options
+   * that reach into the functions' process: `llm`, `faults`, `decorate`, `sdkRetries`, `instrument`, `prober`,
+   * `wrapSupervisorMemory`.
    * @default false
    */
   bundles?: boolean;
@@ -209,8 +220,11 @@ export async function startDevRuntime(options: DevRuntimeOptions = {}): Promise<
       await local.stop();
       await Promise.all(bundledFunctions.map((fn) => fn.stop()));
     };
+    let scheduled: Awaited<ReturnType<typeof startScheduledBundle>>;
     try {
       if (apiKeySecretArn !== undefined) await local.secrets.seed(apiKeySecretArn, apiKey);
+      scheduled = bundled === undefined ? undefined : await startScheduledBundle(bundled, local, options);
+      if (scheduled !== undefined) bundledFunctions.push(scheduled.bundle);
     } catch (error) {
       await stopFunctions();
       throw error;
@@ -219,18 +233,20 @@ export async function startDevRuntime(options: DevRuntimeOptions = {}): Promise<
     const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient(local.clientConfig('dynamodb')), {
       marshallOptions: { removeUndefinedValues: true },
     });
-    const supervisor = new LocalSupervisor({
-      config,
-      outputs: local.outputs,
-      dynamo,
-      sqs,
-      lambda: new LambdaClient(local.clientConfig('lambda')),
-      prober: options.prober ?? new OpenAiLlmClient({ apiKey: async () => apiKey, baseUrl }),
-      logger: new Logger({ serviceName: 'sluice', logLevel: options.logLevel ?? 'WARN' }),
-      emf: options.emf,
-      onLook: options.onSupervisorLook,
-      wrapMemory: options.wrapSupervisorMemory,
-    });
+    const supervisor =
+      scheduled?.supervisor ??
+      new LocalSupervisor({
+        config,
+        outputs: local.outputs,
+        dynamo,
+        sqs,
+        lambda: new LambdaClient(local.clientConfig('lambda')),
+        prober: options.prober ?? new OpenAiLlmClient({ apiKey: async () => apiKey, baseUrl }),
+        logger: new Logger({ serviceName: 'sluice', logLevel: options.logLevel ?? 'WARN' }),
+        emf: options.emf,
+        onLook: options.onSupervisorLook,
+        wrapMemory: options.wrapSupervisorMemory,
+      });
     return {
       config,
       outputs: local.outputs,
@@ -258,6 +274,47 @@ export async function startDevRuntime(options: DevRuntimeOptions = {}): Promise<
     if (bundled !== undefined) await rm(bundled.outdir, { recursive: true, force: true });
     throw error;
   }
+}
+
+/**
+ * The supervisor's bundle, when the template schedules a function (a rule with a `rate(...)` expression targeting
+ * it): started like the stages' and invoked on that rate by the local supervisor's timer.
+ */
+async function startScheduledBundle(
+  bundled: BundledStack,
+  local: LocalRuntime,
+  options: DevRuntimeOptions,
+): Promise<{ bundle: BundledFunction; supervisor: LocalSupervisor } | undefined> {
+  for (const rule of parseTemplate(bundled.template).rules) {
+    const scheduleMs = rule.scheduleExpression === undefined ? undefined : rateMs(rule.scheduleExpression);
+    const fn = local.deployment.functions.find((candidate) =>
+      rule.targetFunctionLogicalIds.includes(candidate.logicalId),
+    );
+    if (scheduleMs === undefined || fn === undefined) continue;
+    const bundle = await startBundle(bundled, fn, local, options);
+    const { region } = local.endpoints;
+    const supervisor = LocalSupervisor.bundled({
+      invoke: bundle.handler,
+      function: fn,
+      ruleArn: `arn:aws:events:${region}:${LOCAL_ACCOUNT_ID}:rule/${rule.logicalId}`,
+      region,
+      accountId: LOCAL_ACCOUNT_ID,
+      scheduleMs,
+      logger: new Logger({ serviceName: 'sluice', logLevel: options.logLevel ?? 'WARN' }),
+      onLook: options.onSupervisorLook,
+    });
+    return { bundle, supervisor };
+  }
+  return undefined;
+}
+
+/** Milliseconds of an EventBridge `rate(...)` expression; undefined for a cron expression. */
+function rateMs(expression: string): number | undefined {
+  const match = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(expression);
+  if (match === null) return undefined;
+  const units: Readonly<Record<string, number>> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
+  const unit = units[match[2]?.replace(/s$/, '') ?? ''];
+  return unit === undefined ? undefined : Number(match[1]) * unit;
 }
 
 /**

@@ -80,6 +80,26 @@ describe('Bundles: the stage functions as deployed, on the emulators', () => {
     expect(emitted.items).toMatchObject({ published: valid.length, deadLettered: invalid.length });
     expect(emitted.llm.calls).toBe(report.llm.calls);
   });
+
+  it("runs the supervisor's bundle on its schedule's invocation, reaching the mappings, queues and tables", async () => {
+    // Act: one scheduled invocation (cdk.json's interval is a minute: one look per invocation)
+    const report = await dev.supervisor.look();
+
+    // Assess
+    expect(report.errors).toEqual([]);
+    expect(report.stages.map((stage) => stage.stage).sort()).toEqual(['draft', 'extract']);
+    expect(dev.supervisor.reports).toContainEqual(report);
+  });
+});
+
+describe('Function: startDevRuntime', () => {
+  it('refuses, before starting anything, the hooks that reach into the functions when running bundles', async () => {
+    // Act
+    const starting = startDevRuntime({ bundles: true, faults: { crashPoint: () => {} }, sdkRetries: 2 });
+
+    // Assess
+    await expect(starting).rejects.toThrow('faults, sdkRetries apply to the sources only');
+  });
 });
 
 /** The run's report once every accepted item is PUBLISHED or DEAD_LETTER (or the report as it stands after a minute). */
