@@ -55,6 +55,10 @@ if (port === null) throw new Error('bundled-function-worker.ts runs only as a wo
 const init = workerData as WorkerInit;
 const post = (message: WorkerMessage) => port.postMessage(message);
 
+// NODE_OPTIONS reaches no worker thread; the one option the stack sets is applied by hand, so a bundle's stack
+// traces name its sources as on Lambda (process-wide, which only makes the parent's traces better too).
+if (process.env.NODE_OPTIONS?.split(/\s+/).includes('--enable-source-maps')) process.setSourceMapsEnabled(true);
+
 let handler: (event: unknown, context: unknown) => Promise<unknown>;
 try {
   let target: unknown = await import(pathToFileURL(init.file).href);
