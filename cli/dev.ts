@@ -24,6 +24,12 @@ The supervisor runs on a timer (every supervisor.intervalSeconds of cdk.json): i
 down, probes and resumes it, adapts each stage's concurrency and re-queues items drafted without history; its log
 lines go with the functions' ('sluice status' shows what it last did).
 
+With --bundles the functions run from the bundles a synth with bundling builds (local esbuild, what 'cdk deploy'
+uploads), each in an execution environment of its own (a worker thread with its own process.env, the template's
+variables mapped to the local services), instead of from the TypeScript sources; the supervisor's bundle is invoked
+on its schedule. Test hooks that reach into the functions' process (crash injection, fake clocks, a replaced LLM
+client) apply to the sources only.
+
 Options:
   --once               Drain the items and exit (0 when nothing was lost, 1 otherwise).
   --report FILE        Write a JSON summary: items by final state, lost, tokens and $ by stage and model.
@@ -35,6 +41,8 @@ Options:
   --timeout SECONDS    With --once, give up after this long (default 600).
   --log-level LEVEL    Functions' log level: DEBUG, INFO, WARN, ERROR (default WARN).
   --logs               Print function logs here instead of to .sluice/functions.log.
+  --bundles            Run the synthesized function bundles (built under .sluice/bundles, removed on exit)
+                       instead of the TypeScript sources.
   -h, --help           Show this help.
 
 Examples:
@@ -42,6 +50,7 @@ Examples:
   npm start -- --once --report r.json         # drain them, write a report, exit
   npx sluice dev --no-samples --data-dir .sluice/data
   OPENAI_API_KEY=sk-... npx sluice dev --once # a real provider
+  npx sluice dev --bundles --once             # the samples through the bundles cdk deploy would upload
 `;
 
 const SAMPLES = new URL('../samples/items.jsonl', import.meta.url);
@@ -58,6 +67,7 @@ interface DevOptions {
   timeoutMs: number;
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   logs: boolean;
+  bundles: boolean;
 }
 
 export function parseDevArgs(args: string[]): DevOptions | 'help' {
@@ -76,6 +86,7 @@ export function parseDevArgs(args: string[]): DevOptions | 'help' {
       timeout: { type: 'string', default: '600' },
       'log-level': { type: 'string', default: 'WARN' },
       logs: { type: 'boolean', default: false },
+      bundles: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -100,6 +111,7 @@ export function parseDevArgs(args: string[]): DevOptions | 'help' {
     timeoutMs: timeout * 1000,
     logLevel: level as DevOptions['logLevel'],
     logs: values.logs,
+    bundles: values.bundles,
   };
 }
 
@@ -127,13 +139,18 @@ export async function runDev(args: string[]): Promise<number> {
   const provider = process.env.OPENAI_API_KEY
     ? { apiKey: process.env.OPENAI_API_KEY, baseUrl: process.env.OPENAI_BASE_URL }
     : undefined;
-  print('sluice dev: starting the emulators and the stack...');
+  print(
+    options.bundles
+      ? 'sluice dev: bundling the functions, starting the emulators and the stack...'
+      : 'sluice dev: starting the emulators and the stack...',
+  );
   const metrics = new LocalMetrics();
   const dev = await startDevRuntime({
     dataDir: options.dataDir && resolve(options.dataDir),
     provider,
     simulator: { latencyMs: options.latency },
     logLevel: options.logLevel,
+    bundles: options.bundles,
     // EMF lines go where the functions' logs go (as on CloudWatch) and into the local metrics view.
     emf: (line) => {
       metrics.sink(line);
@@ -266,6 +283,9 @@ function printEndpoints(print: (line?: string) => void, dev: DevRuntime, options
   print(`  published queue    ${dev.outputs.PublishedQueueUrl}`);
   print(`  state table        ${dev.outputs.StateTableName}`);
   print(`  outputs file       ${options.outputs}`);
+  print(
+    `  functions          ${options.bundles ? 'synthesized bundles (as cdk deploy uploads them)' : 'TypeScript sources'}`,
+  );
   print(`  function logs      ${options.logs ? 'this terminal' : logFile}`);
   print(`  data               ${options.dataDir ? join(options.dataDir) : 'in memory (use --data-dir to keep it)'}`);
   print();

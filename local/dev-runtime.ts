@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
@@ -10,7 +11,8 @@ import { createHandler as createDraftHandler } from '#functions/draft/handler.ts
 import { createHandler as createExtractHandler } from '#functions/extract/handler.ts';
 import type { LookReport } from '#functions/supervisor/supervisor.ts';
 import { loadConfig, type SluiceConfig } from '#lib/config.ts';
-import { STACK_NAME, synthesizeTemplate } from '#lib/template.ts';
+import { PROJECT_ROOT } from '#lib/sluice-stack.ts';
+import { type BundledStack, STACK_NAME, synthesizeBundledStack, synthesizeTemplate } from '#lib/template.ts';
 import type { CrashInjector } from '#shared/faults.ts';
 import { type LlmClient, type LlmProber, OpenAiLlmClient } from '#shared/llm-client.ts';
 import type { MemoryStore } from '#shared/memory-store.ts';
@@ -18,9 +20,13 @@ import { STAGE_ENVIRONMENT_KEYS, type Stage, stageSchema } from '#shared/runtime
 import { runtimeFromEnvironment, type StageRuntime } from '#shared/stage-runtime.ts';
 import type { EmfSink } from '#shared/telemetry.ts';
 import { type LlmSimulator, type LlmSimulatorOptions, startLlmSimulator } from '#sim/server.ts';
+import { BundledFunction, lambdaEnvironment } from './bundled-function.ts';
+import { LOCAL_ACCOUNT_ID } from './emulators.ts';
 import type { SqsFunctionHandler } from './poller.ts';
-import { type LocalRuntime, startLocalRuntime } from './runtime.ts';
+import type { LocalFunction } from './resources.ts';
+import { type LocalEndpoints, type LocalRuntime, startLocalRuntime } from './runtime.ts';
 import { LocalSupervisor } from './supervisor-timer.ts';
+import { parseTemplate } from './template.ts';
 
 /**
  * The composition root of `sluice dev`: the config from cdk.json, the stack's template synthesized from it,
@@ -57,9 +63,32 @@ export function localOutputs(dev: Pick<DevRuntime, 'outputs' | 'local'>): Record
   };
 }
 
+/** Where `bundles` synthesizes: inside the project, so the bundles' `@aws-sdk/*` imports find its node_modules. */
+export const BUNDLES_DIR = join(PROJECT_ROOT, '.sluice', 'bundles');
+
+/** Options that reach into the stage functions' process, which a bundle run in its own environment cannot take. */
+const SOURCES_ONLY_OPTIONS = [
+  'llm',
+  'faults',
+  'decorate',
+  'sdkRetries',
+  'instrument',
+  'prober',
+  'wrapSupervisorMemory',
+] as const;
+
 export interface DevRuntimeOptions {
   /** Persist queues and tables here; in memory when absent. */
   dataDir?: string;
+  /**
+   * Run the stage functions from the bundles a synth with bundling builds (what `cdk deploy` uploads), each in an
+   * execution environment of its own (see local/bundled-function.ts), instead of from the TypeScript sources.
+   * The supervisor's bundle is invoked on its schedule (the template's rule) in the same way. Excludes the options
+   * that reach into the functions' process: `llm`, `faults`, `decorate`, `sdkRetries`, `instrument`, `prober`,
+   * `wrapSupervisorMemory`.
+   * @default false
+   */
+  bundles?: boolean;
   /** Settings merged over cdk.json's `sluice` context (e.g. shorter timeouts in tests). */
   config?: Record<string, unknown>;
   /** A real OpenAI-compatible provider; the simulator is started when absent. */
@@ -120,6 +149,12 @@ export interface DevRuntime {
  * dev.start();
  */
 export async function startDevRuntime(options: DevRuntimeOptions = {}): Promise<DevRuntime> {
+  if (options.bundles) {
+    const given = SOURCES_ONLY_OPTIONS.filter((name) => options[name] !== undefined);
+    if (given.length > 0) {
+      throw new Error(`bundles run in their own execution environments: ${given.join(', ')} apply to the sources only`);
+    }
+  }
   const settings = mergeDeep(await cdkJsonConfig(), options.config ?? {});
   const configured = loadConfig(settings);
   // The simulator serves every model the config names, so a model changed in cdk.json works locally too.
@@ -130,12 +165,15 @@ export async function startDevRuntime(options: DevRuntimeOptions = {}): Promise<
         ...options.simulator,
         models: [...new Set([...models.filter((m) => m !== undefined), ...Object.keys(configured.prices)])],
       });
+  let bundled: BundledStack | undefined;
+  const bundledFunctions: BundledFunction[] = [];
   try {
     const baseUrl = options.provider ? options.provider.baseUrl : simulator?.url;
     const apiKey = options.provider?.apiKey ?? 'sluice-local-simulator';
     const context = mergeDeep(settings, baseUrl ? { llm: { baseUrl } } : {});
     const config = loadConfig(context);
-    const template = synthesizeTemplate({ sluice: context });
+    bundled = options.bundles ? synthesizeBundledStack({ sluice: context }, BUNDLES_DIR) : undefined;
+    const template = bundled?.template ?? synthesizeTemplate({ sluice: context });
     const local = await startLocalRuntime({
       template,
       stackName: STACK_NAME,
@@ -144,6 +182,12 @@ export async function startDevRuntime(options: DevRuntimeOptions = {}): Promise<
       ...(options.instrument && { instrumentPollerClient: (client) => options.instrument?.(client, 'eventSource') }),
       handlerFor: async (fn, local) => {
         const stage = stageOfFunction(fn.environment);
+        if (bundled !== undefined) {
+          const bundle = await startBundle(bundled, fn, local, options);
+          bundledFunctions.push(bundle);
+          options.onHandler?.(stage, bundle.handler);
+          return bundle.handler;
+        }
         const sqs = new SQSClient(local.clientConfig('sqs'));
         const dynamoDb = new DynamoDBClient(local.clientConfig('dynamodb'));
         options.instrument?.(sqs, stage);
@@ -172,28 +216,37 @@ export async function startDevRuntime(options: DevRuntimeOptions = {}): Promise<
     });
     // The stack's API key secret holds the key, as an operator's put-secret-value leaves it on AWS.
     const apiKeySecretArn = local.outputs.ApiKeySecretArn;
+    const stopFunctions = async () => {
+      await local.stop();
+      await Promise.all(bundledFunctions.map((fn) => fn.stop()));
+    };
+    let scheduled: Awaited<ReturnType<typeof startScheduledBundle>>;
     try {
       if (apiKeySecretArn !== undefined) await local.secrets.seed(apiKeySecretArn, apiKey);
+      scheduled = bundled === undefined ? undefined : await startScheduledBundle(bundled, local, options);
+      if (scheduled !== undefined) bundledFunctions.push(scheduled.bundle);
     } catch (error) {
-      await local.stop();
+      await stopFunctions();
       throw error;
     }
     const sqs = new SQSClient(local.clientConfig('sqs'));
     const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient(local.clientConfig('dynamodb')), {
       marshallOptions: { removeUndefinedValues: true },
     });
-    const supervisor = new LocalSupervisor({
-      config,
-      outputs: local.outputs,
-      dynamo,
-      sqs,
-      lambda: new LambdaClient(local.clientConfig('lambda')),
-      prober: options.prober ?? new OpenAiLlmClient({ apiKey: async () => apiKey, baseUrl }),
-      logger: new Logger({ serviceName: 'sluice', logLevel: options.logLevel ?? 'WARN' }),
-      emf: options.emf,
-      onLook: options.onSupervisorLook,
-      wrapMemory: options.wrapSupervisorMemory,
-    });
+    const supervisor =
+      scheduled?.supervisor ??
+      new LocalSupervisor({
+        config,
+        outputs: local.outputs,
+        dynamo,
+        sqs,
+        lambda: new LambdaClient(local.clientConfig('lambda')),
+        prober: options.prober ?? new OpenAiLlmClient({ apiKey: async () => apiKey, baseUrl }),
+        logger: new Logger({ serviceName: 'sluice', logLevel: options.logLevel ?? 'WARN' }),
+        emf: options.emf,
+        onLook: options.onSupervisorLook,
+        wrapMemory: options.wrapSupervisorMemory,
+      });
     return {
       config,
       outputs: local.outputs,
@@ -208,16 +261,89 @@ export async function startDevRuntime(options: DevRuntimeOptions = {}): Promise<
       },
       stop: async () => {
         await supervisor.stop();
-        await local.stop();
+        await stopFunctions();
         await simulator?.stop();
         sqs.destroy();
         dynamo.destroy();
+        if (bundled !== undefined) await rm(bundled.outdir, { recursive: true, force: true });
       },
     };
   } catch (error) {
+    await Promise.all(bundledFunctions.map((fn) => fn.stop()));
     await simulator?.stop();
+    if (bundled !== undefined) await rm(bundled.outdir, { recursive: true, force: true });
     throw error;
   }
+}
+
+/**
+ * The supervisor's bundle, when the template schedules a function (a rule with a `rate(...)` expression targeting
+ * it): started like the stages' and invoked on that rate by the local supervisor's timer.
+ */
+async function startScheduledBundle(
+  bundled: BundledStack,
+  local: LocalRuntime,
+  options: DevRuntimeOptions,
+): Promise<{ bundle: BundledFunction; supervisor: LocalSupervisor } | undefined> {
+  for (const rule of parseTemplate(bundled.template).rules) {
+    const scheduleMs = rule.scheduleExpression === undefined ? undefined : rateMs(rule.scheduleExpression);
+    const fn = local.deployment.functions.find((candidate) =>
+      rule.targetFunctionLogicalIds.includes(candidate.logicalId),
+    );
+    if (scheduleMs === undefined || fn === undefined) continue;
+    const bundle = await startBundle(bundled, fn, local, options);
+    const { region } = local.endpoints;
+    const supervisor = LocalSupervisor.bundled({
+      invoke: bundle.handler,
+      function: fn,
+      ruleArn: `arn:aws:events:${region}:${LOCAL_ACCOUNT_ID}:rule/${rule.logicalId}`,
+      region,
+      accountId: LOCAL_ACCOUNT_ID,
+      scheduleMs,
+      logger: new Logger({ serviceName: 'sluice', logLevel: options.logLevel ?? 'WARN' }),
+      onLook: options.onSupervisorLook,
+    });
+    return { bundle, supervisor };
+  }
+  return undefined;
+}
+
+/** Milliseconds of an EventBridge `rate(...)` expression; undefined for a cron expression. */
+function rateMs(expression: string): number | undefined {
+  const match = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(expression);
+  if (match === null) return undefined;
+  const units: Readonly<Record<string, number>> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
+  const unit = units[match[2]?.replace(/s$/, '') ?? ''];
+  return unit === undefined ? undefined : Number(match[1]) * unit;
+}
+
+/**
+ * Starts a function's bundle in its own execution environment: the template's variables resolved to local values,
+ * the SDK endpoint variables pointing it at the local services, and the log level asked for. Its EMF lines go to
+ * `options.emf` when given, as the in-process functions' do; everything else it writes goes to the console.
+ */
+async function startBundle(
+  bundled: BundledStack,
+  fn: LocalFunction,
+  local: LocalEndpoints,
+  options: DevRuntimeOptions,
+): Promise<BundledFunction> {
+  const codeDir = bundled.functionCode[fn.logicalId];
+  const resources = z
+    .record(z.string(), z.object({ Properties: z.object({ Handler: z.string().optional() }).optional() }))
+    .parse(bundled.template.Resources ?? {});
+  const handler = resources[fn.logicalId]?.Properties?.Handler;
+  if (codeDir === undefined || handler === undefined) {
+    throw new Error(`function ${fn.logicalId} has no bundled code asset or no Handler in the template`);
+  }
+  const emf = options.emf;
+  return BundledFunction.start({
+    codeDir,
+    handler,
+    function: fn,
+    environment: lambdaEnvironment(fn, local, codeDir, { POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'WARN' }),
+    onStdout: (line) => (emf !== undefined && line.startsWith('{"_aws":') ? emf(line) : console.log(line)),
+  });
 }
 
 /** Which stage a function of the template runs, from the runtime config in its environment. */

@@ -9,15 +9,19 @@ import type { AdvertisedLimits } from './provider-limits.ts';
  */
 export type FailureKind = 'permanent' | 'retryable' | 'deferred';
 
-/** Base error of the sluice runtime. */
+/**
+ * Base error of the sluice runtime. Every class names itself with a string literal (`override name = '...'`), never
+ * with its identifier (`new.target.name`): the deployed bundles are minified, which renames classes, and the name is
+ * the error class a dead letter records, what `sluice redrive --error-class` and the runbook match.
+ */
 export class SluiceError extends Error {
+  override name = 'SluiceError';
   readonly kind: FailureKind;
   /** How long to wait before trying again, when the failure says (Retry-After, a limiter, a breaker). */
   readonly retryAfterMs: number | undefined;
 
   constructor(message: string, kind: FailureKind, options?: { cause?: unknown; retryAfterMs?: number | undefined }) {
     super(message, options);
-    this.name = new.target.name;
     this.kind = kind;
     this.retryAfterMs = options?.retryAfterMs;
   }
@@ -25,6 +29,8 @@ export class SluiceError extends Error {
 
 /** The shared rate limiter has no room for this call yet: wait, do not fail. */
 export class RateLimitedError extends SluiceError {
+  override name = 'RateLimitedError';
+
   constructor(message: string, retryAfterMs: number, options?: { cause?: unknown }) {
     super(message, 'deferred', { ...options, retryAfterMs });
   }
@@ -32,6 +38,7 @@ export class RateLimitedError extends SluiceError {
 
 /** A dependency's circuit breaker is open (or another caller is probing it): wait, do not fail. */
 export class BreakerOpenError extends SluiceError {
+  override name = 'BreakerOpenError';
   readonly dependency: string;
 
   constructor(dependency: string, retryAfterMs: number, options?: { cause?: unknown }) {
@@ -42,6 +49,8 @@ export class BreakerOpenError extends SluiceError {
 
 /** The day's LLM budget has no room for this call's worst case: wait for the next UTC day or a raised budget. */
 export class BudgetExhaustedError extends SluiceError {
+  override name = 'BudgetExhaustedError';
+
   constructor(message: string, retryAfterMs: number, options?: { cause?: unknown }) {
     super(message, 'deferred', { ...options, retryAfterMs });
   }
@@ -49,6 +58,8 @@ export class BudgetExhaustedError extends SluiceError {
 
 /** An item has waited (deferred) longer than allowed: it is dead-lettered rather than waiting forever unseen. */
 export class DeferralLimitError extends SluiceError {
+  override name = 'DeferralLimitError';
+
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, 'permanent', options);
   }
@@ -56,6 +67,8 @@ export class DeferralLimitError extends SluiceError {
 
 /** The intake message is not a valid item: dead-lettered at once, no LLM call. */
 export class InvalidItemError extends SluiceError {
+  override name = 'InvalidItemError';
+
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, 'permanent', options);
   }
@@ -63,6 +76,7 @@ export class InvalidItemError extends SluiceError {
 
 /** Another invocation holds the item's lease (a duplicate delivery running at the same time). */
 export class LeaseHeldError extends SluiceError {
+  override name = 'LeaseHeldError';
   readonly itemId: string;
 
   constructor(itemId: string, options?: { cause?: unknown; retryAfterMs?: number | undefined }) {
@@ -73,6 +87,8 @@ export class LeaseHeldError extends SluiceError {
 
 /** Too little time is left in the invocation to start the next step safely. */
 export class DeadlineError extends SluiceError {
+  override name = 'DeadlineError';
+
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, 'deferred', options);
   }
@@ -80,6 +96,8 @@ export class DeadlineError extends SluiceError {
 
 /** The item is in a state this stage cannot act on (e.g. a draft message for an item never extracted). */
 export class ItemStateError extends SluiceError {
+  override name = 'ItemStateError';
+
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, 'permanent', options);
   }
@@ -87,6 +105,8 @@ export class ItemStateError extends SluiceError {
 
 /** A conditional write lost: the lease was taken over or the state moved under us. */
 export class StateConflictError extends SluiceError {
+  override name = 'StateConflictError';
+
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, 'deferred', options);
   }
@@ -94,6 +114,8 @@ export class StateConflictError extends SluiceError {
 
 /** The next LLM call could exceed the item's token budget. */
 export class ItemBudgetExceededError extends SluiceError {
+  override name = 'ItemBudgetExceededError';
+
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, 'permanent', options);
   }
@@ -101,6 +123,7 @@ export class ItemBudgetExceededError extends SluiceError {
 
 /** The provider refused or failed a call. `status` is the HTTP status when there was a response. */
 export class LlmCallError extends SluiceError {
+  override name = 'LlmCallError';
   readonly status: number | undefined;
   /** The per-minute limits the provider advertised with the failure (notably with a 429), when it did. */
   readonly limits: AdvertisedLimits | undefined;
@@ -133,17 +156,19 @@ export class LlmCallError extends SluiceError {
  * out, just as a real crash (out of memory, a killed process) is not. It is deliberately not a SluiceError.
  */
 export class InjectedCrash extends Error {
+  override name = 'InjectedCrash';
   readonly point: string;
 
   constructor(point: string) {
     super(`injected crash at ${point}`);
-    this.name = 'InjectedCrash';
     this.point = point;
   }
 }
 
 /** The model answered, but not with output matching the schema (truncated, malformed, wrong shape). */
 export class InvalidOutputError extends SluiceError {
+  override name = 'InvalidOutputError';
+
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, 'retryable', options);
   }
@@ -151,6 +176,8 @@ export class InvalidOutputError extends SluiceError {
 
 /** The memory store did not answer in time or failed; the draft goes ahead without history. */
 export class MemoryUnavailableError extends SluiceError {
+  override name = 'MemoryUnavailableError';
+
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, 'retryable', options);
   }
@@ -158,6 +185,8 @@ export class MemoryUnavailableError extends SluiceError {
 
 /** The function's environment or runtime config is wrong: fail at init, loudly. */
 export class RuntimeConfigError extends SluiceError {
+  override name = 'RuntimeConfigError';
+
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, 'permanent', options);
   }
