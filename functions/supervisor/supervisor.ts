@@ -10,7 +10,14 @@ import { DailyBudget, utcDay } from '#shared/budget.ts';
 import { costNanoUsd } from '#shared/call-ledger.ts';
 import { CircuitBreaker, readBreakerRecord } from '#shared/circuit-breaker.ts';
 import { itemsWithoutHistory } from '#shared/degraded-items.ts';
-import { BreakerOpenError, BudgetExhaustedError, errorText, LlmCallError } from '#shared/errors.ts';
+import {
+  BreakerOpenError,
+  BudgetExhaustedError,
+  describeError,
+  errorText,
+  failureLogFields,
+  LlmCallError,
+} from '#shared/errors.ts';
 import type { LlmProber } from '#shared/llm-client.ts';
 import type { MemoryStore } from '#shared/memory-store.ts';
 import { MEMORY_DEPENDENCY } from '#shared/metric-catalogue.ts';
@@ -396,7 +403,7 @@ export class Supervisor {
         providerFault ? breaker.onFailure(permit) : breaker.release(permit),
         this.#recordProbe(stage, model, 'failed', 0, 0, 0, 0, errorText(error)),
       ]);
-      logger.warn('probe failed: the stage stays paused', { stage, model, error: errorText(error) });
+      logger.warn('probe failed: the stage stays paused', { stage, model, ...failureLogFields(describeError(error)) });
       return undefined;
     }
   }
@@ -616,7 +623,9 @@ export class Supervisor {
       });
     } catch (error) {
       await breaker.onFailure(permit);
-      logger.warn('memory probe failed: items drafted without history wait', { error: errorText(error) });
+      logger.warn('memory probe failed: items drafted without history wait', {
+        ...failureLogFields(describeError(error)),
+      });
       return false;
     }
     await breaker.onSuccess(permit);
