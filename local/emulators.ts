@@ -103,6 +103,7 @@ type FauxqsStores = NonNullable<BuildAppOptions['stores']>;
 type FauxqsPersistence = NonNullable<FauxqsStores['sqsStore']['persistence']>;
 
 async function startSqs(region: string, port: number, dataDir: string | undefined): Promise<RunningServer> {
+  await assertFauxqsTakesAstralCharacters();
   // startFauxqs() always binds 0.0.0.0, which would expose an unauthenticated queue service to the network,
   // so the app is built and bound here; persistence needs the same store wiring startFauxqs() does.
   const persistent = dataDir === undefined ? undefined : await openFauxqsPersistence(dataDir);
@@ -131,6 +132,31 @@ async function startSqs(region: string, port: number, dataDir: string | undefine
       await app.close();
     },
   };
+}
+
+/**
+ * SQS accepts #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF in a message body;
+ * fauxqs 2.4.1 refuses everything above U+FFFF, because its validation regex lacks the `u` flag and so sees the
+ * two halves of a surrogate pair as two forbidden characters. An emoji in a title would then be refused at the
+ * intake queue, and an LLM answer carrying one would dead-letter its item after the calls were paid, when the
+ * stage hands the answer on. `patches/fauxqs+2.4.1.patch` (applied by patch-package in `postinstall`) adds the
+ * flag and the astral range; this fails fast when it was not applied (e.g. `npm ci --ignore-scripts`), rather
+ * than letting such items die far from the cause.
+ */
+async function assertFauxqsTakesAstralCharacters(): Promise<void> {
+  const file = './sqs/sqsTypes.js';
+  const module: unknown = await import(new URL(file, import.meta.resolve('fauxqs')).href);
+  const rule =
+    typeof module === 'object' && module !== null ? Reflect.get(module, 'INVALID_MESSAGE_BODY_CHAR') : undefined;
+  if (!(rule instanceof RegExp)) {
+    throw new Error(`fauxqs no longer provides INVALID_MESSAGE_BODY_CHAR in ${file}; patches/ needs updating`);
+  }
+  if (rule.test('\u{1F680}') || !rule.test('\uD83D')) {
+    throw new Error(
+      'fauxqs is not patched: it would refuse characters above U+FFFF, which SQS accepts. ' +
+        'Run `npm install` (its postinstall applies patches/ with patch-package), or `npx patch-package`.',
+    );
+  }
 }
 
 /** The fauxqs classes behind its `dataDir` option; they are not exported, so they are loaded by file. */

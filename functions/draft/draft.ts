@@ -2,7 +2,7 @@ import type { SQSRecord } from 'aws-lambda';
 import type { RecordInvocation } from '#shared/batch.ts';
 import { type CallEntry, sumUsage } from '#shared/call-ledger.ts';
 import type { BreakerPermit } from '#shared/circuit-breaker.ts';
-import { describeError, ItemStateError, StateConflictError } from '#shared/errors.ts';
+import { describeError, failureLogFields, ItemStateError, StateConflictError } from '#shared/errors.ts';
 import { claimItem, type ItemSession } from '#shared/item-claim.ts';
 import type { ItemRecord, Publication } from '#shared/item-store.ts';
 import { runLlmStep } from '#shared/llm-step.ts';
@@ -49,7 +49,10 @@ export async function draftRecord(runtime: StageRuntime, record: SQSRecord, invo
   const parsed = draftMessageSchema.safeParse(parseJson(record.body));
   if (!parsed.success) {
     // Only the extract stage writes this queue; a malformed message here is a bug, not an item.
-    runtime.logger.error('malformed draft message', { messageId: record.messageId, ...describeError(parsed.error) });
+    runtime.logger.error('malformed draft message', {
+      messageId: record.messageId,
+      ...failureLogFields(describeError(parsed.error)),
+    });
     throw new ItemStateError(`malformed draft message ${record.messageId}`);
   }
   const { itemId, reenrich } = parsed.data;
@@ -186,7 +189,7 @@ async function relatedItems(
     runtime.telemetry.dependency(MEMORY_DEPENDENCY, { BreakerOpenWaits: 1 });
     runtime.logger.warn('memory breaker open; drafting without history', {
       itemId: item.itemId,
-      ...describeError(error),
+      ...failureLogFields(describeError(error)),
     });
     return { related: [], degraded: true };
   }
@@ -205,7 +208,7 @@ async function relatedItems(
     await breaker.onFailure(permit);
     runtime.logger.warn('memory unavailable; drafting without history', {
       itemId: item.itemId,
-      ...describeError(error),
+      ...failureLogFields(describeError(error)),
     });
     return { related: [], degraded: true };
   }
@@ -271,7 +274,10 @@ async function publish(runtime: StageRuntime, session: ItemSession, calls: reado
         entities: outcome.knowledge.entities.map((entity) => entity.name),
       });
     } catch (error) {
-      runtime.logger.warn('published item not remembered', { itemId: item.itemId, ...describeError(error) });
+      runtime.logger.warn('published item not remembered', {
+        itemId: item.itemId,
+        ...failureLogFields(describeError(error)),
+      });
     }
   }
   const event: PublishedEvent = {

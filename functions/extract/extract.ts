@@ -1,7 +1,7 @@
 import type { SQSRecord } from 'aws-lambda';
 import type { RecordInvocation } from '#shared/batch.ts';
 import { sumUsage } from '#shared/call-ledger.ts';
-import { describeError, InvalidItemError } from '#shared/errors.ts';
+import { describeError, failureLogFields, InvalidItemError } from '#shared/errors.ts';
 import { claimItem, ItemSession } from '#shared/item-claim.ts';
 import { runLlmStep } from '#shared/llm-step.ts';
 import { extractMessages } from '#shared/prompts.ts';
@@ -114,7 +114,7 @@ async function rejectInvalid(runtime: StageRuntime, record: SQSRecord, itemId: s
       return;
     }
     // The id belongs to an item we already have: keep that item as it is, but the bad message still goes to the DLQ.
-    runtime.logger.warn('invalid message reuses an existing item id', { itemId, ...failure });
+    runtime.logger.warn('invalid message reuses an existing item id', { itemId, ...failureLogFields(failure) });
     await runtime.queues.sendDeadLetter(record.body, itemId, failure);
     return;
   }

@@ -204,6 +204,20 @@ export function describeError(error: unknown): { errorClass: string; message: st
 }
 
 /**
+ * A failure as log attributes, its text under `errorMessage` (the name the dead letters' attributes use). The
+ * logger keeps `message` for the line's own text and drops an attribute of that name, so a failure spread into a
+ * log line as it is would lose its text. Every log line that reports a failure goes through this, so the text is
+ * always found under one key.
+ * @example logger.warn('attempt failed', { itemId, ...failureLogFields(failure) })
+ */
+export function failureLogFields<T extends { message: string }>(
+  failure: T,
+): Omit<T, 'message'> & { errorMessage: string } {
+  const { message, ...rest } = failure;
+  return { ...rest, errorMessage: message };
+}
+
+/**
  * One line for any error, with its class name when that says more than the message (an SDK exception's name is
  * its AWS error code).
  * @example errorText(new ResourceNotFoundException({ message: 'no queue', $metadata: {} })) // 'ResourceNotFoundException: no queue'

@@ -4,6 +4,7 @@ import {
   DeadlineError,
   DeferralLimitError,
   describeError,
+  failureLogFields,
   InjectedCrash,
   type SluiceError,
   StateConflictError,
@@ -87,7 +88,11 @@ export async function runStageRecord(
       }
       if (decision.countsAttempt) {
         telemetry.count('Retries');
-        logger.warn('attempt failed', { itemId: session.item.itemId, ...failure, retryInMs: decision.delayMs });
+        logger.warn('attempt failed', {
+          itemId: session.item.itemId,
+          ...failureLogFields(failure),
+          retryInMs: decision.delayMs,
+        });
       } else {
         logger.info('waiting', { itemId: session.item.itemId, reason: failure.message, waitMs: decision.delayMs });
       }
@@ -180,7 +185,7 @@ export async function deadLetter(runtime: StageRuntime, session: ItemSession, bo
   // (and paying again for a request the provider refused).
   if (session.item.deadLettering === undefined) await session.update({ set: { deadLettering: failure } });
   const item = session.item;
-  runtime.logger.error('item dead-lettered', { itemId: item.itemId, ...failure });
+  runtime.logger.error('item dead-lettered', { itemId: item.itemId, ...failureLogFields(failure) });
   await runtime.queues.sendDeadLetter(body, item.itemId, failure);
   runtime.faults?.crashPoint('after-dead-letter-send', item.itemId);
   await session.update({

@@ -10,7 +10,14 @@ import { DailyBudget, utcDay } from '#shared/budget.ts';
 import { costNanoUsd } from '#shared/call-ledger.ts';
 import { CircuitBreaker, readBreakerRecord } from '#shared/circuit-breaker.ts';
 import { itemsWithoutHistory } from '#shared/degraded-items.ts';
-import { BreakerOpenError, BudgetExhaustedError, errorText, LlmCallError } from '#shared/errors.ts';
+import {
+  BreakerOpenError,
+  BudgetExhaustedError,
+  describeError,
+  errorText,
+  failureLogFields,
+  LlmCallError,
+} from '#shared/errors.ts';
 import type { LlmProber } from '#shared/llm-client.ts';
 import type { MemoryStore } from '#shared/memory-store.ts';
 import { MEMORY_DEPENDENCY } from '#shared/metric-catalogue.ts';
@@ -95,6 +102,11 @@ export interface StageLook {
   pausedBy: 'operator' | 'auto' | null;
   concurrency: number | null;
   actions: string[];
+  /**
+   * Since when every model of the stage had its breaker open, as this look read them (ISO 8601), when they all
+   * had; absent when one was closed or the stage was paused. The pause comes once this is `pauseAfterSeconds` old.
+   */
+  unavailableSince?: string;
 }
 
 export interface LookReport {
@@ -209,7 +221,7 @@ export class Supervisor {
         !control.paused &&
         control.by === 'operator' &&
         now - Date.parse(control.at) < this.#options.config.pauseAfterMs;
-      const reason = operatorResumed ? undefined : await this.#pauseReason(stage, record, now);
+      const reason = operatorResumed ? undefined : await this.#pauseReason(stage, record, look, now);
       if (reason !== undefined) {
         const outcome = await setStagePaused({ lambda, dynamo, tableName }, stage, mappingId, 'pause', {
           by: 'auto',
@@ -258,10 +270,11 @@ export class Supervisor {
     return look;
   }
 
-  /** Why the stage should be paused now, if it should. Updates the budget-short mark. */
+  /** Why the stage should be paused now, if it should. Updates the budget-short mark and the look's unavailableSince. */
   async #pauseReason(
     stage: Stage,
     record: SupervisorStageRecord,
+    look: StageLook,
     now: number,
   ): Promise<{ kind: 'provider' | 'budget'; text: string } | undefined> {
     const { pauseAfterMs } = this.#options.config;
@@ -272,6 +285,8 @@ export class Supervisor {
     const since = breakers.map((breaker) =>
       breaker.state === 'closed' ? undefined : (breaker.openSince ?? breaker.openedAt ?? now),
     );
+    // Recorded so a look can be judged on its own clock (the chaos checks): pause once this is the threshold old.
+    if (since.every((at) => at !== undefined)) look.unavailableSince = new Date(Math.max(...since)).toISOString();
     if (since.every((at) => at !== undefined && now - at >= pauseAfterMs)) {
       const oldest = Math.min(...since.map((at) => at ?? now));
       return {
@@ -396,7 +411,7 @@ export class Supervisor {
         providerFault ? breaker.onFailure(permit) : breaker.release(permit),
         this.#recordProbe(stage, model, 'failed', 0, 0, 0, 0, errorText(error)),
       ]);
-      logger.warn('probe failed: the stage stays paused', { stage, model, error: errorText(error) });
+      logger.warn('probe failed: the stage stays paused', { stage, model, ...failureLogFields(describeError(error)) });
       return undefined;
     }
   }
@@ -616,7 +631,9 @@ export class Supervisor {
       });
     } catch (error) {
       await breaker.onFailure(permit);
-      logger.warn('memory probe failed: items drafted without history wait', { error: errorText(error) });
+      logger.warn('memory probe failed: items drafted without history wait', {
+        ...failureLogFields(describeError(error)),
+      });
       return false;
     }
     await breaker.onSuccess(permit);

@@ -21,8 +21,6 @@ export interface SelfHealingInput {
   looks: readonly LookReport[];
 }
 
-/** Slack for timers and polling on a busy machine. */
-const SLACK_MS = 3000;
 /** Outage windows this close are one outage (the timeline's timers fire a little late on a busy machine). */
 const TOUCHING_MS = 1000;
 /** The provider counts requests per minute over a sliding minute. */
@@ -40,30 +38,26 @@ export function selfHealingChecks(input: SelfHealingInput): CheckResult[] {
   return checks;
 }
 
-/** When each stage was paused and resumed by the supervisor, in order. */
-export function supervisorActions(
-  looks: readonly LookReport[],
-): { stage: Stage; action: 'paused' | 'resumed'; at: number }[] {
-  const actions: { stage: Stage; action: 'paused' | 'resumed'; at: number }[] = [];
-  for (const look of looks) {
-    for (const stage of look.stages) {
-      for (const action of stage.actions) {
-        const kind = action.startsWith('paused:') ? 'paused' : action.startsWith('resumed:') ? 'resumed' : undefined;
-        if (kind !== undefined) actions.push({ stage: stage.stage, action: kind, at: Date.parse(look.at) });
-      }
-    }
-  }
-  return actions;
-}
-
+/**
+ * The pause, the probes and the resume around each provider outage, judged on the run's own clock: against the
+ * supervisor's looks as it recorded them, the breakers' open-since each look read, and the provider's log of the
+ * calls. A busy machine makes every look, call and timer later, but never makes a look that should act not act:
+ * - a stage with work in the outage is paused at the first look at which its models' breakers had been open
+ *   `pauseAfterSeconds` (the supervisor's own rule), or at the look after, never before;
+ * - after the outage, its model is probed at the first look a breaker cooldown after the look of the last failed
+ *   probe, or the look after, and the stage resumes at the look whose probe was answered, or the look after.
+ * Seconds after the outage's start and end are reported for reading, not judged.
+ */
 function autoPauseChecks(input: SelfHealingInput): CheckResult[] {
   const config = input.scenario.pipeline;
   const { supervisor } = config;
-  const actions = supervisorActions(input.looks);
-  const pauseBoundMs =
-    (supervisor.pauseAfterSeconds + supervisor.intervalSeconds + config.llm.timeoutSeconds) * 1000 + SLACK_MS;
-  const resumeBoundMs =
-    (config.breaker.cooldownSeconds + 2 * supervisor.intervalSeconds + config.llm.timeoutSeconds) * 1000 + SLACK_MS;
+  const pauseAfterMs = supervisor.pauseAfterSeconds * 1000;
+  const cooldownMs = config.breaker.cooldownSeconds * 1000;
+  const looks = input.looks.map((look) => ({ at: Date.parse(look.at), stages: look.stages }));
+  const lookAtOrAfter = (time: number) => looks.findIndex((look) => look.at >= time);
+  const actionIn = (index: number, stage: Stage, kind: 'paused' | 'resumed') =>
+    looks[index]?.stages.some((look) => look.stage === stage && look.actions.some((a) => a.startsWith(`${kind}:`))) ??
+    false;
   const graceMs = Math.max(...STAGES.map((stage) => config.stages[stage].timeoutSeconds)) * 1000;
   const outages = input.timeline.providerOutages
     .map((outage) => ({ start: input.startedAt + outage.startMs, end: input.startedAt + outage.endMs }))
@@ -74,11 +68,14 @@ function autoPauseChecks(input: SelfHealingInput): CheckResult[] {
       else merged.push({ ...window });
       return merged;
     }, [])
-    .filter((outage) => outage.end - outage.start > supervisor.pauseAfterSeconds * 1000);
+    .filter((outage) => outage.end - outage.start > pauseAfterMs);
 
-  let latestPause = 0;
-  let latestResume = 0;
-  const late: string[] = [];
+  const pauseProblems: string[] = [];
+  const resumeProblems: string[] = [];
+  let latestPauseLooks = 0;
+  let latestResumeLooks = 0;
+  let latestPauseMs = 0;
+  let latestResumeMs = 0;
   let foreign = 0;
   let probes = 0;
   let pausedSpanMs = 0;
@@ -90,36 +87,73 @@ function autoPauseChecks(input: SelfHealingInput): CheckResult[] {
         .filter((call) => call.caller === undefined && call.receivedAt >= outage.start && call.receivedAt < outage.end)
         .map((call) => call.model),
     );
-    const affected = STAGES.filter((stage) =>
-      [config.stages[stage].model, config.llm.fallbackModel].some((model) => model !== undefined && called.has(model)),
-    );
-    const pauses = affected.map(
-      (stage) =>
-        actions.find(
-          (action) =>
-            action.stage === stage &&
-            action.action === 'paused' &&
-            action.at >= outage.start &&
-            action.at <= outage.end,
-        )?.at,
-    );
-    const resumes = affected.map(
-      (stage) =>
-        actions.find((action) => action.stage === stage && action.action === 'resumed' && action.at >= outage.end)?.at,
-    );
-    for (const [index, stage] of affected.entries()) {
-      const pausedAt = pauses[index];
-      const resumedAt = resumes[index];
-      if (pausedAt === undefined) late.push(`${stage} never paused`);
-      else stagesPaused += 1;
-      if (pausedAt !== undefined) latestPause = Math.max(latestPause, pausedAt - outage.start);
-      if (resumedAt === undefined) late.push(`${stage} never resumed`);
-      else latestResume = Math.max(latestResume, resumedAt - outage.end);
+    const modelsOf = (stage: Stage) =>
+      [config.stages[stage].model, config.llm.fallbackModel].filter((model): model is string => model !== undefined);
+    const affected = STAGES.filter((stage) => modelsOf(stage).some((model) => called.has(model)));
+    const pauses: number[] = [];
+    for (const stage of affected) {
+      const from = lookAtOrAfter(outage.start);
+      const paused = from < 0 ? -1 : looks.findIndex((_, index) => index >= from && actionIn(index, stage, 'paused'));
+      // The first look (from the outage's start) at which the supervisor's pause rule held for the stage.
+      const due = looks.findIndex((look, index) => {
+        if (index < from || from < 0) return false;
+        const since = look.stages.find((entry) => entry.stage === stage)?.unavailableSince;
+        return since !== undefined && look.at - Date.parse(since) >= pauseAfterMs;
+      });
+      const pausedAt = looks[paused]?.at;
+      if (pausedAt === undefined || pausedAt > outage.end) {
+        pauseProblems.push(
+          due < 0
+            ? `${stage} never paused (its breakers were never open ${supervisor.pauseAfterSeconds} s at a look)`
+            : `${stage} never paused, though due at the look of ${new Date(looks[due]?.at ?? 0).toISOString()}`,
+        );
+        continue;
+      }
+      stagesPaused += 1;
+      pauses.push(pausedAt);
+      latestPauseMs = Math.max(latestPauseMs, pausedAt - outage.start);
+      if (due < 0 || paused < due) pauseProblems.push(`${stage} paused before its breakers were open long enough`);
+      else if (paused > due + 1) pauseProblems.push(`${stage} paused ${paused - due} looks after it was due`);
+      else latestPauseLooks = Math.max(latestPauseLooks, paused - due);
+
+      // After the outage: the first answered probe of the stage's models, the model's last failure before it.
+      const probe = input.calls.find(
+        (call) =>
+          call.caller === 'supervisor' &&
+          call.status === 200 &&
+          call.receivedAt >= outage.end &&
+          modelsOf(stage).includes(call.model),
+      );
+      const resumed = looks.findIndex((_, index) => index > paused && actionIn(index, stage, 'resumed'));
+      const resumedAt = looks[resumed]?.at;
+      if (probe === undefined || resumedAt === undefined) {
+        resumeProblems.push(`${stage} never resumed${probe === undefined ? ' (no probe answered)' : ''}`);
+        continue;
+      }
+      latestResumeMs = Math.max(latestResumeMs, resumedAt - outage.end);
+      const answeredIn = lookAtOrAfter(probe.answeredAt);
+      if (resumed < answeredIn) resumeProblems.push(`${stage} resumed before a probe was answered`);
+      else if (resumed > answeredIn + 1)
+        resumeProblems.push(`${stage} resumed ${resumed - answeredIn} looks after its probe was answered`);
+      else latestResumeLooks = Math.max(latestResumeLooks, resumed - answeredIn);
+      // The breaker lets a prober in a cooldown after the last failed probe, which ended within its look: from a
+      // cooldown after that look, the next look must probe (or the one after, as the looks' clock rounds).
+      const lastFailure = input.calls
+        .filter((call) => call.model === probe.model && call.status !== 200 && call.receivedAt < probe.receivedAt)
+        .reduce<CallRecord | undefined>(
+          (last, call) => (last && last.answeredAt >= call.answeredAt ? last : call),
+          undefined,
+        );
+      const failedIn = lastFailure?.caller === 'supervisor' ? looks[lookAtOrAfter(lastFailure.answeredAt)] : undefined;
+      const probeDue = failedIn === undefined ? -1 : lookAtOrAfter(failedIn.at + cooldownMs);
+      const probedBy = looks[probeDue + 1]?.at ?? Number.POSITIVE_INFINITY;
+      if (probeDue >= 0 && probe.receivedAt > probedBy) {
+        resumeProblems.push(`${stage}'s model ${probe.model} probed later than the look after its cooldown ended`);
+      }
     }
-    const defined = pauses.filter((at): at is number => at !== undefined);
-    if (affected.length > 0 && defined.length === affected.length) {
+    if (affected.length > 0 && pauses.length === affected.length) {
       // Once every stage is paused and the invocations then in flight have ended, only the supervisor calls.
-      const quietFrom = Math.max(...defined) + graceMs;
+      const quietFrom = Math.max(...pauses) + graceMs;
       pausedSpanMs += Math.max(0, outage.end - quietFrom);
       for (const call of input.calls) {
         if (call.receivedAt < quietFrom || call.receivedAt >= outage.end) continue;
@@ -129,38 +163,30 @@ function autoPauseChecks(input: SelfHealingInput): CheckResult[] {
     }
   }
   const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-  const neverResumed = late.filter((text) => text.endsWith('resumed'));
   return [
     {
       name: 'pausedDuringOutage',
-      ok:
-        outages.length > 0 &&
-        stagesPaused > 0 &&
-        late.filter((text) => text.endsWith('paused')).length === 0 &&
-        latestPause <= pauseBoundMs,
-      observed: outages.length === 0 ? null : latestPause / 1000,
-      limit: pauseBoundMs / 1000,
+      ok: outages.length > 0 && stagesPaused > 0 && pauseProblems.length === 0,
+      observed: outages.length === 0 ? null : latestPauseLooks,
+      limit: 1,
       detail:
         outages.length === 0
           ? `no provider outage longer than supervisor.pauseAfterSeconds (${supervisor.pauseAfterSeconds} s)`
-          : `${stagesPaused} stage pause(s), every stage with work paused ${seconds(latestPause)} after the outage began at the latest (threshold ${supervisor.pauseAfterSeconds} s + a look + a call timeout)${late.length > 0 ? `; ${late.join(', ')}` : ''}`,
+          : `${stagesPaused} stage pause(s), each at the first look at which its breakers had been open ${supervisor.pauseAfterSeconds} s or the next (${latestPauseLooks} look(s) after at most; ${seconds(latestPauseMs)} after the outage began)${pauseProblems.length > 0 ? `; ${pauseProblems.join(', ')}` : ''}`,
     },
     {
       name: 'onlyProbesWhilePaused',
-      ok: foreign === 0 && (pausedSpanMs < config.breaker.cooldownSeconds * 1000 || probes > 0),
+      ok: foreign === 0 && (pausedSpanMs < cooldownMs || probes > 0),
       observed: foreign,
       limit: 0,
       detail: `${probes} probe(s) by the supervisor and ${foreign} other call(s) reached the provider in the ${seconds(pausedSpanMs)} the stages were paused (after the invocations then in flight had ended)`,
     },
     {
       name: 'resumedAfterOutage',
-      ok:
-        outages.length > 0 &&
-        late.filter((text) => text.endsWith('resumed')).length === 0 &&
-        latestResume <= resumeBoundMs,
-      observed: outages.length === 0 ? null : latestResume / 1000,
-      limit: resumeBoundMs / 1000,
-      detail: `every stage resumed ${seconds(latestResume)} after the provider came back at the latest (a cooldown, two looks and a probe)${neverResumed.length > 0 ? `; ${neverResumed.join(', ')}` : ''}`,
+      ok: outages.length > 0 && stagesPaused > 0 && resumeProblems.length === 0,
+      observed: outages.length === 0 ? null : latestResumeLooks,
+      limit: 1,
+      detail: `every stage probed at the first look after its breaker's cooldown or the next, and resumed at the look its probe was answered or the next (${latestResumeLooks} look(s) after at most; ${seconds(latestResumeMs)} after the provider came back)${resumeProblems.length > 0 ? `; ${resumeProblems.join(', ')}` : ''}`,
     },
   ];
 }

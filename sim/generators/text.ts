@@ -130,7 +130,10 @@ export function normalise(text: string): string {
  */
 export function truncateAtWord(text: string, max: number): string {
   if (text.length <= max) return text;
-  const cut = text.slice(0, max - 1);
+  // A cut between the two halves of a surrogate pair would leave half an emoji, which no model writes (and SQS
+  // refuses): cut before the pair instead.
+  const end = /[\uD800-\uDBFF]/.test(text.charAt(max - 2)) ? max - 2 : max - 1;
+  const cut = text.slice(0, end);
   const lastSpace = cut.lastIndexOf(' ');
   const head = lastSpace > max / 2 ? cut.slice(0, lastSpace) : cut;
   return `${head.replace(/[\s,;:]+$/, '')}…`;

@@ -197,9 +197,15 @@ describe('Command: sluice doctor', () => {
     expect(text.stdout).toMatch(/^4 problems in 3 of 8 checks \(2 ok, 3 skipped\)$/m);
   });
 
-  it('names the endpoint that does not answer, within the time limit', async () => {
+  it('names the endpoint that does not answer once its time limit has passed', async () => {
     // Prepare: the Lambda and Secrets Manager endpoints of a copy of the outputs accept requests and never answer
     const hanging: Server = createServer(() => undefined);
+    // The doctor's requests reached it: its own time limit, not a refused connection, ended those checks. (How long
+    // the run took is the machine's load as much as the limit, so it is not measured.)
+    let requests = 0;
+    hanging.on('request', () => {
+      requests += 1;
+    });
     await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
     const silent = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}`;
     const file = JSON.parse(await readFile(outputs, 'utf8')) as Record<string, Record<string, string>>;
@@ -213,9 +219,7 @@ describe('Command: sluice doctor', () => {
 
     try {
       // Act
-      const started = Date.now();
       const run = await runCli(['doctor', '--json', '--timeout', '0.5', '--outputs', stalled]);
-      const elapsed = Date.now() - started;
 
       // Assess
       expect(run.code).toBe(1);
@@ -228,7 +232,7 @@ describe('Command: sluice doctor', () => {
         });
       }
       expect(check(report, 'tables')?.status).toBe('ok');
-      expect(elapsed).toBeLessThan(5000);
+      expect(requests).toBeGreaterThan(0);
     } finally {
       hanging.closeAllConnections();
       await new Promise((resolve) => hanging.close(resolve));

@@ -113,6 +113,84 @@ describe('Pipeline: end to end on the embedded emulators', () => {
   });
 });
 
+describe('Pipeline: characters above U+FFFF, which SQS accepts', () => {
+  let pipeline: TestPipeline;
+
+  beforeAll(async () => {
+    pipeline = await startTestPipeline();
+    pipeline.dev.start();
+  });
+
+  afterAll(async () => {
+    await pipeline?.stop();
+  });
+
+  /** An item whose title and body carry emoji (one a ZWJ sequence, one a flag) and a CJK Extension B ideograph. */
+  const astralItem = (id: string) => ({
+    id,
+    title: 'Launch day 🚀 for the 𠜎 team',
+    body:
+      'Example Corp announced its new queue service in Berlin 🇩🇪 on Tuesday 🚀. ' +
+      'Engineers 👩‍💻 said the platform now serves 40 percent more requests than last year 📈. ' +
+      'The 𠜎 character and the 𝔘 letter are handled like any other text.',
+    source: 'social',
+    publishedAt: '2026-11-01T10:00:00Z',
+  });
+  const ASTRAL = ['🚀', '🇩🇪', '👩‍💻', '📈', '𠜎', '𝔘'];
+
+  async function publishedEvent(itemId: string) {
+    const [message] = await pipeline.receiveAll('PublishedQueueUrl', 1);
+    const event = publishedEventSchema.parse(JSON.parse(message?.Body ?? '{}'));
+    expect(event.itemId).toBe(itemId);
+    return event;
+  }
+
+  it('publishes an item with emoji in its title and body, the characters intact', async () => {
+    // Prepare
+    const item = astralItem('astral-1');
+
+    // Act
+    await pipeline.send('IntakeQueueUrl', JSON.stringify(item));
+    const event = await publishedEvent(item.id);
+
+    // Assess: the extract model's knowledge and the draft model's post carry every character, unmangled
+    const record = await pipeline.waitForItem(item.id, (r) => r.state === 'PUBLISHED');
+    expect(event.title).toBe(item.title);
+    const knowledge = JSON.stringify(record.knowledge);
+    for (const character of ASTRAL) {
+      expect(knowledge).toContain(character);
+      expect(event.markdown).toContain(character);
+    }
+    expect(event.markdown).not.toContain('\uFFFD');
+    expect(record.history.map((h) => h.state).at(-1)).toBe('PUBLISHED');
+  });
+
+  it('publishes an item whose intake message escaped its emoji, once the model answers with them', async () => {
+    // Prepare: the producer wrote the characters as JSON escapes, so only the stages' own messages carry them raw
+    const item = astralItem('astral-2');
+    // As Python's json.dumps writes them: every code unit past ASCII as \uXXXX, an astral character as its pair.
+    const escaped = JSON.stringify(item).replace(
+      /[\u0080-\uFFFF]/g,
+      (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    );
+    expect(escaped).toMatch(/^[\x20-\x7E]*$/);
+
+    // Act
+    await pipeline.send('IntakeQueueUrl', escaped);
+    const record = await pipeline.waitForItem(item.id, (r) => r.state === 'PUBLISHED' || r.state === 'DEAD_LETTER');
+
+    // Assess: published after the paid calls, not dead-lettered when the stage hands its answer on
+    expect(record.deadLetter).toBeUndefined();
+    expect(record.state).toBe('PUBLISHED');
+    const event = await publishedEvent(item.id);
+    expect(event.title).toBe(item.title);
+    for (const character of ASTRAL) expect(event.markdown).toContain(character);
+    const ledger = await pipeline.ledger(item.id);
+    expect(ledger.filter((call) => call.outcome !== 'ok')).toEqual([]);
+    expect(await pipeline.receiveAll('DraftDeadLetterQueueUrl', 1, 2000)).toEqual([]);
+  });
+});
+
 describe('Pipeline: redelivery, crashes and redrive pay nothing twice', () => {
   let pipeline: TestPipeline;
 

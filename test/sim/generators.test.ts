@@ -112,6 +112,26 @@ describe('Function: generateKnowledge', () => {
       { numRuns: 300 },
     );
   });
+  it('cuts a long lead of emoji between characters, never inside a surrogate pair', () => {
+    for (const prefix of ['Fan wrote ', 'Fans wrote ']) {
+      // Prepare: one sentence far past the summary's length, with no space to cut at near the end
+      const item: IntakeItem = {
+        id: 'emoji-storm',
+        title: 'Emoji storm 🚀',
+        body: `${prefix}${'🚀'.repeat(300)} at the launch of the 2026 season.`,
+      };
+
+      // Act
+      const knowledge = generateKnowledge({ item });
+      const draft = generateDraft(firstDraftPayload(item, knowledge));
+
+      // Assess
+      expect(knowledge.summary).toMatch(/🚀…$/u);
+      for (const text of [knowledge.summary, ...knowledge.keyClaims, draft.title, draft.markdown]) {
+        expect(text.isWellFormed()).toBe(true);
+      }
+    }
+  });
 });
 
 describe('Function: generateDraft', () => {

@@ -105,7 +105,7 @@ export async function startTestPipeline(options: DevRuntimeOptions = {}): Promis
     ...options,
     config: { ...TEST_CONFIG, ...options.config },
     llm,
-    logLevel: 'SILENT',
+    logLevel: options.logLevel ?? 'SILENT',
     onHandler: (stage, handler) => handlers.set(stage, handler),
   });
   if (dev.simulator === undefined) throw new Error('the test pipeline needs the simulator');

@@ -138,7 +138,8 @@ describe('Supervisor', () => {
 
   it('pauses a stage whose model stays unavailable past the threshold, and not before', async () => {
     // Arrange
-    await openBreaker(MODEL, clock);
+    const openedAt = clock;
+    await openBreaker(MODEL, openedAt);
 
     // Act: a look just before the threshold, then one after it
     clock += (PAUSE_AFTER_S - 1) * 1000;
@@ -146,8 +147,12 @@ describe('Supervisor', () => {
     clock += 2000;
     const late = await supervisor.look();
 
-    // Assess
-    expect(early.stages.find((look) => look.stage === 'extract')?.paused).toBe(false);
+    // Assess: each look records since when the stage's model was unavailable, so it can be judged on its own
+    expect(early.stages.find((look) => look.stage === 'extract')).toMatchObject({
+      paused: false,
+      unavailableSince: new Date(openedAt).toISOString(),
+    });
+    expect(early.stages.find((look) => look.stage === 'draft')?.unavailableSince).toBeUndefined();
     expect(late.stages.find((look) => look.stage === 'extract')).toMatchObject({ paused: true, pausedBy: 'auto' });
     expect(['Disabled', 'Disabling']).toContain((await mappingOf('extract')).State);
     expect(await readControlRecord(dev.dynamo, table(), 'extract')).toMatchObject({ paused: true, by: 'auto' });

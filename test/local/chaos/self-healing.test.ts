@@ -40,15 +40,28 @@ const timeline: TimelineReport = {
   limitChanges: [],
 };
 
-function look(atSeconds: number, actions: Partial<Record<'extract' | 'draft', string>>): LookReport {
-  const stage = (name: 'extract' | 'draft'): StageLook => ({
-    stage: name,
-    state: 'Enabled',
-    paused: false,
-    pausedBy: null,
-    concurrency: 4,
-    actions: actions[name] === undefined ? [] : [actions[name]],
-  });
+type StageName = 'extract' | 'draft';
+
+/** What a look saw and did for a stage: its breakers open since (seconds), an action, or the stage paused. */
+interface StageAt {
+  since?: number;
+  action?: string;
+  paused?: boolean;
+}
+
+function look(atSeconds: number, stages: Partial<Record<StageName, StageAt>>): LookReport {
+  const stage = (name: StageName): StageLook => {
+    const seen = stages[name] ?? {};
+    return {
+      stage: name,
+      state: seen.paused ? 'Disabled' : 'Enabled',
+      paused: seen.paused ?? false,
+      pausedBy: seen.paused ? 'auto' : null,
+      concurrency: 4,
+      actions: seen.action === undefined ? [] : [seen.action],
+      ...(seen.since !== undefined && { unavailableSince: new Date(START + seen.since * S).toISOString() }),
+    };
+  };
   return {
     at: new Date(START + atSeconds * S).toISOString(),
     stages: [stage('extract'), stage('draft')],
@@ -71,23 +84,52 @@ function call(atSeconds: number, model: string, extra: Partial<CallRecord> = {})
   };
 }
 
-/** A run the supervisor handled: both stages called during the outage, paused 17 s in, probed, resumed after. */
-function handled(): SelfHealingInput {
+const MODELS: Record<StageName, string> = { extract: 'gpt-4o-mini', draft: 'gpt-4.1-mini' };
+
+/**
+ * A run as the supervisor plays it: a look every `every` seconds from 1 s; both breakers open at 12 s (the outage
+ * began at 10 s); each stage paused at its look in `pauseAt`, then probed every 6 s while the provider is down
+ * (503s), and resumed at its look in `resumeAt` by a probe answered in that look.
+ */
+function played(
+  options: {
+    lookTimes?: readonly number[];
+    pauseAt?: Partial<Record<StageName, number>>;
+    resumeAt?: Partial<Record<StageName, number>>;
+    probeAt?: Partial<Record<StageName, number>>;
+  } = {},
+): SelfHealingInput {
+  const lookTimes = options.lookTimes ?? Array.from({ length: 45 }, (_, index) => 1 + 2 * index);
+  const pauseAt = { extract: 27, draft: 27, ...options.pauseAt };
+  const resumeAt = { extract: 75, draft: 75, ...options.resumeAt };
+  const probeAt = { extract: 74.5, draft: 74.5, ...options.probeAt };
+  const looks = lookTimes.map((at) => {
+    const stages: Partial<Record<StageName, StageAt>> = {};
+    for (const stage of ['extract', 'draft'] as const) {
+      const pause = pauseAt[stage];
+      const resume = resumeAt[stage];
+      if (at === pause) stages[stage] = { since: 12, action: `paused: ${MODELS[stage]} unavailable` };
+      else if (at === resume) stages[stage] = { action: 'resumed: probe answered' };
+      else if (pause !== undefined && at > pause && (resume === undefined || at < resume)) {
+        stages[stage] = { paused: true };
+      } else if (at >= 12 && (pause === undefined || at < pause)) stages[stage] = { since: 12 };
+    }
+    return look(at, stages);
+  });
+  const calls: CallRecord[] = [];
+  for (const stage of ['extract', 'draft'] as const) {
+    calls.push(call(11, MODELS[stage], { status: 499 }));
+    // While paused and the provider is down: a failed probe a look after each cooldown.
+    for (let at = 32.5; at < 70; at += 6) calls.push(call(at, MODELS[stage], { status: 503, caller: 'supervisor' }));
+    const probe = probeAt[stage];
+    if (probe !== undefined) calls.push(call(probe, MODELS[stage], { caller: 'supervisor' }));
+  }
   return {
     scenario: outageScenario,
     startedAt: START,
     timeline,
-    calls: [
-      call(11, 'gpt-4o-mini', { status: 499 }),
-      call(11, 'gpt-4.1-mini', { status: 499 }),
-      call(40, 'gpt-4o-mini', { status: 503, caller: 'supervisor' }),
-      call(50, 'gpt-4.1-mini', { status: 503, caller: 'supervisor' }),
-      call(72, 'gpt-4o-mini', { caller: 'supervisor' }),
-    ],
-    looks: [
-      look(27, { extract: 'paused: gpt-4o-mini unavailable', draft: 'paused: gpt-4.1-mini unavailable' }),
-      look(72, { extract: 'resumed: probe answered', draft: 'resumed: probe answered' }),
-    ],
+    calls: calls.sort((a, b) => a.receivedAt - b.receivedAt),
+    looks,
   };
 }
 
@@ -97,38 +139,98 @@ const byName = (input: SelfHealingInput) =>
 describe('Function: selfHealingChecks', () => {
   it('passes a run the supervisor handled, measuring from the start of touching outage windows', () => {
     // Act
-    const checks = byName(handled());
+    const checks = byName(played());
 
-    // Assess: paused 17 s after the outage began at 10 s (not 27 s after the second window's start)
-    expect(checks.pausedDuringOutage).toMatchObject({ ok: true, observed: 17 });
+    // Assess: paused at the first look 15 s after the breakers opened, 17 s after the outage began at 10 s (not
+    // after the second window's start); resumed at the look whose probe was answered
+    expect(checks.pausedDuringOutage).toMatchObject({
+      ok: true,
+      observed: 0,
+      limit: 1,
+      detail: expect.stringContaining('17.0 s after the outage began'),
+    });
     expect(checks.onlyProbesWhilePaused).toMatchObject({ ok: true, observed: 0 });
-    expect(checks.resumedAfterOutage).toMatchObject({ ok: true, observed: 2 });
+    expect(checks.resumedAfterOutage).toMatchObject({ ok: true, observed: 0, limit: 1 });
   });
 
-  it('fails a pause later than the threshold, a stage never paused, and a stage never resumed', () => {
-    // Arrange
-    const late = {
-      ...handled(),
-      looks: [look(40, { extract: 'paused: x', draft: 'paused: y' }), ...handled().looks.slice(1)],
+  it('passes a pause and a resume one look after they were due', () => {
+    // Act
+    const checks = byName(played({ pauseAt: { extract: 29 }, resumeAt: { draft: 77 }, probeAt: { draft: 76.5 } }));
+
+    // Assess
+    expect(checks.pausedDuringOutage).toMatchObject({ ok: true, observed: 1 });
+    expect(checks.resumedAfterOutage).toMatchObject({ ok: true, observed: 0 });
+  });
+
+  it('passes a run whose looks came late and far apart, as on a busy machine, judging each look on its own', () => {
+    // Prepare: the supervisor's timer fired late: looks 4.5 s apart, so the first look 15 s after the breakers
+    // opened came at 28.5 s, the pause at the look after (33 s, 23 s into the outage), the resume late too
+    const lookTimes = Array.from({ length: 20 }, (_, index) => 1.5 + 4.5 * index);
+    const input = played({ lookTimes, pauseAt: { extract: 33, draft: 28.5 }, resumeAt: { extract: 78, draft: 78 } });
+    const busy = {
+      ...input,
+      calls: input.calls.map((c) =>
+        c.status === 200 ? { ...c, receivedAt: c.receivedAt + 3000, answeredAt: c.answeredAt + 3000 } : c,
+      ),
     };
-    const never = { ...handled(), looks: [look(27, { extract: 'paused: x' }), ...handled().looks.slice(1)] };
-    const stuck = { ...handled(), looks: handled().looks.slice(0, 1) };
+
+    // Act
+    const checks = byName(busy);
+
+    // Assess
+    expect(checks.pausedDuringOutage).toMatchObject({
+      ok: true,
+      observed: 1,
+      detail: expect.stringContaining('23.0 s after the outage began'),
+    });
+    expect(checks.resumedAfterOutage).toMatchObject({ ok: true });
+  });
+
+  it('fails a pause two looks late, a pause before its breakers were open long enough, and a stage never paused', () => {
+    // Prepare
+    const late = played({ pauseAt: { draft: 31 } });
+    const early = played({ pauseAt: { extract: 25 } });
+    const never = played({ pauseAt: { draft: undefined }, resumeAt: { draft: undefined } });
 
     // Act & Assess
-    expect(byName(late).pausedDuringOutage?.ok).toBe(false);
+    expect(byName(late).pausedDuringOutage).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining('draft paused 2 looks after it was due'),
+    });
+    expect(byName(early).pausedDuringOutage).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining('extract paused before its breakers were open long enough'),
+    });
     expect(byName(never).pausedDuringOutage).toMatchObject({
       ok: false,
       detail: expect.stringContaining('draft never paused'),
     });
+  });
+
+  it('fails a probe skipped at the looks after the cooldown, a resume two looks after its probe, and no resume', () => {
+    // Prepare: the cooldown after the failed probe of the look at 69 s ends at 74 s: the looks at 75 or 77 probe
+    const skipped = played({ probeAt: { extract: 78.5 }, resumeAt: { extract: 79 } });
+    const slow = played({ resumeAt: { draft: 79 } });
+    const stuck = played({ resumeAt: { extract: undefined } });
+
+    // Act & Assess
+    expect(byName(skipped).resumedAfterOutage).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining('probed later than the look after its cooldown ended'),
+    });
+    expect(byName(slow).resumedAfterOutage).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining('draft resumed 2 looks after its probe was answered'),
+    });
     expect(byName(stuck).resumedAfterOutage).toMatchObject({
       ok: false,
-      detail: expect.stringContaining('never resumed'),
+      detail: expect.stringContaining('extract never resumed'),
     });
   });
 
   it("fails a stage's call reaching the provider while every stage was paused", () => {
-    // Arrange: a stage's call 10 s after the pauses, past the 6 s the invocations in flight had
-    const input = handled();
+    // Prepare: a stage's call 10 s after the pauses, past the 6 s the invocations in flight had
+    const input = played();
     const leaked = { ...input, calls: [...input.calls, call(37, 'gpt-4o-mini', { status: 499 })] };
 
     // Act & Assess
