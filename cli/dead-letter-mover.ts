@@ -19,10 +19,10 @@ import type { LaneName, QueueRef } from './target.ts';
  * deleted before its copy is sent. Messages that do not match stay hidden for the rest of the pass, so each is
  * looked at once, and are made visible again as soon as the pass over their queue ends (or at most
  * `holdSeconds` after a crash).
+ *
+ * A message goes back as SQS's own move task sends it: the same body and every message attribute, as a new message
+ * (new id, new timestamps). The stages need the `deadLetterId` attribute to tell a redrive from a stale duplicate.
  */
-
-/** The attributes a stage puts on a dead letter; dropped on the way back so a later failure is not mislabelled. */
-const DEAD_LETTER_ATTRIBUTES = new Set(['itemId', 'stage', 'errorClass', 'errorMessage', 'attempts']);
 
 /** Class of a dead letter SQS moved itself after maxReceiveCount receives (a crash backstop): it carries none. */
 export const NO_ERROR_CLASS = '(none)';
@@ -69,6 +69,10 @@ export interface LaneOutcome {
   failed: { messageId: string; reason: string }[];
   /** Sent, but the delete from the DLQ failed: they come back in the DLQ too (a harmless duplicate). */
   duplicated: number;
+  /** Distinct items among the messages moved (or, in a dry run, that would move): copies of one count once. */
+  movedItems: number;
+  /** Distinct items among the messages left. */
+  leftItems: number;
 }
 
 /**
@@ -103,8 +107,12 @@ export async function moveDeadLetters(sqs: SQSClient, request: MoveRequest): Pro
       left: {},
       failed: [],
       duplicated: 0,
+      movedItems: 0,
+      leftItems: 0,
     };
     outcomes.push(outcome);
+    const movedItems = new Set<string>();
+    const leftItems = new Set<string>();
     // Messages not moved in this pass, hidden until it ends: message id → latest receipt handle.
     const held = new Map<string, string>();
     const seen = new Set<string>();
@@ -137,12 +145,14 @@ export async function moveDeadLetters(sqs: SQSClient, request: MoveRequest): Pro
           } else {
             held.set(id, handle);
             increment(outcome.left, errorClassOf(message));
+            leftItems.add(itemKeyOf(message));
           }
         }
         if (request.dryRun) {
           for (const message of toMove) {
             held.set(message.MessageId ?? '', message.ReceiptHandle ?? '');
             increment(outcome.moved, errorClassOf(message));
+            movedItems.add(itemKeyOf(message));
           }
           movedTotal += toMove.length;
           continue;
@@ -150,33 +160,36 @@ export async function moveDeadLetters(sqs: SQSClient, request: MoveRequest): Pro
         for (let start = 0; start < toMove.length; start += pace.batch) {
           const batch = toMove.slice(start, start + pace.batch);
           await pace.wait(batch.length);
-          const moved = await sendThenDelete(sqs, lane, batch, outcome, held);
-          movedTotal += moved;
+          const delivered = await sendThenDelete(sqs, lane, batch, outcome, held);
+          for (const message of delivered) movedItems.add(itemKeyOf(message));
+          movedTotal += delivered.length;
           request.onMoved?.(movedTotal);
         }
       }
     } finally {
+      outcome.movedItems = movedItems.size;
+      outcome.leftItems = leftItems.size;
       await release(sqs, lane.from.url, held);
     }
   }
   return outcomes;
 }
 
-/** Sends the batch to the source queue, then deletes from the DLQ what was sent. Returns how many moved. */
+/** Sends the batch to the source queue, then deletes from the DLQ what was sent. Returns the messages moved. */
 async function sendThenDelete(
   sqs: SQSClient,
   lane: MoveLane,
   batch: readonly Message[],
   outcome: LaneOutcome,
   held: Map<string, string>,
-): Promise<number> {
+): Promise<Message[]> {
   const sent = await sqs.send(
     new SendMessageBatchCommand({
       QueueUrl: lane.to.url,
       Entries: batch.map((message, index) => ({
         Id: String(index),
         MessageBody: message.Body ?? '',
-        MessageAttributes: keptAttributes(message),
+        MessageAttributes: attributesOf(message),
       })),
     }),
   );
@@ -190,7 +203,7 @@ async function sendThenDelete(
     const message = batch[Number(success.Id)];
     return message === undefined ? [] : [message];
   });
-  if (delivered.length === 0) return 0;
+  if (delivered.length === 0) return [];
   const deleted = await sqs.send(
     new DeleteMessageBatchCommand({
       QueueUrl: lane.from.url,
@@ -199,7 +212,7 @@ async function sendThenDelete(
   );
   outcome.duplicated += deleted.Failed?.length ?? 0;
   for (const message of delivered) increment(outcome.moved, errorClassOf(message));
-  return delivered.length;
+  return delivered;
 }
 
 /** Makes the held messages visible again now rather than when their hold lapses. Best effort: they lapse anyway. */
@@ -245,8 +258,18 @@ export function itemIdOf(message: Message): string | undefined {
   }
 }
 
-function keptAttributes(message: Message): Record<string, MessageAttributeValue> | undefined {
-  const kept = Object.entries(message.MessageAttributes ?? {}).filter(([name]) => !DEAD_LETTER_ATTRIBUTES.has(name));
+/**
+ * The item a message counts for in a triage: its item id, or its message id when it names none (each such message
+ * is then its own item, as the stage would take it).
+ */
+function itemKeyOf(message: Message): string {
+  const itemId = itemIdOf(message);
+  return itemId === undefined ? `message ${message.MessageId ?? ''}` : `item ${itemId}`;
+}
+
+/** Every message attribute, as SQS's move task keeps them. */
+function attributesOf(message: Message): Record<string, MessageAttributeValue> | undefined {
+  const kept = Object.entries(message.MessageAttributes ?? {});
   if (kept.length === 0) return undefined;
   return Object.fromEntries(
     kept.map(([name, value]) => [

@@ -33,10 +33,13 @@ to the draft queue, the published DLQ to the published queue. A redriven message
 checkpoint with a fresh failure budget; answers already in the call ledger are not paid for again. Fix the cause
 first: items dead-lettered as invalid (InvalidItemError) fail validation again.
 
-With no filter on AWS it starts SQS's own message move task per DLQ and reports its handle and status. With
---error-class or --max, or where the endpoint has no move tasks (the local emulator), it moves messages itself:
-receive (hidden for 60 s), send to the source queue, then delete from the DLQ, so a crash midway can duplicate a
-message but never lose one. Messages that do not match stay in the DLQ and are visible again when the pass ends.
+With no filter on AWS it starts SQS's own message move task per DLQ (destination named) and reports its handle
+and status. With --error-class or --max, or where the endpoint has no move tasks (the local emulator), it moves
+messages itself: receive (hidden for 60 s), send to the source queue with body and attributes, then delete from
+the DLQ, so a crash midway can duplicate a message but never lose one. Messages that do not match stay in the DLQ
+and are visible again when the pass ends. Only a message carrying its item's current deadLetterId attribute
+resumes the item: a second copy of one dead letter is acknowledged as a duplicate, and the report counts the
+distinct items moved.
 
 Options:
   --stage extract|draft|published  Only this stage's DLQ (default: all three).
@@ -45,7 +48,7 @@ Options:
                        maxReceiveCount).
   --max N              Move at most N messages in all.
   --rate R             At most R messages per second (SQS's move task: whole numbers up to 500).
-  --dry-run            Count what would move, by error class; move nothing.
+  --dry-run            Count what would move, by error class and distinct items; move nothing.
 ${TARGET_HELP}
 Exit codes: 0 done (even if nothing matched); 1 a message could not be sent, or an unreachable target;
 2 bad usage.
@@ -140,7 +143,10 @@ export type RedriveReport =
       mode: 'moved' | 'dry-run';
       filter: RedriveFilter;
       moved: number;
+      /** Distinct items among the messages moved: two copies of one item's dead letter count once. */
+      items: number;
       left: number;
+      leftItems: number;
       failed: number;
       lanes: LaneOutcome[];
     };
@@ -196,7 +202,9 @@ export async function redrive(target: Target, request: RedriveRequest): Promise<
       mode: request.dryRun ? 'dry-run' : 'moved',
       filter,
       moved: outcomes.reduce((sum, outcome) => sum + total(outcome.moved), 0),
+      items: outcomes.reduce((sum, outcome) => sum + outcome.movedItems, 0),
       left: outcomes.reduce((sum, outcome) => sum + total(outcome.left), 0),
+      leftItems: outcomes.reduce((sum, outcome) => sum + outcome.leftItems, 0),
       failed: outcomes.reduce((sum, outcome) => sum + outcome.failed.length, 0),
       lanes: outcomes,
     },
@@ -231,7 +239,11 @@ export async function runRedrive(args: string[], io: CommandIo = PROCESS_IO): Pr
   );
 }
 
-/** One SQS move task per non-empty DLQ, back to its source queue; 'unsupported' when the endpoint has none. */
+/**
+ * One SQS move task per non-empty DLQ, back to its source queue; 'unsupported' when the endpoint has none. The
+ * destination is named: SQS knows the source only of messages it moved itself (after maxReceiveCount), and a
+ * task without one fails with CouldNotDetermineMessageSource on the handler's dead letters, which it sent itself.
+ */
 async function startMoveTasks(
   target: Target,
   lanes: readonly MoveLane[],
@@ -246,9 +258,11 @@ async function startMoveTasks(
     if (depth.visible === 0) continue;
     try {
       const sourceArn = lane.from.arn ?? (await queueArn(target, lane.from.url));
+      const destinationArn = lane.to.arn ?? (await queueArn(target, lane.to.url));
       const started = await target.sqs.send(
         new StartMessageMoveTaskCommand({
           SourceArn: sourceArn,
+          DestinationArn: destinationArn,
           ...(rate === undefined ? {} : { MaxNumberOfMessagesPerSecond: Math.max(1, Math.round(rate)) }),
         }),
       );
@@ -276,6 +290,8 @@ async function queueArn(target: Target, url: string): Promise<string> {
   return Attributes.QueueArn ?? '';
 }
 
+/** ` of 1 item(s)` after a count of messages that holds copies of one item's dead letter. */
+const copies = (messages: number, items: number) => (items < messages ? ` of ${items} item(s)` : '');
 const total = (counts: Record<string, number>) => Object.values(counts).reduce((sum, n) => sum + n, 0);
 const byClass = (counts: Record<string, number>) =>
   Object.entries(counts)
@@ -305,14 +321,16 @@ function printReport(
     print("follow them with 'aws sqs list-message-move-tasks --source-arn <DLQ ARN>' or 'sluice status'");
     return;
   }
-  const { moved, left, failed } = report;
+  const { moved, items, left, failed } = report;
   const invalid = report.lanes.reduce((sum, outcome) => sum + (outcome.moved.InvalidItemError ?? 0), 0);
   const verb = report.mode === 'dry-run' ? 'would move' : 'moved';
   print(`redrive of ${target.description}${report.mode === 'dry-run' ? ' (dry run: nothing moved)' : ''}`);
   for (const outcome of report.lanes) {
     const from = `${target.lanes[outcome.lane].deadLetterQueue.label} → ${target.lanes[outcome.lane].queue.label}`;
     const parts = [
-      total(outcome.moved) > 0 ? `${verb} ${total(outcome.moved)} (${byClass(outcome.moved)})` : `${verb} 0`,
+      total(outcome.moved) > 0
+        ? `${verb} ${total(outcome.moved)} (${byClass(outcome.moved)})${copies(total(outcome.moved), outcome.movedItems)}`
+        : `${verb} 0`,
       ...(total(outcome.left) > 0 ? [`left ${total(outcome.left)} (${byClass(outcome.left)})`] : []),
       ...(outcome.failed.length > 0 ? [`FAILED to send ${outcome.failed.length}`] : []),
       ...(outcome.duplicated > 0 ? [`${outcome.duplicated} also left in the DLQ (duplicates)`] : []),
@@ -320,7 +338,9 @@ function printReport(
     print(`  ${from}: ${parts.join('; ')}`);
     for (const failure of outcome.failed) print(`    ${failure.messageId}: ${failure.reason}`);
   }
-  print(`${verb} ${moved} message(s), left ${left}${failed > 0 ? `, ${failed} failed (still in their DLQ)` : ''}`);
+  print(
+    `${verb} ${moved} message(s) of ${items} item(s), left ${left}${failed > 0 ? `, ${failed} failed (still in their DLQ)` : ''}`,
+  );
   if (max !== undefined && moved >= max) print(`stopped at --max ${max}`);
   if (invalid > 0) {
     print(`note: ${invalid} InvalidItemError message(s) will fail validation again; fix and re-send those items`);

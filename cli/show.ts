@@ -338,7 +338,14 @@ function renderChain(chain: ItemChain, full: boolean): string[] {
       `; waits (deferrals): ${item.deferrals ?? 0}`,
   );
   if (item.lastError) lines.push(`  last error: ${describeFailure(item.lastError)}`);
-  if (item.deadLetter) lines.push(`  DEAD-LETTERED: ${describeFailure(item.deadLetter)}`);
+  if (item.deadLetter) {
+    const marker = item.deadLetter.deadLetterId;
+    lines.push(`  DEAD-LETTERED: ${describeFailure(item.deadLetter)}`);
+    // Only a redrive of the DLQ message with this id resumes the item; other deliveries are acknowledged.
+    lines.push(
+      `  dead-letter id: ${marker ?? 'none (dead-lettered before ids: any message of its stage redrives it)'}`,
+    );
+  }
 
   lines.push('', 'history');
   for (const change of item.history ?? []) lines.push(`  ${change.at}  ${change.state}`);

@@ -10,6 +10,7 @@ import { CallLedger, nanoToUsd, type UsageRow } from '#shared/call-ledger.ts';
 import { type BreakerState, breakerKey } from '#shared/circuit-breaker.ts';
 import type { ItemState } from '#shared/item-store.ts';
 import { MEMORY_DEPENDENCY } from '#shared/metric-catalogue.ts';
+import { itemIdOf } from './dead-letter-mover.ts';
 import { type EventSourceStatus, readEventSources } from './pause.ts';
 import { LANE_NAMES, type QueueRef, type Target } from './target.ts';
 
@@ -28,6 +29,11 @@ export interface QueueStatus {
   /** Age of the oldest message, or null when it is not known (see `oldestAgeNote`). */
   oldestAgeSeconds: number | null;
   oldestAgeNote?: string | undefined;
+  /**
+   * DLQs read locally: the distinct items their messages belong to (two copies of one item's dead letter count
+   * once). Absent for working queues and on AWS, where the state table's DEAD_LETTER count is the item count.
+   */
+  items?: number | undefined;
 }
 
 export interface BreakerStatus {
@@ -180,11 +186,12 @@ async function readQueues(target: Target, now: number): Promise<QueueStatus[]> {
       ...depth,
       oldestAgeSeconds: age.seconds,
       ...(age.note === undefined ? {} : { oldestAgeNote: age.note }),
+      ...(age.items === undefined ? {} : { items: age.items }),
     };
   });
 }
 
-type Age = { seconds: number | null; note?: string };
+type Age = { seconds: number | null; note?: string; items?: number };
 
 /** The newest datapoint of SQS's own ApproximateAgeOfOldestMessage metric over the last 15 minutes. */
 async function ageFromCloudWatch(target: Target, queues: readonly QueueRef[], now: number): Promise<Age[]> {
@@ -232,7 +239,10 @@ async function ageFromMessages(target: Target, queues: readonly QueueRef[], now:
       if (!deadLetterQueues.has(queue.url)) return { seconds: null, note: 'n/a locally' };
       const messages: Message[] = await peekAll(target.sqs, queue.url, 5);
       const sent = messages.map((message) => Number(message.Attributes?.SentTimestamp)).filter(Number.isFinite);
-      return sent.length === 0 ? { seconds: null, note: 'empty' } : { seconds: (now - Math.min(...sent)) / 1000 };
+      const items = new Set(messages.map((message) => itemIdOf(message) ?? `message ${message.MessageId}`)).size;
+      return sent.length === 0
+        ? { seconds: null, note: 'empty', items }
+        : { seconds: (now - Math.min(...sent)) / 1000, items };
     }),
   );
 }

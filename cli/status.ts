@@ -14,7 +14,8 @@ export const STATUS_HELP = `Usage: sluice status [options]
 
 Shows the pipeline at a glance: items per state (from the state table's ByState index), each queue's and DLQ's
 depth and the age of its oldest message (CloudWatch's ApproximateAgeOfOldestMessage on AWS; locally, DLQs only,
-from their messages' SentTimestamp), each stage's event source (running or paused, its maximum concurrency, who
+from their messages' SentTimestamp, with the distinct items their messages belong to: two copies of one item's
+dead letter count once), each stage's event source (running or paused, its maximum concurrency, who
 paused it, when and why, and the supervisor's last action on it), the circuit breakers, the rate limiters, today's tokens and dollars by stage and
 model against the daily budget, and the stack's alarms in ALARM (AWS only).
 
@@ -176,10 +177,14 @@ function renderStatus(snapshot: StatusSnapshot): string[] {
     formatCount(queue.inFlight),
     formatCount(queue.delayed),
     queue.oldestAgeSeconds === null ? (queue.oldestAgeNote ?? 'n/a') : formatDuration(queue.oldestAgeSeconds * 1000),
+    queue.items === undefined ? '' : formatCount(queue.items),
   ]);
-  const queueAlign: Align[] = ['left', 'right', 'right', 'right', 'left'];
+  const queueAlign: Align[] = ['left', 'right', 'right', 'right', 'left', 'right'];
   lines.push(
-    ...labelled('queues', renderTable(['queue', 'visible', 'in flight', 'delayed', 'oldest'], queueRows, queueAlign)),
+    ...labelled(
+      'queues',
+      renderTable(['queue', 'visible', 'in flight', 'delayed', 'oldest', 'items'], queueRows, queueAlign),
+    ),
     '',
   );
   lines.push(...labelled('stages', snapshot.eventSources.map(describeEventSource)), '');

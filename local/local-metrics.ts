@@ -103,7 +103,15 @@ export class LocalMetrics {
 }
 
 export interface MetricsSummary {
-  items: { received: number; extracted: number; published: number; deadLettered: number; degraded: number };
+  items: {
+    received: number;
+    extracted: number;
+    published: number;
+    deadLettered: number;
+    degraded: number;
+    /** Deliveries for a dead-lettered item that were not its redrive, acknowledged without a change. */
+    staleDeliveries: number;
+  };
   retries: number;
   deferrals: number;
   llm: {
@@ -151,6 +159,7 @@ export function summariseMetrics(metrics: LocalMetrics): MetricsSummary {
       published: metrics.sum('ItemsPublished'),
       deadLettered: metrics.sum('ItemsDeadLettered'),
       degraded: metrics.sum('ItemsDegraded'),
+      staleDeliveries: metrics.sum('StaleDeliveries'),
     },
     retries: metrics.sum('Retries'),
     deferrals: metrics.sum('Deferrals'),

@@ -18,6 +18,7 @@ import {
   type Review,
   reviewSchema,
 } from '#shared/schemas.ts';
+import { deadLetterIdOf } from '#shared/stage-queues.ts';
 import { runStageRecord } from '#shared/stage-record.ts';
 import type { StageRuntime } from '#shared/stage-runtime.ts';
 
@@ -66,6 +67,7 @@ export async function draftRecord(runtime: StageRuntime, record: SQSRecord, invo
         leaseUntil: invocation.leaseUntil,
         now: runtime.now(),
         reenrich,
+        deadLetterId: deadLetterIdOf(record),
       }),
     done: async ({ item }) => {
       runtime.logger.info('duplicate delivery of a finished item', { itemId, state: item.state });

@@ -6,6 +6,7 @@ import { claimItem, ItemSession } from '#shared/item-claim.ts';
 import { runLlmStep } from '#shared/llm-step.ts';
 import { extractMessages } from '#shared/prompts.ts';
 import { type IntakeItem, intakeItemSchema, knowledgeSchema, OUTPUT_FORMATS } from '#shared/schemas.ts';
+import { deadLetterIdOf } from '#shared/stage-queues.ts';
 import { deadLetter, runStageRecord } from '#shared/stage-record.ts';
 import type { StageRuntime } from '#shared/stage-runtime.ts';
 import { formatIssues } from '#shared/validation.ts';
@@ -42,7 +43,9 @@ export function parseIntakeMessage(body: string, messageId: string): Parsed {
 export async function extractRecord(runtime: StageRuntime, record: SQSRecord, invocation: RecordInvocation) {
   const parsed = parseIntakeMessage(record.body, record.messageId);
   if (!parsed.ok) {
-    await rejectInvalid(runtime, record, parsed.itemId, parsed.error);
+    // A redriven dead letter names its item: a body with no usable id is not a new item under its new message id.
+    const redriven = deadLetterIdOf(record) === undefined ? undefined : record.messageAttributes.itemId?.stringValue;
+    await rejectInvalid(runtime, record, redriven ?? parsed.itemId, parsed.error);
     return;
   }
   const itemId = parsed.item.id;
@@ -57,6 +60,7 @@ export async function extractRecord(runtime: StageRuntime, record: SQSRecord, in
         leaseUntil: invocation.leaseUntil,
         now: runtime.now(),
         input: parsed.item,
+        deadLetterId: deadLetterIdOf(record),
       });
       if (claim.outcome === 'claimed' && claim.session.created) runtime.telemetry.count('ItemsReceived');
       return claim;
@@ -93,7 +97,8 @@ export async function extractRecord(runtime: StageRuntime, record: SQSRecord, in
 
 /**
  * An invalid item is recorded as DEAD_LETTER straight away (RECEIVED → DEAD_LETTER) with the reason, and its
- * message goes to the intake DLQ. No LLM call, no retry.
+ * message goes to the intake DLQ. No LLM call, no retry. Its redrive fails validation again and is dead-lettered
+ * again (under a new dead-letter id); a duplicate of its message changes nothing.
  */
 async function rejectInvalid(runtime: StageRuntime, record: SQSRecord, itemId: string, error: InvalidItemError) {
   const { errorClass, message } = describeError(error);
@@ -104,13 +109,31 @@ async function rejectInvalid(runtime: StageRuntime, record: SQSRecord, itemId: s
     attempts: 1,
     at: new Date(runtime.now()).toISOString(),
   };
-  const created = await runtime.items.create(itemId, { state: 'RECEIVED', rawInput: record.body.slice(0, 10_000) });
+  const rawInput = record.body.slice(0, 10_000);
+  const created = await runtime.items.create(itemId, { state: 'RECEIVED', rawInput });
   if (created !== undefined) runtime.telemetry.count('ItemsReceived');
   if (created === undefined) {
     const existing = await runtime.items.get(itemId);
-    if (existing?.state === 'RECEIVED' && existing.input === undefined) {
+    const invalidItem = existing !== undefined && existing.input === undefined;
+    if (invalidItem && (existing.state === 'RECEIVED' || existing.deadLettering !== undefined)) {
       // Our own record from a delivery that crashed before dead-lettering it: finish the job.
       await deadLetter(runtime, new ItemSession(runtime.items, existing, false), record.body, failure);
+      return;
+    }
+    if (invalidItem && existing.state === 'DEAD_LETTER' && existing.rawInput === rawInput) {
+      const current = existing.deadLetter?.deadLetterId;
+      if (current === undefined || current === deadLetterIdOf(record)) {
+        // Its redrive: the same bad body fails again, and is dead-lettered again.
+        await deadLetter(runtime, new ItemSession(runtime.items, existing, false), record.body, failure);
+        return;
+      }
+      runtime.telemetry.count('StaleDeliveries');
+      runtime.logger.info('stale delivery for a dead-lettered item: acknowledged, item left as it is', {
+        itemId,
+        deadLetterStage: existing.deadLetter?.stage,
+        deadLetterId: current,
+        carriedDeadLetterId: deadLetterIdOf(record),
+      });
       return;
     }
     // The id belongs to an item we already have: keep that item as it is, but the bad message still goes to the DLQ.

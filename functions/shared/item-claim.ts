@@ -38,7 +38,15 @@ export class ItemSession {
   }
 }
 
-export type Claim = { outcome: 'claimed'; session: ItemSession } | { outcome: 'done'; item: ItemRecord };
+/**
+ * `done`: the stage has nothing more to do for the item (finished work, a duplicate of it). `stale`: the item is
+ * DEAD_LETTER and the message is not its redrive (a duplicate of its message, or a second copy of a dead letter
+ * already redriven): it is acknowledged and the item stays as it is, its dead letter in the DLQ.
+ */
+export type Claim =
+  | { outcome: 'claimed'; session: ItemSession }
+  | { outcome: 'done'; item: ItemRecord }
+  | { outcome: 'stale'; item: ItemRecord };
 
 export interface ClaimRequest {
   itemId: string;
@@ -51,6 +59,8 @@ export interface ClaimRequest {
   input?: IntakeItem;
   /** Draft stage: draft a published item again if it was published without history. */
   reenrich?: boolean;
+  /** The dead-letter id the message carries (a redriven dead letter), if any. */
+  deadLetterId?: string | undefined;
 }
 
 /** The state a stage moves an item into when it starts (or resumes) work on it. */
@@ -85,11 +95,24 @@ export async function claimItem(items: ItemStore, request: ClaimRequest): Promis
   }
   const stage = request.stage;
   const change =
-    request.reenrich === true && stage === 'draft'
-      ? reenrichChange(item, lease)
-      : claimChange(item, stage, lease, request.now);
-  if (change === 'done') return { outcome: 'done', item };
+    request.reenrich === true && stage === 'draft' ? reenrichChange(item, lease) : claimChange(item, request, lease);
+  if (change === 'done' || change === 'stale') return { outcome: change, item };
   return { outcome: 'claimed', session: new ItemSession(items, await items.update(item, change), false) };
+}
+
+/**
+ * Whether a message for a DEAD_LETTER item is its redrive. DEAD_LETTER is final except through a redrive: the
+ * message must come to the stage that dead-lettered the item and carry the dead letter's id. Two exceptions keep
+ * older and corrected items movable: a dead letter recorded without an id (before dead letters carried one) takes
+ * any message of its stage, as it always did; and an item dead-lettered as invalid takes a valid message under
+ * its id (the producer's corrected item, which is what the runbook says to send).
+ */
+function isRedrive(item: ItemRecord, request: ClaimRequest): boolean {
+  const deadLetter = item.deadLetter;
+  if (deadLetter?.stage !== request.stage) return false;
+  if (deadLetter.deadLetterId === undefined) return true;
+  if (item.input === undefined && request.input !== undefined) return true;
+  return deadLetter.deadLetterId === request.deadLetterId;
 }
 
 /** The flag of items drafted without history, the ones re-enrichment is for. */
@@ -107,16 +130,21 @@ function reenrichChange(item: ItemRecord, lease: { leaseOwner: string; leaseUnti
 
 function claimChange(
   item: ItemRecord,
-  stage: Stage,
+  request: ClaimRequest,
   lease: { leaseOwner: string; leaseUntil: number },
-  now: number,
-): ItemChange | 'done' {
+): ItemChange | 'done' | 'stale' {
+  const { stage, now } = request;
   if (item.state === 'DEAD_LETTER') {
-    // A message for an item this stage dead-lettered is an operator's redrive: resume with a fresh failure budget.
-    if (item.deadLetter?.stage !== stage) return 'done';
+    if (!isRedrive(item, request)) return 'stale';
+    // An operator's redrive: resume with a fresh failure budget. Removing the dead letter (in this write, which is
+    // conditioned on the version read) consumes its id, so another copy of the same dead letter is stale.
     return {
       state: WORKING_STATE[stage],
-      set: { ...lease, attempts: { ...item.attempts, [stage]: 0 } },
+      set: {
+        ...lease,
+        attempts: { ...item.attempts, [stage]: 0 },
+        ...(item.input === undefined && request.input !== undefined ? { input: request.input } : {}),
+      },
       remove: ['deadLetter'],
     };
   }

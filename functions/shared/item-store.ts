@@ -37,6 +37,16 @@ export interface ErrorRecord {
   at: string;
 }
 
+/**
+ * A dead letter decided for an item: the error, and the id its DLQ message carries (message attribute
+ * `deadLetterId`). Only a message carrying the item's current id is its redrive; the claim that resumes the item
+ * removes the record, so a second copy of the same dead letter finds nothing to match.
+ */
+export interface DeadLetterRecord extends ErrorRecord {
+  /** Absent on dead letters recorded before dead letters carried an id: any message for such an item redrives it. */
+  deadLetterId?: string;
+}
+
 export interface UsageTotals {
   calls: number;
   promptTokens: number;
@@ -68,8 +78,8 @@ export interface ItemRecord {
   attempts: Record<Stage, number>;
   lastError?: ErrorRecord;
   /** A dead letter was decided and is being carried out (DLQ send, then the DEAD_LETTER state). */
-  deadLettering?: ErrorRecord;
-  deadLetter?: ErrorRecord;
+  deadLettering?: DeadLetterRecord;
+  deadLetter?: DeadLetterRecord;
   history: { state: ItemState; at: string }[];
   /** Draft stage: the revision being drafted or reviewed. */
   revision?: number;

@@ -43,6 +43,12 @@ export const METRIC_CATALOGUE = {
     description:
       'Items dead-lettered by the handler (invalid, permanent error, failure budget spent, waited too long).',
   },
+  StaleDeliveries: {
+    unit: 'Count',
+    dimensions: 'stage',
+    description:
+      'Messages for a dead-lettered item that were not its redrive (a duplicate, a second copy of a redriven dead letter): acknowledged, nothing changed.',
+  },
   ItemsDegraded: {
     unit: 'Count',
     dimensions: 'stage',

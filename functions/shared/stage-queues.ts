@@ -1,5 +1,19 @@
 import { type MessageAttributeValue, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { ErrorRecord } from './item-store.ts';
+import type { SQSRecord } from 'aws-lambda';
+import type { DeadLetterRecord } from './item-store.ts';
+
+/** The message attribute that marks a stage's dead letter with the id recorded on its item. */
+export const DEAD_LETTER_ID_ATTRIBUTE = 'deadLetterId';
+
+/**
+ * The dead-letter id a delivered message carries: set on the handler's DLQ copy and kept by a redrive (SQS's move
+ * task and `sluice redrive` keep message attributes); absent on a producer's message and its duplicates.
+ * @example const carried = deadLetterIdOf(record); // 'f3b0…' on a redriven dead letter, else undefined
+ */
+export function deadLetterIdOf(record: Pick<SQSRecord, 'messageAttributes'>): string | undefined {
+  const value = record.messageAttributes?.[DEAD_LETTER_ID_ATTRIBUTE]?.stringValue;
+  return value === undefined || value === '' ? undefined : value;
+}
 
 /**
  * The queues a stage writes to: the next stage's queue and its own dead-letter queue. Dead letters carry the
@@ -18,10 +32,20 @@ export class StageQueues {
     this.#deadLetterQueueUrl = urls.deadLetter;
   }
 
-  /** Sends a message back to the stage's own queue, to be delivered again after `delaySeconds` (0–900). */
-  async requeue(body: string, delaySeconds: number): Promise<void> {
+  /**
+   * Sends a message back to the stage's own queue, to be delivered again after `delaySeconds` (0–900). A redriven
+   * dead letter handed back before its claim keeps its dead-letter id, or it would come back as a stale duplicate.
+   */
+  async requeue(body: string, delaySeconds: number, deadLetterId?: string): Promise<void> {
     await this.#client.send(
-      new SendMessageCommand({ QueueUrl: this.#ownQueueUrl, MessageBody: body, DelaySeconds: delaySeconds }),
+      new SendMessageCommand({
+        QueueUrl: this.#ownQueueUrl,
+        MessageBody: body,
+        DelaySeconds: delaySeconds,
+        ...(deadLetterId === undefined
+          ? {}
+          : { MessageAttributes: { [DEAD_LETTER_ID_ATTRIBUTE]: { DataType: 'String', StringValue: deadLetterId } } }),
+      }),
     );
   }
 
@@ -32,8 +56,11 @@ export class StageQueues {
     );
   }
 
-  /** Sends the original message body to the stage's DLQ with the error that put it there. */
-  async sendDeadLetter(body: string, itemId: string, error: ErrorRecord): Promise<void> {
+  /**
+   * Sends the original message body to the stage's DLQ with the error that put it there and, when the dead letter
+   * has one, its id (the item records the same id; see {@link deadLetterIdOf}).
+   */
+  async sendDeadLetter(body: string, itemId: string, error: DeadLetterRecord): Promise<void> {
     const text = (value: string): MessageAttributeValue => ({ DataType: 'String', StringValue: value || '-' });
     await this.#client.send(
       new SendMessageCommand({
@@ -45,6 +72,7 @@ export class StageQueues {
           errorClass: text(error.errorClass),
           errorMessage: text(error.message.slice(0, 1000)),
           attempts: { DataType: 'Number', StringValue: String(error.attempts) },
+          ...(error.deadLetterId === undefined ? {} : { [DEAD_LETTER_ID_ATTRIBUTE]: text(error.deadLetterId) }),
         },
       }),
     );

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { SQSRecord } from 'aws-lambda';
 import type { RecordInvocation } from './batch.ts';
 import {
@@ -10,10 +11,11 @@ import {
   StateConflictError,
 } from './errors.ts';
 import type { Claim, ItemSession } from './item-claim.ts';
-import type { ErrorRecord } from './item-store.ts';
+import type { DeadLetterRecord, ErrorRecord } from './item-store.ts';
 import { CHECKPOINT_MARGIN_MS, MIN_CALL_MS } from './llm-step.ts';
 import { decide } from './retry-policy.ts';
 import type { Stage } from './runtime-config.ts';
+import { deadLetterIdOf } from './stage-queues.ts';
 import type { StageRuntime } from './stage-runtime.ts';
 
 /**
@@ -53,6 +55,17 @@ export async function runStageRecord(
     // Another invocation holds the item, or its record is not ready: try again once that can have changed.
     const delayMs = (error as SluiceError).retryAfterMs ?? 1000;
     await deliverLater(runtime, record, delayMs, describeError(error).message);
+    return;
+  }
+  if (claim.outcome === 'stale') {
+    // DEAD_LETTER is final except through a redrive: acknowledge, change nothing (its dead letter is in the DLQ).
+    telemetry.count('StaleDeliveries');
+    logger.info('stale delivery for a dead-lettered item: acknowledged, item left as it is', {
+      itemId: claim.item.itemId,
+      deadLetterStage: claim.item.deadLetter?.stage,
+      deadLetterId: claim.item.deadLetter?.deadLetterId,
+      carriedDeadLetterId: deadLetterIdOf(record),
+    });
     return;
   }
   if (claim.outcome === 'done') {
@@ -133,7 +146,7 @@ const MAX_SQS_DELAY_S = 900;
 
 async function deliverLater(runtime: StageRuntime, record: SQSRecord, delayMs: number, reason: string) {
   const delaySeconds = Math.min(MAX_SQS_DELAY_S, Math.ceil(delayMs / 1000));
-  await runtime.queues.requeue(record.body, delaySeconds);
+  await runtime.queues.requeue(record.body, delaySeconds, deadLetterIdOf(record));
   runtime.telemetry.count('Deferrals');
   runtime.logger.debug('message handed back', { messageId: record.messageId, delaySeconds, reason });
 }
@@ -175,22 +188,31 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /**
- * Records the decision on the item, puts the item's message in the stage's DLQ with the error as attributes, then
- * marks the item DEAD_LETTER. The DLQ send comes before the state: if the state write then fails, the message is
- * redelivered and the recorded decision is carried out again, so an item is never DEAD_LETTER without its message
- * in a DLQ, and never worked again after its dead letter was decided.
+ * Records the decision on the item (with a new dead-letter id), puts the item's message in the stage's DLQ with
+ * the error and that id as attributes, then marks the item DEAD_LETTER. The DLQ send comes before the state: if the
+ * state write then fails, the message is redelivered and the recorded decision is carried out again, so an item is
+ * never DEAD_LETTER without its message in a DLQ, and never worked again after its dead letter was decided.
+ *
+ * A crash between the send and the state write (kill -9) leaves a copy in the DLQ that the redelivery sends again:
+ * SQS standard queues cannot refuse the second copy, so both carry the one id recorded with the decision, and a
+ * redrive of either resumes the item while the other, finding that id consumed, is a stale duplicate.
  */
 export async function deadLetter(runtime: StageRuntime, session: ItemSession, body: string, failure: ErrorRecord) {
   // Decided first, so a crash before the state write finishes the dead letter instead of working the item again
-  // (and paying again for a request the provider refused).
-  if (session.item.deadLettering === undefined) await session.update({ set: { deadLettering: failure } });
+  // (and paying again for a request the provider refused). A decision recorded without an id (before dead letters
+  // carried one) gets one now, before anything is sent.
+  const pending = session.item.deadLettering;
+  const decided: DeadLetterRecord =
+    pending?.deadLetterId !== undefined ? pending : { ...(pending ?? failure), deadLetterId: randomUUID() };
+  if (decided !== pending) await session.update({ set: { deadLettering: decided } });
   const item = session.item;
-  runtime.logger.error('item dead-lettered', { itemId: item.itemId, ...failureLogFields(failure) });
-  await runtime.queues.sendDeadLetter(body, item.itemId, failure);
+  const { deadLetterId: _id, ...error } = decided;
+  runtime.logger.error('item dead-lettered', { itemId: item.itemId, ...failureLogFields(decided) });
+  await runtime.queues.sendDeadLetter(body, item.itemId, decided);
   runtime.faults?.crashPoint('after-dead-letter-send', item.itemId);
   await session.update({
     state: 'DEAD_LETTER',
-    set: { attempts: { ...item.attempts, [failure.stage]: failure.attempts }, lastError: failure, deadLetter: failure },
+    set: { attempts: { ...item.attempts, [decided.stage]: decided.attempts }, lastError: error, deadLetter: decided },
     remove: ['leaseOwner', 'leaseUntil', 'pendingCall', 'deferredSince', 'deadLettering'],
   });
   runtime.telemetry.count('ItemsDeadLettered');

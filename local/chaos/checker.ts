@@ -61,6 +61,8 @@ export interface CheckCounts {
   deadLetters: Record<string, number>;
   /** Messages the queues' redrive moved to a DLQ (no `itemId` attribute): crashes past maxReceiveCount. */
   backstopDeadLetters: number;
+  /** Messages of dead-lettered items sent again after the run settled (scenarios with `lateDuplicates`). */
+  lateDuplicates: number;
   events: { total: number; distinctPublications: number; invalid: number };
   ledger: { entries: number; rebilled: number; invalidOutputs: number };
   usage: { calls: number; rebilledCalls: number };
@@ -68,6 +70,16 @@ export interface CheckCounts {
   budget: { day: string; committedUsd: number; spentUsd: number }[];
   breakerOpens: Record<string, number>;
   queues: Record<string, { visible: number; inFlight: number; delayed: number }>;
+}
+
+/** The dead-lettered items whose messages were sent again after the run settled, as they were before. */
+export interface LateDuplicates {
+  /** Messages sent (intake and draft). */
+  sent: number;
+  items: { itemId: string; version: number; deadLetterId: string | undefined; ledgerEntries: number }[];
+  /** Calls the stages made to the provider (the supervisor's probes left out) before and after they were sent. */
+  stageCallsBefore: number;
+  stageCallsAfter: number;
 }
 
 export interface CheckerInput {
@@ -90,6 +102,8 @@ export interface CheckerInput {
   probeCallsAnswered?: number;
   /** What self-healing is checked from (see self-healing.ts). */
   selfHealing?: Omit<SelfHealingInput, 'scenario' | 'timeline'>;
+  /** Scenarios with `lateDuplicates`: what the duplicates were sent to. */
+  lateDuplicates?: LateDuplicates;
 }
 
 export interface CheckOutcome {
@@ -582,6 +596,10 @@ export async function checkRun(input: CheckerInput): Promise<CheckOutcome> {
     unrecordedErrors,
   );
 
+  if (input.lateDuplicates !== undefined) {
+    check(...deadLettersStayDeadCheck(input.lateDuplicates, items, callsByItem, dlq.byItem));
+  }
+
   check(faultsInjectedCheck(scenario, input, parked.length));
 
   const byState = Object.fromEntries(ITEM_STATES.map((state) => [state, 0])) as Record<ItemState, number>;
@@ -610,6 +628,7 @@ export async function checkRun(input: CheckerInput): Promise<CheckOutcome> {
       degraded,
       deadLetters: deadLetterCounts,
       backstopDeadLetters: dlq.backstop.length,
+      lateDuplicates: input.lateDuplicates?.sent ?? 0,
       events: { total: events.valid.length, distinctPublications: eventCounts.size, invalid: events.invalid.length },
       ledger: {
         entries: calls.length,
@@ -851,6 +870,8 @@ function faultsInjectedCheck(scenario: Scenario, input: CheckerInput, parked: nu
 interface DeadLetterMessage {
   messageId: string;
   itemId: string | undefined;
+  /** The dead-letter id the handler put on it (absent on messages the queue's redrive moved). */
+  deadLetterId: string | undefined;
   queue: string;
   /** The provider's status named by the error the message carries, if any. */
   status: number | undefined;
@@ -871,6 +892,7 @@ async function readDeadLetterQueues(
       const entry = {
         messageId: message.MessageId ?? '',
         itemId: attributed ?? itemIdInBody(message),
+        deadLetterId: message.MessageAttributes?.deadLetterId?.StringValue,
         queue: key,
         status: statusOf({
           errorClass: message.MessageAttributes?.errorClass?.StringValue ?? '',
@@ -888,6 +910,63 @@ async function readDeadLetterQueues(
     }
   }
   return { byItem, backstop };
+}
+
+/**
+ * Dead letters are final except through a redrive: every item dead-lettered before the late duplicates arrived is
+ * still DEAD_LETTER, unchanged (same version, same dead-letter id), with a DLQ message carrying that id, and
+ * neither its ledger nor the provider saw another call.
+ */
+function deadLettersStayDeadCheck(
+  late: LateDuplicates,
+  items: ReadonlyMap<string, ItemRecord>,
+  callsByItem: ReadonlyMap<string, CallEntry[]>,
+  dlqByItem: ReadonlyMap<string, DeadLetterMessage[]>,
+): [CheckResult, string[]] {
+  const problems: string[] = [];
+  const involved: string[] = [];
+  for (const before of late.items) {
+    const item = items.get(before.itemId);
+    const wrong = [
+      item?.state !== 'DEAD_LETTER' ? `now ${item?.state ?? 'without a record'}` : '',
+      item !== undefined && item.version !== before.version ? `version ${before.version} → ${item.version}` : '',
+      item?.deadLetter?.deadLetterId !== before.deadLetterId ? 'its dead-letter id changed' : '',
+      before.deadLetterId === undefined ? 'its dead letter has no id' : '',
+      !(dlqByItem.get(before.itemId) ?? []).some((message) => message.deadLetterId === before.deadLetterId)
+        ? 'no DLQ message carries its dead-letter id'
+        : '',
+      (callsByItem.get(before.itemId) ?? []).length !== before.ledgerEntries
+        ? `ledger ${before.ledgerEntries} → ${(callsByItem.get(before.itemId) ?? []).length} call(s)`
+        : '',
+    ].filter(Boolean);
+    if (wrong.length > 0) {
+      involved.push(before.itemId);
+      problems.push(`${before.itemId} (${wrong.join(', ')})`);
+    }
+  }
+  const extraCalls = late.stageCallsAfter - late.stageCallsBefore;
+  const ok = late.items.length > 0 && problems.length === 0 && extraCalls === 0;
+  return [
+    {
+      name: 'deadLettersStayDead',
+      ok,
+      observed: problems.length + extraCalls,
+      limit: 0,
+      detail:
+        late.items.length === 0
+          ? 'no item was dead-lettered before the late duplicates: the scenario proves nothing'
+          : `${late.sent} late duplicate(s) of ${late.items.length} dead-lettered item(s): ` +
+            (ok
+              ? 'every item is still DEAD_LETTER, unchanged, its dead letter in a DLQ, no call made'
+              : [
+                  problems.length > 0 ? `moved or changed: ${listed(problems)}` : '',
+                  extraCalls !== 0 ? `${extraCalls} provider call(s) after they were sent` : '',
+                ]
+                  .filter(Boolean)
+                  .join('; ')),
+    },
+    involved,
+  ];
 }
 
 const bodyWithIdSchema = z.union([

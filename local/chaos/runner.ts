@@ -10,7 +10,7 @@ import { itemsWithoutHistory } from '#shared/degraded-items.ts';
 import { type ItemRecord, TERMINAL_STATES } from '#shared/item-store.ts';
 import type { Stage } from '#shared/runtime-config.ts';
 import type { CallRecord, LlmSimulatorOptions, SimulatorStats } from '#sim/server.ts';
-import { type CheckCounts, type CheckResult, checkRun, type ItemEvidence } from './checker.ts';
+import { type CheckCounts, type CheckResult, checkRun, type ItemEvidence, type LateDuplicates } from './checker.ts';
 import { ChaosCrashes, type CrashReport } from './crashes.ts';
 import { chaosMessages } from './items.ts';
 import type { Scenario } from './scenario.ts';
@@ -142,11 +142,14 @@ export async function runChaos(scenario: Scenario, options: RunChaosOptions = {}
     const sent = await sendBodies(dev.sqs, requiredOutput(dev.outputs, 'IntakeQueueUrl'), messages.bodies);
     const accepted = new Set<string>();
     const poison = new Set<string>();
+    /** The intake body of each item whose body names it (a body without a usable id is a new item every time). */
+    const bodyOf = new Map<string, string>();
     for (const message of sent) {
       const parsed = parseIntakeMessage(message.body, message.messageId);
       const itemId = parsed.ok ? parsed.item.id : parsed.itemId;
       accepted.add(itemId);
       if (messages.poisonBodies.has(message.body)) poison.add(itemId);
+      if (itemId !== `message-${message.messageId}`) bodyOf.set(itemId, message.body);
     }
     const sendMs = Date.now() - sendStarted;
 
@@ -154,21 +157,22 @@ export async function runChaos(scenario: Scenario, options: RunChaosOptions = {}
     dev.start();
     options.onStart?.(dev);
     timeline.start(dev.simulator);
-    const settled = await settle(
-      dev,
-      scenario,
-      accepted.size,
-      runStarted,
-      (snapshot) =>
-        progress({
-          phase: 'running',
-          elapsedMs: Date.now() - runStarted,
-          total: accepted.size,
-          snapshot,
-          simulator: dev.simulator?.stats(),
-        }),
-      interval,
-    );
+    const onSnapshot = (snapshot: PipelineSnapshot) =>
+      progress({
+        phase: 'running',
+        elapsedMs: Date.now() - runStarted,
+        total: accepted.size,
+        snapshot,
+        simulator: dev.simulator?.stats(),
+      });
+    let settled = await settle(dev, scenario, accepted.size, runStarted, onSnapshot, interval);
+    let lateDuplicates: LateDuplicates | undefined;
+    if (settled && scenario.lateDuplicates !== undefined) {
+      const stageCalls = () => providerCalls.filter((call) => call.caller === undefined).length;
+      lateDuplicates = await sendLateDuplicates(dev, scenario.lateDuplicates.copies, bodyOf, stageCalls());
+      settled = await settle(dev, scenario, accepted.size, runStarted, onSnapshot, interval);
+      lateDuplicates.stageCallsAfter = stageCalls();
+    }
     const runMs = Date.now() - runStarted;
     timeline.stop();
     // Nothing may move while the checker reads: the supervisor and the event sources stop first, waiting for what
@@ -198,6 +202,7 @@ export async function runChaos(scenario: Scenario, options: RunChaosOptions = {}
       elapsedMs: runMs,
       probeCallsAnswered: providerCalls.filter((call) => call.caller !== undefined && call.status === 200).length,
       selfHealing: { startedAt: runStarted, calls: providerCalls, looks },
+      ...(lateDuplicates === undefined ? {} : { lateDuplicates }),
     });
     const checkMs = Date.now() - checkStarted;
     return {
@@ -273,6 +278,49 @@ async function settle(
     }
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
+}
+
+/**
+ * Sends every dead-lettered item's messages again, `copies` times each, after the run settled: the intake message
+ * of each item whose body names it, and the draft hand-over of each item the draft stage dead-lettered. Returns
+ * what the items were before, for the checker.
+ */
+async function sendLateDuplicates(
+  dev: DevRuntime,
+  copies: number,
+  bodyOf: ReadonlyMap<string, string>,
+  stageCallsBefore: number,
+): Promise<LateDuplicates> {
+  const table = requiredOutput(dev.outputs, 'StateTableName');
+  const rows = await scanAll(dev.dynamo, table);
+  // Item and ledger records are written only by sluice's own modules, so their shape is known from their keys.
+  const dead = rows
+    .filter((row) => row.sk === 'ITEM' && row.state === 'DEAD_LETTER')
+    .map((row) => row as unknown as ItemRecord)
+    .filter((item) => bodyOf.has(item.itemId));
+  const ledgerEntries = (itemId: string) =>
+    rows.filter((row) => row.pk === `ITEM#${itemId}` && String(row.sk).startsWith('CALL#')).length;
+  const intake: string[] = [];
+  const draft: string[] = [];
+  for (const item of dead) {
+    for (let copy = 0; copy < copies; copy += 1) {
+      intake.push(bodyOf.get(item.itemId) ?? '');
+      if (item.deadLetter?.stage === 'draft') draft.push(JSON.stringify({ itemId: item.itemId }));
+    }
+  }
+  await sendBodies(dev.sqs, requiredOutput(dev.outputs, 'IntakeQueueUrl'), intake);
+  await sendBodies(dev.sqs, requiredOutput(dev.outputs, 'DraftQueueUrl'), draft);
+  return {
+    sent: intake.length + draft.length,
+    items: dead.map((item) => ({
+      itemId: item.itemId,
+      version: item.version,
+      deadLetterId: item.deadLetter?.deadLetterId,
+      ledgerEntries: ledgerEntries(item.itemId),
+    })),
+    stageCallsBefore,
+    stageCallsAfter: stageCallsBefore,
+  };
 }
 
 /** Whether an item published without history may still be re-queued by the supervisor. */

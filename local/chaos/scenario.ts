@@ -106,6 +106,12 @@ export const scenarioSchema = z.strictObject({
     .default([]),
   /** The provider's limits change at these times (relative to the run's start). */
   limitChanges: z.array(z.strictObject({ atSeconds: seconds, limits: z.unknown() })).default([]),
+  /**
+   * Once the run has settled, every dead-lettered item's messages arrive again `copies` times each (a producer's
+   * retries, SQS's at-least-once redelivery): its intake message and, for items the draft stage dead-lettered, its
+   * draft message. The run then drains again; the checker's `deadLettersStayDead` asserts nothing moved.
+   */
+  lateDuplicates: z.strictObject({ copies: z.number().int().min(1).max(10) }).optional(),
   /** Give up waiting for the pipeline to settle after this long. */
   drainTimeoutSeconds: z.number().finite().gt(0).max(86_400).default(120),
   expect: z

@@ -153,7 +153,7 @@ describe('Commands: sluice status, costs and show', () => {
       // Assess: queues (the handlers were invoked directly, so the draft queue holds the 3 hand-overs)
       const queue = (name: string) => status.queues.find((q) => q.queue === name);
       expect(queue('draft')).toMatchObject({ visible: 3, oldestAgeSeconds: null, oldestAgeNote: 'n/a locally' });
-      expect(queue('intake DLQ')?.visible).toBe(1);
+      expect(queue('intake DLQ')).toMatchObject({ visible: 1, items: 1 });
       expect(queue('intake DLQ')?.oldestAgeSeconds).toBeGreaterThanOrEqual(0);
       // Assess: breakers and limiters
       expect(status.breakers).toEqual([

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorClassOf, moveDeadLetters } from '#cli/dead-letter-mover.ts';
+import { redrive } from '#cli/redrive.ts';
+import type { Target } from '#cli/target.ts';
 import { peekAll, queueDepth } from '#local/queue-io.ts';
 import { ItemBudgetExceededError, LlmCallError } from '#shared/errors.ts';
 import type { ItemRecord } from '#shared/item-store.ts';
@@ -215,7 +217,7 @@ describe('Function: moveDeadLetters', () => {
     await pipeline?.stop();
   });
 
-  it('spaces the sends to --rate and keeps the attributes a producer set, not the dead-letter ones', async () => {
+  it("spaces the sends to --rate and keeps every message attribute, as SQS's move task does", async () => {
     // Prepare: five dead letters on the published DLQ (the published queue has no consumer here)
     const dlq = pipeline.outputs.PublishedDeadLetterQueueUrl ?? '';
     const source = pipeline.outputs.PublishedQueueUrl ?? '';
@@ -268,7 +270,7 @@ describe('Function: moveDeadLetters', () => {
       'event-4',
     ]);
     for (const message of moved) {
-      expect(Object.keys(message.MessageAttributes ?? {})).toEqual(['tenant']);
+      expect(Object.keys(message.MessageAttributes ?? {}).sort()).toEqual(['errorClass', 'tenant']);
     }
     expect(await peekAll(pipeline.dev.sqs, dlq, 1)).toEqual([]);
   });
@@ -281,3 +283,55 @@ async function waitFor(condition: () => Promise<boolean>, timeoutMs = 20_000): P
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+describe('Function: redrive (SQS message move tasks on AWS)', () => {
+  it("names each lane's queue as the destination: SQS cannot tell the source of a dead letter the handler sent", async () => {
+    // Prepare: an SQS client answered in process, recording the commands it was given (no request leaves)
+    const sent: { command: string; input: Record<string, unknown> }[] = [];
+    const sqs = new SQSClient({ region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+    sqs.middlewareStack.add(
+      () => async (args) => {
+        const input = args.input as Record<string, unknown>;
+        const command = String((args as { commandName?: string }).commandName ?? '');
+        sent.push({ command, input });
+        const output = String(input.QueueUrl ?? '').endsWith('intake-dlq')
+          ? { Attributes: { ApproximateNumberOfMessages: '2' } }
+          : { Attributes: { ApproximateNumberOfMessages: '0' }, TaskHandle: 'handle-1', Results: [] };
+        return { output: { $metadata: {}, ...output }, response: {} };
+      },
+      { step: 'initialize', name: 'answerInProcess' },
+    );
+    const queue = (label: string, name: string) => ({
+      label,
+      url: `https://sqs.eu-west-1.amazonaws.com/123456789012/${name}`,
+      arn: `arn:aws:sqs:eu-west-1:123456789012:${name}`,
+    });
+    const lane = (name: 'extract' | 'draft' | 'published', label: string) => ({
+      name,
+      queue: queue(label, label),
+      deadLetterQueue: queue(`${label} DLQ`, `${label}-dlq`),
+    });
+    const target = {
+      kind: 'aws' as const,
+      description: 'Sluice (aws)',
+      lanes: {
+        extract: lane('extract', 'intake'),
+        draft: lane('draft', 'draft'),
+        published: lane('published', 'published'),
+      },
+      sqs,
+    } as unknown as Target;
+
+    // Act
+    const { report } = await redrive(target, { stages: ['extract'], dryRun: false });
+    sqs.destroy();
+
+    // Assess
+    expect(report.mode).toBe('move-task');
+    const start = sent.find((entry) => 'SourceArn' in entry.input && !('MaxResults' in entry.input));
+    expect(start?.input).toMatchObject({
+      SourceArn: 'arn:aws:sqs:eu-west-1:123456789012:intake-dlq',
+      DestinationArn: 'arn:aws:sqs:eu-west-1:123456789012:intake',
+    });
+  });
+});

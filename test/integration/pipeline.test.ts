@@ -286,7 +286,9 @@ describe('Pipeline: redelivery, crashes and redrive pay nothing twice', () => {
     const outcome = await pipeline.invoke('extract', [body]);
     const dead = await pipeline.item(itemId);
     const paid = await pipeline.ledger(itemId);
-    const redriven = await pipeline.invoke('extract', [body]);
+    // The redrive delivers the dead letter itself: its body and attributes, the dead-letter id among them
+    const [dlqMessage] = await pipeline.receiveAll('IntakeDeadLetterQueueUrl', 1);
+    const redriven = await pipeline.invoke('extract', [dlqMessage ?? body]);
 
     // Assess
     expect(outcome.batchItemFailures).toEqual([]);
@@ -295,8 +297,8 @@ describe('Pipeline: redelivery, crashes and redrive pay nothing twice', () => {
     expect(paid.map((call) => call.outcome)).toEqual(['invalid-output', 'invalid-output', 'invalid-output']);
     // Retries after an answer that was paid for and ledgered are new calls, not repeats of a lost one.
     expect(paid.filter((call) => call.rebilled)).toEqual([]);
-    const [dlqMessage] = await pipeline.receiveAll('IntakeDeadLetterQueueUrl', 1);
     expect(dlqMessage?.MessageAttributes?.attempts?.StringValue).toBe('3');
+    expect(dlqMessage?.MessageAttributes?.deadLetterId?.StringValue).toBe(dead?.deadLetter?.deadLetterId);
     expect(redriven.batchItemFailures).toEqual([]);
     const resumed = await pipeline.item(itemId);
     expect(resumed?.state).toBe('EXTRACTED');

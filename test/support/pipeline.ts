@@ -5,6 +5,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { type DevRuntime, type DevRuntimeOptions, startDevRuntime } from '#local/dev-runtime.ts';
 import { createLambdaContext } from '#local/lambda-context.ts';
 import { LocalMetrics } from '#local/local-metrics.ts';
+import { toLambdaMessageAttributes } from '#local/poller.ts';
 import type { CallEntry } from '#shared/call-ledger.ts';
 import { CallLedger } from '#shared/call-ledger.ts';
 import type { ItemRecord } from '#shared/item-store.ts';
@@ -91,8 +92,11 @@ export interface TestPipeline {
   waitForItem(itemId: string, predicate: (item: ItemRecord) => boolean, timeoutMs?: number): Promise<ItemRecord>;
   send(queueOutput: string, body: string): Promise<void>;
   receiveAll(queueOutput: string, expected: number, timeoutMs?: number): Promise<Message[]>;
-  /** Invokes a stage handler directly with the given bodies, as the event source would. */
-  invoke(stage: 'extract' | 'draft', bodies: string[]): Promise<SQSBatchResponse>;
+  /**
+   * Invokes a stage handler directly with the given messages, as the event source would: bodies, or messages
+   * received from a queue (body and message attributes, e.g. a dead letter to redrive).
+   */
+  invoke(stage: 'extract' | 'draft', messages: (string | Message)[]): Promise<SQSBatchResponse>;
   stop(): Promise<void>;
 }
 
@@ -159,21 +163,22 @@ export async function startTestPipeline(options: DevRuntimeOptions = {}): Promis
       }
       return messages;
     },
-    invoke: async (stage, bodies) => {
+    invoke: async (stage, messages) => {
       const handler = handlers.get(stage);
       if (handler === undefined) throw new Error(`no ${stage} handler was built`);
       const event: SQSEvent = {
-        Records: bodies.map((body) => ({
+        Records: messages.map((message) => ({
           messageId: randomUUID(),
           receiptHandle: randomUUID(),
-          body,
+          body: typeof message === 'string' ? message : (message.Body ?? ''),
           attributes: {
             ApproximateReceiveCount: '1',
             SentTimestamp: String(Date.now()),
             SenderId: 'test',
             ApproximateFirstReceiveTimestamp: String(Date.now()),
           },
-          messageAttributes: {},
+          messageAttributes:
+            typeof message === 'string' ? {} : toLambdaMessageAttributes(message.MessageAttributes ?? {}),
           md5OfBody: '',
           eventSource: 'aws:sqs',
           eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:test',

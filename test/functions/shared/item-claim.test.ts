@@ -204,8 +204,108 @@ describe('Function: claimItem', () => {
       input: input('c-6'),
     });
 
-    // Assess
-    expect(again.outcome).toBe('done');
+    // Assess: a stale delivery, acknowledged without a change
+    expect(again.outcome).toBe('stale');
     expect((await items.get('c-6'))?.state).toBe('DEAD_LETTER');
+  });
+
+  describe('a message for an item dead-lettered with a dead-letter id', () => {
+    const failure = {
+      errorClass: 'LlmCallError',
+      message: '401',
+      stage: 'extract' as const,
+      attempts: 1,
+      at: '2026-11-01T00:00:00.000Z',
+      deadLetterId: 'dl-current',
+    };
+
+    /** A record as the extract stage leaves a dead-lettered item: valid (with its input) or invalid (raw body). */
+    async function deadLettered(itemId: string, valid = true) {
+      const created = await items.create(
+        itemId,
+        valid ? { state: 'EXTRACTING', input: input(itemId) } : { state: 'RECEIVED', rawInput: '{"id":"bad"}' },
+      );
+      if (created === undefined) throw new Error('expected a new record');
+      await items.update(created, { state: 'DEAD_LETTER', set: { deadLetter: failure } });
+    }
+
+    const claimFor = (itemId: string, deadLetterId: string | undefined, owner = 'b') =>
+      claimItem(items, {
+        itemId,
+        stage: 'extract',
+        owner,
+        leaseUntil: now + 1000,
+        now,
+        input: input(itemId),
+        deadLetterId,
+      });
+
+    it('is stale without the id (a duplicate of the original message) and leaves the item as it was', async () => {
+      // Prepare
+      await deadLettered('m-1');
+      const before = await items.get('m-1');
+
+      // Act
+      const duplicate = await claimFor('m-1', undefined);
+      const other = await claimFor('m-1', 'dl-older');
+
+      // Assess
+      expect(duplicate.outcome).toBe('stale');
+      expect(other.outcome).toBe('stale');
+      expect(await items.get('m-1')).toEqual(before);
+    });
+
+    it('is the redrive with the id, and the claim consumes it: a second copy is stale', async () => {
+      // Prepare
+      await deadLettered('m-2');
+
+      // Act
+      const redrive = await claimFor('m-2', 'dl-current', 'b');
+
+      // Assess: the first copy resumes the item with a fresh failure budget, its dead letter consumed
+      expect(redrive.outcome).toBe('claimed');
+      const item = await items.get('m-2');
+      expect(item?.state).toBe('EXTRACTING');
+      expect(item?.deadLetter).toBeUndefined();
+
+      // Act: the redrive fails again and dead-letters the item under a new id; then the second copy arrives
+      if (redrive.outcome !== 'claimed') throw new Error('expected a claim');
+      await redrive.session.update({
+        state: 'DEAD_LETTER',
+        set: { deadLetter: { ...failure, deadLetterId: 'dl-next' } },
+        remove: ['leaseOwner', 'leaseUntil'],
+      });
+      const copy = await claimFor('m-2', 'dl-current', 'c');
+
+      // Assess
+      expect(copy.outcome).toBe('stale');
+      expect((await items.get('m-2'))?.deadLetter?.deadLetterId).toBe('dl-next');
+    });
+
+    it('is the redrive whatever it carries when the dead letter has no id (recorded before ids existed)', async () => {
+      // Prepare
+      const created = await items.create('m-4', { state: 'EXTRACTING', input: input('m-4') });
+      if (created === undefined) throw new Error('expected a new record');
+      const { deadLetterId: _none, ...older } = failure;
+      await items.update(created, { state: 'DEAD_LETTER', set: { deadLetter: older } });
+
+      // Act
+      const redrive = await claimFor('m-4', undefined);
+
+      // Assess
+      expect(redrive.outcome).toBe('claimed');
+    });
+
+    it("takes the producer's corrected item for an item dead-lettered as invalid", async () => {
+      // Prepare
+      await deadLettered('m-3', false);
+
+      // Act
+      const corrected = await claimFor('m-3', undefined);
+
+      // Assess
+      expect(corrected.outcome).toBe('claimed');
+      expect((await items.get('m-3'))?.input).toEqual(input('m-3'));
+    });
   });
 });
