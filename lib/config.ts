@@ -273,16 +273,19 @@ export const sluiceConfigSchema = section({
     .default({}),
   retry: section({
     /**
-     * First backoff step in milliseconds (1..600000); it doubles with every failed attempt, and the wait is drawn
-     * uniformly below it (full jitter). A provider's Retry-After wins when it asks for longer.
-     * @default 1000
+     * First backoff step in milliseconds (1..600000); it doubles with every failed attempt, and the wait is at
+     * least half the step and at most the whole step (equal jitter: half fixed, half random). A provider's
+     * Retry-After wins when it asks for longer. The default makes the waits before the 2nd and 3rd attempts
+     * 3.5–7 s and 7–14 s, so the default 3 attempts cannot be spent in under 10.5 s on a burst of 5xx.
+     * @default 7000
      */
-    baseDelayMs: integerBetween(1, 600_000).default(1000),
+    baseDelayMs: integerBetween(1, 600_000).default(7000),
     /**
-     * Largest backoff step in milliseconds (1..3600000).
+     * Largest backoff step in milliseconds (1..900000): at most the 15 minutes SQS can delay a message handed
+     * back to wait.
      * @default 120000
      */
-    maxDelayMs: integerBetween(1, 3_600_000).default(120_000),
+    maxDelayMs: integerBetween(1, 900_000).default(120_000),
     /**
      * Waits up to this many milliseconds (0..60000) happen inside the invocation; longer ones send the message
      * back to its queue with a delay, so no Lambda sits idle.

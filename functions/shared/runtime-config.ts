@@ -59,7 +59,8 @@ export const runtimeConfigSchema = z
     retry: z
       .object({
         baseDelayMs: z.number().int().min(1).max(600_000),
-        maxDelayMs: z.number().int().min(1).max(3_600_000),
+        // A longer wait would be cut to the 900 s SQS can delay a message handed back.
+        maxDelayMs: z.number().int().min(1).max(900_000),
         maxInProcessWaitMs: z.number().int().min(0).max(60_000),
         /** Longest an item may keep waiting (rate limit, breaker, budget) in one stage before it is dead-lettered. */
         maxDeferralMs: z
