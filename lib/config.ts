@@ -301,16 +301,31 @@ export const sluiceConfigSchema = section({
   }).prefault({}),
   breaker: section({
     /**
-     * Consecutive failures of a dependency (a model, the memory store) that open its circuit breaker (1..100).
+     * Failures of a dependency (a model, the memory store) in a row that open its circuit breaker (1..100) while
+     * it sees fewer than `minCalls` calls in the window (low traffic, where a rate says little). At most
+     * `maxAttempts` keeps a lone item from being dead-lettered by an outage before the breaker opens.
      * @default 3
      */
     failureThreshold: integerBetween(1, 100).default(3),
     /**
-     * Failures are counted within this many seconds (1..3600) of the first of them; after that, counting starts
-     * over.
-     * @default 60
+     * The window in seconds (1..3600) over which calls are counted for the failure rate; failures in a row are
+     * counted within this many seconds of the first of them.
+     * @default 30
      */
-    windowSeconds: integerBetween(1, 3600).default(60),
+    windowSeconds: integerBetween(1, 3600).default(30),
+    /**
+     * Fewest calls in the window (2..10000) for the failure rate to decide instead of failures in a row. Smaller
+     * decides sooner but on fewer calls: at 20, a steady 5 % of failures has about one chance in a hundred million
+     * of looking like 50 %.
+     * @default 20
+     */
+    minCalls: integerBetween(2, 10_000).default(20),
+    /**
+     * Percentage of failed calls (1..100), among the window's newest calls once they are at least `minCalls`, that
+     * opens the breaker.
+     * @default 50
+     */
+    failureRatePercent: integerBetween(1, 100).default(50),
     /**
      * Seconds an open breaker waits before letting exactly one caller probe the dependency (1..3600).
      * @default 30
@@ -574,6 +589,8 @@ function breakerRuntime(config: SluiceConfig): RuntimeConfig['breaker'] {
   return {
     failureThreshold: config.breaker.failureThreshold,
     windowMs: config.breaker.windowSeconds * 1000,
+    minCalls: config.breaker.minCalls,
+    failureRate: config.breaker.failureRatePercent / 100,
     cooldownMs: config.breaker.cooldownSeconds * 1000,
   };
 }

@@ -75,6 +75,8 @@ export const runtimeConfigSchema = z
       .object({
         failureThreshold: z.number().int().min(1).max(100),
         windowMs: z.number().int().min(1000).max(3_600_000),
+        minCalls: z.number().int().min(2).max(10_000),
+        failureRate: z.number().min(0.01).max(1),
         cooldownMs: z.number().int().min(1000).max(3_600_000),
       })
       .strict(),
