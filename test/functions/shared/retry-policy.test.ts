@@ -12,6 +12,7 @@ import {
   LeaseHeldError,
   LlmCallError,
   RateLimitedError,
+  SecretUnavailableError,
   StateConflictError,
 } from '#shared/errors.ts';
 import { backoffMs, decide, type RetrySettings } from '#shared/retry-policy.ts';
@@ -229,6 +230,10 @@ describe('Function: decide', () => {
       ['BreakerOpenError', (ms) => new BreakerOpenError('gpt-test', ms)],
       ['BudgetExhaustedError', (ms) => new BudgetExhaustedError('budget spent', ms)],
       ['LeaseHeldError', (ms) => new LeaseHeldError('item-1', { retryAfterMs: ms })],
+      [
+        'SecretUnavailableError',
+        (ms) => new SecretUnavailableError('arn:secret', 'unreadable', 'secret deleted', { retryAfterMs: ms }),
+      ],
       [
         'LlmCallError 429',
         (ms) => new LlmCallError('too many requests', { status: 429, retryable: true, retryAfterMs: ms }),
