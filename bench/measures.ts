@@ -161,7 +161,11 @@ function utilizationRuns(config: UtilizationConfig, progress: Progress): Promise
       {
         ...base,
         name: `${config.name}-naive`,
-        config: { ...stagesConfig(config.concurrency), limits: {}, breaker: { failureThreshold: 100 } },
+        config: {
+          ...stagesConfig(config.concurrency),
+          limits: {},
+          breaker: { failureThreshold: 100, minCalls: 10_000 },
+        },
         sdkRetries: 2,
       },
       progress,

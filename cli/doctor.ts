@@ -9,7 +9,7 @@ import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
 import { STACK_OUTPUT_KEYS } from '#lib/outputs.ts';
 import { LOCAL_OUTPUT_KEYS } from '#local/dev-runtime.ts';
-import { LlmCallError, RuntimeConfigError } from '#shared/errors.ts';
+import { LlmCallError, SecretUnavailableError } from '#shared/errors.ts';
 import { OpenAiLlmClient } from '#shared/llm-client.ts';
 import { STAGES, type Stage } from '#shared/runtime-config.ts';
 import { apiKeyFromSecret } from '#shared/stage-runtime.ts';
@@ -641,7 +641,7 @@ class Doctor {
     try {
       // The stages' own read path: the same parsing of plain-text and {"apiKey": ...} secrets.
       const key = await apiKeyFromSecret(arn, new SecretsProvider({ awsSdkV3Client: client }));
-      if (key === '') throw new RuntimeConfigError(`secret ${arn} holds an empty key`);
+      if (key === '') throw new SecretUnavailableError(arn, 'empty', `secret ${arn} holds an empty key`);
       return { key, arn };
     } catch (error) {
       const finding = this.#secretFinding(error, arn);
@@ -671,7 +671,7 @@ class Doctor {
           : `${this.#redeploy} (or set apiKeySecretArn to an existing secret), then put the key in it: ${put}`,
       };
     }
-    if (error instanceof RuntimeConfigError || causes(error).some((cause) => cause instanceof RuntimeConfigError)) {
+    if (causes(error).some((cause) => cause instanceof SecretUnavailableError && cause.reason === 'empty')) {
       return { problem: `the API key secret ${arn} holds no key`, fix: `put the LLM API key in it: ${put}` };
     }
     const denied = causes(error)

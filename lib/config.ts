@@ -297,16 +297,19 @@ export const sluiceConfigSchema = section({
     .default({}),
   retry: section({
     /**
-     * First backoff step in milliseconds (1..600000); it doubles with every failed attempt, and the wait is drawn
-     * uniformly below it (full jitter). A provider's Retry-After wins when it asks for longer.
-     * @default 1000
+     * First backoff step in milliseconds (1..600000); it doubles with every failed attempt, and the wait is at
+     * least half the step and at most the whole step (equal jitter: half fixed, half random). A provider's
+     * Retry-After wins when it asks for longer. The default makes the waits before the 2nd and 3rd attempts
+     * 3.5–7 s and 7–14 s, so the default 3 attempts cannot be spent in under 10.5 s on a burst of 5xx.
+     * @default 7000
      */
-    baseDelayMs: integerBetween(1, 600_000).default(1000),
+    baseDelayMs: integerBetween(1, 600_000).default(7000),
     /**
-     * Largest backoff step in milliseconds (1..3600000).
+     * Largest backoff step in milliseconds (1..900000): at most the 15 minutes SQS can delay a message handed
+     * back to wait.
      * @default 120000
      */
-    maxDelayMs: integerBetween(1, 3_600_000).default(120_000),
+    maxDelayMs: integerBetween(1, 900_000).default(120_000),
     /**
      * Waits up to this many milliseconds (0..60000) happen inside the invocation; longer ones send the message
      * back to its queue with a delay, so no Lambda sits idle.
@@ -322,16 +325,31 @@ export const sluiceConfigSchema = section({
   }).prefault({}),
   breaker: section({
     /**
-     * Consecutive failures of a dependency (a model, the memory store) that open its circuit breaker (1..100).
+     * Failures of a dependency (a model, the memory store) in a row that open its circuit breaker (1..100) while
+     * it sees fewer than `minCalls` calls in the window (low traffic, where a rate says little). At most
+     * `maxAttempts` keeps a lone item from being dead-lettered by an outage before the breaker opens.
      * @default 3
      */
     failureThreshold: integerBetween(1, 100).default(3),
     /**
-     * Failures are counted within this many seconds (1..3600) of the first of them; after that, counting starts
-     * over.
-     * @default 60
+     * The window in seconds (1..3600) over which calls are counted for the failure rate; failures in a row are
+     * counted within this many seconds of the first of them.
+     * @default 30
      */
-    windowSeconds: integerBetween(1, 3600).default(60),
+    windowSeconds: integerBetween(1, 3600).default(30),
+    /**
+     * Fewest calls in the window (2..10000) for the failure rate to decide instead of failures in a row. Smaller
+     * decides sooner but on fewer calls: at 20, a steady 5 % of failures has about one chance in a hundred million
+     * of looking like 50 %.
+     * @default 20
+     */
+    minCalls: integerBetween(2, 10_000).default(20),
+    /**
+     * Percentage of failed calls (1..100), among the window's newest calls once they are at least `minCalls`, that
+     * opens the breaker.
+     * @default 50
+     */
+    failureRatePercent: integerBetween(1, 100).default(50),
     /**
      * Seconds an open breaker waits before letting exactly one caller probe the dependency (1..3600).
      * @default 30
@@ -595,6 +613,8 @@ function breakerRuntime(config: SluiceConfig): RuntimeConfig['breaker'] {
   return {
     failureThreshold: config.breaker.failureThreshold,
     windowMs: config.breaker.windowSeconds * 1000,
+    minCalls: config.breaker.minCalls,
+    failureRate: config.breaker.failureRatePercent / 100,
     cooldownMs: config.breaker.cooldownSeconds * 1000,
   };
 }

@@ -19,7 +19,7 @@ import {
   reviewSchema,
 } from '#shared/schemas.ts';
 import { deadLetterIdOf } from '#shared/stage-queues.ts';
-import { runStageRecord } from '#shared/stage-record.ts';
+import { renewFailureBudget, runStageRecord } from '#shared/stage-record.ts';
 import type { StageRuntime } from '#shared/stage-runtime.ts';
 
 /**
@@ -108,15 +108,17 @@ async function draftItem(runtime: StageRuntime, session: ItemSession, invocation
       previousDraft: previous?.draft,
       feedback: previous?.review.feedback,
     };
-    const { value: draft } = await runLlmStep(runtime, session, calls, tokensBefore, invocation, {
+    const drafted = await runLlmStep(runtime, session, calls, tokensBefore, invocation, {
       stage: 'draft',
       name: `${prefix}draft.${revision}`,
       messages: draftMessages(payload),
       format: { name: OUTPUT_FORMATS.draft, schema: draftSchema },
       context: { related: memory.related, memoryDegraded: memory.degraded },
     });
+    const draft = drafted.value;
+    if (drafted.paid) await renewFailureBudget(session, 'draft');
     await advance(session, 'REVIEWING', revision);
-    const { value: review } = await runLlmStep(runtime, session, calls, tokensBefore, invocation, {
+    const { value: review, paid: reviewPaid } = await runLlmStep(runtime, session, calls, tokensBefore, invocation, {
       stage: 'draft',
       name: `${prefix}review.${revision}`,
       messages: reviewMessages({ knowledge, draft, revision }),
@@ -162,6 +164,7 @@ async function draftItem(runtime: StageRuntime, session: ItemSession, invocation
         knowledge,
       });
     }
+    if (reviewPaid) await renewFailureBudget(session, 'draft');
   }
 }
 

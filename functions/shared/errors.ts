@@ -174,6 +174,32 @@ export class InvalidOutputError extends SluiceError {
   }
 }
 
+/** How long an item waits before it tries the API key secret again (an operator has to act: no use hurrying). */
+export const SECRET_RETRY_MS = 60_000;
+
+/**
+ * The LLM API key secret cannot be read (deleted or scheduled for deletion, access denied, its KMS key unusable,
+ * Secrets Manager unreachable) or holds no key. A configuration outage, not the item's fault: the item waits
+ * (counted as the `SecretUnavailable` metric, which raises an alarm) and no attempt is spent; only the item's
+ * deferral limit (`retry.maxDeferralHours`) ends the wait.
+ */
+export class SecretUnavailableError extends SluiceError {
+  readonly secretArn: string;
+  /** `unreadable`: the read failed; `empty`: the secret was read but holds no key. */
+  readonly reason: 'unreadable' | 'empty';
+
+  constructor(
+    secretArn: string,
+    reason: 'unreadable' | 'empty',
+    message: string,
+    options?: { cause?: unknown; retryAfterMs?: number },
+  ) {
+    super(message, 'deferred', { cause: options?.cause, retryAfterMs: options?.retryAfterMs ?? SECRET_RETRY_MS });
+    this.secretArn = secretArn;
+    this.reason = reason;
+  }
+}
+
 /** The memory store did not answer in time or failed; the draft goes ahead without history. */
 export class MemoryUnavailableError extends SluiceError {
   override name = 'MemoryUnavailableError';

@@ -11,6 +11,7 @@ import {
   ItemBudgetExceededError,
   LlmCallError,
   RateLimitedError,
+  SecretUnavailableError,
 } from './errors.ts';
 import type { ItemSession } from './item-claim.ts';
 import { type Completion, estimatePromptTokens } from './llm-client.ts';
@@ -267,7 +268,9 @@ async function failed(
 ): Promise<unknown> {
   const providerFault = error instanceof LlmCallError && error.isProviderFailure;
   const retryAfter = error instanceof LlmCallError && error.status === 429 ? (error.retryAfterMs ?? 1000) : undefined;
-  runtime.telemetry.call(model, retryAfter === undefined ? { LlmErrors: 1 } : { LlmRateLimited: 1 });
+  // No call was made without the key: the secret's outage has its own metric (and alarm), not the provider's.
+  if (error instanceof SecretUnavailableError) runtime.telemetry.count('SecretUnavailable');
+  else runtime.telemetry.call(model, retryAfter === undefined ? { LlmErrors: 1 } : { LlmRateLimited: 1 });
   const advertised = error instanceof LlmCallError ? error.limits : undefined;
   const [, , , breakerState] = await Promise.all([
     spend ? runtime.budget.settle(spend, 0) : undefined,

@@ -59,6 +59,12 @@ export const METRIC_CATALOGUE = {
     dimensions: 'stage',
     description: 'Real failed attempts that will be retried (each counts against the item).',
   },
+  SecretUnavailable: {
+    unit: 'Count',
+    dimensions: 'stage',
+    description:
+      'Calls not made because the LLM API key secret could not be read (deleted, access denied) or holds no key: the item waits.',
+  },
   Deferrals: {
     unit: 'Count',
     dimensions: 'stage',

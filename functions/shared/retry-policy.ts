@@ -8,9 +8,9 @@ import { DeadlineError, type FailureKind, failureKindOf } from './errors.ts';
 export interface RetrySettings {
   /** Real failed attempts per item and stage before dead-lettering. */
   maxAttempts: number;
-  /** First backoff step; doubles with every failed attempt. */
+  /** First backoff step; doubles with every failed attempt. Half of each step is always waited. */
   baseDelayMs: number;
-  /** Largest backoff step. */
+  /** Largest backoff step; at most 900 s, the longest delay SQS gives a message handed back. */
   maxDelayMs: number;
   /** Waits up to this long happen inside the invocation; longer ones re-deliver the message later. */
   maxInProcessWaitMs: number;
@@ -27,16 +27,20 @@ export type Decision =
   | { action: 'dead-letter' };
 
 /**
- * Exponential backoff with full jitter: a uniformly random wait between 0 and min(max, base · 2^(attempt−1)).
- * @example backoffMs(3, { baseDelayMs: 1000, maxDelayMs: 60_000 }, Math.random) // somewhere in [0, 4000)
+ * Exponential backoff with "equal jitter": half of the step min(max, base · 2^(attempt−1)) is always waited, the
+ * other half is drawn at random. Full jitter (anything from 0) spreads retries a little more, but lets an unlucky
+ * item spend its whole failure budget in a fraction of a second on a burst of 5xx that a real wait would have
+ * outlasted; the fixed half gives every item a floor, the random half still keeps items apart.
+ * @example backoffMs(3, { baseDelayMs: 1000, maxDelayMs: 60_000 }, Math.random) // somewhere in [2000, 4000]
  */
 export function backoffMs(
   attempt: number,
   settings: Pick<RetrySettings, 'baseDelayMs' | 'maxDelayMs'>,
   random: () => number,
 ) {
-  const ceiling = Math.min(settings.maxDelayMs, settings.baseDelayMs * 2 ** Math.max(0, attempt - 1));
-  return Math.floor(random() * ceiling);
+  const step = Math.min(settings.maxDelayMs, settings.baseDelayMs * 2 ** Math.max(0, attempt - 1));
+  const fixed = Math.floor(step / 2);
+  return fixed + Math.floor(random() * (step - fixed));
 }
 
 /**

@@ -69,7 +69,8 @@ export const runtimeConfigSchema = z
     retry: z
       .object({
         baseDelayMs: z.number().int().min(1).max(600_000),
-        maxDelayMs: z.number().int().min(1).max(3_600_000),
+        // A longer wait would be cut to the 900 s SQS can delay a message handed back.
+        maxDelayMs: z.number().int().min(1).max(900_000),
         maxInProcessWaitMs: z.number().int().min(0).max(60_000),
         /** Longest an item may keep waiting (rate limit, breaker, budget) in one stage before it is dead-lettered. */
         maxDeferralMs: z
@@ -84,6 +85,8 @@ export const runtimeConfigSchema = z
       .object({
         failureThreshold: z.number().int().min(1).max(100),
         windowMs: z.number().int().min(1000).max(3_600_000),
+        minCalls: z.number().int().min(2).max(10_000),
+        failureRate: z.number().min(0.01).max(1),
         cooldownMs: z.number().int().min(1000).max(3_600_000),
       })
       .strict(),

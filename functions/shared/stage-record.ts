@@ -24,6 +24,9 @@ import type { StageRuntime } from './stage-runtime.ts';
  * rate limit, a breaker, the budget or another invocation's lease never counts as a failed attempt; a real
  * failure is counted in the state table, never read from SQS's receive count.
  *
+ * `item.attempts[stage]` counts the real failures of the step now under way: {@link renewFailureBudget} starts it
+ * afresh when a step is answered and the stage moves on to the next.
+ *
  * Messages handed back are sent again with a delay and the received one is acknowledged, so SQS's receive
  * count (and its redrive to the DLQ) only moves on crashes.
  */
@@ -136,6 +139,22 @@ export async function runStageRecord(
       return;
     }
   }
+}
+
+/**
+ * A step of the stage was answered and the stage goes on to another step (the draft stage's draft, review and
+ * redraft): the failures counted so far belonged to the answered step, so the next step starts with the whole
+ * failure budget. A budget is for one piece of work failing again and again; without this, two short bursts of
+ * 5xx met by two different steps of one item would dead-letter it.
+ *
+ * Only a step answered now (`paid`) renews the budget: a step reused from the ledger on a later delivery says
+ * nothing new, and renewing on it would let a step that keeps failing retry forever. A crash before this write
+ * leaves the earlier failures counted, which can only dead-letter sooner.
+ * @example const { value, paid } = await runLlmStep(...); if (paid) await renewFailureBudget(session, 'draft');
+ */
+export async function renewFailureBudget(session: ItemSession, stage: Stage): Promise<void> {
+  if ((session.item.attempts[stage] ?? 0) === 0) return;
+  await session.update({ set: { attempts: { ...session.item.attempts, [stage]: 0 } } });
 }
 
 /** When a copy whose item was taken over comes back, in case the new holder does not finish. */

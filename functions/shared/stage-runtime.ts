@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { DailyBudget } from './budget.ts';
 import { CallLedger } from './call-ledger.ts';
 import { CircuitBreaker } from './circuit-breaker.ts';
-import { RuntimeConfigError } from './errors.ts';
+import { RuntimeConfigError, SecretUnavailableError } from './errors.ts';
 import type { CrashInjector } from './faults.ts';
 import { ItemStore } from './item-store.ts';
 import { type LlmClient, OpenAiLlmClient } from './llm-client.ts';
@@ -188,7 +188,7 @@ const secretJsonSchema = z.object({ apiKey: z.string().min(1) });
  * The LLM API key from its secret, cached for a few minutes: the secret holds the key as plain text or as JSON
  * `{"apiKey": "..."}`. Read through `provider` when given (e.g. one with the local runtime's client), else through
  * Powertools' default provider.
- * @throws {Error} naming the secret when it cannot be read; {@link RuntimeConfigError} when it holds no key.
+ * @throws {SecretUnavailableError} naming the secret when it cannot be read or holds no key (the item waits).
  * @example const key = await apiKeyFromSecret(process.env.LLM_API_KEY_SECRET_ARN);
  */
 export async function apiKeyFromSecret(secretArn: string, provider?: SecretsProvider): Promise<string> {
@@ -197,14 +197,21 @@ export async function apiKeyFromSecret(secretArn: string, provider?: SecretsProv
   try {
     value = await (provider === undefined ? getSecret(secretArn, options) : provider.get(secretArn, options));
   } catch (error) {
-    // Left unclassified, so retryable: Secrets Manager may be only briefly unreachable or throttling.
-    throw new Error(
+    // Deleted, denied, unreachable: the dependency's fault, not the item's, so the item waits (the alarm on the
+    // SecretUnavailable metric calls someone) instead of spending its attempts and being dead-lettered.
+    throw new SecretUnavailableError(
+      secretArn,
+      'unreadable',
       `cannot read the LLM API key from secret ${secretArn}: ${error instanceof Error ? error.message : String(error)}`,
       { cause: error },
     );
   }
   if (typeof value !== 'string' || value.trim() === '') {
-    throw new RuntimeConfigError(`secret ${secretArn} has no string value: set the LLM API key in it`);
+    throw new SecretUnavailableError(
+      secretArn,
+      'empty',
+      `secret ${secretArn} has no string value: set the LLM API key in it`,
+    );
   }
   try {
     const parsed = secretJsonSchema.safeParse(JSON.parse(value));

@@ -21,6 +21,7 @@ import {
 import type { LlmProber } from '#shared/llm-client.ts';
 import type { MemoryStore } from '#shared/memory-store.ts';
 import { MEMORY_DEPENDENCY } from '#shared/metric-catalogue.ts';
+import { RateLimiter } from '#shared/rate-limiter.ts';
 import { STAGES, type Stage } from '#shared/runtime-config.ts';
 import {
   PAUSED_STATES,
@@ -70,6 +71,8 @@ export const MIN_LATENCY_GROWTH_MS = 1000;
 const MIN_CALLS_FOR_LATENCY = 3;
 /** SQS takes at most ten entries a batch. */
 const SEND_BATCH = 10;
+/** How long the limiter holds a model after a probe answered 429 without saying for how long. */
+const DEFAULT_429_WAIT_MS = 1000;
 
 /** What the supervisor keeps about a stage between looks (`pk = SUPERVISOR#<stage>`, `sk = SUPERVISOR`). */
 export interface SupervisorStageRecord {
@@ -146,12 +149,15 @@ export class Supervisor {
   readonly #now: () => number;
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #budget: DailyBudget;
+  /** Only for holds after a 429 (the stages' limiter reads them); the supervisor reserves nothing. */
+  readonly #limiter: RateLimiter;
 
   constructor(options: SupervisorOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.#budget = new DailyBudget(options.dynamo, options.tableName, options.config.dailyBudgetUsd, this.#now);
+    this.#limiter = new RateLimiter(options.dynamo, options.tableName, {}, 0, this.#now);
   }
 
   /** One look at every stage (one after the other, so two stages on one model never probe it twice), then memory. */
@@ -404,6 +410,19 @@ export class Supervisor {
       ]);
       return `probe of ${model} answered in ${answer.latencyMs} ms`;
     } catch (error) {
+      if (error instanceof LlmCallError && error.status === 429) {
+        // The provider answered: it is up, only busy. The breaker closes and the stage resumes; the shared
+        // limiter holds every caller until the Retry-After, and then paces them, rather than the stage staying
+        // paused until a probe happens to find the provider idle.
+        const retryAfterMs = error.retryAfterMs ?? DEFAULT_429_WAIT_MS;
+        await Promise.all([
+          this.#budget.settle(reservation, 0),
+          breaker.onSuccess(permit),
+          this.#limiter.holdUntil(model, this.#now() + retryAfterMs),
+          this.#recordProbe(stage, model, 'throttled', 0, 0, 0, 0, errorText(error)),
+        ]);
+        return `probe of ${model} answered 429 (the provider is up; calls held ${Math.round(retryAfterMs / 1000)} s by the limiter)`;
+      }
       telemetry.dependency(model, { ProbeFailures: 1 });
       const providerFault = error instanceof LlmCallError && error.isProviderFailure;
       await Promise.all([
@@ -420,7 +439,7 @@ export class Supervisor {
   async #recordProbe(
     stage: Stage,
     model: string,
-    outcome: 'ok' | 'failed',
+    outcome: 'ok' | 'throttled' | 'failed',
     latencyMs: number,
     promptTokens: number,
     completionTokens: number,

@@ -41,6 +41,7 @@ export const RUNBOOK_SECTIONS = {
   functionThrottles: 'function-throttles',
   functionDuration: 'duration-near-the-timeout',
   breakerOpen: 'breaker-open-too-long',
+  secretUnavailable: 'api-key-secret-unreadable',
   budget: 'daily-budget-used',
   rebilledCalls: 're-billed-calls',
   degradedRatio: 'too-many-degraded-items',
@@ -478,6 +479,32 @@ export class Observability extends Construct {
           graphWidgetWidth: 12,
           graphWidgetAxis: COUNT_AXIS,
           metrics: breakerMetrics,
+        },
+        {
+          title: 'Calls not made: API key secret unreadable',
+          graphWidgetWidth: 12,
+          graphWidgetAxis: COUNT_AXIS,
+          metrics: stages.map(
+            ({ stage }): CustomMetric => ({
+              metric: sluiceMetric('SecretUnavailable', { stage }, { statistic: 'Sum', label: stage }),
+              alarmFriendlyName: `SecretUnavailable-${capitalized(stage)}`,
+              addAlarm: {
+                Critical: {
+                  threshold: 0,
+                  comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+                  period: Duration.minutes(thresholds.functionErrorMinutes),
+                  evaluationPeriods: 1,
+                  // Counted only when a read fails: no data is a readable secret.
+                  treatMissingDataOverride: TreatMissingData.NOT_BREACHING,
+                  ...this.described(
+                    'secretUnavailable',
+                    stage,
+                    `The ${stage} stage could not read the LLM API key secret (deleted, access denied, no key in it) in the last ${thresholds.functionErrorMinutes} minutes: its items wait, none is dead-lettered for it, until the secret is readable or they pass retry.maxDeferralHours.`,
+                  ),
+                },
+              },
+            }),
+          ),
         },
         {
           title: 'Retries (failed attempts) and deferrals (waits)',

@@ -779,7 +779,7 @@ function providerOutageCheck(scenario: Scenario, input: CheckerInput): CheckResu
   let allowed = 0;
   for (const durationMs of durations) {
     for (const concurrency of modelConcurrency(config).values()) {
-      allowed += config.breaker.failureThreshold + concurrency + Math.ceil(durationMs / cooldownMs) + 1;
+      allowed += failuresToOpen(config) + concurrency + Math.ceil(durationMs / cooldownMs) + 1;
     }
   }
   return {
@@ -787,7 +787,7 @@ function providerOutageCheck(scenario: Scenario, input: CheckerInput): CheckResu
     ok: observed <= allowed,
     observed,
     limit: allowed,
-    detail: `${durations.length} outage(s) of ${durations.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(', ')}: per model, up to ${config.breaker.failureThreshold} failures to open the breaker, the callers already past it, and one probe per ${config.breaker.cooldownSeconds} s cooldown`,
+    detail: `${durations.length} outage(s) of ${durations.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(', ')}: per model, up to ${failuresToOpen(config)} failures to open the breaker, the callers already past it, and one probe per ${config.breaker.cooldownSeconds} s cooldown`,
   };
 }
 
@@ -807,7 +807,7 @@ function memoryOutageCheck(scenario: Scenario, input: CheckerInput): CheckResult
   const allowed = memory.windows.reduce(
     (sum, window) =>
       sum +
-      config.breaker.failureThreshold +
+      failuresToOpen(config) +
       config.stages.draft.maxConcurrency +
       Math.ceil((window.endMs - window.startMs) / cooldownMs) +
       1,
@@ -818,8 +818,16 @@ function memoryOutageCheck(scenario: Scenario, input: CheckerInput): CheckResult
     ok: memory.lookupsDuringOutage <= allowed,
     observed: memory.lookupsDuringOutage,
     limit: allowed,
-    detail: `memory lookups while the memory store was down (${memory.lookups} in all); the memory breaker should stop them after ${config.breaker.failureThreshold} failures`,
+    detail: `memory lookups while the memory store was down (${memory.lookups} in all); the memory breaker should stop them after ${failuresToOpen(config)} failures`,
   };
+}
+
+/**
+ * Most failures a breaker takes to open: failures in a row at low traffic, or up to `minCalls` recent calls once
+ * the window holds that many (they must be mostly failures).
+ */
+function failuresToOpen(config: Scenario['pipeline']): number {
+  return Math.max(config.breaker.failureThreshold, config.breaker.minCalls);
 }
 
 /** A chaos run whose faults never fired proves nothing: every fault the scenario asks for must have happened. */

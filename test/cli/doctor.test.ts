@@ -8,7 +8,7 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import { DeleteSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DeleteSecretCommand, RestoreSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DeleteQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -125,6 +125,28 @@ describe('Command: sluice doctor', () => {
         },
       ],
     });
+  });
+
+  it('reports an API key secret scheduled for deletion, with restore-secret as the fix', async () => {
+    // Prepare
+    const secrets = new SecretsManagerClient(pipeline.dev.local.clientConfig('secretsmanager'));
+    const secretArn = pipeline.outputs.ApiKeySecretArn ?? '';
+    await secrets.send(new DeleteSecretCommand({ SecretId: secretArn, RecoveryWindowInDays: 7 }));
+
+    // Act
+    try {
+      const { report } = await doctor();
+
+      // Assess
+      expect(check(report, 'secret')).toMatchObject({
+        status: 'problem',
+        detail: `the API key secret ${secretArn} is scheduled for deletion`,
+        fix: expect.stringMatching(new RegExp(`secretsmanager restore-secret --secret-id ${secretArn}$`)),
+      });
+    } finally {
+      await secrets.send(new RestoreSecretCommand({ SecretId: secretArn }));
+      secrets.destroy();
+    }
   });
 
   it('names each problem of a broken stack and its fix: a queue deleted, the secret deleted, a stage paused', async () => {
@@ -436,6 +458,27 @@ describe('Function: runDoctorChecks, on AWS (SDK clients stubbed in process)', (
 
   afterAll(async () => {
     await simulator?.stop();
+  });
+
+  it('reports an API key secret the operator may not read, naming the action and who lacks it', async () => {
+    // Prepare: the same stack, its secret denied to the operator's credentials
+    const secrets = stubbed(
+      new SecretsManagerClient({ region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } }),
+      () => {
+        throw denied('secretsmanager:GetSecretValue');
+      },
+    );
+
+    // Act
+    const report = await runDoctorChecks({ ...target, secrets }, { timeoutMs: 5000, cloudformation, iam });
+
+    // Assess
+    expect(report.checks.find((c) => c.name === 'secret')?.problems).toEqual([
+      {
+        problem: `the operator's credentials (arn:aws:iam::${account}:user/ops) may not call secretsmanager:GetSecretValue on ${target.outputs.ApiKeySecretArn}`,
+        fix: `grant secretsmanager:GetSecretValue on ${target.outputs.ApiKeySecretArn} to arn:aws:iam::${account}:user/ops (docs/cli.md lists what the commands need)`,
+      },
+    ]);
   });
 
   it('reports what only AWS has: alarms missing or firing, a permission a stage role lacks, an access the operator lacks', async () => {

@@ -32,7 +32,7 @@ const config = (baseUrl: string): RuntimeConfig => ({
   memory: { lookupTimeoutMs: 500, maxRelated: 3 },
   limits: { [MODEL]: { rpm: 120, tpm: 1_000_000 } },
   retry: { baseDelayMs: 100, maxDelayMs: 1000, maxInProcessWaitMs: 0, maxDeferralMs: 3_600_000 },
-  breaker: { failureThreshold: 5, windowMs: 60_000, cooldownMs: 10_000 },
+  breaker: { failureThreshold: 5, windowMs: 60_000, minCalls: 20, failureRate: 0.5, cooldownMs: 10_000 },
 });
 
 /** One function instance calling the model as fast as its limiter lets it, on an item of its own. */

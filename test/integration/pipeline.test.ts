@@ -325,6 +325,75 @@ describe('Pipeline: redelivery, crashes and redrive pay nothing twice', () => {
   });
 });
 
+describe('Pipeline: the failure budget is per step', () => {
+  let pipeline: TestPipeline;
+
+  beforeAll(async () => {
+    pipeline = await startTestPipeline();
+  });
+
+  afterAll(async () => {
+    await pipeline?.stop();
+  });
+
+  const serverError = (retryAfterMs?: number) =>
+    new LlmCallError('provider answered 503', { status: 503, retryable: true, retryAfterMs });
+
+  it('publishes a draft whose draft and review steps each met a passing burst of 5xx', async () => {
+    // Prepare: the draft call fails twice, then the review call fails twice: four failures in one stage, none
+    // more than two in a row on one piece of work
+    const itemId = 'bursts-1';
+    await pipeline.invoke('extract', [JSON.stringify(article(itemId, 'Two short bursts', 'cloud'))]);
+    for (const format of ['blog_draft', 'blog_draft', 'draft_review', 'draft_review']) {
+      pipeline.llm.failWhen((request) =>
+        request.itemId === itemId && request.format.name === format ? serverError() : undefined,
+      );
+    }
+
+    // Act
+    const outcome = await pipeline.invoke('draft', [JSON.stringify({ itemId })]);
+
+    // Assess
+    expect(outcome.batchItemFailures).toEqual([]);
+    const item = await pipeline.item(itemId);
+    expect(item?.deadLetter).toBeUndefined();
+    expect(item?.state).toBe('PUBLISHED');
+  });
+
+  it('still dead-letters a step that keeps failing, though the steps it replays from the ledger were answered', async () => {
+    // Prepare: the draft call is answered with broken output once, then properly; every review call is answered
+    // with broken output (paid calls that fail, which say nothing about the provider's health)
+    const itemId = 'bursts-2';
+    await pipeline.invoke('extract', [JSON.stringify(article(itemId, 'A review that never parses', 'ai'))]);
+    pipeline.llm.failWhen((request) =>
+      request.itemId === itemId && request.format.name === 'blog_draft' ? { content: '{"title": "cut' } : undefined,
+    );
+    for (let i = 0; i < 4; i += 1) {
+      pipeline.llm.failWhen((request) =>
+        request.itemId === itemId && request.format.name === 'draft_review' ? { content: '{"verdict' } : undefined,
+      );
+    }
+
+    // Act
+    const outcome = await pipeline.invoke('draft', [JSON.stringify({ itemId })]);
+
+    // Assess: the review's own three failures spend the budget; the draft's earlier failure is not added to them
+    expect(outcome.batchItemFailures).toEqual([]);
+    const item = await pipeline.item(itemId);
+    expect(item?.state).toBe('DEAD_LETTER');
+    expect(item?.deadLetter).toMatchObject({ stage: 'draft', errorClass: 'InvalidOutputError', attempts: 3 });
+    const ledger = await pipeline.ledger(itemId);
+    const steps = ledger.filter((call) => call.stage === 'draft').map((call) => `${call.step} ${call.outcome}`);
+    expect(steps).toEqual([
+      'draft.0 invalid-output',
+      'draft.0 ok',
+      'review.0 invalid-output',
+      'review.0 invalid-output',
+      'review.0 invalid-output',
+    ]);
+  });
+});
+
 describe('Pipeline: the memory store', () => {
   let pipeline: TestPipeline;
 

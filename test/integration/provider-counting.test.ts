@@ -85,7 +85,7 @@ describe('Integration: the rate limiter counts as the provider counts', () => {
       memory: { lookupTimeoutMs: 500, maxRelated: 3 },
       limits: { [model]: limits },
       retry: { baseDelayMs: 100, maxDelayMs: 1000, maxInProcessWaitMs: 0, maxDeferralMs: 3_600_000 },
-      breaker: { failureThreshold: 5, windowMs: 60_000, cooldownMs: 10_000 },
+      breaker: { failureThreshold: 5, windowMs: 60_000, minCalls: 20, failureRate: 0.5, cooldownMs: 10_000 },
     };
     const runtime = runtimeFromEnvironment(
       {

@@ -80,6 +80,8 @@ describe('Construct: Observability', () => {
           'breakerOpen gpt-4o-mini Critical',
           'breakerOpen gpt-4.1-mini Critical',
           'breakerOpen memory Warning',
+          'secretUnavailable extract Critical',
+          'secretUnavailable draft Critical',
           'budget pipeline Warning',
           'budget pipeline Critical',
           'rebilledCalls pipeline Warning',

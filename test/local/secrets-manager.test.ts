@@ -296,10 +296,10 @@ describe('sluice dev: the API key secret', () => {
       body: `Example Corp opened an office in Berlin on Tuesday (${id}), the company said in a statement.`,
     });
 
-  /** Invokes the extract handler with one record, as the event source would. */
-  const invokeExtract = async (body: string): Promise<SQSBatchResponse> => {
-    const handler = handlers.get('extract');
-    if (handler === undefined) throw new Error('no extract handler was built');
+  /** Invokes a stage's handler with one record, as the event source would. */
+  const invoke = async (stage: 'extract' | 'draft', body: string): Promise<SQSBatchResponse> => {
+    const handler = handlers.get(stage);
+    if (handler === undefined) throw new Error(`no ${stage} handler was built`);
     const now = Date.now();
     const event: SQSEvent = {
       Records: [
@@ -316,19 +316,27 @@ describe('sluice dev: the API key secret', () => {
           messageAttributes: {},
           md5OfBody: '',
           eventSource: 'aws:sqs',
-          eventSourceARN: dev.outputs.IntakeQueueArn ?? '',
+          eventSourceARN: (stage === 'extract' ? dev.outputs.IntakeQueueArn : dev.outputs.DraftQueueArn) ?? '',
           awsRegion: REGION,
         },
       ],
     };
     const context = createLambdaContext({
-      functionName: 'extract',
-      functionArn: `arn:aws:lambda:${REGION}:${LOCAL_ACCOUNT_ID}:function:extract`,
+      functionName: stage,
+      functionArn: `arn:aws:lambda:${REGION}:${LOCAL_ACCOUNT_ID}:function:${stage}`,
       memoryMb: 512,
       deadline: now + 10_000,
     });
     return (await handler(event, context)) as SQSBatchResponse;
   };
+  const invokeExtract = (body: string) => invoke('extract', body);
+  const emf: string[] = [];
+  /** The values a stage emitted for a metric. */
+  const metric = (name: string, stage: string) =>
+    emf
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((entry) => entry.stage === stage && name in entry)
+      .map((entry) => entry[name]);
 
   const item = async (id: string) =>
     (
@@ -342,7 +350,7 @@ describe('sluice dev: the API key secret', () => {
     dev = await startDevRuntime({
       config: TEST_CONFIG,
       logLevel: 'SILENT',
-      emf: () => undefined,
+      emf: (line) => emf.push(line),
       onHandler: (stage, handler) => handlers.set(stage, handler),
     });
     client = new SecretsManagerClient(dev.local.clientConfig('secretsmanager'));
@@ -362,28 +370,38 @@ describe('sluice dev: the API key secret', () => {
     expect(dev.local.endpoints.secretsmanager).toBe(dev.local.endpoints.lambda);
   });
 
-  it("makes a handler's key read fail, naming the secret, while the secret is deleted; restored, it works", async () => {
+  it('makes items wait while the secret is deleted, none dead-lettered, and publishes them once it is restored', async () => {
     // Prepare
     const secretArn = dev.outputs.ApiKeySecretArn ?? '';
     await client.send(new DeleteSecretCommand({ SecretId: secretArn, RecoveryWindowInDays: 7 }));
+    const ids = ['secret-gone-1', 'secret-gone-2', 'secret-gone-3'];
 
-    // Act
-    const failed = await invokeExtract(article('secret-gone'));
+    // Act: every item meets the unreadable secret, more often than its failure budget
+    const outcomes: SQSBatchResponse[] = [];
+    for (let delivery = 0; delivery < 4; delivery += 1) {
+      for (const id of ids) outcomes.push(await invokeExtract(article(id)));
+    }
 
-    // Assess: every attempt failed on the key read, so the item is dead-lettered with the secret named
-    const gone = await item('secret-gone');
-    expect(failed.batchItemFailures).toEqual([]);
-    expect(gone?.state).toBe('DEAD_LETTER');
-    expect(gone?.deadLetter?.message).toContain(`cannot read the LLM API key from secret ${secretArn}`);
-    expect(gone?.deadLetter?.message).toMatch(/marked for deletion/);
+    // Assess: the configuration outage is not the items' fault: they wait, counted, and the provider saw nothing
+    expect(outcomes.flatMap((outcome) => outcome.batchItemFailures)).toEqual([]);
+    for (const id of ids) {
+      const waiting = await item(id);
+      expect(waiting?.state).toBe('EXTRACTING');
+      expect(waiting?.deadLetter).toBeUndefined();
+      expect(waiting?.attempts?.extract).toBe(0);
+      expect(waiting?.deferrals).toBe(4);
+    }
+    expect(metric('SecretUnavailable', 'extract').reduce((sum: number, n) => sum + Number(n), 0)).toBe(12);
     expect(dev.simulator?.stats().requestsReceived).toBe(0);
 
-    // Act
+    // Act: the secret is restored; the items' messages come back
     await client.send(new RestoreSecretCommand({ SecretId: secretArn }));
-    const succeeded = await invokeExtract(article('secret-back'));
+    for (const id of ids) {
+      await invokeExtract(article(id));
+      await invoke('draft', JSON.stringify({ itemId: id }));
+    }
 
     // Assess
-    expect(succeeded.batchItemFailures).toEqual([]);
-    expect((await item('secret-back'))?.state).toBe('EXTRACTED');
+    for (const id of ids) expect((await item(id))?.state).toBe('PUBLISHED');
   });
 });

@@ -6,11 +6,14 @@ import {
   CircuitBreaker,
 } from '#shared/circuit-breaker.ts';
 import { BreakerOpenError } from '#shared/errors.ts';
+import { seededRandom } from '#sim/hash.ts';
 import { type StateTable, startStateTable } from '../../support/state-table.ts';
 
 const options: BreakerOptions = {
   failureThreshold: 3,
   windowMs: 60_000,
+  minCalls: 20,
+  failureRate: 0.5,
   cooldownMs: 30_000,
   probeLeaseMs: 10_000,
   cacheMs: 0,
@@ -254,6 +257,144 @@ describe('Class: CircuitBreaker', () => {
       clock.advance(1);
       expect((await another.acquire('next-prober')).kind).toBe('probe');
       expect((await breaker.state()).opens).toBe(2);
+    });
+  });
+
+  describe('Failure rate', () => {
+    /** Instances with the production cache, sharing one record, as the functions of a stage do. */
+    function fleet(size: number, overrides: Partial<BreakerOptions> = {}) {
+      const { make, clock, breaker } = setup({ cacheMs: 1000, ...overrides });
+      return { clock, breaker, instances: Array.from({ length: size }, make) };
+    }
+
+    /** One call through `instance` that fails or succeeds; false when the breaker refused it. */
+    async function call(instance: CircuitBreaker, owner: string, fails: boolean): Promise<boolean> {
+      let permit: BreakerPermit;
+      try {
+        permit = await instance.acquire(owner);
+      } catch (error) {
+        if (error instanceof BreakerOpenError) return false;
+        throw error;
+      }
+      if (fails) await instance.onFailure(permit);
+      else await instance.onSuccess(permit);
+      return true;
+    }
+
+    it('never opens on a steady 5 % of failures at 20 calls a second (5 minutes, seeded)', async () => {
+      // Prepare: three instances, a call every 50 ms, each failing with probability 0.05
+      const { clock, breaker, instances } = fleet(3);
+      const random = seededRandom(20_261_101);
+      let refused = 0;
+      let failures = 0;
+
+      // Act
+      for (let i = 0; i < 6000; i += 1) {
+        const fails = random() < 0.05;
+        if (fails) failures += 1;
+        const instance = instances[i % instances.length] ?? breaker;
+        if (!(await call(instance, `caller-${i}`, fails))) refused += 1;
+        clock.advance(50);
+      }
+
+      // Assess
+      expect(failures).toBeGreaterThan(250);
+      expect(refused).toBe(0);
+      const record = await breaker.state();
+      expect(record.state).toBe('closed');
+      expect(record.opens).toBeUndefined();
+    }, 300_000);
+
+    it('does not open on failureThreshold failures in a row while the window holds minCalls calls', async () => {
+      // Prepare: a window already holding more than minCalls calls, nearly all answered
+      const { clock, breaker, instances } = fleet(2);
+      for (let i = 0; i < options.minCalls * 2; i += 1) {
+        await call(instances[i % 2] ?? breaker, `healthy-${i}`, i === 5);
+        clock.advance(100);
+      }
+
+      // Act: failures in a row, as a steady low error rate now and then gives
+      for (let i = 0; i < options.failureThreshold; i += 1) {
+        await call(instances[i % 2] ?? breaker, `unlucky-${i}`, true);
+        clock.advance(100);
+      }
+
+      // Assess
+      expect((await breaker.state()).state).toBe('closed');
+    });
+
+    it('opens within minCalls failures when every call fails after healthy traffic', async () => {
+      // Prepare: 30 s of calls, all answered, at 20 a second
+      const { clock, breaker, instances } = fleet(3);
+      for (let i = 0; i < 600; i += 1) {
+        await call(instances[i % 3] ?? breaker, `healthy-${i}`, false);
+        clock.advance(50);
+      }
+
+      // Act: the provider goes down
+      let failed = 0;
+      while (failed <= options.minCalls) {
+        if (!(await call(instances[failed % 3] ?? breaker, `outage-${failed}`, true))) break;
+        failed += 1;
+        clock.advance(50);
+      }
+
+      // Assess
+      expect((await breaker.state()).state).toBe('open');
+      expect(failed).toBeLessThanOrEqual(options.minCalls);
+    });
+
+    it('opens on failureThreshold failures in a row at low traffic (fewer than minCalls calls in the window)', async () => {
+      // Prepare: a call every 10 s, answered
+      const { clock, breaker, instances } = fleet(2);
+      for (let i = 0; i < 4; i += 1) {
+        await call(instances[i % 2] ?? breaker, `quiet-${i}`, false);
+        clock.advance(10_000);
+      }
+
+      // Act
+      for (let i = 0; i < options.failureThreshold; i += 1) {
+        await call(instances[i % 2] ?? breaker, `failing-${i}`, true);
+        clock.advance(10_000);
+      }
+
+      // Assess
+      expect((await breaker.state()).state).toBe('open');
+    });
+
+    it("forgets the outage's failures once a probe closes it, so the next failure does not open it again", async () => {
+      // Prepare: opened by its failure rate, then closed by a probe within the same window
+      const { clock, breaker, instances } = fleet(2);
+      for (let i = 0; i < options.minCalls; i += 1) await call(instances[i % 2] ?? breaker, `ok-${i}`, false);
+      for (let i = 0; (await breaker.state()).state === 'closed' && i < 100; i += 1) {
+        await call(instances[i % 2] ?? breaker, `failing-${i}`, true);
+      }
+      clock.advance(options.cooldownMs);
+      await breaker.onSuccess(await breaker.acquire('prober'));
+
+      // Act
+      clock.advance(1_000);
+      await call(breaker, 'after-close', true);
+
+      // Assess
+      expect((await breaker.state()).state).toBe('closed');
+    });
+
+    it('adds the successes it counted to the record at most once per successFlushMs while failures are in the window', async () => {
+      // Prepare: one failure in the window
+      const { clock, breaker } = fleet(1, { successFlushMs: 5000 });
+      await call(breaker, 'failed', true);
+
+      // Act: 10 s of answered calls, 20 a second
+      const sent = await countRequests(async () => {
+        for (let i = 0; i < 200; i += 1) {
+          await call(breaker, `healthy-${i}`, false);
+          clock.advance(50);
+        }
+      });
+
+      // Assess: the reset of the failures in a row, then a flush every 5 s at most
+      expect(sent.filter((command) => command === 'UpdateItemCommand').length).toBeLessThanOrEqual(1 + 2);
     });
   });
 

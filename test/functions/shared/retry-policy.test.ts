@@ -1,5 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { loadConfig, runtimeConfigFor } from '#lib/config.ts';
+import { cdkJsonContext } from '#lib/template.ts';
 import {
   BreakerOpenError,
   BudgetExhaustedError,
@@ -10,9 +12,11 @@ import {
   LeaseHeldError,
   LlmCallError,
   RateLimitedError,
+  SecretUnavailableError,
   StateConflictError,
 } from '#shared/errors.ts';
 import { backoffMs, decide, type RetrySettings } from '#shared/retry-policy.ts';
+import type { RuntimeConfig } from '#shared/runtime-config.ts';
 
 const settings: RetrySettings = { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 60_000, maxInProcessWaitMs: 5000 };
 /** Plenty of time left in the invocation. */
@@ -23,51 +27,98 @@ const lowest = () => 0;
 /** A fraction in [0, 1), as Math.random gives. */
 const fraction = fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true });
 
+function retrySettingsOf(config: RuntimeConfig): RetrySettings {
+  return { maxAttempts: config.maxAttempts, ...config.retry };
+}
+
 const serverError = (retryAfterMs?: number) =>
   new LlmCallError('provider failed', { status: 503, retryable: true, retryAfterMs });
 
 describe('Function: backoffMs', () => {
-  it('waits at least 0 and less than min(max, base · 2^(n−1)) for any attempt and any random value', () => {
+  it('waits at least half and less than all of min(max, base · 2^(n−1)) for any attempt and any random value', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 80 }),
         fc.integer({ min: 1, max: 600_000 }),
-        fc.integer({ min: 1, max: 3_600_000 }),
+        fc.integer({ min: 1, max: 900_000 }),
         fraction,
         (attempt, baseDelayMs, maxDelayMs, random) => {
           // Act
           const wait = backoffMs(attempt, { baseDelayMs, maxDelayMs }, () => random);
 
           // Assess
-          const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
-          expect(wait).toBeGreaterThanOrEqual(0);
-          expect(wait).toBeLessThan(ceiling);
+          const step = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
+          expect(wait).toBeGreaterThanOrEqual(Math.floor(step / 2));
+          expect(wait).toBeLessThanOrEqual(step);
           expect(Number.isInteger(wait)).toBe(true);
         },
       ),
     );
   });
 
-  it('doubles its ceiling with every attempt until the maximum', () => {
+  it('waits half the step even when the random source gives 0', () => {
     // Act
-    const ceilings = [1, 2, 3, 4, 5, 6, 7, 8].map((attempt) => backoffMs(attempt, settings, highest) + 1);
+    const floors = [1, 2, 3, 4, 5, 6, 7, 8].map((attempt) => backoffMs(attempt, settings, lowest));
 
     // Assess
-    expect(ceilings).toEqual([1000, 2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000]);
+    expect(floors).toEqual([500, 1000, 2000, 4000, 8000, 16_000, 30_000, 30_000]);
   });
 
-  it('spreads waits over the whole range (full jitter), so retries of many items do not arrive together', () => {
+  it('doubles its step with every attempt until the maximum', () => {
+    // Act
+    const steps = [1, 2, 3, 4, 5, 6, 7, 8].map((attempt) => backoffMs(attempt, settings, highest) + 1);
+
+    // Assess
+    expect(steps).toEqual([1000, 2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000]);
+  });
+
+  it('spreads waits over the upper half of the step, so retries of many items do not arrive together', () => {
     // Prepare
-    const ceiling = Math.min(settings.maxDelayMs, settings.baseDelayMs * 2 ** 4);
+    const step = Math.min(settings.maxDelayMs, settings.baseDelayMs * 2 ** 4);
 
     // Act
     const waits = Array.from({ length: 1000 }, () => backoffMs(5, settings, Math.random));
 
     // Assess
-    expect(waits.filter((wait) => wait < ceiling * 0.25).length).toBeGreaterThan(100);
-    expect(waits.filter((wait) => wait > ceiling * 0.75).length).toBeGreaterThan(100);
+    expect(waits.filter((wait) => wait < step * 0.625).length).toBeGreaterThan(100);
+    expect(waits.filter((wait) => wait > step * 0.875).length).toBeGreaterThan(100);
     expect(new Set(waits).size).toBeGreaterThan(500);
   });
+});
+
+describe('Function: decide, with the default settings', () => {
+  /** The retry settings a stage function gets from the defaults, and from the repository's cdk.json. */
+  const deployed: [string, RetrySettings][] = [
+    ['lib/config.ts defaults', retrySettingsOf(runtimeConfigFor(loadConfig({}), 'extract'))],
+    ['cdk.json', retrySettingsOf(runtimeConfigFor(loadConfig(cdkJsonContext().sluice), 'draft'))],
+  ];
+
+  it.each(deployed)(
+    'cannot spend maxAttempts on back-to-back failures in under 10 s, whatever the random source (%s)',
+    (_name, defaults) => {
+      fc.assert(
+        fc.property(fc.array(fraction, { minLength: 100, maxLength: 100 }), (draws) => {
+          // Prepare: failures that come back at once, each answered the moment its wait ends
+          const random = () => draws.shift() ?? 0;
+          let waited = 0;
+          let attemptsSoFar = 0;
+
+          // Act
+          for (;;) {
+            const decision = decide(serverError(), attemptsSoFar, LOTS_OF_TIME, defaults, random);
+            if (decision.action === 'dead-letter') break;
+            waited += decision.delayMs;
+            attemptsSoFar += 1;
+          }
+
+          // Assess
+          expect(attemptsSoFar + 1).toBe(defaults.maxAttempts);
+          expect(waited).toBeGreaterThanOrEqual(10_000);
+        }),
+        { examples: [[Array.from({ length: 100 }, () => 0)]] },
+      );
+    },
+  );
 });
 
 describe('Function: decide', () => {
@@ -179,6 +230,10 @@ describe('Function: decide', () => {
       ['BreakerOpenError', (ms) => new BreakerOpenError('gpt-test', ms)],
       ['BudgetExhaustedError', (ms) => new BudgetExhaustedError('budget spent', ms)],
       ['LeaseHeldError', (ms) => new LeaseHeldError('item-1', { retryAfterMs: ms })],
+      [
+        'SecretUnavailableError',
+        (ms) => new SecretUnavailableError('arn:secret', 'unreadable', 'secret deleted', { retryAfterMs: ms }),
+      ],
       [
         'LlmCallError 429',
         (ms) => new LlmCallError('too many requests', { status: 429, retryable: true, retryAfterMs: ms }),

@@ -24,9 +24,18 @@ const DRAFT_MODEL = 'gpt-4.1-mini';
 class FakeProber implements LlmProber {
   readonly probes: ProbeRequest[] = [];
   healthy = false;
+  /** When set, the provider is up but rate-limits: every probe is answered 429 with this Retry-After. */
+  throttledFor: number | undefined;
 
   async probe(request: ProbeRequest): Promise<Completion> {
     this.probes.push(request);
+    if (this.throttledFor !== undefined) {
+      throw new LlmCallError('429 Too Many Requests', {
+        status: 429,
+        retryable: true,
+        retryAfterMs: this.throttledFor,
+      });
+    }
     if (!this.healthy) throw new LlmCallError('503 Service Unavailable', { status: 503, retryable: true });
     return {
       content: '',
@@ -209,6 +218,36 @@ describe('Supervisor', () => {
     await dev.dynamo.send(
       new DeleteCommand({ TableName: table(), Key: { pk: 'USAGE#2026-11-21', sk: `extract#${MODEL}` } }),
     );
+  });
+
+  it('resumes a stage whose probe is answered 429: the provider is up, and the limiter holds for its Retry-After', async () => {
+    // Arrange: paused for an outage that is over, the provider now answering every call 429 for a while
+    const since = clock;
+    clock += PAUSE_AFTER_S * 1000;
+    await openBreaker(MODEL, since, clock);
+    await supervisor.look();
+    await dev.dynamo.send(new DeleteCommand({ TableName: table(), Key: { pk: `LIMIT#${MODEL}`, sk: 'LIMIT' } }));
+    prober.throttledFor = 20_000;
+
+    // Act
+    clock += COOLDOWN_S * 1000;
+    const look = await supervisor.look();
+
+    // Assess
+    expect(prober.probes).toHaveLength(1);
+    expect(look.stages.find((stage) => stage.stage === 'extract')).toMatchObject({ paused: false });
+    expect((await mappingOf('extract')).State).toBe('Enabled');
+    const breaker = (
+      await dev.dynamo.send(new GetCommand({ TableName: table(), Key: { pk: `BREAKER#${MODEL}`, sk: 'BREAKER' } }))
+    ).Item;
+    expect(breaker?.state).toBe('closed');
+    const limit = (
+      await dev.dynamo.send(new GetCommand({ TableName: table(), Key: { pk: `LIMIT#${MODEL}`, sk: 'LIMIT' } }))
+    ).Item;
+    expect(limit?.heldUntil).toBe(clock + 20_000);
+    const emitted = emf.flatMap((line) => Object.keys(JSON.parse(line) as Record<string, unknown>));
+    expect(emitted.filter((name) => name === 'ProbeCalls')).toHaveLength(1);
+    expect(emitted.filter((name) => name === 'ProbeFailures')).toEqual([]);
   });
 
   it('gives a stage an operator has just resumed the threshold before pausing it again', async () => {
