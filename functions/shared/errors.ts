@@ -184,6 +184,7 @@ export const SECRET_RETRY_MS = 60_000;
  * deferral limit (`retry.maxDeferralHours`) ends the wait.
  */
 export class SecretUnavailableError extends SluiceError {
+  override name = 'SecretUnavailableError';
   readonly secretArn: string;
   /** `unreadable`: the read failed; `empty`: the secret was read but holds no key. */
   readonly reason: 'unreadable' | 'empty';
