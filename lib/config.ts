@@ -411,7 +411,7 @@ export const sluiceConfigSchema = section({
     }).prefault({}),
     reenrich: section({
       /**
-       * Whether items drafted without history are re-queued for a redraft once the memory breaker is closed.
+       * Whether items drafted without history are re-queued for a redraft once the memory store answers the supervisor's lookup again.
        * @default true
        */
       enabled: z.boolean({ error: (issue) => `must be true or false (got ${shown(issue.input)})` }).default(true),

@@ -52,7 +52,7 @@ import type { SupervisorRuntimeConfig } from './runtime-config.ts';
  *   passed `throttleRatio` of its calls or whose mean latency passed `latencyFactor` × the healthy baseline;
  *   never above the configured maximum, never below 2.
  *
- * And once the memory breaker is closed, items published without history are re-queued for a redraft with history
+ * And once the memory store answers the supervisor's own lookup (a closed breaker alone is not enough), items published without history are re-queued for a redraft with history
  * (at most `maxPerRun` a look, `perSecond`, `maxPerItem` times per item; a repeated message is harmless: the draft
  * stage redrafts an item only while it is published without history).
  *
@@ -553,7 +553,7 @@ export class Supervisor {
     return undefined;
   }
 
-  /** Re-queues items published without history, once the memory breaker is closed. Returns how many. */
+  /** Re-queues items published without history, once the memory store answers its lookup. Returns how many. */
   async #reenrich(): Promise<number> {
     const { config, dynamo, tableName, sqs, logger } = this.#options;
     if (!(await this.#memoryAvailable())) return 0;
@@ -616,14 +616,15 @@ export class Supervisor {
   }
 
   /**
-   * Whether the memory store answers: its breaker is closed, or the supervisor's own lookup, as the breaker's one
-   * prober once its cooldown is over, was answered (which closes it). Without it, a breaker left open after an
-   * outage would wait for a draft's lookup, and no draft would come while every item waits for re-enrichment.
+   * Whether the memory store answers now: the supervisor's own lookup, through the memory breaker, was answered.
+   * A closed breaker is not enough: it counts as closed until enough lookups have failed, so a store that has just
+   * gone would get every degraded item redrafted without history again, each spending one of its re-enrichments.
+   * While the breaker is open, the lookup is its one probe once the cooldown is over (and closes it when answered):
+   * otherwise a breaker left open after an outage would wait for a draft's lookup, and none would come while every
+   * item waits for re-enrichment.
    */
   async #memoryAvailable(): Promise<boolean> {
     const { config, dynamo, tableName, logger, memory } = this.#options;
-    const record = await readBreakerRecord(this.#options.dynamo, this.#options.tableName, MEMORY_DEPENDENCY);
-    if (record.state === 'closed') return true;
     if (memory === undefined) return false;
     const breaker = new CircuitBreaker(
       dynamo,

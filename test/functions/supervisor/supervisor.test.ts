@@ -6,8 +6,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readSupervisorRecord } from '#functions/supervisor/supervisor.ts';
 import { type DevRuntime, startDevRuntime } from '#local/dev-runtime.ts';
 import { LocalSupervisor } from '#local/supervisor-timer.ts';
-import { LlmCallError } from '#shared/errors.ts';
+import { LlmCallError, MemoryUnavailableError } from '#shared/errors.ts';
 import type { Completion, LlmProber, ProbeRequest } from '#shared/llm-client.ts';
+import type { MemoryStore } from '#shared/memory-store.ts';
 import { readControlRecord, setStagePaused } from '#shared/stage-control.ts';
 
 /**
@@ -402,6 +403,73 @@ describe('Supervisor', () => {
       new DeleteCommand({ TableName: table(), Key: { pk: 'USAGE#2026-11-21', sk: `extract#${MODEL}` } }),
     );
     await dev.dynamo.send(new DeleteCommand({ TableName: table(), Key: { pk: `LIMIT#${MODEL}`, sk: 'LIMIT' } }));
+  });
+
+  it('re-enriches nothing while the memory store fails, though its breaker counts as closed, and does once it answers', async () => {
+    // Arrange: a published item drafted without history; the memory breaker closed (no failures recorded yet),
+    // the store itself gone: the supervisor's memory fails every lookup until it is back
+    await put({
+      pk: 'ITEM#nohistory-gone',
+      sk: 'ITEM',
+      itemId: 'nohistory-gone',
+      state: 'PUBLISHED',
+      degraded: ['NO_HISTORY'],
+      updatedAt: '2026-11-21T09:00:00.000Z',
+      createdAt: '2026-11-21T09:00:00.000Z',
+      version: 3,
+    });
+    let storeUp = false;
+    await supervisor.stop();
+    supervisor = new LocalSupervisor({
+      config: dev.config,
+      outputs: dev.outputs,
+      dynamo: dev.dynamo,
+      sqs: dev.sqs,
+      lambda: new LambdaClient(dev.local.clientConfig('lambda')),
+      prober,
+      logger: new Logger({ serviceName: 'sluice', logLevel: 'SILENT' }),
+      emf: (line) => emf.push(line),
+      now: () => clock,
+      sleep: async (ms) => {
+        clock += ms;
+      },
+      wrapMemory: (memory) =>
+        Object.assign(Object.create(memory) as MemoryStore, {
+          findRelated: (query: Parameters<MemoryStore['findRelated']>[0]) =>
+            storeUp
+              ? memory.findRelated(query)
+              : Promise.reject(new MemoryUnavailableError('memory lookup failed: ResourceNotFoundException')),
+        }),
+    });
+    const receiveAll = async () => {
+      const { Messages = [] } = await dev.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: dev.outputs.DraftQueueUrl,
+          MaxNumberOfMessages: 10,
+          VisibilityTimeout: 300,
+        }),
+      );
+      return Messages.map((message) => JSON.parse(message.Body ?? '{}'));
+    };
+
+    // Act
+    const whileGone = await supervisor.look();
+    const queuedWhileGone = await receiveAll();
+    const item = (
+      await dev.dynamo.send(new GetCommand({ TableName: table(), Key: { pk: 'ITEM#nohistory-gone', sk: 'ITEM' } }))
+    ).Item;
+    storeUp = true;
+    clock += 60_000;
+    const back = await supervisor.look();
+    const queuedWhenBack = await receiveAll();
+
+    // Assess: no redraft without history while the store is gone, and none of the item's re-enrichments spent
+    expect(whileGone.reenriched).toBe(0);
+    expect(queuedWhileGone).toEqual([]);
+    expect(item?.autoReenrichments).toBeUndefined();
+    expect(back.reenriched).toBe(1);
+    expect(queuedWhenBack).toEqual([{ itemId: 'nohistory-gone', reenrich: true }]);
+    await dev.dynamo.send(new DeleteCommand({ TableName: table(), Key: { pk: 'ITEM#nohistory-gone', sk: 'ITEM' } }));
   });
 
   it('re-queues items drafted without history once the memory store answers again: bounded, paced, once per publication', async () => {
