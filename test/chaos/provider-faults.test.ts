@@ -16,6 +16,17 @@ describe('Chaos: provider faults', () => {
     expect(report.counts.byState.PUBLISHED).toBeGreaterThan(report.counts.accepted / 2);
   }, 120_000);
 
+  it('dead-letters no valid item through bursts of 5xx with 3 attempts: every wait outlasts the burst', async () => {
+    // Act
+    const report = await runScenario('error-bursts');
+
+    // Assess
+    expect(failedChecks(report)).toEqual([]);
+    expect(report.simulator?.errorsServed['503']).toBeGreaterThan(0);
+    expect(report.checks.find((check) => check.name === 'transientDeadLetters')?.detail).toContain('its 3 attempts');
+    expect(report.counts.byState.PUBLISHED).toBe(report.counts.accepted);
+  }, 200_000);
+
   it('gives up on calls that never answer after the LLM timeout and retries them', async () => {
     // Act
     const report = await runScenario('hangs');
