@@ -2,14 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { CallEntry } from '#shared/call-ledger.ts';
-import { LlmCallError, RateLimitedError } from '#shared/errors.ts';
-import { ItemSession } from '#shared/item-claim.ts';
-import { runLlmStep } from '#shared/llm-step.ts';
-import { extractMessages } from '#shared/prompts.ts';
 import type { RuntimeConfig } from '#shared/runtime-config.ts';
-import { knowledgeSchema, OUTPUT_FORMATS } from '#shared/schemas.ts';
-import { runtimeFromEnvironment, type StageRuntime } from '#shared/stage-runtime.ts';
 import {
   type LlmSimulator,
   type ManualClock,
@@ -17,19 +10,13 @@ import {
   type SimulatorFaults,
   startLlmSimulator,
 } from '#sim/server.ts';
-import { sample } from '../sim/calls.ts';
+import { type LimiterWorker, limiterWorker, runLimiterWorkers } from '../support/limiter-workers.ts';
 import { type StateTable, startStateTable } from '../support/state-table.ts';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const START = Date.parse('2026-11-04T09:00:00Z');
 const PRICE = { inputPerMillionUsd: 0.15, outputPerMillionUsd: 0.6 };
-
-/** What the provider saw in a run. */
-interface Tally {
-  answered: number;
-  throttled: number;
-}
 
 /**
  * The limiter against providers that count and advertise their limits in different ways, as their documentation
@@ -67,11 +54,7 @@ describe('Integration: the rate limiter counts as the provider counts', () => {
   }
 
   /** A stage instance calling `model` with `limits` configured, as the function builds it. */
-  async function instance(
-    running: LlmSimulator,
-    model: string,
-    limits: RuntimeConfig['limits'][string],
-  ): Promise<{ runtime: StageRuntime; session: ItemSession; calls: CallEntry[]; readyAt: number; steps: number }> {
+  async function instance(running: LlmSimulator, model: string, limits: RuntimeConfig['limits'][string]) {
     const config: RuntimeConfig = {
       stage: 'extract',
       model,
@@ -87,59 +70,11 @@ describe('Integration: the rate limiter counts as the provider counts', () => {
       retry: { baseDelayMs: 100, maxDelayMs: 1000, maxInProcessWaitMs: 0, maxDeferralMs: 3_600_000 },
       breaker: { failureThreshold: 5, windowMs: 60_000, minCalls: 20, failureRate: 0.5, cooldownMs: 10_000 },
     };
-    const runtime = runtimeFromEnvironment(
-      {
-        STATE_TABLE_NAME: table.tableName,
-        MEMORY_TABLE_NAME: 'unused',
-        QUEUE_URL: 'unused',
-        NEXT_QUEUE_URL: 'unused',
-        DLQ_URL: 'unused',
-        LLM_API_KEY_SECRET_ARN: 'unused',
-        SLUICE_RUNTIME_CONFIG: JSON.stringify(config),
-      },
-      { dynamo: table.dynamo, sqs, apiKey: async () => 'test', logger, now: clock.now, emf: () => undefined },
-    );
     instances += 1;
-    const item = await runtime.items.create(`counting-${instances}`, { state: 'EXTRACTING', input: sample(0) });
-    if (item === undefined) throw new Error(`item counting-${instances} exists already`);
-    return { runtime, session: new ItemSession(runtime.items, item, true), calls: [], readyAt: clock.now(), steps: 0 };
+    return limiterWorker({ table, sqs, logger, clock }, config, `counting-${instances}`);
   }
 
-  /** Each instance makes its next step as soon as it may, waits as its limiter says, and again after a 429. */
-  async function run(workers: Awaited<ReturnType<typeof instance>>[], until: number): Promise<Tally> {
-    const tally: Tally = { answered: 0, throttled: 0 };
-    for (;;) {
-      const worker = workers.reduce((soonest, next) => (next.readyAt < soonest.readyAt ? next : soonest));
-      if (worker.readyAt >= until) return tally;
-      clock.advance(worker.readyAt - clock.now());
-      try {
-        await runLlmStep(
-          worker.runtime,
-          worker.session,
-          worker.calls,
-          0,
-          { remainingMs: () => 60 * SECOND },
-          {
-            stage: 'extract',
-            name: `knowledge.${worker.steps}`,
-            messages: extractMessages({ item: sample(worker.steps) }),
-            format: { name: OUTPUT_FORMATS.knowledge, schema: knowledgeSchema },
-          },
-        );
-        tally.answered += 1;
-        worker.steps += 1;
-      } catch (error) {
-        if (error instanceof LlmCallError && error.status === 429) {
-          tally.throttled += 1;
-          worker.readyAt = clock.now() + 1;
-        } else if (error instanceof RateLimitedError) {
-          worker.readyAt = clock.now() + (error.retryAfterMs ?? SECOND);
-        } else {
-          throw error;
-        }
-      }
-    }
-  }
+  const run = (workers: LimiterWorker[], until: number) => runLimiterWorkers(workers, clock, until);
 
   async function limitRecord(model: string) {
     const { Item } = await table.dynamo.send(
