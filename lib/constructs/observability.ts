@@ -134,8 +134,9 @@ const FLOW_METRICS = [
   { metric: 'ItemsReceived', title: 'Received', width: 8 },
   { metric: 'ItemsExtracted', title: 'Extracted', width: 8 },
   { metric: 'ItemsPublished', title: 'Published', width: 8 },
-  { metric: 'ItemsDeadLettered', title: 'Dead-lettered', width: 12 },
-  { metric: 'ItemsDegraded', title: 'Published degraded', width: 12 },
+  { metric: 'ItemsDeadLettered', title: 'Dead-lettered', width: 8 },
+  { metric: 'ItemsDegraded', title: 'Published degraded', width: 8 },
+  { metric: 'StaleDeliveries', title: 'Stale deliveries (acknowledged)', width: 8 },
 ] as const satisfies readonly { metric: MetricWithDimensions<'stage'>; title: string; width: number }[];
 
 const alarmParamsSchema = z.object({ kind: z.enum(ALARM_KINDS), subject: z.string() });

@@ -536,6 +536,7 @@ describe('Construct: Observability', () => {
         ['Published', 'ItemsPublished'],
         ['Dead-lettered', 'ItemsDeadLettered'],
         ['Published degraded', 'ItemsDegraded'],
+        ['Stale deliveries (acknowledged)', 'StaleDeliveries'],
       ];
       expect(flow.graphs.map(({ title }) => title)).toEqual(expected.map(([title]) => title));
       for (const [title, name] of expected) {
