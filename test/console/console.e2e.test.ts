@@ -20,7 +20,8 @@ import { startTestPipeline, TEST_CONFIG, type TestPipeline } from '../support/pi
 /**
  * The console in Chromium against the local runtime after a run of the bundled samples: every page shows the
  * figures the CLI prints for the same stack, a redrive confirmed in the dialog moves exactly the items chosen,
- * and bad requests are shown as errors in the page. Screenshots go to test/output/console/.
+ * bad requests are shown as errors in the page, every page fits a phone, and beyond loopback the printed URL
+ * opens the console. Screenshots go to test/output/console/.
  */
 
 const SAMPLES = new URL('../../samples/items.jsonl', import.meta.url);
@@ -41,6 +42,16 @@ const FAULTED = ['sample-001', 'sample-002'];
 const INVALID_SAMPLE = 'sample-051';
 /** A sample whose first draft the reviewer rejects, so its page shows two drafts side by side. */
 const REJECTED = 'sample-009';
+/** A phone's screen (CSS pixels). */
+const PHONE = { width: 390, height: 844 };
+/** Each page, and a test id it shows once drawn. */
+const PAGES = [
+  ['board', '/board', 'state-count-PUBLISHED'],
+  ['items', '/items', 'item-row'],
+  ['item', `/items/${REJECTED}`, 'history'],
+  ['dead-letters', '/dead-letters', 'dl-group'],
+  ['economics', '/economics', 'cost-total'],
+] as const;
 
 describe('Console: the pages in a browser', () => {
   let pipeline: TestPipeline;
@@ -389,6 +400,87 @@ describe('Console: the pages in a browser', () => {
     );
     expect(drawn).toEqual([true, true, true, true]);
     await screenshot('economics');
+  });
+
+  it('fits every page on a 390 px phone: nothing scrolls sideways but tables in their box, every nav link in view', async () => {
+    // Prepare
+    const phone = await browser.newPage({ viewport: PHONE });
+    phone.on('pageerror', (error) => pageErrors.push(`phone page error: ${error.message}`));
+
+    for (const [name, path, ready] of PAGES) {
+      // Act
+      await phone.goto(new URL(path, server.url).href);
+      await phone.getByTestId(ready).first().waitFor();
+      const layout = {
+        // In the page: the width of the whole page, scrolled or not.
+        scrollWidth: await phone.evaluate(
+          () =>
+            (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document
+              .documentElement.scrollWidth,
+        ),
+        links: await phone.locator('nav a').evaluateAll((links) =>
+          links.map((link) => {
+            const box = link.getBoundingClientRect();
+            return { text: link.textContent, left: box.left, right: box.right, top: box.top, bottom: box.bottom };
+          }),
+        ),
+      };
+      await phone.screenshot({ path: join(SCREENSHOTS, `phone-${name}.png`), fullPage: true });
+
+      // Assess
+      expect(layout.scrollWidth, `${path} is ${layout.scrollWidth} px wide`).toBeLessThanOrEqual(PHONE.width);
+      expect(layout.links.map((link) => link.text)).toEqual(['Board', 'Items', 'Dead letters', 'Economics']);
+      for (const link of layout.links) {
+        expect(link.left, `${path}: ${link.text}`).toBeGreaterThanOrEqual(0);
+        expect(link.right, `${path}: ${link.text}`).toBeLessThanOrEqual(PHONE.width);
+        expect(link.top, `${path}: ${link.text}`).toBeGreaterThanOrEqual(0);
+        expect(link.bottom, `${path}: ${link.text}`).toBeLessThanOrEqual(PHONE.height);
+      }
+    }
+    await phone.close();
+  });
+
+  it('beyond loopback, opens with the URL printed at start, keeps the token in a cookie, and refuses a browser without it', async () => {
+    // Prepare
+    const remote = await startConsole({ target, host: '0.0.0.0', port: 0, allowRemote: true });
+    const context = await browser.newContext();
+    const stranger = await browser.newContext();
+
+    try {
+      // Act: open the URL with the token, then go to another page
+      const tab = await context.newPage();
+      await tab.goto(remote.openUrl);
+      await tab.getByTestId('state-count-PUBLISHED').waitFor();
+      const address = tab.url();
+      await tab.getByTestId('nav-dead-letters').click();
+      await tab.getByTestId('dl-group').first().waitFor();
+      const cookies = await context.cookies();
+      // In the page: the cookies its scripts can read.
+      const scriptSees = await tab.evaluate(
+        () => (globalThis as unknown as { document: { cookie: string } }).document.cookie,
+      );
+      const refused = await (await stranger.newPage()).goto(new URL('/board', remote.url).href);
+
+      // Assess: the board and the dead letters drew from the API; the token left the address bar for a cookie
+      // that scripts cannot read; a browser without it is refused
+      expect(remote.openUrl).toMatch(/\/\?token=[A-Za-z0-9_-]{43}$/);
+      expect(new URL(address).search).toBe('');
+      expect(cookies).toEqual([
+        expect.objectContaining({
+          name: 'sluice_console_token',
+          value: remote.token,
+          httpOnly: true,
+          sameSite: 'Strict',
+        }),
+      ]);
+      expect(scriptSees).toBe('');
+      expect(refused?.status()).toBe(401);
+      expect(await refused?.text()).toMatch(/needs its token/);
+    } finally {
+      await context.close();
+      await stranger.close();
+      await remote.close();
+    }
   });
 
   it('raised no script error on any page, and no request failed but the bad ones the tests made', () => {
