@@ -20,8 +20,8 @@ import { startTestPipeline, TEST_CONFIG, type TestPipeline } from '../support/pi
 /**
  * The console in Chromium against the local runtime after a run of the bundled samples: every page shows the
  * figures the CLI prints for the same stack, a redrive confirmed in the dialog moves exactly the items chosen,
- * bad requests are shown as errors in the page, every page fits a phone, and beyond loopback the printed URL
- * opens the console. Screenshots go to test/output/console/.
+ * bad requests are shown as errors in the page, every page fits a phone, the board tells when the supervisor
+ * looks, and beyond loopback the printed URL opens the console. Screenshots go to test/output/console/.
  */
 
 const SAMPLES = new URL('../../samples/items.jsonl', import.meta.url);
@@ -61,6 +61,9 @@ describe('Console: the pages in a browser', () => {
   let server: ConsoleServer;
   let browser: Browser;
   let page: Page;
+  /** Just before and just after the local runtime started. */
+  let pipelineStarting = 0;
+  let pipelineStarted = 0;
   /** Script errors and console errors of the page, and every response that was not a success. */
   const pageErrors: string[] = [];
   const failedResponses: string[] = [];
@@ -92,8 +95,11 @@ describe('Console: the pages in a browser', () => {
   };
 
   beforeAll(async () => {
+    pipelineStarting = Date.now();
     pipeline = await startTestPipeline({
       simulator: { latencyMs: 0 },
+      // The supervisor looks only when a test takes a look, so the board's supervisor column is known.
+      supervise: false,
       config: {
         stages: {
           extract: { ...TEST_CONFIG.stages.extract, batchSize: 10, reservedConcurrency: 8, maxConcurrency: 8 },
@@ -101,6 +107,7 @@ describe('Console: the pages in a browser', () => {
         },
       },
     });
+    pipelineStarted = Date.now();
     dir = await mkdtemp(join(tmpdir(), 'sluice-console-e2e-'));
     outputs = join(dir, 'outputs.json');
     await writeLocalOutputs(pipeline.dev, outputs);
@@ -438,6 +445,51 @@ describe('Console: the pages in a browser', () => {
       }
     }
     await phone.close();
+  });
+
+  it('says on the board when the supervisor looks first, and "not running" only once a look is overdue', async () => {
+    // Prepare: the supervisor has not looked yet; the runtime started when the stack says it did
+    const status = await cli<StatusSnapshot>(['status']);
+    const startedAt = Date.parse(status.supervisor.since ?? '');
+    expect(startedAt).toBeGreaterThanOrEqual(pipelineStarting);
+    expect(startedAt).toBeLessThanOrEqual(pipelineStarted);
+    expect(status.supervisor.intervalSeconds).toBe(60);
+    /** The supervisor column of the board, as a console whose clock reads `at` shows it. */
+    const boardAt = async (at: number) => {
+      const clocked = await startConsole({ target, port: 0, now: () => at });
+      const board = await browser.newPage();
+      await board.goto(new URL('/board', clocked.url).href);
+      await board.getByTestId('event-source-row').first().waitFor();
+      const cells = await board
+        .locator('[data-testid="event-source-row"] td:last-child')
+        .evaluateAll((nodes) => nodes.map((node) => node.textContent?.trim() ?? ''));
+      await board.close();
+      await clocked.close();
+      return cells;
+    };
+
+    // Act and Assess: 15 s after the start, 45 s before its first look
+    expect(await boardAt(startedAt + 15_000)).toEqual(['first look in 45 s', 'first look in 45 s']);
+    // Act and Assess: ten minutes on, with no look
+    expect(await boardAt(startedAt + 600_000)).toEqual([
+      expect.stringMatching(/^not running: no look since the start at \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/),
+      expect.stringMatching(/^not running: no look since the start at /),
+    ]);
+
+    // Act: a look
+    await pipeline.dev.supervisor.look();
+    const looked = await cli<StatusSnapshot>(['status']);
+    const lookedAt = Date.parse(looked.supervisor.lastLookAt ?? '');
+
+    // Assess: 20 s after it, the next is 40 s away; ten minutes after it, none came
+    expect(await boardAt(lookedAt + 20_000)).toEqual([
+      expect.stringMatching(/^looked at .*Z, nothing to do; next look in 40 s$/),
+      expect.stringMatching(/^looked at .*Z, nothing to do; next look in 40 s$/),
+    ]);
+    expect(await boardAt(lookedAt + 600_000)).toEqual([
+      expect.stringMatching(/^not running: no look since \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/),
+      expect.stringMatching(/^not running: no look since /),
+    ]);
   });
 
   it('beyond loopback, opens with the URL printed at start, keeps the token in a cookie, and refuses a browser without it', async () => {
