@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import {
+  allowedHostNames,
   assertListenable,
   ConsoleError,
   type ConsoleServer,
@@ -37,28 +38,40 @@ It reads the same stack as the other commands, with their code: what a page show
 'show', 'costs', 'redrive --dry-run' and 'reenrich --dry-run' print. It changes nothing unless an action is
 confirmed in the page. Nothing is fetched from the internet, and no secret is sent to the page.
 
+On this machine (the default) it needs no login and answers only to localhost, 127.0.0.1 and ::1. Beyond it
+(--host 0.0.0.0 --allow-remote), it makes a random token at start and prints it once, with the URL to open:
+every request must carry it, as 'Authorization: Bearer TOKEN' or as the cookie (HttpOnly, SameSite=Strict)
+that opening /?token=TOKEN once sets. It then answers only to loopback's names, the address it listens on and
+each --allow-host NAME; a request for any other name (a DNS-rebinding page's) is refused, and so is a POST
+whose Origin is not one of those names. The token changes at every start. It serves plain HTTP: beyond a
+trusted network, reach it through an SSH tunnel or a TLS proxy.
+
 Options:
   --host HOST          Interface to listen on (default ${DEFAULT_HOST}). Anything beyond this machine
                        (e.g. 0.0.0.0) is refused without --allow-remote.
   --port N             Port to listen on (default ${DEFAULT_CONSOLE_PORT}; 0 picks a free one).
-  --allow-remote       Listen beyond this machine: the console has no login, so anyone who can reach the
-                       port can read the pipeline and redrive its dead letters.
+  --allow-remote       Listen beyond this machine, with the token required on every request.
+  --allow-host NAME    Beyond this machine: also answer to the host name (or address) NAME, the one the
+                       console is reached by, e.g. console.example. Repeatable.
 ${TARGET_HELP}
-With --json, prints { "url", "target" } on one line once it listens. Runs until Ctrl-C.
+With --json, prints { "url", "target" } on one line once it listens, and beyond this machine also "token",
+"openUrl" and "allowedHosts". Runs until Ctrl-C.
 
 Exit codes: 0 stopped with Ctrl-C; 1 an unreachable target or a port in use; 2 bad usage (including a host
-beyond this machine without --allow-remote).
+beyond this machine without --allow-remote, and --allow-host that is not a host name or is given on loopback).
 
 Examples:
   sluice console                                  # next to 'sluice dev': open http://127.0.0.1:${DEFAULT_CONSOLE_PORT}/
   sluice console --port 8080 --stack Sluice --region eu-west-1
   sluice console --host 0.0.0.0 --allow-remote    # e.g. inside a container, published to the host
+  sluice console --host 0.0.0.0 --allow-remote --allow-host console.example
 `;
 
 interface ConsoleCommandOptions {
   host: string;
   port: number;
   allowRemote: boolean;
+  allowedHosts: string[];
   json: boolean;
   target: TargetRequest;
 }
@@ -73,6 +86,7 @@ function parseConsoleArgs(args: string[]): ConsoleCommandOptions | 'help' {
       host: { type: 'string', default: DEFAULT_HOST },
       port: { type: 'string', default: String(DEFAULT_CONSOLE_PORT) },
       'allow-remote': { type: 'boolean', default: false },
+      'allow-host': { type: 'string', multiple: true, default: [] },
     },
   });
   if (values.help) return 'help';
@@ -82,16 +96,25 @@ function parseConsoleArgs(args: string[]): ConsoleCommandOptions | 'help' {
     throw new UsageError(`--port must be a whole number from 0 to 65535 (got ${values.port})`);
   }
   if (values.host.trim() === '') throw new UsageError('--host must name an interface, e.g. 127.0.0.1');
+  let allowedHosts: string[];
   try {
     assertListenable(values.host, values['allow-remote'], '--allow-remote');
+    allowedHosts = allowedHostNames(values['allow-host'], '--allow-host');
   } catch (error) {
     if (error instanceof ConsoleError) throw new UsageError(error.message);
     throw error;
+  }
+  if (allowedHosts.length > 0 && isLoopback(values.host)) {
+    throw new UsageError(
+      `--allow-host applies beyond this machine only (with --host 0.0.0.0 --allow-remote): on ${values.host} ` +
+        'the console answers to localhost, 127.0.0.1 and ::1',
+    );
   }
   return {
     host: values.host,
     port,
     allowRemote: values['allow-remote'],
+    allowedHosts,
     json: values.json,
     target: targetRequestOf(values),
   };
@@ -115,19 +138,30 @@ export async function runConsole(args: string[], io: CommandIo = PROCESS_IO, sto
           host: options.host,
           port: options.port,
           allowRemote: options.allowRemote,
+          allowedHosts: options.allowedHosts,
         });
       } catch (error) {
         if (error instanceof ConsoleError) throw new CommandError(error.message, { cause: error });
         throw error;
       }
       try {
+        const remote =
+          server.token === undefined
+            ? undefined
+            : { token: server.token, openUrl: server.openUrl, allowedHosts: options.allowedHosts };
         if (options.json) {
-          io.out.write(`${JSON.stringify({ url: server.url, target: target.description })}\n`);
+          io.out.write(`${JSON.stringify({ url: server.url, target: target.description, ...remote })}\n`);
         } else {
           const print = printer(io);
           print(`sluice console for ${target.description}`);
-          print(`  open ${server.url}`);
-          if (!isLoopback(options.host)) print(`  listening on ${options.host}: reachable beyond this machine`);
+          print(`  open ${server.openUrl}`);
+          if (remote !== undefined) {
+            const listening = options.host === '0.0.0.0' || options.host === '::' ? [] : [options.host];
+            const names = ['localhost', '127.0.0.1', '::1', ...listening, ...remote.allowedHosts];
+            print(`  listening on ${options.host}: reachable beyond this machine, answering to ${names.join(', ')}`);
+            print(`  every request needs the token ${remote.token}`);
+            print('  (opening the URL above once sets it as a cookie; scripts send Authorization: Bearer TOKEN)');
+          }
           print('  Ctrl-C to stop');
         }
         await stopped(stop);

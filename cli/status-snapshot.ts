@@ -12,12 +12,13 @@ import type { ItemState } from '#shared/item-store.ts';
 import { MEMORY_DEPENDENCY } from '#shared/metric-catalogue.ts';
 import { itemIdOf } from './dead-letter-mover.ts';
 import { type EventSourceStatus, readEventSources } from './pause.ts';
+import { readSupervisorSchedule, type SupervisorOutlook, supervisorOutlook } from './supervisor-outlook.ts';
 import { LANE_NAMES, type QueueRef, type Target } from './target.ts';
 
 /**
  * Everything `sluice status` shows, read from the stack itself: item counts from the state table's ByState
  * index, queue depths and the age of their oldest message, each stage's event source (enabled or paused, by
- * whom and why), breaker and rate-limiter records, today's usage against the daily budget, and the stack's
+ * whom and why), whether the supervisor is looking, breaker and rate-limiter records, today's usage against the daily budget, and the stack's
  * alarms that are firing.
  */
 
@@ -75,6 +76,8 @@ export interface StatusSnapshot {
   queues: QueueStatus[];
   /** Each stage's event source mapping and control record: whether it runs, and who paused it and why. */
   eventSources: EventSourceStatus[];
+  /** Whether the supervisor is looking: waiting for its first look, looking, overdue (not running) or off. */
+  supervisor: SupervisorOutlook;
   breakers: BreakerStatus[];
   limiters: LimiterStatus[];
   today: {
@@ -113,10 +116,11 @@ export interface StatusOptions {
 export async function readStatus(target: Target, options: StatusOptions): Promise<StatusSnapshot> {
   const config = projectConfig();
   const day = utcDay(options.now);
-  const [byState, queues, eventSources, controls, usage, budget, alarms] = await Promise.all([
+  const [byState, queues, eventSources, schedule, controls, usage, budget, alarms] = await Promise.all([
     countItemsByState(target.dynamo, target.stateTableName),
     readQueues(target, options.now),
     readEventSources(target),
+    readSupervisorSchedule(target),
     options.controls ?? readControlRecords(target, config, options.now),
     new CallLedger(target.dynamo, target.stateTableName).usageOfDay(day),
     new DailyBudget(target.dynamo, target.stateTableName, 0, () => options.now).read(day),
@@ -134,6 +138,7 @@ export async function readStatus(target: Target, options: StatusOptions): Promis
     items: { total: Object.values(byState).reduce((sum, n) => sum + n, 0), byState },
     queues,
     eventSources,
+    supervisor: outlookOf(schedule, eventSources, options.now),
     breakers: controls.breakers,
     limiters: controls.limiters,
     today: {
@@ -153,6 +158,28 @@ export async function readStatus(target: Target, options: StatusOptions): Promis
     },
     alarms,
   };
+}
+
+/** The supervisor's state from its schedule and the latest look it recorded on any stage. */
+function outlookOf(
+  schedule: Awaited<ReturnType<typeof readSupervisorSchedule>>,
+  eventSources: readonly EventSourceStatus[],
+  now: number,
+): SupervisorOutlook {
+  const looks = eventSources.map((source) => Date.parse(source.supervisor?.lookedAt ?? '')).filter(Number.isFinite);
+  const lastLookMs = looks.length === 0 ? undefined : Math.max(...looks);
+  if ('state' in schedule) {
+    return {
+      state: schedule.state,
+      intervalSeconds: null,
+      since: null,
+      lastLookAt: lastLookMs === undefined ? null : new Date(lastLookMs).toISOString(),
+      nextLookAt: null,
+      overdueAt: null,
+      note: schedule.note,
+    };
+  }
+  return supervisorOutlook(schedule, lastLookMs, now);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
@@ -12,6 +13,9 @@ import { ApiError, type ApiRoute, matchRoute } from './api.ts';
  * The console's web server (node:http): the JSON API under /api/, the single page for every page route, and its
  * assets under /assets/. Bound to loopback unless told otherwise; it answers only to loopback host names then,
  * so a web page elsewhere cannot reach it through DNS rebinding, and refuses cross-site and non-JSON POSTs.
+ * Beyond loopback it answers only to the host names it is allowed (loopback's, the address it listens on and
+ * `allowedHosts`), and every request must carry its token: a random secret made at start, sent as
+ * `Authorization: Bearer` or as the cookie that opening `/?token=…` once sets.
  */
 
 export interface ConsoleOptions {
@@ -21,8 +25,14 @@ export interface ConsoleOptions {
   readonly host?: string;
   /** @default 0 (any free port) */
   readonly port?: number;
-  /** Allow a host beyond loopback: anyone who reaches it may redrive dead letters. @default false */
+  /** Allow a host beyond loopback; every request must then carry the console's token. @default false */
   readonly allowRemote?: boolean;
+  /**
+   * Beyond loopback: the host names (or addresses) the console answers to besides loopback's and the address it
+   * listens on, e.g. the name it is reached by. A request for any other name is refused (DNS rebinding).
+   * @default []
+   */
+  readonly allowedHosts?: readonly string[];
   /** @default Date.now */
   readonly now?: () => number;
   /** Folder of index.html, app.js and styles.css. @default console/web beside this file */
@@ -32,11 +42,15 @@ export interface ConsoleOptions {
 export interface ConsoleServer {
   /** e.g. `http://127.0.0.1:4310/` */
   readonly url: string;
+  /** Beyond loopback: the token every request must carry. Undefined on loopback, which needs none. */
+  readonly token: string | undefined;
+  /** The URL to open in a browser: `url`, with `?token=` beyond loopback (opening it once sets the cookie). */
+  readonly openUrl: string;
   /** Stops listening and ends open connections. */
   close(): Promise<void>;
 }
 
-/** The console cannot start as asked: a host beyond loopback without allowRemote, a port in use. */
+/** The console cannot start as asked: a host beyond loopback without allowRemote, a bad host name, a port in use. */
 export class ConsoleError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -54,6 +68,12 @@ const PAGE_ROUTES = [/^\/$/, /^\/board$/, /^\/items$/, /^\/items\/[^/]+$/, /^\/d
 /** An asset's name: one file of the web folder, never a path. */
 const ASSET_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)+$/;
 const CHART_ASSET = 'chart.umd.min.js';
+/** The cookie that carries the token for the browser; opening `/?token=…` sets it. */
+export const TOKEN_COOKIE = 'sluice_console_token';
+/** Random bytes in a token (256 bits). */
+const TOKEN_BYTES = 32;
+/** A host name as DNS spells it (labels of letters, digits and inner hyphens), with no port or scheme. */
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
@@ -102,13 +122,30 @@ export function assertListenable(host: string, allowRemote: boolean, allowedBy =
   if (isLoopback(host) || allowRemote) return;
   throw new ConsoleError(
     `refusing to listen on ${host}: beyond this machine anyone who can reach the port could read the pipeline and ` +
-      `redrive its dead letters, and the console has no login. Use ${allowedBy} to listen there anyway.`,
+      `redrive its dead letters. Use ${allowedBy} to listen there, with a token required on every request.`,
   );
 }
 
 /**
+ * The allowed host names, normalised (lower case, no brackets, no trailing dot).
+ * @param optionName How the caller names the setting, for the message (the CLI's flag, or the option).
+ * @throws {ConsoleError} naming a value that is not a host name or an address (a URL, a port, a path).
+ * @example allowedHostNames(['Console.Example.']) // ['console.example']
+ */
+export function allowedHostNames(names: readonly string[], optionName = 'allowedHosts'): string[] {
+  return names.map((name) => {
+    const bare = normalHost(name.trim());
+    if (isIP(bare) !== 0 || HOST_NAME.test(bare)) return bare;
+    throw new ConsoleError(
+      `${optionName} must name a host, e.g. console.example or 192.0.2.10, without a scheme or port (got '${name}')`,
+    );
+  });
+}
+
+/**
  * Starts the console on `host:port` and resolves once it listens.
- * @throws {ConsoleError} for a host beyond loopback without allowRemote, a port in use, an unknown interface.
+ * @throws {ConsoleError} for a host beyond loopback without allowRemote, allowedHosts on loopback or not host
+ * names, a port in use, an unknown interface.
  * @example
  * const target = await resolveTarget({ outputs: '.sluice/outputs.json' });
  * const server = await startConsole({ target, port: 4310 });
@@ -120,6 +157,14 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
   const host = options.host ?? DEFAULT_HOST;
   const allowRemote = options.allowRemote ?? false;
   assertListenable(host, allowRemote);
+  const remote = !isLoopback(host);
+  const extraHosts = allowedHostNames(options.allowedHosts ?? []);
+  if (!remote && extraHosts.length > 0) {
+    throw new ConsoleError(
+      `allowedHosts apply beyond loopback only: on ${host} the console answers to localhost, 127.0.0.1 and ::1`,
+    );
+  }
+  const access: Access = remote ? remoteAccess(host, extraHosts) : { token: undefined, hosts: new Set() };
   const context = { target: options.target, now: options.now ?? Date.now };
   const webRoot = options.webRoot ?? DEFAULT_WEB_ROOT;
   const secrets = secretValues(options.target);
@@ -133,7 +178,7 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
 
   const server = createServer((request, response) => {
     const reply: Reply = { response, head: request.method === 'HEAD', secrets };
-    serve(request, reply, { context, webRoot, allowRemote, exclusive }).catch((error: unknown) => {
+    serve(request, reply, { context, webRoot, access, exclusive }).catch((error: unknown) => {
       if (!response.headersSent) sendError(reply, error);
       else response.destroy();
     });
@@ -146,8 +191,11 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
   });
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : (options.port ?? 0);
+  const url = `http://${urlHost(host)}:${port}/`;
   return {
-    url: `http://${urlHost(host)}:${port}/`,
+    url,
+    token: access.token?.value,
+    openUrl: access.token === undefined ? url : `${url}?token=${access.token.value}`,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
@@ -164,10 +212,29 @@ interface Reply {
   readonly secrets: readonly string[];
 }
 
+/** Who may use the console: the host names it answers to, and beyond loopback the token every request needs. */
+interface Access {
+  /** Undefined on loopback, where no token is needed. */
+  readonly token: { readonly value: string; readonly digest: Buffer } | undefined;
+  /** Names answered to besides loopback's (empty on loopback). */
+  readonly hosts: ReadonlySet<string>;
+}
+
+/** Beyond loopback: a fresh token, and the names allowed: the listening address (unless a wildcard) and `extra`. */
+function remoteAccess(host: string, extra: readonly string[]): Access {
+  const value = randomBytes(TOKEN_BYTES).toString('base64url');
+  const listening = normalHost(host);
+  const wildcard = listening === '0.0.0.0' || listening === '::';
+  return {
+    token: { value, digest: digestOf(value) },
+    hosts: new Set([...(wildcard ? [] : [listening]), ...extra]),
+  };
+}
+
 interface ServeOptions {
   readonly context: { target: Target; now: () => number };
   readonly webRoot: string;
-  readonly allowRemote: boolean;
+  readonly access: Access;
   readonly exclusive: <T>(work: () => Promise<T>) => Promise<T>;
 }
 
@@ -175,17 +242,99 @@ async function serve(request: IncomingMessage, reply: Reply, options: ServeOptio
   const method = request.method ?? 'GET';
   const url = new URL(request.url ?? '/', 'http://console.invalid');
   const hostHeader = request.headers.host ?? '';
-  if (!options.allowRemote && !isLoopback(hostName(hostHeader))) {
+  const { access } = options;
+  if (!isAllowedHost(hostName(hostHeader), access)) {
     sendJson(reply, 403, {
-      error: `this console answers only to localhost and 127.0.0.1 (the request was for '${hostHeader}')`,
+      error:
+        access.token === undefined
+          ? `this console answers only to localhost and 127.0.0.1 (the request was for '${hostHeader}')`
+          : `this console answers only to loopback and its allowed host names (the request was for '${hostHeader}'): ` +
+            'allow a name with --allow-host',
     });
     return;
   }
-  if (url.pathname === '/api' || url.pathname.startsWith('/api/')) {
+  const api = url.pathname === '/api' || url.pathname.startsWith('/api/');
+  if (access.token !== undefined && !authorised(request, reply, url, api, access.token.digest)) return;
+  if (api) {
     await serveApi(request, reply, url, options);
     return;
   }
   await serveStatic(method, url.pathname, reply, options.webRoot);
+}
+
+/**
+ * Beyond loopback, whether the request carries the token; answers it otherwise. Opening a page with `?token=`
+ * and the right token sets the cookie and redirects to the page without it, so it stays out of the address bar.
+ */
+function authorised(request: IncomingMessage, reply: Reply, url: URL, api: boolean, digest: Buffer): boolean {
+  const method = request.method ?? 'GET';
+  const inAddress = url.searchParams.get('token');
+  if (inAddress !== null && !api && (method === 'GET' || method === 'HEAD')) {
+    if (!matchesToken(inAddress, digest)) {
+      refuseUnauthorised(reply, "the token in the address is wrong: open the URL 'sluice console' printed at start");
+      return false;
+    }
+    url.searchParams.delete('token');
+    reply.response.writeHead(303, {
+      ...SECURITY_HEADERS,
+      Location: `${url.pathname}${url.search}`,
+      'Set-Cookie': `${TOKEN_COOKIE}=${inAddress}; Path=/; HttpOnly; SameSite=Strict`,
+      'Content-Length': 0,
+    });
+    reply.response.end();
+    return false;
+  }
+  const presented = bearerToken(request) ?? cookieToken(request);
+  if (presented === undefined) {
+    refuseUnauthorised(
+      reply,
+      "this console needs its token: open the URL 'sluice console' printed at start (it ends in ?token=…), " +
+        'or send Authorization: Bearer TOKEN',
+    );
+    return false;
+  }
+  if (!matchesToken(presented, digest)) {
+    refuseUnauthorised(reply, "the token is wrong: use the one 'sluice console' printed at start");
+    return false;
+  }
+  return true;
+}
+
+function refuseUnauthorised(reply: Reply, message: string): void {
+  reply.response.setHeader('WWW-Authenticate', 'Bearer realm="sluice console"');
+  sendJson(reply, 401, { error: message });
+}
+
+/** Compares digests of equal length in constant time, so neither the token nor its length leaks by timing. */
+function matchesToken(presented: string, digest: Buffer): boolean {
+  return timingSafeEqual(digestOf(presented), digest);
+}
+
+function digestOf(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest();
+}
+
+function bearerToken(request: IncomingMessage): string | undefined {
+  const header = request.headers.authorization;
+  return header === undefined ? undefined : /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+}
+
+/**
+ * The token cookie's value. Written by hand: the console reads one cookie that it set itself, whose value is
+ * base64url (nothing to unquote or decode), so splitting the header on ';' is all a cookie parser would do here.
+ */
+function cookieToken(request: IncomingMessage): string | undefined {
+  for (const pair of (request.headers.cookie ?? '').split(';')) {
+    const [name, ...value] = pair.trim().split('=');
+    if (name === TOKEN_COOKIE) return value.join('=');
+  }
+  return undefined;
+}
+
+/** Loopback's names always; beyond loopback also the listening address and the allowed names. */
+function isAllowedHost(name: string, access: Access): boolean {
+  const bare = normalHost(name);
+  return isLoopback(bare) || access.hosts.has(bare);
 }
 
 async function serveApi(request: IncomingMessage, reply: Reply, url: URL, options: ServeOptions): Promise<void> {
@@ -201,16 +350,20 @@ async function serveApi(request: IncomingMessage, reply: Reply, url: URL, option
     return;
   }
   const route: ApiRoute = match.route;
-  const body = route.method === 'POST' ? await readJsonBody(request) : undefined;
+  const body = route.method === 'POST' ? await readJsonBody(request, options.access) : undefined;
   const work = () => route.handle(options.context, { query: url.searchParams, params: match.params, body });
   const result = route.exclusive ? await options.exclusive(work) : await work();
   sendJson(reply, 200, result);
 }
 
-/** The body of a POST: JSON from this page only. */
-async function readJsonBody(request: IncomingMessage): Promise<unknown> {
+/**
+ * The body of a POST: JSON from this page only. An Origin must name an allowed host (the same list the Host
+ * header is checked against, never the Host header itself, which a rebinding page sets) on the port the request
+ * came to: a page of another server on an allowed host is another origin.
+ */
+async function readJsonBody(request: IncomingMessage, access: Access): Promise<unknown> {
   const origin = request.headers.origin;
-  if (origin !== undefined && origin !== 'null' && hostOfOrigin(origin) !== request.headers.host) {
+  if (origin !== undefined && origin !== 'null' && !isAllowedOrigin(origin, request.headers.host ?? '', access)) {
     throw new ApiError(403, `cross-site request refused (Origin ${origin})`);
   }
   if (origin === 'null' || request.headers['sec-fetch-site'] === 'cross-site') {
@@ -377,12 +530,25 @@ function hostName(hostHeader: string): string {
   return hostHeader.replace(/:\d+$/, '');
 }
 
-function hostOfOrigin(origin: string): string | undefined {
+function isAllowedOrigin(origin: string, hostHeader: string, access: Access): boolean {
+  let parsed: URL;
   try {
-    return new URL(origin).host;
+    parsed = new URL(origin);
   } catch {
-    return undefined;
+    return false;
   }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return false;
+  const originPort = parsed.port === '' ? (parsed.protocol === 'https:' ? '443' : '80') : parsed.port;
+  const requestPort = /:(\d+)$/.exec(hostHeader)?.[1] ?? '80';
+  return isAllowedHost(parsed.hostname, access) && originPort === requestPort;
+}
+
+/** `Console.Example.` → `console.example`; `[::1]` → `::1`. */
+function normalHost(name: string): string {
+  return name
+    .replace(/^\[(.*)\]$/, '$1')
+    .toLowerCase()
+    .replace(/\.$/, '');
 }
 
 /** How a URL names the host: a wildcard address as loopback, an IPv6 address in brackets. */

@@ -399,13 +399,48 @@ function boardSections(status) {
     cards,
     h('div', { class: 'grid grid-2' }, queuesPanel(status.queues ?? []), todayPanel(status.today)),
     h('div', { class: 'grid grid-2' }, breakersPanel(status.breakers ?? []), limitersPanel(status.limiters ?? [])),
-    h('div', { class: 'grid grid-2' }, eventSourcesPanel(status.eventSources ?? []), alarmsPanel(status.alarms)),
+    h(
+      'div',
+      { class: 'grid grid-2' },
+      eventSourcesPanel(status.eventSources ?? [], status),
+      alarmsPanel(status.alarms),
+    ),
     h('div', { class: 'grid grid-2' }, usagePanel(status.today)),
   ];
 }
 
-/** Each stage's event source: polling or paused (and by whom, why), and its maximum concurrency. */
-function eventSourcesPanel(sources) {
+/**
+ * What the supervisor is doing for a stage: waiting for its first look (in how long, by the status's clock),
+ * looking (its last action or look, and when the next is due), or not running once a look is overdue.
+ */
+function supervisorText(source, outlook, at) {
+  const action = source.supervisor?.lastAction;
+  const lookedAt = source.supervisor?.lookedAt ?? outlook?.lastLookAt;
+  const last = action
+    ? `${action.action} at ${fmtTime(action.at)}: ${action.detail}`
+    : lookedAt
+      ? `looked at ${fmtTime(lookedAt)}, nothing to do`
+      : undefined;
+  const seconds = Math.ceil((Date.parse(outlook?.nextLookAt ?? '') - Date.parse(at ?? '')) / 1000);
+  const next = Number.isFinite(seconds) && seconds > 0 ? `in ${seconds} s` : 'due now';
+  switch (outlook?.state) {
+    case 'off':
+      return 'off (supervisor.enabled is false)';
+    case 'waiting':
+      return `first look ${next}`;
+    case 'looking':
+      return `${last ?? 'looking'}; next look ${next}`;
+    case 'overdue':
+      return outlook.lastLookAt && Date.parse(outlook.lastLookAt) >= Date.parse(outlook.since ?? '')
+        ? `not running: no look since ${fmtTime(outlook.lastLookAt)}`
+        : `not running: no look since the start at ${fmtTime(outlook.since)}`;
+    default:
+      return last ?? `no look yet${outlook?.note ? ` (${outlook.note})` : ''}`;
+  }
+}
+
+/** Each stage's event source: polling or paused (and by whom, why), its maximum concurrency, the supervisor. */
+function eventSourcesPanel(sources, status) {
   if (sources.length === 0) {
     return panel('Event sources', h('p', { class: 'muted', testid: 'event-sources' }, 'Not known for this target.'));
   }
@@ -425,19 +460,17 @@ function eventSourcesPanel(sources) {
         const controlText = control
           ? `${control.paused ? 'paused' : 'resumed'} by ${control.by} at ${fmtTime(control.at)}${control.reason ? `: ${control.reason}` : ''}`
           : (source.note ?? '—');
-        const action = source.supervisor?.lastAction;
-        const supervisorText = action
-          ? `${action.action} at ${fmtTime(action.at)}: ${action.detail}`
-          : source.supervisor
-            ? `looked at ${fmtTime(source.supervisor.lookedAt)}, nothing to do`
-            : 'not running';
         return {
           cells: [
             source.stage,
             h('td', {}, badge(source.state ?? 'unknown', tone)),
             num(source.maxConcurrency ?? null),
             controlText,
-            supervisorText,
+            h(
+              'td',
+              { testid: 'supervisor-state', 'data-state': status.supervisor?.state ?? 'unknown' },
+              supervisorText(source, status.supervisor, status.at),
+            ),
           ],
           props: { testid: 'event-source-row', 'data-stage': source.stage, 'data-state': source.state ?? 'unknown' },
         };

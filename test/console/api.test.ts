@@ -549,15 +549,186 @@ describe('Console: the HTTP API over a finished local run', () => {
     });
   });
 
+  describe('Server: beyond loopback, a token and allowed host names', () => {
+    let remote: ConsoleServer;
+    let token: string;
+    /** A request to the remote console for `host`, with `headers`; the DLQ must hold what it held. */
+    const to = <T = Record<string, unknown>>(
+      method: string,
+      path: string,
+      host: string,
+      headers: Record<string, string> = {},
+      body?: unknown,
+    ) => call<T>(method, path, { base: remote.url, body, headers: { host, ...headers } });
+    const bearer = () => ({ authorization: `Bearer ${token}` });
+    const redrive = { confirm: true, itemIds: ['fault-2'] };
+
+    beforeAll(async () => {
+      remote = await startConsole({ target, host: '0.0.0.0', allowRemote: true, allowedHosts: ['Console.Example'] });
+      token = remote.token ?? '';
+    });
+
+    afterAll(async () => {
+      await remote?.close();
+    });
+
+    it('makes a random token at start and gives the URL that sets it', async () => {
+      // Prepare
+      const another = await startConsole({ target, host: '0.0.0.0', allowRemote: true });
+      const loopback = await startConsole({ target });
+      await Promise.all([another.close(), loopback.close()]);
+
+      // Assess
+      expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(another.token).not.toBe(token);
+      expect(remote.openUrl).toBe(`${remote.url}?token=${token}`);
+      expect(loopback.token).toBeUndefined();
+      expect(loopback.openUrl).toBe(loopback.url);
+    });
+
+    it('refuses a DNS-rebinding request (Host: evil.example), even with the token, on a read and on a redrive', async () => {
+      // Act
+      const read = await to('GET', '/api/status', 'evil.example', bearer());
+      const page = await to('GET', '/board', 'evil.example:4310');
+      const moved = await to(
+        'POST',
+        '/api/redrive',
+        'evil.example',
+        { ...bearer(), origin: 'http://evil.example' },
+        redrive,
+      );
+
+      // Assess
+      for (const answer of [read, page, moved]) {
+        expect(answer.status).toBe(403);
+        expect(answer.json.error).toMatch(/answers only to loopback and its allowed host names .*'evil\.example/);
+      }
+      expect(await deadLetterIds()).toContain('fault-2');
+    });
+
+    it.each([
+      ['no token', {}, /needs its token: open the URL 'sluice console' printed at start/],
+      ['a wrong token', { authorization: 'Bearer not-the-token' }, /the token is wrong/],
+      ['a wrong cookie', { cookie: 'sluice_console_token=not-the-token' }, /the token is wrong/],
+    ])('answers 401 to %s, on a read, a page and a redrive, and moves nothing', async (_, headers, message) => {
+      // Act
+      const read = await to('GET', '/api/status', 'console.example:4310', headers);
+      const page = await to('GET', '/assets/app.js', '127.0.0.1', headers);
+      const moved = await to('POST', '/api/redrive', 'localhost', headers, redrive);
+
+      // Assess
+      for (const answer of [read, page, moved]) {
+        expect(answer.status).toBe(401);
+        expect(answer.headers['www-authenticate']).toBe('Bearer realm="sluice console"');
+        expect(answer.json.error).toMatch(message);
+      }
+      expect(await deadLetterIds()).toContain('fault-2');
+    });
+
+    it('serves a read and a redrive that carry the token, for an allowed name or a loopback one', async () => {
+      // Act
+      const read = await to<StatusSnapshot>('GET', '/api/status', 'CONSOLE.example:4310', bearer());
+      const viaLoopback = await to('GET', '/api/dead-letters', '127.0.0.1:4310', bearer());
+      const dryRun = await to<RedriveReport>(
+        'POST',
+        '/api/redrive',
+        'console.example:4310',
+        { ...bearer(), origin: 'http://console.example:4310' },
+        { dryRun: true, itemIds: ['fault-2'] },
+      );
+
+      // Assess
+      expect(read.status).toBe(200);
+      expect(read.json.stack).toBe(target.stackName);
+      expect(viaLoopback.status).toBe(200);
+      expect(dryRun.status).toBe(200);
+      expect(dryRun.json).toMatchObject({ mode: 'dry-run', moved: 1 });
+    });
+
+    it('refuses a redrive with the token whose Origin is not an allowed name on this port', async () => {
+      // Act
+      const answers = await Promise.all(
+        ['http://evil.example', 'http://console.example:9999', 'null'].map((origin) =>
+          to('POST', '/api/redrive', 'console.example:4310', { ...bearer(), origin }, redrive),
+        ),
+      );
+
+      // Assess
+      for (const answer of answers) {
+        expect(answer.status).toBe(403);
+        expect(answer.json.error).toMatch(/cross-site request refused/);
+      }
+      expect(await deadLetterIds()).toContain('fault-2');
+    });
+
+    it('sets an HttpOnly, SameSite=Strict cookie for /?token=, which then stands for the token', async () => {
+      // Act
+      const opened = await to('GET', `/items?state=DEAD_LETTER&token=${token}`, 'console.example:4310');
+      const cookie = String(opened.headers['set-cookie']).split(';')[0] ?? '';
+      const read = await to('GET', '/api/status', 'console.example:4310', { cookie: `theme=dark; ${cookie}` });
+      const wrong = await to('GET', '/?token=guessed', 'console.example:4310');
+
+      // Assess
+      expect(opened.status).toBe(303);
+      expect(opened.headers.location).toBe('/items?state=DEAD_LETTER');
+      expect(opened.headers['set-cookie']).toEqual([
+        `sluice_console_token=${token}; Path=/; HttpOnly; SameSite=Strict`,
+      ]);
+      expect(read.status).toBe(200);
+      expect(wrong.status).toBe(401);
+      expect(wrong.headers['set-cookie']).toBeUndefined();
+      expect(wrong.json.error).toMatch(/the token in the address is wrong/);
+    });
+
+    it('prints the URL with the token once at start, and the token in --json', async () => {
+      // Prepare
+      const stop = new AbortController();
+      let printed = '';
+      const { promise: listening, resolve } = Promise.withResolvers<void>();
+      const io = {
+        out: {
+          write: (text: string) => {
+            printed += text;
+            if (printed.includes('Ctrl-C')) resolve();
+            return true;
+          },
+        },
+        err: { write: () => true },
+      };
+
+      // Act
+      const running = runConsole(
+        ['--host', '0.0.0.0', '--allow-remote', '--allow-host', 'console.example', '--port', '0', '--outputs', outputs],
+        io,
+        stop.signal,
+      );
+      await listening;
+      const url = /open (http:\/\/\S+)/.exec(printed)?.[1] ?? '';
+      const opened = await call('GET', url, { headers: { host: 'console.example' } });
+      stop.abort();
+      await running;
+
+      // Assess
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{43}$/);
+      expect(printed).toMatch(/answering to localhost, 127\.0\.0\.1, ::1, console\.example/);
+      expect(opened.status).toBe(303);
+    });
+  });
+
   describe('Function: startConsole and command: sluice console', () => {
     it('refuses a host beyond loopback unless remote access is allowed', async () => {
       // Act
       const refused = await startConsole({ target, host: '0.0.0.0' }).catch((error: Error) => error);
       const cliRefused = await runCli(['console', '--host', '0.0.0.0', '--outputs', outputs]);
-      const allowed = await startConsole({ target, host: '0.0.0.0', allowRemote: true });
+      const allowed = await startConsole({
+        target,
+        host: '0.0.0.0',
+        allowRemote: true,
+        allowedHosts: ['console.example'],
+      });
       const answer = await call('GET', '/api/items?limit=1', {
         base: allowed.url,
-        headers: { host: 'console.example:4310' },
+        headers: { host: 'console.example:4310', authorization: `Bearer ${allowed.token}` },
       });
       await allowed.close();
 
@@ -567,6 +738,32 @@ describe('Console: the HTTP API over a finished local run', () => {
       expect(cliRefused.code).toBe(2);
       expect(cliRefused.stderr).toMatch(/sluice console: refusing to listen on 0\.0\.0\.0: .*Use --allow-remote to/);
       expect(answer.status).toBe(200);
+    });
+
+    it.each([
+      [
+        ['--allow-host', 'http://console.example'],
+        /--allow-host must name a host, .*\(got 'http:\/\/console\.example'\)/,
+      ],
+      [['--allow-host', 'console.example:4310'], /--allow-host must name a host/],
+      [['--allow-host', 'bad_name!'], /--allow-host must name a host/],
+    ])('refuses %j with exit code 2 and a line naming it', async (flags, message) => {
+      // Act
+      const run = await runCli(['console', '--host', '0.0.0.0', '--allow-remote', ...flags, '--outputs', outputs]);
+
+      // Assess
+      expect(run.code).toBe(2);
+      expect(run.stderr.split('\n')[0]).toMatch(message);
+      expect(run.stderr).toMatch(/Run 'sluice console --help' for usage/);
+    });
+
+    it('refuses --allow-host on loopback, where the console answers to loopback names only', async () => {
+      // Act
+      const run = await runCli(['console', '--allow-host', 'console.example', '--outputs', outputs]);
+
+      // Assess
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(/--allow-host applies beyond this machine only/);
     });
 
     it('prints the URL it serves on, and serves until stopped', async () => {

@@ -20,7 +20,8 @@ import { startTestPipeline, TEST_CONFIG, type TestPipeline } from '../support/pi
 /**
  * The console in Chromium against the local runtime after a run of the bundled samples: every page shows the
  * figures the CLI prints for the same stack, a redrive confirmed in the dialog moves exactly the items chosen,
- * and bad requests are shown as errors in the page. Screenshots go to test/output/console/.
+ * bad requests are shown as errors in the page, every page fits a phone, the board tells when the supervisor
+ * looks, and beyond loopback the printed URL opens the console. Screenshots go to test/output/console/.
  */
 
 const SAMPLES = new URL('../../samples/items.jsonl', import.meta.url);
@@ -41,6 +42,16 @@ const FAULTED = ['sample-001', 'sample-002'];
 const INVALID_SAMPLE = 'sample-051';
 /** A sample whose first draft the reviewer rejects, so its page shows two drafts side by side. */
 const REJECTED = 'sample-009';
+/** A phone's screen (CSS pixels). */
+const PHONE = { width: 390, height: 844 };
+/** Each page, and a test id it shows once drawn. */
+const PAGES = [
+  ['board', '/board', 'state-count-PUBLISHED'],
+  ['items', '/items', 'item-row'],
+  ['item', `/items/${REJECTED}`, 'history'],
+  ['dead-letters', '/dead-letters', 'dl-group'],
+  ['economics', '/economics', 'cost-total'],
+] as const;
 
 describe('Console: the pages in a browser', () => {
   let pipeline: TestPipeline;
@@ -50,6 +61,9 @@ describe('Console: the pages in a browser', () => {
   let server: ConsoleServer;
   let browser: Browser;
   let page: Page;
+  /** Just before and just after the local runtime started. */
+  let pipelineStarting = 0;
+  let pipelineStarted = 0;
   /** Script errors and console errors of the page, and every response that was not a success. */
   const pageErrors: string[] = [];
   const failedResponses: string[] = [];
@@ -81,8 +95,11 @@ describe('Console: the pages in a browser', () => {
   };
 
   beforeAll(async () => {
+    pipelineStarting = Date.now();
     pipeline = await startTestPipeline({
       simulator: { latencyMs: 0 },
+      // The supervisor looks only when a test takes a look, so the board's supervisor column is known.
+      supervise: false,
       config: {
         stages: {
           extract: { ...TEST_CONFIG.stages.extract, batchSize: 10, reservedConcurrency: 8, maxConcurrency: 8 },
@@ -90,6 +107,7 @@ describe('Console: the pages in a browser', () => {
         },
       },
     });
+    pipelineStarted = Date.now();
     dir = await mkdtemp(join(tmpdir(), 'sluice-console-e2e-'));
     outputs = join(dir, 'outputs.json');
     await writeLocalOutputs(pipeline.dev, outputs);
@@ -389,6 +407,132 @@ describe('Console: the pages in a browser', () => {
     );
     expect(drawn).toEqual([true, true, true, true]);
     await screenshot('economics');
+  });
+
+  it('fits every page on a 390 px phone: nothing scrolls sideways but tables in their box, every nav link in view', async () => {
+    // Prepare
+    const phone = await browser.newPage({ viewport: PHONE });
+    phone.on('pageerror', (error) => pageErrors.push(`phone page error: ${error.message}`));
+
+    for (const [name, path, ready] of PAGES) {
+      // Act
+      await phone.goto(new URL(path, server.url).href);
+      await phone.getByTestId(ready).first().waitFor();
+      const layout = {
+        // In the page: the width of the whole page, scrolled or not.
+        scrollWidth: await phone.evaluate(
+          () =>
+            (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document
+              .documentElement.scrollWidth,
+        ),
+        links: await phone.locator('nav a').evaluateAll((links) =>
+          links.map((link) => {
+            const box = link.getBoundingClientRect();
+            return { text: link.textContent, left: box.left, right: box.right, top: box.top, bottom: box.bottom };
+          }),
+        ),
+      };
+      await phone.screenshot({ path: join(SCREENSHOTS, `phone-${name}.png`), fullPage: true });
+
+      // Assess
+      expect(layout.scrollWidth, `${path} is ${layout.scrollWidth} px wide`).toBeLessThanOrEqual(PHONE.width);
+      expect(layout.links.map((link) => link.text)).toEqual(['Board', 'Items', 'Dead letters', 'Economics']);
+      for (const link of layout.links) {
+        expect(link.left, `${path}: ${link.text}`).toBeGreaterThanOrEqual(0);
+        expect(link.right, `${path}: ${link.text}`).toBeLessThanOrEqual(PHONE.width);
+        expect(link.top, `${path}: ${link.text}`).toBeGreaterThanOrEqual(0);
+        expect(link.bottom, `${path}: ${link.text}`).toBeLessThanOrEqual(PHONE.height);
+      }
+    }
+    await phone.close();
+  });
+
+  it('says on the board when the supervisor looks first, and "not running" only once a look is overdue', async () => {
+    // Prepare: the supervisor has not looked yet; the runtime started when the stack says it did
+    const status = await cli<StatusSnapshot>(['status']);
+    const startedAt = Date.parse(status.supervisor.since ?? '');
+    expect(startedAt).toBeGreaterThanOrEqual(pipelineStarting);
+    expect(startedAt).toBeLessThanOrEqual(pipelineStarted);
+    expect(status.supervisor.intervalSeconds).toBe(60);
+    /** The supervisor column of the board, as a console whose clock reads `at` shows it. */
+    const boardAt = async (at: number) => {
+      const clocked = await startConsole({ target, port: 0, now: () => at });
+      const board = await browser.newPage();
+      await board.goto(new URL('/board', clocked.url).href);
+      await board.getByTestId('event-source-row').first().waitFor();
+      const cells = await board
+        .locator('[data-testid="event-source-row"] td:last-child')
+        .evaluateAll((nodes) => nodes.map((node) => node.textContent?.trim() ?? ''));
+      await board.close();
+      await clocked.close();
+      return cells;
+    };
+
+    // Act and Assess: 15 s after the start, 45 s before its first look
+    expect(await boardAt(startedAt + 15_000)).toEqual(['first look in 45 s', 'first look in 45 s']);
+    // Act and Assess: ten minutes on, with no look
+    expect(await boardAt(startedAt + 600_000)).toEqual([
+      expect.stringMatching(/^not running: no look since the start at \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/),
+      expect.stringMatching(/^not running: no look since the start at /),
+    ]);
+
+    // Act: a look
+    await pipeline.dev.supervisor.look();
+    const looked = await cli<StatusSnapshot>(['status']);
+    const lookedAt = Date.parse(looked.supervisor.lastLookAt ?? '');
+
+    // Assess: 20 s after it, the next is 40 s away; ten minutes after it, none came
+    expect(await boardAt(lookedAt + 20_000)).toEqual([
+      expect.stringMatching(/^looked at .*Z, nothing to do; next look in 40 s$/),
+      expect.stringMatching(/^looked at .*Z, nothing to do; next look in 40 s$/),
+    ]);
+    expect(await boardAt(lookedAt + 600_000)).toEqual([
+      expect.stringMatching(/^not running: no look since \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/),
+      expect.stringMatching(/^not running: no look since /),
+    ]);
+  });
+
+  it('beyond loopback, opens with the URL printed at start, keeps the token in a cookie, and refuses a browser without it', async () => {
+    // Prepare
+    const remote = await startConsole({ target, host: '0.0.0.0', port: 0, allowRemote: true });
+    const context = await browser.newContext();
+    const stranger = await browser.newContext();
+
+    try {
+      // Act: open the URL with the token, then go to another page
+      const tab = await context.newPage();
+      await tab.goto(remote.openUrl);
+      await tab.getByTestId('state-count-PUBLISHED').waitFor();
+      const address = tab.url();
+      await tab.getByTestId('nav-dead-letters').click();
+      await tab.getByTestId('dl-group').first().waitFor();
+      const cookies = await context.cookies();
+      // In the page: the cookies its scripts can read.
+      const scriptSees = await tab.evaluate(
+        () => (globalThis as unknown as { document: { cookie: string } }).document.cookie,
+      );
+      const refused = await (await stranger.newPage()).goto(new URL('/board', remote.url).href);
+
+      // Assess: the board and the dead letters drew from the API; the token left the address bar for a cookie
+      // that scripts cannot read; a browser without it is refused
+      expect(remote.openUrl).toMatch(/\/\?token=[A-Za-z0-9_-]{43}$/);
+      expect(new URL(address).search).toBe('');
+      expect(cookies).toEqual([
+        expect.objectContaining({
+          name: 'sluice_console_token',
+          value: remote.token,
+          httpOnly: true,
+          sameSite: 'Strict',
+        }),
+      ]);
+      expect(scriptSees).toBe('');
+      expect(refused?.status()).toBe(401);
+      expect(await refused?.text()).toMatch(/needs its token/);
+    } finally {
+      await context.close();
+      await stranger.close();
+      await remote.close();
+    }
   });
 
   it('raised no script error on any page, and no request failed but the bad ones the tests made', () => {
