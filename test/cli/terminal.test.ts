@@ -1,13 +1,11 @@
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestPipeline, type TestPipeline } from '../support/pipeline.ts';
 import { writeLocalOutputs } from './operator-support.ts';
 
-const run = promisify(execFile);
 const SLUICE = new URL('../../bin/sluice.ts', import.meta.url).pathname;
 /** The escape that starts a terminal control sequence. */
 const ESC = String.fromCharCode(27);
@@ -15,22 +13,32 @@ const quote = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
 
 /**
  * Runs a sluice command under a pseudo-terminal (util-linux `script`), from a folder holding the local outputs
- * file where `sluice dev` writes it, so the command finds the stack with no flags. Returns what the terminal got.
+ * file where `sluice dev` writes it, so the command finds the stack with no flags. With `interruptWhen`, the
+ * command gets Ctrl-C's signal, as a person would send it, once what the terminal shows satisfies it (so the
+ * test waits for what it needs to see, however busy the machine). Returns what the terminal got.
  */
-async function inTerminal(cwd: string, args: string[], seconds?: number): Promise<{ code: number; screen: string }> {
+async function inTerminal(
+  cwd: string,
+  args: string[],
+  interruptWhen?: (screen: string) => boolean,
+): Promise<{ code: number; screen: string }> {
+  const pidFile = join(cwd, `.pid-${process.pid}-${Date.now()}`);
   const command = [process.execPath, SLUICE, ...args].map(quote).join(' ');
-  // `timeout` sends Ctrl-C's signal, as a person would; --preserve-status keeps the command's own exit code.
-  const wrapped = seconds === undefined ? command : `timeout --preserve-status -s INT ${seconds} ${command}`;
+  // The shell writes its pid and becomes the command, so the signal goes to sluice itself.
+  const wrapped = `echo $$ > ${quote(pidFile)}; exec ${command}`;
   const env = { ...process.env, CI: undefined, TERM: 'xterm' };
-  const result = await run('script', ['-q', '-e', '-f', '-c', wrapped, '/dev/null'], {
-    cwd,
-    env,
-    timeout: 60_000,
-  }).then(
-    ({ stdout }) => ({ code: 0, screen: stdout }),
-    (error: { code?: number; stdout?: string }) => ({ code: error.code ?? -1, screen: error.stdout ?? '' }),
-  );
-  return result;
+  const child = spawn('script', ['-q', '-e', '-f', '-c', wrapped, '/dev/null'], { cwd, env });
+  let screen = '';
+  let interrupted = false;
+  child.stdout.on('data', (chunk: Buffer) => {
+    screen += chunk.toString('utf8');
+    if (interruptWhen === undefined || interrupted || !interruptWhen(screen)) return;
+    interrupted = true;
+    void readFile(pidFile, 'utf8').then((pid) => process.kill(Number(pid.trim()), 'SIGINT'));
+  });
+  const code = await new Promise<number>((resolve) => child.on('close', (exitCode) => resolve(exitCode ?? -1)));
+  await rm(pidFile, { force: true });
+  return { code, screen };
 }
 
 describe('Commands on a terminal', () => {
@@ -73,12 +81,17 @@ describe('Commands on a terminal', () => {
   });
 
   it('redraws the status in place with --watch until interrupted', async () => {
-    // Act: watch while the pipeline works through the items
-    const { code, screen } = await inTerminal(dir, ['status', '--watch', '--interval', '0.3'], 7);
+    // Act: watch while the pipeline works through the items, and press Ctrl-C once three frames have been drawn,
+    // the last of them with published items
+    const framesOf = (screen: string) => screen.split(new RegExp(`${ESC}\\[\\d+A`));
+    const { code, screen } = await inTerminal(dir, ['status', '--watch', '--interval', '0.3'], (shown) => {
+      const frames = framesOf(shown);
+      return frames.length >= 4 && /PUBLISHED [1-9]/.test(frames.at(-2) ?? '');
+    });
 
     // Assess: several frames, each after moving the cursor back over the previous one, and a clean exit on Ctrl-C
     expect(code).toBe(0);
-    const frames = screen.split(new RegExp(`${ESC}\\[\\d+A`));
+    const frames = framesOf(screen);
     expect(frames.length).toBeGreaterThanOrEqual(3);
     for (const frame of frames) expect(frame).toMatch(/items\s+RECEIVED \d+/);
     const published = [...screen.matchAll(/PUBLISHED (\d+)/g)].map((match) => Number(match[1]));
