@@ -4,16 +4,19 @@ import { CloudFormationClient, GetTemplateCommand } from '@aws-sdk/client-cloudf
 import { type CompositeAlarm, DescribeAlarmsCommand, type MetricAlarm } from '@aws-sdk/client-cloudwatch';
 import { DescribeTableCommand, type TableDescription } from '@aws-sdk/client-dynamodb';
 import { type EvaluationResult, IAMClient, SimulatePrincipalPolicyCommand } from '@aws-sdk/client-iam';
-import { type FunctionConfiguration, GetFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
+import { type FunctionConfiguration, GetFunctionConfigurationCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
+import { loadConfig, type SluiceConfig } from '#lib/config.ts';
 import { STACK_OUTPUT_KEYS } from '#lib/outputs.ts';
+import { cdkJsonContext } from '#lib/template.ts';
 import { LOCAL_OUTPUT_KEYS } from '#local/dev-runtime.ts';
 import { LlmCallError, SecretUnavailableError } from '#shared/errors.ts';
 import { OpenAiLlmClient } from '#shared/llm-client.ts';
 import { STAGES, type Stage } from '#shared/runtime-config.ts';
 import { apiKeyFromSecret } from '#shared/stage-runtime.ts';
 import { noPositionals, parsePositiveNumber } from './arguments.ts';
+import { judgeReservedConcurrency, readAccountConcurrency, reservedConcurrencyPlan } from './concurrency-check.ts';
 import { type CommandIo, PROCESS_IO, printJson, runOperatorCommand } from './operator-command.ts';
 import { describeControl, readEventSources } from './pause.ts';
 import {
@@ -26,7 +29,7 @@ import {
   type Target,
   type TargetRequest,
 } from './target.ts';
-import { EXIT } from './usage-error.ts';
+import { EXIT, UsageError } from './usage-error.ts';
 
 /**
  * `sluice doctor`: checks a stack end to end, deployed or local, and says what is wrong and how to fix each
@@ -36,6 +39,7 @@ import { EXIT } from './usage-error.ts';
  */
 
 export const DOCTOR_HELP = `Usage: sluice doctor [--timeout SECONDS] [options]
+       sluice doctor --pre-deploy [--region REGION] [--timeout SECONDS] [--json]
 
 Checks the stack end to end and prints one line per check, with the problem and its fix under each failure:
 
@@ -47,14 +51,22 @@ Checks the stack end to end and prints one line per check, with the problem and 
   provider       one tiny call (1 completion token) per stage model with that key, from this machine
   alarms         the stack's alarms exist, and which are in ALARM (AWS only)
   event-sources  each stage's event source is enabled; a paused one says who paused it and why
+  concurrency    the account has room for the reserved concurrency cdk.json asks for: Lambda keeps 10
+                 unreserved, so a deploy reserving more than the quota less 10 fails (AWS only)
 
 On AWS the role check simulates each stage role's identity policies (iam:SimulatePrincipalPolicy) for what the
 stage needs: sending to its queues, the state table, the API key secret. Any access the operator's credentials
 lack is itself reported, naming the permission.
 
+Before the first deploy, --pre-deploy runs the concurrency check alone against the account and region (no stack
+needed): a new account's quota of 10 leaves no room for the 9 executions the defaults reserve, and the fix is
+"reservedConcurrencyEnabled": false in cdk.json.
+
 Options:
   --timeout SECONDS    Time limit of each check (default 10, at most 300); a check past it names the endpoint
                        that did not answer.
+  --pre-deploy         Check only the account's concurrency against cdk.json, before the stack exists (with
+                       --region, --timeout and --json only).
 ${TARGET_HELP}
 Exit codes: 0 healthy (every check ok or skipped); 1 problems found, or the target unreachable; 2 bad usage.
 
@@ -62,6 +74,7 @@ Examples:
   sluice doctor
   sluice doctor --stack Sluice --region eu-west-1
   sluice doctor --json | jq '.checks[] | select(.status == "problem")'
+  sluice doctor --pre-deploy --region eu-west-1
 `;
 
 /** The checks, in the order they are reported. */
@@ -74,6 +87,7 @@ export const DOCTOR_CHECKS = [
   'provider',
   'alarms',
   'event-sources',
+  'concurrency',
 ] as const;
 export type DoctorCheckName = (typeof DOCTOR_CHECKS)[number];
 
@@ -111,6 +125,8 @@ export interface DoctorOptions {
   cloudformation?: CloudFormationClient | undefined;
   /** The client the stage roles' permissions are simulated through; by default one for the target's region. */
   iam?: IAMClient | undefined;
+  /** The config a deploy would use, for the reserved concurrency it asks for; by default the project's cdk.json. */
+  config?: SluiceConfig | undefined;
 }
 
 /** Default time limit of one check. */
@@ -239,6 +255,8 @@ class Doctor {
         return this.#checkAlarms(watch);
       case 'event-sources':
         return this.#checkEventSources(watch);
+      case 'concurrency':
+        return this.#checkConcurrency(watch);
     }
   }
 
@@ -891,6 +909,21 @@ class Doctor {
 
   // ── event sources ──────────────────────────────────────────────────────────────────────────────────────────────
 
+  // ── concurrency ────────────────────────────────────────────────────────────────────────────────────────────────
+
+  async #checkConcurrency(watch: Watch): Promise<Outcome> {
+    if (this.#local) return skipped('no Lambda concurrency quota locally');
+    const lambda = this.#target.lambda;
+    if (lambda === undefined) return skipped('no Lambda client for the target');
+    const outputs = this.#target.outputs;
+    const functions = [outputs.ExtractFunctionName, outputs.DraftFunctionName, outputs.SupervisorFunctionName].filter(
+      (name): name is string => !!name,
+    );
+    return concurrencyOutcome(lambda, this.#options.config, functions, this.#target.region, watch, (error) =>
+      this.#failed(error, deniedAction(error) ?? 'lambda:GetAccountSettings', 'the account', this.#endpoint('lambda')),
+    );
+  }
+
   async #checkEventSources(watch: Watch): Promise<Outcome> {
     const sources = await watch(this.#endpoint('lambda'), () => readEventSources(this.#target));
     const found: Finding[] = [];
@@ -929,6 +962,89 @@ class Doctor {
     }
     if (found.length > 0) return problems(found);
     return ok(`every stage's event source is enabled: ${running.join(', ')}`);
+  }
+}
+
+/**
+ * The concurrency check, for a deployed stack (its functions' reservations are given back by the deploy) or before
+ * the first deploy (no functions).
+ */
+async function concurrencyOutcome(
+  lambda: LambdaClient,
+  config: SluiceConfig | undefined,
+  functionNames: readonly string[],
+  region: string | undefined,
+  watch: Watch,
+  failed: (error: unknown) => Finding,
+): Promise<Outcome> {
+  const plan = reservedConcurrencyPlan(config ?? loadConfig(cdkJsonContext().sluice));
+  let account: Awaited<ReturnType<typeof readAccountConcurrency>>;
+  let where: string;
+  try {
+    where = region ?? (await lambda.config.region());
+    account = await watch(`https://lambda.${where}.amazonaws.com`, (signal) =>
+      readAccountConcurrency(lambda, functionNames, signal),
+    );
+  } catch (error) {
+    return problems([failed(error)]);
+  }
+  const verdict = judgeReservedConcurrency(plan, account, where);
+  return verdict.fits ? ok(verdict.detail) : problems([{ problem: verdict.problem, fix: verdict.fix }]);
+}
+
+/**
+ * `sluice doctor --pre-deploy`: the concurrency check alone, against the account and region a first `cdk deploy`
+ * would use, within `options.timeoutMs`.
+ * @example const report = await runPreDeployChecks(new LambdaClient({ region: 'eu-west-1' }), { timeoutMs: 10_000 });
+ */
+export async function runPreDeployChecks(
+  lambda: LambdaClient,
+  options: { timeoutMs: number; config?: SluiceConfig | undefined; region?: string | undefined },
+): Promise<DoctorReport> {
+  const controller = new AbortController();
+  const pending = new Set<string>();
+  const watch: Watch = async (endpoint, call) => {
+    pending.add(endpoint);
+    try {
+      return await call(controller.signal);
+    } finally {
+      pending.delete(endpoint);
+    }
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<Outcome>((resolve) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      const which = pending.size === 0 ? 'the Lambda API' : [...pending].join(', ');
+      resolve(
+        problems([
+          {
+            problem: `timed out after ${options.timeoutMs / 1000} s waiting for ${which}`,
+            fix: `check that ${which} can be reached from here (network, proxy, VPC endpoint), or allow more time with --timeout`,
+          },
+        ]),
+      );
+    }, options.timeoutMs);
+  });
+  const failed = (error: unknown): Finding =>
+    isAccessDenied(error)
+      ? {
+          problem: `the operator's credentials may not call lambda:GetAccountSettings: ${errorText(error)}`,
+          fix: 'grant lambda:GetAccountSettings to the IAM identity sluice runs as (docs/cli.md lists what the commands need)',
+        }
+      : {
+          problem: `lambda:GetAccountSettings failed: ${errorText(error)}`,
+          fix: 'check the credentials and the region (--region)',
+        };
+  try {
+    const outcome = await Promise.race([
+      concurrencyOutcome(lambda, options.config, [], options.region, watch, failed),
+      timedOut,
+    ]);
+    const check = named('concurrency', outcome);
+    return { healthy: check.status !== 'problem', checks: [check] };
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -1005,6 +1121,11 @@ function isAccessDenied(error: unknown): boolean {
   );
 }
 
+/** The action an access denial names (`... is not authorized to perform: lambda:GetFunctionConcurrency ...`). */
+function deniedAction(error: unknown): string | undefined {
+  return isAccessDenied(error) ? /perform: ([\w-]+:\w+)/.exec(errorText(error))?.[1] : undefined;
+}
+
 function isUnreachable(error: unknown): boolean {
   const code = (error as { code?: unknown } | undefined)?.code;
   return (
@@ -1016,6 +1137,7 @@ function isUnreachable(error: unknown): boolean {
 interface DoctorCommandOptions {
   timeoutMs: number;
   json: boolean;
+  preDeploy: boolean;
   target: TargetRequest;
 }
 
@@ -1024,13 +1146,22 @@ function parseDoctorArgs(args: string[]): DoctorCommandOptions | 'help' {
     args,
     strict: true,
     allowPositionals: true,
-    options: { ...TARGET_OPTIONS, timeout: { type: 'string', default: String(DEFAULT_CHECK_TIMEOUT_MS / 1000) } },
+    options: {
+      ...TARGET_OPTIONS,
+      timeout: { type: 'string', default: String(DEFAULT_CHECK_TIMEOUT_MS / 1000) },
+      'pre-deploy': { type: 'boolean', default: false },
+    },
   });
   if (values.help) return 'help';
   noPositionals(positionals);
+  const preDeploy = values['pre-deploy'];
+  if (preDeploy && (values.outputs !== undefined || values.stack !== undefined)) {
+    throw new UsageError('--pre-deploy checks the account before the stack exists: it takes no --outputs or --stack');
+  }
   return {
     timeoutMs: Math.round(parsePositiveNumber('--timeout', values.timeout, 300) * 1000),
     json: values.json,
+    preDeploy,
     // The intake queue may be the very thing that is missing: the report says so rather than refusing to start.
     target: { outputs: values.outputs, stack: values.stack, region: values.region, reachOnly: true },
   };
@@ -1042,21 +1173,42 @@ function parseDoctorArgs(args: string[]): DoctorCommandOptions | 'help' {
  */
 export async function runDoctor(args: string[], io: CommandIo = PROCESS_IO): Promise<number> {
   const options = parseDoctorArgs(args);
+  if (options !== 'help' && options.preDeploy) {
+    const region = options.target.region;
+    const lambda = new LambdaClient(region === undefined ? {} : { region });
+    try {
+      const report = await runPreDeployChecks(lambda, { timeoutMs: options.timeoutMs, region });
+      printDoctorReport(
+        report,
+        `account in ${region ?? (await lambda.config.region())}, before deploying`,
+        options,
+        io,
+      );
+      return report.healthy ? EXIT.ok : EXIT.failure;
+    } finally {
+      lambda.destroy();
+    }
+  }
   return runOperatorCommand(
     'doctor',
     DOCTOR_HELP,
     options,
     async (target, options) => {
       const report = await runDoctorChecks(target, { timeoutMs: options.timeoutMs });
-      if (options.json) printJson(report, io);
-      else {
-        const terminal = (io.out as { isTTY?: boolean }).isTTY === true;
-        io.out.write(`${renderDoctorReport(report, target.description, terminal).join('\n')}\n`);
-      }
+      printDoctorReport(report, target.description, options, io);
       return report.healthy ? EXIT.ok : EXIT.failure;
     },
     io,
   );
+}
+
+function printDoctorReport(report: DoctorReport, target: string, options: { json: boolean }, io: CommandIo): void {
+  if (options.json) {
+    printJson(report, io);
+    return;
+  }
+  const terminal = (io.out as { isTTY?: boolean }).isTTY === true;
+  io.out.write(`${renderDoctorReport(report, target, terminal).join('\n')}\n`);
 }
 
 const MARKS: Record<CheckStatus, { terminal: string; plain: string }> = {

@@ -21,6 +21,7 @@ import {
 import { deadLetterIdOf } from '#shared/stage-queues.ts';
 import { renewFailureBudget, runStageRecord } from '#shared/stage-record.ts';
 import type { StageRuntime } from '#shared/stage-runtime.ts';
+import { keepWebLinks } from './markdown-links.ts';
 
 /**
  * The draft stage ("right brain"): related past items from memory, a draft, a critic's review against the
@@ -285,11 +286,20 @@ async function publish(runtime: StageRuntime, session: ItemSession, calls: reado
       });
     }
   }
+  // The model's Markdown goes out with http and https links only (a pure function of the draft: a re-sent event is the same).
+  const { markdown, removed } = keepWebLinks(outcome.draft.markdown);
+  if (removed.length > 0) {
+    runtime.logger.warn('published post: links that are not http or https taken out', {
+      itemId: item.itemId,
+      removedLinks: removed.length,
+      schemes: [...new Set(removed)],
+    });
+  }
   const event: PublishedEvent = {
     itemId: item.itemId,
     publicationId: publication.publicationId,
     title: outcome.draft.title,
-    markdown: outcome.draft.markdown,
+    markdown,
     revision: outcome.revision,
     approved: outcome.approved,
     degraded: flags,

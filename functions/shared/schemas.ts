@@ -7,13 +7,26 @@ import { z } from 'zod';
 
 const ITEM_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
+/**
+ * Why an item's `url` is refused, naming its scheme when it has one: only http and https reach the prompt, since
+ * the URL is what the draft links its source to (`javascript:`, `data:`, `file:`, `vbscript:` would become links).
+ */
+function webUrlError(input: unknown): string {
+  if (typeof input !== 'string') return `must be a string holding an http or https URL (got ${typeof input})`;
+  const text = input;
+  if (URL.canParse(text)) return `must be an http or https URL, not ${new URL(text).protocol} (got ${shownUrl(text)})`;
+  return `must be an absolute http or https URL (got ${shownUrl(text)})`;
+}
+
+const shownUrl = (text: string) => JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}...` : text);
+
 /** A raw item as producers put it on the intake queue. */
 export const intakeItemSchema = z
   .object({
     id: z.string().regex(ITEM_ID, 'id must be 1-128 characters of letters, digits, ".", "_", ":" or "-"'),
     title: z.string().trim().min(1, 'title must not be empty').max(500),
     body: z.string().trim().min(40, 'body must have at least 40 characters').max(100_000),
-    url: z.url().optional(),
+    url: z.url({ protocol: /^https?$/, error: (issue) => webUrlError(issue.input) }).optional(),
     source: z.string().max(200).optional(),
     author: z.string().max(200).optional(),
     publishedAt: z.iso.datetime({ offset: true }).optional(),

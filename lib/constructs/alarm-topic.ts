@@ -36,8 +36,13 @@ export class AlarmTopic extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
       pendingWindow: Duration.days(7),
     });
-    // Alarm actions publish as CloudWatch, which needs the data key to write to an encrypted topic.
-    this.key.grant(cloudWatch, 'kms:Decrypt', 'kms:GenerateDataKey*');
+    // Alarm actions publish as CloudWatch, which needs the data key to write to an encrypted topic; only for this
+    // account's alarms, so no other account's alarm can make CloudWatch use the key (the confused deputy).
+    const thisAccountsAlarms = {
+      ArnLike: { 'aws:SourceArn': `arn:${partition}:cloudwatch:${region}:${account}:alarm:*` },
+      StringEquals: { 'aws:SourceAccount': account },
+    };
+    this.key.grant(cloudWatch.withConditions(thisAccountsAlarms), 'kms:Decrypt', 'kms:GenerateDataKey*');
 
     this.topic = new Topic(this, 'Topic', {
       displayName: 'sluice alarms',
@@ -51,10 +56,7 @@ export class AlarmTopic extends Construct {
         principals: [cloudWatch],
         actions: ['sns:Publish'],
         resources: [this.topic.topicArn],
-        conditions: {
-          ArnLike: { 'aws:SourceArn': `arn:${partition}:cloudwatch:${region}:${account}:alarm:*` },
-          StringEquals: { 'aws:SourceAccount': account },
-        },
+        conditions: thisAccountsAlarms,
       }),
     );
     if (props.email !== undefined) {

@@ -33,7 +33,8 @@ export interface LlmStageProps {
   readonly stateTable: StateTable;
   readonly memoryTable: MemoryTable;
   /**
-   * Whether the function may read and write the memory table (its name is in the environment either way).
+   * Whether the function may look up and remember past items in the memory table (its name is in the environment
+   * either way).
    * @default false
    */
   readonly memoryTableAccess?: boolean;
@@ -115,8 +116,11 @@ export class LlmStage extends Construct {
     this.function.addEventSource(eventSource);
     this.eventSourceMappingId = eventSource.eventSourceMappingId;
 
-    props.stateTable.grantItemReadWrite(this.function);
-    if (props.memoryTableAccess === true) props.memoryTable.grantItemReadWrite(this.function);
+    props.stateTable.grantStageAccess(this.function);
+    if (props.memoryTableAccess === true) {
+      props.memoryTable.grantLookup(this.function);
+      props.memoryTable.grantRemember(this.function);
+    }
     props.nextQueue.grantSendMessages(this.function);
     // Messages that must wait (rate limit, breaker, budget) are sent back to the stage's own queue with a delay.
     input.queue.grantSendMessages(this.function);

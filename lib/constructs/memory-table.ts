@@ -2,13 +2,13 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
-import { ITEM_READ_WRITE_ACTIONS } from './state-table.ts';
 
 /**
  * Past items the draft stage looks up for context (key `pk`/`sk`).
  * @example
  * const memory = new MemoryTable(this, 'MemoryTable');
- * memory.grantItemReadWrite(draftFn);
+ * memory.grantLookup(draftFn);
+ * memory.grantRemember(draftFn);
  */
 export class MemoryTable extends Table {
   constructor(scope: Construct, id: string) {
@@ -23,13 +23,13 @@ export class MemoryTable extends Table {
     });
   }
 
-  /** Item reads, writes and queries on the table. */
-  grantItemReadWrite(grantee: IGrantable): Grant {
-    return Grant.addToPrincipal({ grantee, actions: [...ITEM_READ_WRITE_ACTIONS], resourceArns: [this.tableArn] });
-  }
-
   /** Lets `grantee` look related items up (Query), and nothing else. */
   grantLookup(grantee: IGrantable): Grant {
     return Grant.addToPrincipal({ grantee, actions: ['dynamodb:Query'], resourceArns: [this.tableArn] });
+  }
+
+  /** Lets `grantee` remember a published item (BatchWriteItem: its topic and entity entries at once), and nothing else. */
+  grantRemember(grantee: IGrantable): Grant {
+    return Grant.addToPrincipal({ grantee, actions: ['dynamodb:BatchWriteItem'], resourceArns: [this.tableArn] });
   }
 }

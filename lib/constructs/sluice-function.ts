@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { type Duration, Validations } from 'aws-cdk-lib';
-import { Architecture, type ILayerVersion, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Architecture, type CfnFunction, type ILayerVersion, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
@@ -87,7 +88,6 @@ export class SluiceFunction extends NodejsFunction {
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize,
       timeout: props.timeout,
-      tracing: Tracing.ACTIVE,
       logGroup: props.logGroup,
       environment: { ...props.environment, ...commonFunctionEnvironment(props.logLevel) },
       ...(props.reservedConcurrentExecutions === undefined
@@ -109,21 +109,35 @@ export class SluiceFunction extends NodejsFunction {
         forceDockerBundling: false,
       },
     });
-    Validations.of(this).acknowledge(
-      {
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-        reason: 'The AWS managed basic execution policy only lets the function write its own CloudWatch logs.',
-      },
-      {
-        id: 'AwsSolutions-IAM5[Resource::*]',
-        reason:
-          'X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions.',
-      },
-      {
-        id: 'Serverless-LambdaStarPermissions',
-        reason:
-          'The only wildcard is the X-Ray tracing statement, whose actions support no resource-level permissions.',
-      },
-    );
+    this.traceActively();
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason: 'The AWS managed basic execution policy only lets the function write its own CloudWatch logs.',
+    });
+  }
+
+  /**
+   * X-Ray active tracing, with its grant in a policy of its own: `tracing: Tracing.ACTIVE` would add the statement
+   * to the role's default policy, where acknowledging its wildcard resource would also hide any other wildcard
+   * granted to the function. Here the acknowledgement covers this one statement.
+   */
+  private traceActively(): void {
+    const resource = this.node.defaultChild as CfnFunction;
+    resource.tracingConfig = { mode: Tracing.ACTIVE };
+    const role = this.role;
+    if (role === undefined) throw new Error(`${this.node.path} has no role to grant X-Ray tracing to`);
+    const tracing = new Policy(this, 'TracingPolicy', {
+      roles: [role],
+      statements: [
+        new PolicyStatement({ actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], resources: ['*'] }),
+      ],
+    });
+    // Traces from the first invocation on: the function is created once the role may write them.
+    resource.node.addDependency(tracing);
+    Validations.of(tracing).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions.',
+    });
   }
 }

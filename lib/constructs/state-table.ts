@@ -3,19 +3,20 @@ import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } fr
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 
-/** Data-plane actions of the stage functions on a table: item reads and writes, queries, no streams or admin. */
-export const ITEM_READ_WRITE_ACTIONS = [
+/**
+ * What a stage function does on the state table, and nothing more: reads, writes and conditional updates of single
+ * records (items, checkpoints, ledger entries, breaker / rate-limit / budget records) and queries of an item's
+ * ledger. No scans, deletes, batches or index queries: nothing in a stage sends them.
+ */
+export const STAGE_STATE_ACTIONS = [
   'dynamodb:GetItem',
-  'dynamodb:BatchGetItem',
-  'dynamodb:Query',
-  'dynamodb:Scan',
-  'dynamodb:ConditionCheckItem',
   'dynamodb:PutItem',
   'dynamodb:UpdateItem',
-  'dynamodb:DeleteItem',
-  'dynamodb:BatchWriteItem',
-  'dynamodb:DescribeTable',
+  'dynamodb:Query',
 ] as const;
+
+/** What the supervisor does on the table's records: reads, writes and conditional updates of single records. */
+export const RECORD_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'] as const;
 
 /**
  * The item state machine, checkpoints, LLM call ledger, token/cost ledger and breaker / rate-limit / budget
@@ -23,7 +24,7 @@ export const ITEM_READ_WRITE_ACTIONS = [
  * the records that carry a state, so items in a given state can be listed in time order.
  * @example
  * const state = new StateTable(this, 'StateTable');
- * state.grantItemReadWrite(fn);
+ * state.grantStageAccess(fn);
  */
 export class StateTable extends Table {
   /** Name of the sparse index on `state` and `updatedAt`. */
@@ -49,12 +50,22 @@ export class StateTable extends Table {
     });
   }
 
-  /** Item reads, writes and queries on the table and its `ByState` index, with no wildcard resource. */
-  grantItemReadWrite(grantee: IGrantable): Grant {
+  /** Lets a stage function read, write and update records and query an item's ledger ({@link STAGE_STATE_ACTIONS}). */
+  grantStageAccess(grantee: IGrantable): Grant {
+    return Grant.addToPrincipal({ grantee, actions: [...STAGE_STATE_ACTIONS], resourceArns: [this.tableArn] });
+  }
+
+  /** Lets `grantee` read, write and update single records ({@link RECORD_ACTIONS}), and nothing else. */
+  grantRecordReadWrite(grantee: IGrantable): Grant {
+    return Grant.addToPrincipal({ grantee, actions: [...RECORD_ACTIONS], resourceArns: [this.tableArn] });
+  }
+
+  /** Lets `grantee` list records by state (Query on the `ByState` index), and nothing else. */
+  grantByStateQuery(grantee: IGrantable): Grant {
     return Grant.addToPrincipal({
       grantee,
-      actions: [...ITEM_READ_WRITE_ACTIONS],
-      resourceArns: [this.tableArn, `${this.tableArn}/index/${StateTable.BY_STATE_INDEX}`],
+      actions: ['dynamodb:Query'],
+      resourceArns: [`${this.tableArn}/index/${StateTable.BY_STATE_INDEX}`],
     });
   }
 }

@@ -18,10 +18,12 @@ import {
   OPTIONAL_STACK_OUTPUT_KEYS,
   renderDoctorReport,
   runDoctorChecks,
+  runPreDeployChecks,
   STACK_OUTPUT_KEYS,
 } from '#cli/doctor.ts';
 import { pauseStage } from '#cli/pause.ts';
 import { LANE_NAMES, type Lane, type LaneName, resolveTarget, type Target } from '#cli/target.ts';
+import { loadConfig } from '#lib/config.ts';
 import { STACK_NAME } from '#lib/template.ts';
 import { type CallRecord, type LlmSimulator, startLlmSimulator } from '#sim/server.ts';
 import { startTestPipeline, type TestPipeline } from '../support/pipeline.ts';
@@ -79,6 +81,7 @@ describe('Command: sluice doctor', () => {
       ['provider', 'ok'],
       ['alarms', 'skipped'],
       ['event-sources', 'ok'],
+      ['concurrency', 'skipped'],
     ]);
     expect(check(report, 'permissions')?.detail).toMatch(/^no IAM locally/);
     expect(check(report, 'alarms')?.detail).toBe('CloudWatch does not run locally');
@@ -101,7 +104,7 @@ describe('Command: sluice doctor', () => {
     expect(text.stdout).toMatch(new RegExp(`^sluice doctor: ${STACK_NAME} \\(local, outputs file .*\\)$`, 'm'));
     expect(text.stdout).toMatch(/^ok\s+queues\s+6 queues exist; intake, draft, published redrive to their DLQs/m);
     expect(text.stdout).toMatch(/^skipped\s+alarms\s+CloudWatch does not run locally$/m);
-    expect(text.stdout).toMatch(/^healthy: 6 checks ok, 2 skipped$/m);
+    expect(text.stdout).toMatch(/^healthy: 6 checks ok, 3 skipped$/m);
     expect(text.stdout).not.toMatch(/PROBLEM|fix:/);
   });
 
@@ -216,7 +219,7 @@ describe('Command: sluice doctor', () => {
       /problem: the extract stage is paused: .*provider outage\n\s+fix: sluice resume extract/,
     );
     expect(text.stdout).toMatch(/^skipped\s+provider\s+no call made without the API key: see the secret check$/m);
-    expect(text.stdout).toMatch(/^4 problems in 3 of 8 checks \(2 ok, 3 skipped\)$/m);
+    expect(text.stdout).toMatch(/^4 problems in 3 of 9 checks \(2 ok, 4 skipped\)$/m);
   });
 
   it('names the endpoint that does not answer once its time limit has passed', async () => {
@@ -376,6 +379,13 @@ describe('Function: runDoctorChecks, on AWS (SDK clients stubbed in process)', (
       JSON.stringify({ stage, model, llm: { baseUrl: simulator.url, timeoutMs: 60_000 } });
     const lambda = stubbed(new LambdaClient(config), (command, input) => {
       if (command === 'GetEventSourceMappingCommand') return { UUID: input.UUID, State: 'Enabled', BatchSize: 1 };
+      // A quota of 20: the stack's 9 leave 11 unreserved, and a deploy gives them back before reserving them again.
+      if (command === 'GetAccountSettingsCommand') {
+        return { AccountLimit: { ConcurrentExecutions: 20, UnreservedConcurrentExecutions: 11 } };
+      }
+      if (command === 'GetFunctionConcurrencyCommand') {
+        return { ReservedConcurrentExecutions: { 'Sluice-Extract': 5, 'Sluice-Draft': 3 }[String(input.FunctionName)] };
+      }
       const stage = input.FunctionName === 'Sluice-Extract' ? 'extract' : 'draft';
       return {
         FunctionName: input.FunctionName,
@@ -525,6 +535,12 @@ describe('Function: runDoctorChecks, on AWS (SDK clients stubbed in process)', (
       },
     ]);
     expect(byName('event-sources')?.status).toBe('ok');
+    // The outputs name no supervisor: the stack reserves 8 of the 9 cdk.json asks for, and 11 + 8 - 9 = 10 stay free.
+    expect(byName('concurrency')).toMatchObject({
+      status: 'ok',
+      detail:
+        "the stack reserves 9 concurrent executions (extract 5, draft 3, supervisor 1); the account's quota in eu-west-1 is 20, 11 unreserved, so 10 stay unreserved after a deploy (at least 10)",
+    });
 
     // Assess: on a terminal, marks instead of words
     const text = renderDoctorReport(report, target.description, true).join('\n');
@@ -532,5 +548,94 @@ describe('Function: runDoctorChecks, on AWS (SDK clients stubbed in process)', (
     expect(text).toMatch(/^✗ permissions\s+1 problem$/m);
     expect(text).toMatch(/^✓ secret\s+the API key secret \S+ holds a key \(not shown\)$/m);
     expect(text).not.toContain('sk-test');
+  });
+});
+
+describe('Function: runPreDeployChecks, before the first deploy (Lambda stubbed in process)', () => {
+  const config = { region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
+  const lambdaWith = (limit: number, unreserved: number) =>
+    stubbed(new LambdaClient(config), (command) => {
+      if (command !== 'GetAccountSettingsCommand') throw new Error(`unexpected ${command}`);
+      return { AccountLimit: { ConcurrentExecutions: limit, UnreservedConcurrentExecutions: unreserved } };
+    });
+
+  it("says a new account's quota of 10 has no room for the 9 the defaults reserve, and which setting turns it off", async () => {
+    // Act
+    const report = await runPreDeployChecks(lambdaWith(10, 10), { timeoutMs: 5000, config: loadConfig({}) });
+
+    // Assess
+    expect(report.healthy).toBe(false);
+    expect(report.checks).toEqual([
+      {
+        name: 'concurrency',
+        status: 'problem',
+        detail: expect.any(String),
+        fix: expect.any(String),
+        problems: [
+          {
+            problem:
+              "the stack reserves 9 concurrent executions (extract 5, draft 3, supervisor 1), but the account's quota in us-east-1 is 10, 10 unreserved and Lambda keeps 10 unreserved: at most 0 can be reserved, so 'cdk deploy' fails with \"UnreservedConcurrentExecution below its minimum value of [10]\"",
+            fix: expect.stringMatching(/^set "reservedConcurrencyEnabled": false in the sluice context of cdk\.json /),
+          },
+        ],
+      },
+    ]);
+    expect(report.checks[0]?.fix).toMatch(/ask AWS for a higher Lambda concurrent executions quota in us-east-1/);
+  });
+
+  it('finds room with reservedConcurrencyEnabled false in the same account', async () => {
+    // Act
+    const report = await runPreDeployChecks(lambdaWith(10, 10), {
+      timeoutMs: 5000,
+      config: loadConfig({ reservedConcurrencyEnabled: false }),
+    });
+
+    // Assess
+    expect(report.healthy).toBe(true);
+    expect(report.checks[0]?.detail).toBe(
+      "the stack reserves no concurrency (reservedConcurrencyEnabled is false); the account's quota in us-east-1 is 10, 10 unreserved, so 10 stay unreserved after a deploy (at least 10)",
+    );
+  });
+
+  it.each([
+    [1000, 1000, true],
+    [19, 19, true],
+    [18, 18, false],
+    // Other functions reserve 35 of 50: 15 unreserved leave room for 5, and the stages need at least 2 each.
+    [50, 15, false],
+  ])('with a quota of %i, %i unreserved, says the defaults fit: %s', async (limit, unreserved, fits) => {
+    // Act
+    const report = await runPreDeployChecks(lambdaWith(limit, unreserved), { timeoutMs: 5000, config: loadConfig({}) });
+
+    // Assess
+    expect(report.healthy).toBe(fits);
+    expect(report.checks[0]?.status).toBe(fits ? 'ok' : 'problem');
+  });
+
+  it('names the permission the operator lacks to read the account settings', async () => {
+    // Prepare
+    const lambda = stubbed(new LambdaClient(config), () => {
+      throw denied('lambda:GetAccountSettings');
+    });
+
+    // Act
+    const report = await runPreDeployChecks(lambda, { timeoutMs: 5000, config: loadConfig({}) });
+
+    // Assess
+    expect(report.checks[0]?.problems?.[0]?.fix).toMatch(/^grant lambda:GetAccountSettings to the IAM identity/);
+  });
+
+  it('explains --pre-deploy in --help and refuses it with a stack or an outputs file (exit code 2)', async () => {
+    // Act
+    const help = await runCli(['doctor', '--help']);
+    const withStack = await runCli(['doctor', '--pre-deploy', '--stack', 'Sluice']);
+
+    // Assess
+    expect(help.stdout).toMatch(/^ {7}sluice doctor --pre-deploy \[--region REGION\]/m);
+    expect(help.stdout).toMatch(/reservedConcurrencyEnabled": false/);
+    expect(withStack.code).toBe(2);
+    expect(withStack.stderr).toMatch(
+      /--pre-deploy checks the account before the stack exists: it takes no --outputs or --stack/,
+    );
   });
 });

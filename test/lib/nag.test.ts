@@ -1,5 +1,6 @@
 import { Validations } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { describe, expect, it } from 'vitest';
 import type { SluiceConfigInput } from '#lib/config.ts';
@@ -57,6 +58,24 @@ describe('Compliance: cdk-nag AwsSolutions and Serverless packs', () => {
     // Assess
     expect(unacknowledged).toEqual(expect.arrayContaining(['AwsSolutions-SQS3 at Sluice/StrayQueue/Resource']));
   });
+
+  it.each(['extract', 'draft'] as const)(
+    'reports a wildcard granted to the %s function beside X-Ray tracing: only the X-Ray statement is acknowledged',
+    (stage) => {
+      // Prepare
+      const { app, stack } = buildStack();
+      stack[stage].function.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:GetItem'], resources: ['*'] }));
+      const capitalized = `${stage.charAt(0).toUpperCase()}${stage.slice(1)}`;
+
+      // Act
+      const unacknowledged = findings(app);
+
+      // Assess
+      expect(unacknowledged).toEqual([
+        `AwsSolutions-IAM5[Resource::*] at Sluice/${capitalized}/Function/ServiceRole/DefaultPolicy/Resource`,
+      ]);
+    },
+  );
 
   it('fails the synth of an app carrying the packs when a finding is not acknowledged', () => {
     // Prepare

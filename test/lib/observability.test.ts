@@ -429,6 +429,48 @@ describe('Construct: Observability', () => {
       });
     });
 
+    it("lets CloudWatch use the topic's key only for this account's alarms", () => {
+      // Prepare
+      const keys = Object.values(resourcesOfType(defaults.template, 'AWS::KMS::Key'));
+
+      // Act
+      const policy = keys[0]?.Properties?.KeyPolicy as { Statement: Record<string, unknown>[] } | undefined;
+      const statements = policy?.Statement ?? [];
+      const forCloudWatch = statements.filter(
+        (statement) => JSON.stringify(statement.Principal) === JSON.stringify({ Service: 'cloudwatch.amazonaws.com' }),
+      );
+
+      // Assess
+      expect(keys).toHaveLength(1);
+      expect(forCloudWatch).toEqual([
+        {
+          Effect: 'Allow',
+          Principal: { Service: 'cloudwatch.amazonaws.com' },
+          Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+          Resource: '*',
+          Condition: {
+            ArnLike: {
+              'aws:SourceArn': {
+                'Fn::Join': [
+                  '',
+                  [
+                    'arn:',
+                    { Ref: 'AWS::Partition' },
+                    ':cloudwatch:',
+                    { Ref: 'AWS::Region' },
+                    ':',
+                    { Ref: 'AWS::AccountId' },
+                    ':alarm:*',
+                  ],
+                ],
+              },
+            },
+            StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+          },
+        },
+      ]);
+    });
+
     it("accepts publishing only over TLS, and from this account's alarms", () => {
       // Act
       const policies = Object.values(resourcesOfType(defaults.template, 'AWS::SNS::TopicPolicy'));
