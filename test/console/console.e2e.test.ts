@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CostsReport } from '#cli/costs.ts';
 import { errorClassOf } from '#cli/dead-letter-mover.ts';
@@ -15,6 +15,7 @@ import { ITEM_STATES } from '#shared/item-store.ts';
 import { OUTPUT_FORMATS } from '#shared/schemas.ts';
 import { type ConsoleServer, startConsole } from '../../console/server.ts';
 import { jsonOf, runCli, writeLocalOutputs } from '../cli/operator-support.ts';
+import { launchChromium } from '../support/browser.ts';
 import { startTestPipeline, TEST_CONFIG, type TestPipeline } from '../support/pipeline.ts';
 
 /**
@@ -26,16 +27,6 @@ import { startTestPipeline, TEST_CONFIG, type TestPipeline } from '../support/pi
 
 const SAMPLES = new URL('../../samples/items.jsonl', import.meta.url);
 const SCREENSHOTS = new URL('../output/console/', import.meta.url).pathname;
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 /** The sample items the provider refuses (a 401) on their first call: dead letters a redrive can publish. */
 const FAULTED = ['sample-001', 'sample-002'];
 /** A sample that is not a valid item: dead-lettered at intake, and again after any redrive. */
@@ -145,7 +136,7 @@ describe('Console: the pages in a browser', () => {
 
     target = await resolveTarget({ outputs });
     server = await startConsole({ target, port: 0 });
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
     page.on('pageerror', (error) => pageErrors.push(`page error: ${error.message}`));
     page.on('console', (message) => {
