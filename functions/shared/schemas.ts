@@ -23,7 +23,12 @@ const shownUrl = (text: string) => JSON.stringify(text.length > 80 ? `${text.sli
 /** A raw item as producers put it on the intake queue. */
 export const intakeItemSchema = z
   .object({
-    id: z.string().regex(ITEM_ID, 'id must be 1-128 characters of letters, digits, ".", "_", ":" or "-"'),
+    id: z
+      .string()
+      .regex(
+        ITEM_ID,
+        'id must be 1-128 characters of letters, digits, ".", "_", ":" or "-", the first a letter or digit',
+      ),
     title: z.string().trim().min(1, 'title must not be empty').max(500),
     body: z.string().trim().min(40, 'body must have at least 40 characters').max(100_000),
     url: z.url({ protocol: /^https?$/, error: (issue) => webUrlError(issue.input) }).optional(),
