@@ -4,8 +4,16 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseIntakeMessage } from '#functions/extract/extract.ts';
+import {
+  ConfigError,
+  type ConfigLayer,
+  loadLayeredConfig,
+  mergeDeep,
+  type SluiceConfig,
+  settingAssignment,
+} from '#lib/config.ts';
 import { STACK_NAME } from '#lib/template.ts';
-import { type DevRuntime, localOutputs, startDevRuntime } from '#local/dev-runtime.ts';
+import { cdkJsonConfig, type DevRuntime, localOutputs, startDevRuntime } from '#local/dev-runtime.ts';
 import { LocalMetrics, type MetricsSummary, summariseMetrics } from '#local/local-metrics.ts';
 import { ProgressView, readSnapshot, renderSnapshot } from '#local/progress.ts';
 import { sendBodies } from '#local/queue-io.ts';
@@ -43,6 +51,13 @@ Options:
   --logs               Print function logs here instead of to .sluice/functions.log.
   --bundles            Run the synthesized function bundles (built under .sluice/bundles, removed on exit)
                        instead of the TypeScript sources.
+  --config FILE        A JSON file of sluice settings merged over cdk.json's (key by key, as in the context's
+                       "sluice" object), for this run only.
+  --set KEY.PATH=VALUE One setting over cdk.json's and --config's (repeatable, applied in order); VALUE is read
+                       as JSON when it parses (2, true, "x", {...}), else as a string. A key with a dot in it (a
+                       model under prices) is set with its parent: --set 'prices={"gpt-4.1-mini":{...}}'.
+  --print-config       Print the effective settings (cdk.json, --config, --set, defaults filled in) as JSON and
+                       exit without starting anything.
   -h, --help           Show this help.
 
 Examples:
@@ -51,6 +66,7 @@ Examples:
   npx sluice dev --no-samples --data-dir .sluice/data
   OPENAI_API_KEY=sk-... npx sluice dev --once # a real provider
   npx sluice dev --bundles --once             # the samples through the bundles cdk deploy would upload
+  npx sluice dev --set stages.extract.maxConcurrency=2 --set dailyBudgetUsd=1 --print-config
 `;
 
 const SAMPLES = new URL('../samples/items.jsonl', import.meta.url);
@@ -68,6 +84,9 @@ interface DevOptions {
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   logs: boolean;
   bundles: boolean;
+  config?: string | undefined;
+  sets: string[];
+  printConfig: boolean;
 }
 
 export function parseDevArgs(args: string[]): DevOptions | 'help' {
@@ -87,6 +106,9 @@ export function parseDevArgs(args: string[]): DevOptions | 'help' {
       'log-level': { type: 'string', default: 'WARN' },
       logs: { type: 'boolean', default: false },
       bundles: { type: 'boolean', default: false },
+      config: { type: 'string' },
+      set: { type: 'string', multiple: true, default: [] },
+      'print-config': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -112,6 +134,9 @@ export function parseDevArgs(args: string[]): DevOptions | 'help' {
     logLevel: level as DevOptions['logLevel'],
     logs: values.logs,
     bundles: values.bundles,
+    config: values.config,
+    sets: values.set,
+    printConfig: values['print-config'],
   };
 }
 
@@ -132,6 +157,11 @@ export async function runDev(args: string[]): Promise<number> {
     return EXIT.ok;
   }
   const print = (line = '') => process.stdout.write(`${line}\n`);
+  const { config, patch } = await devConfig(options);
+  if (options.printConfig) {
+    print(JSON.stringify(config, null, 2));
+    return EXIT.ok;
+  }
   const lines = await readItemLines(options);
   const logFile = resolve(options.dataDir ?? '.sluice', 'functions.log');
   if (!options.logs) await captureFunctionLogs(logFile);
@@ -151,6 +181,7 @@ export async function runDev(args: string[]): Promise<number> {
     simulator: { latencyMs: options.latency },
     logLevel: options.logLevel,
     bundles: options.bundles,
+    config: patch,
     // EMF lines go where the functions' logs go (as on CloudWatch) and into the local metrics view.
     emf: (line) => {
       metrics.sink(line);
@@ -245,6 +276,47 @@ async function watch(
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/**
+ * The run's settings: cdk.json's `sluice` object, then the --config file, then each --set, merged and validated
+ * together; any problem is a usage error naming where the wrong key was set. `patch` is what the run merges over
+ * cdk.json.
+ */
+async function devConfig(options: DevOptions): Promise<{ config: SluiceConfig; patch: Record<string, unknown> }> {
+  try {
+    const layers: ConfigLayer[] = [{ source: 'cdk.json', settings: await cdkJsonConfig() }];
+    if (options.config !== undefined) {
+      layers.push({ source: `--config ${options.config}`, settings: await readConfigFile(options.config) });
+    }
+    for (const text of options.sets) layers.push({ source: `--set ${text}`, settings: settingAssignment(text) });
+    const patch = layers.slice(1).reduce<Record<string, unknown>>((all, layer) => mergeDeep(all, layer.settings), {});
+    return { config: loadLayeredConfig(layers), patch };
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+async function readConfigFile(file: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(resolve(file), 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read --config file ${file}: ${(error as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--config file ${file} is not JSON: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new UsageError(
+      `--config file ${file} must hold a JSON object of sluice settings, as cdk.json's context.sluice (got ${Array.isArray(parsed) ? 'an array' : JSON.stringify(parsed)})`,
+    );
+  }
+  return parsed as Record<string, unknown>;
 }
 
 async function readItemLines(options: DevOptions): Promise<string[]> {

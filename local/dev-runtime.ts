@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { createHandler as createDraftHandler } from '#functions/draft/handler.ts';
 import { createHandler as createExtractHandler } from '#functions/extract/handler.ts';
 import type { LookReport } from '#functions/supervisor/supervisor.ts';
-import { loadConfig, type SluiceConfig } from '#lib/config.ts';
+import { loadConfig, mergeDeep, type SluiceConfig } from '#lib/config.ts';
 import { PROJECT_ROOT } from '#lib/sluice-stack.ts';
 import { type BundledStack, STACK_NAME, synthesizeBundledStack, synthesizeTemplate } from '#lib/template.ts';
 import type { CrashInjector } from '#shared/faults.ts';
@@ -359,18 +359,4 @@ export async function cdkJsonConfig(): Promise<Record<string, unknown>> {
   const text = await readFile(new URL('../cdk.json', import.meta.url), 'utf8');
   const cdkJson = JSON.parse(text) as { context?: { sluice?: Record<string, unknown> } };
   return cdkJson.context?.sluice ?? {};
-}
-
-/** Merges plain objects key by key; anything else in `patch` replaces what is in `base`. */
-export function mergeDeep(base: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
-  const merged: Record<string, unknown> = { ...base };
-  for (const [key, value] of Object.entries(patch)) {
-    const current = merged[key];
-    merged[key] = isPlainObject(current) && isPlainObject(value) ? mergeDeep(current, value) : value;
-  }
-  return merged;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

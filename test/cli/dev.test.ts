@@ -1,9 +1,11 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SluiceConfig } from '#lib/config.ts';
+import { jsonOf, runCli } from './operator-support.ts';
 
 const run = promisify(execFile);
 const SLUICE = new URL('../../bin/sluice.ts', import.meta.url).pathname;
@@ -89,5 +91,66 @@ describe('Command: sluice dev', () => {
     // Assess
     expect(failure.code).toBe(2);
     expect(failure.stderr).toMatch(/--latency must be MS or MIN-MAX/);
+  });
+
+  it('prints the effective config, cdk.json under --config under each --set, and starts nothing', async () => {
+    // Prepare
+    const file = join(dir, 'local.json');
+    await writeFile(file, JSON.stringify({ dailyBudgetUsd: 5, stages: { draft: { maxRevisions: 1 } } }));
+
+    // Act
+    const run = await runCli([
+      'dev',
+      '--print-config',
+      '--config',
+      file,
+      '--set',
+      'dailyBudgetUsd=2.5',
+      '--set',
+      'llm.fallbackModel=gpt-4o-mini',
+      '--set',
+      'supervisor.enabled=false',
+    ]);
+
+    // Assess: the settings merged in order, cdk.json's and the defaults kept elsewhere
+    expect(run.code).toBe(0);
+    const config = jsonOf<SluiceConfig>(run);
+    expect(config.dailyBudgetUsd).toBe(2.5);
+    expect(config.llm).toEqual({ timeoutSeconds: 60, fallbackModel: 'gpt-4o-mini' });
+    expect(config.supervisor.enabled).toBe(false);
+    expect(config.stages.draft).toMatchObject({ maxRevisions: 1, model: 'gpt-4.1-mini', timeoutSeconds: 300 });
+    expect(config.stages.extract.maxConcurrency).toBe(5);
+    expect(run.stdout).not.toMatch(/starting the emulators|endpoint/);
+  });
+
+  it('refuses a wrong setting with exit code 2, naming the key, the problem and where it was set', async () => {
+    // Prepare
+    const file = join(dir, 'wrong.json');
+    await writeFile(file, JSON.stringify({ stages: { extract: { batchSize: 11 } } }));
+    const notJson = join(dir, 'not.json');
+    await writeFile(notJson, '{ "dailyBudgetUsd": 5, }');
+
+    // Act
+    const fromFile = await runCli(['dev', '--print-config', '--config', file]);
+    const fromSet = await runCli(['dev', '--print-config', '--set', 'stages.draft.modle=gpt-4o-mini']);
+    const badSet = await runCli(['dev', '--print-config', '--set', 'dailyBudgetUsd']);
+    const badFile = await runCli(['dev', '--print-config', '--config', notJson]);
+    const noFile = await runCli(['dev', '--print-config', '--config', join(dir, 'absent.json')]);
+
+    // Assess
+    for (const run of [fromFile, fromSet, badSet, badFile, noFile]) {
+      expect(run.code).toBe(2);
+      expect(run.stdout).toBe('');
+      expect(run.stderr.split('\n')[0]).toMatch(/^sluice dev: /);
+    }
+    expect(fromFile.stderr).toContain(
+      `stages.extract.batchSize must be between 1 and 10 (got 11) (set by --config ${file})`,
+    );
+    expect(fromSet.stderr).toContain(
+      'stages.draft has unknown key(s) "modle" (set by --set stages.draft.modle=gpt-4o-mini)',
+    );
+    expect(badSet.stderr).toContain('--set "dailyBudgetUsd" must be key.path=value');
+    expect(badFile.stderr).toContain(`--config file ${notJson} is not JSON`);
+    expect(noFile.stderr).toContain(`cannot read --config file ${join(dir, 'absent.json')}`);
   });
 });
