@@ -13,7 +13,14 @@ import {
   settingAssignment,
 } from '#lib/config.ts';
 import { STACK_NAME } from '#lib/template.ts';
-import { cdkJsonConfig, type DevRuntime, localOutputs, startDevRuntime } from '#local/dev-runtime.ts';
+import {
+  cdkJsonConfig,
+  type DevRuntime,
+  localOutputs,
+  PORTS_TAKEN,
+  PortInUseError,
+  startDevRuntime,
+} from '#local/dev-runtime.ts';
 import { LocalMetrics, type MetricsSummary, summariseMetrics } from '#local/local-metrics.ts';
 import { ProgressView, readSnapshot, renderSnapshot } from '#local/progress.ts';
 import { sendBodies } from '#local/queue-io.ts';
@@ -44,6 +51,9 @@ Options:
   --items FILE         JSONL file of items to enqueue at start (default: the bundled samples).
   --no-samples         Enqueue nothing at start; wait for items from outside.
   --data-dir DIR       Keep queues and tables in DIR across restarts (default: in memory).
+  --port-base N        Listen on fixed ports: SQS on N, DynamoDB on N+1, the Lambda and Secrets Manager API on
+                       N+2, the LLM simulator on N+3 (default: any free ports, new at every start). The queue
+                       URLs hold the SQS port, so with a port base they stay the same across restarts.
   --outputs FILE       Where to write the outputs file (default: .sluice/outputs.json).
   --latency MS|MIN-MAX Simulator latency per call (default 50-250).
   --timeout SECONDS    With --once, give up after this long (default 600).
@@ -63,7 +73,7 @@ Options:
 Examples:
   npm start                                   # the bundled ~50 items, live progress, Ctrl-C to stop
   npm start -- --once --report r.json         # drain them, write a report, exit
-  npx sluice dev --no-samples --data-dir .sluice/data
+  npx sluice dev --no-samples --data-dir .sluice/data --port-base 4566   # same endpoints at every restart
   OPENAI_API_KEY=sk-... npx sluice dev --once # a real provider
   npx sluice dev --bundles --once             # the samples through the bundles cdk deploy would upload
   npx sluice dev --set stages.extract.maxConcurrency=2 --set dailyBudgetUsd=1 --print-config
@@ -78,6 +88,7 @@ interface DevOptions {
   items?: string | undefined;
   samples: boolean;
   dataDir?: string | undefined;
+  portBase?: number | undefined;
   outputs: string;
   latency: number | { minMs: number; maxMs: number };
   timeoutMs: number;
@@ -100,6 +111,7 @@ export function parseDevArgs(args: string[]): DevOptions | 'help' {
       items: { type: 'string' },
       samples: { type: 'boolean', default: true },
       'data-dir': { type: 'string' },
+      'port-base': { type: 'string' },
       outputs: { type: 'string', default: '.sluice/outputs.json' },
       latency: { type: 'string', default: '50-250' },
       timeout: { type: 'string', default: '600' },
@@ -128,6 +140,7 @@ export function parseDevArgs(args: string[]): DevOptions | 'help' {
     items: values.items,
     samples: values.samples,
     dataDir: values['data-dir'],
+    portBase: values['port-base'] === undefined ? undefined : parsePortBase(values['port-base']),
     outputs: values.outputs,
     latency: parseLatency(values.latency),
     timeoutMs: timeout * 1000,
@@ -138,6 +151,20 @@ export function parseDevArgs(args: string[]): DevOptions | 'help' {
     sets: values.set,
     printConfig: values['print-config'],
   };
+}
+
+const HIGHEST_PORT = 65_535;
+const LOWEST_PORT_BASE = 1024;
+
+function parsePortBase(text: string): number {
+  const base = Number(text);
+  const highest = HIGHEST_PORT - PORTS_TAKEN + 1;
+  if (!/^\d+$/.test(text.trim()) || base < LOWEST_PORT_BASE || base > highest) {
+    throw new UsageError(
+      `--port-base must be a whole number from ${LOWEST_PORT_BASE} to ${highest}: it and the next ${PORTS_TAKEN - 1} ports are used (got ${text})`,
+    );
+  }
+  return base;
 }
 
 function parseLatency(text: string): DevOptions['latency'] {
@@ -177,6 +204,7 @@ export async function runDev(args: string[]): Promise<number> {
   const metrics = new LocalMetrics();
   const dev = await startDevRuntime({
     dataDir: options.dataDir && resolve(options.dataDir),
+    ...(options.portBase !== undefined && { portBase: options.portBase }),
     provider,
     simulator: { latencyMs: options.latency },
     logLevel: options.logLevel,
@@ -187,6 +215,9 @@ export async function runDev(args: string[]): Promise<number> {
       metrics.sink(line);
       console.log(line);
     },
+  }).catch((error: unknown) => {
+    // The port base is the operator's choice: a taken port is bad usage, named with the service that wanted it.
+    throw error instanceof PortInUseError ? new UsageError(`--port-base ${options.portBase}: ${error.message}`) : error;
   });
   let stopping = false;
   const stop = async () => {

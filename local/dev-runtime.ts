@@ -77,9 +77,47 @@ const SOURCES_ONLY_OPTIONS = [
   'wrapSupervisorMemory',
 ] as const;
 
+/**
+ * Where each local endpoint listens, from a port base N: SQS on N, DynamoDB on N+1, the Lambda control API and
+ * Secrets Manager on N+2, the LLM simulator on N+3. Fixed ports keep the queue URLs (which hold the SQS port) the
+ * same across restarts.
+ */
+export const PORT_OFFSETS = { sqs: 0, dynamodb: 1, lambda: 2, simulator: 3 } as const;
+
+/** How many ports from the base a dev runtime may take. */
+export const PORTS_TAKEN = Object.keys(PORT_OFFSETS).length;
+
+const PORT_USERS: Readonly<Record<keyof typeof PORT_OFFSETS, string>> = {
+  sqs: 'SQS',
+  dynamodb: 'DynamoDB',
+  lambda: 'the Lambda and Secrets Manager API',
+  simulator: 'the LLM simulator',
+};
+
+/** A port of the port base is taken by another process. */
+export class PortInUseError extends Error {
+  readonly port: number;
+
+  constructor(port: number, user: string, portBase: number, options?: { cause?: unknown }) {
+    super(
+      `port ${port} (${user}, port base + ${port - portBase}) is taken by another process: ` +
+        "stop it (another 'sluice dev'?) or choose another port base",
+      options,
+    );
+    this.name = 'PortInUseError';
+    this.port = port;
+  }
+}
+
 export interface DevRuntimeOptions {
   /** Persist queues and tables here; in memory when absent. */
   dataDir?: string;
+  /**
+   * Listen on fixed ports from this base (see {@link PORT_OFFSETS}) instead of any free ports.
+   * @throws {PortInUseError} from {@link startDevRuntime} when one of them is taken.
+   * @default any free ports
+   */
+  portBase?: number;
   /**
    * Run the stage functions from the bundles a synth with bundling builds (what `cdk deploy` uploads), each in an
    * execution environment of its own (see local/bundled-function.ts), instead of from the TypeScript sources.
@@ -149,6 +187,25 @@ export interface DevRuntime {
  * dev.start();
  */
 export async function startDevRuntime(options: DevRuntimeOptions = {}): Promise<DevRuntime> {
+  try {
+    return await startServices(options);
+  } catch (error) {
+    const { portBase } = options;
+    const port = (error as { code?: unknown; port?: unknown }).port;
+    if (portBase === undefined || (error as { code?: unknown }).code !== 'EADDRINUSE' || typeof port !== 'number') {
+      throw error;
+    }
+    const services = Object.keys(PORT_OFFSETS) as (keyof typeof PORT_OFFSETS)[];
+    const user = services.find((service) => portBase + PORT_OFFSETS[service] === port);
+    throw new PortInUseError(port, user === undefined ? 'a local endpoint' : PORT_USERS[user], portBase, {
+      cause: error,
+    });
+  }
+}
+
+async function startServices(options: DevRuntimeOptions): Promise<DevRuntime> {
+  const portOf = (service: keyof typeof PORT_OFFSETS) =>
+    options.portBase === undefined ? undefined : options.portBase + PORT_OFFSETS[service];
   if (options.bundles) {
     const given = SOURCES_ONLY_OPTIONS.filter((name) => options[name] !== undefined);
     if (given.length > 0) {
@@ -163,6 +220,7 @@ export async function startDevRuntime(options: DevRuntimeOptions = {}): Promise<
     ? undefined
     : await startLlmSimulator({
         ...options.simulator,
+        ...(portOf('simulator') !== undefined && { port: portOf('simulator') }),
         models: [...new Set([...models.filter((m) => m !== undefined), ...Object.keys(configured.prices)])],
       });
   let bundled: BundledStack | undefined;
@@ -178,6 +236,7 @@ export async function startDevRuntime(options: DevRuntimeOptions = {}): Promise<
       template,
       stackName: STACK_NAME,
       dataDir: options.dataDir,
+      ports: { sqs: portOf('sqs'), dynamodb: portOf('dynamodb'), lambda: portOf('lambda') },
       ...(options.loseDeletes && { loseDeletes: options.loseDeletes }),
       ...(options.instrument && { instrumentPollerClient: (client) => options.instrument?.(client, 'eventSource') }),
       handlerFor: async (fn, local) => {

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -9,6 +10,24 @@ import { jsonOf, runCli } from './operator-support.ts';
 
 const run = promisify(execFile);
 const SLUICE = new URL('../../bin/sluice.ts', import.meta.url).pathname;
+
+const listen = (port: number) =>
+  new Promise<Server>((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+const close = (server: Server) => new Promise<void>((resolve) => server.close(() => resolve()));
+
+/** A base of four free ports on loopback (other test files run alongside, so each is tried). */
+async function freePortBase(): Promise<number> {
+  for (;;) {
+    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    const servers = await Promise.all([0, 1, 2, 3].map((offset) => listen(base + offset).catch(() => undefined)));
+    await Promise.all(servers.map((server) => server && close(server)));
+    if (servers.every((server) => server !== undefined)) return base;
+  }
+}
 
 describe('Command: sluice dev', () => {
   let dir: string;
@@ -152,5 +171,65 @@ describe('Command: sluice dev', () => {
     expect(badSet.stderr).toContain('--set "dailyBudgetUsd" must be key.path=value');
     expect(badFile.stderr).toContain(`--config file ${notJson} is not JSON`);
     expect(noFile.stderr).toContain(`cannot read --config file ${join(dir, 'absent.json')}`);
+  });
+
+  it('listens on fixed ports from --port-base, so two starts give the same queue URLs', async () => {
+    // Prepare
+    const base = await freePortBase();
+    const start = async (name: string) => {
+      const outputs = join(dir, `${name}.json`);
+      const { stdout } = await run(
+        process.execPath,
+        [SLUICE, 'dev', '--once', '--no-samples', '--port-base', String(base), '--outputs', outputs],
+        { cwd: dir, env: { ...process.env, OPENAI_API_KEY: '' }, timeout: 120_000 },
+      );
+      return { stdout, outputs: JSON.parse(await readFile(outputs, 'utf8')).Sluice as Record<string, string> };
+    };
+
+    // Act
+    const first = await start('first');
+    const second = await start('second');
+
+    // Assess: every endpoint on its port of the base, the queue URLs equal across the two starts
+    expect(first.outputs.LocalSqsEndpoint).toBe(`http://127.0.0.1:${base}`);
+    expect(first.outputs.LocalDynamoDbEndpoint).toBe(`http://127.0.0.1:${base + 1}`);
+    expect(first.outputs.LocalLambdaEndpoint).toBe(`http://127.0.0.1:${base + 2}`);
+    expect(first.outputs.LocalSecretsManagerEndpoint).toBe(`http://127.0.0.1:${base + 2}`);
+    expect(first.stdout).toContain(`simulator at http://127.0.0.1:${base + 3}/v1`);
+    expect(first.outputs.IntakeQueueUrl).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${base}/`));
+    const queues = (outputs: Record<string, string>) =>
+      Object.fromEntries(Object.entries(outputs).filter(([key]) => key.endsWith('QueueUrl')));
+    expect(Object.keys(queues(first.outputs)).length).toBeGreaterThanOrEqual(6);
+    expect(queues(second.outputs)).toEqual(queues(first.outputs));
+    expect(second.outputs).toEqual(first.outputs);
+  });
+
+  it('refuses a port base with a taken port, exit code 2, naming the port and who needed it', async () => {
+    // Prepare: something else listens where DynamoDB would
+    const base = await freePortBase();
+    const squatter = await listen(base + 1);
+
+    // Act
+    const failure = await run(
+      process.execPath,
+      [SLUICE, 'dev', '--once', '--no-samples', '--port-base', String(base)],
+      {
+        cwd: dir,
+        env: { ...process.env, OPENAI_API_KEY: '' },
+        timeout: 120_000,
+      },
+    )
+      .catch((error) => error)
+      .finally(() => close(squatter));
+    const outOfRange = await runCli(['dev', '--port-base', '65534']);
+
+    // Assess
+    expect(failure.code).toBe(2);
+    expect(failure.stderr.split('\n')[0]).toBe(
+      `sluice dev: --port-base ${base}: port ${base + 1} (DynamoDB, port base + 1) is taken by another process: ` +
+        "stop it (another 'sluice dev'?) or choose another port base",
+    );
+    expect(outOfRange.code).toBe(2);
+    expect(outOfRange.stderr).toMatch(/--port-base must be a whole number from 1024 to 65532/);
   });
 });
