@@ -22,9 +22,9 @@ import {
   startDevRuntime,
 } from '#local/dev-runtime.ts';
 import { LocalMetrics, type MetricsSummary, summariseMetrics } from '#local/local-metrics.ts';
-import { ProgressView, readSnapshot, renderSnapshot } from '#local/progress.ts';
+import { IdleNotice, ProgressView, QUEUE_LABELS, readSnapshot, renderSnapshot } from '#local/progress.ts';
 import { sendBodies } from '#local/queue-io.ts';
-import { collectRunReport, type RunReport } from '#local/run-report.ts';
+import { collectRunReport, type RunReport, readUsageRows } from '#local/run-report.ts';
 import { TERMINAL_STATES } from '#shared/item-store.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
@@ -38,6 +38,12 @@ them, with the stack's output keys, to an outputs file so any AWS SDK client can
 The supervisor runs on a timer (every supervisor.intervalSeconds of cdk.json): it pauses a stage whose model stays
 down, probes and resumes it, adapts each stage's concurrency and re-queues items drafted without history; its log
 lines go with the functions' ('sluice status' shows what it last did).
+
+Without --once it runs until Ctrl-C, saying when the pipeline becomes idle (every item settled, nothing queued for a
+stage). A queue of the stack deleted under it is reported once and the rest runs on ('sluice doctor' names it;
+a restart creates it again). Ctrl-C lets the invocations in flight finish (a second Ctrl-C quits at once), then
+sums up: items whose messages are still queued are in progress, not lost, and the functions' LLM metrics are checked
+against the usage this run added to the state table.
 
 With --bundles the functions run from the bundles a synth with bundling builds (local esbuild, what 'cdk deploy'
 uploads), each in an execution environment of its own (a worker thread with its own process.env, the template's
@@ -235,14 +241,19 @@ export async function runDev(args: string[]): Promise<number> {
       return parsed.ok ? parsed.item.id : parsed.itemId;
     });
     if (sent.length > 0) print(`enqueued ${sent.length} item(s) on the intake queue`);
+    // A kept data dir holds earlier runs' usage: this run's metrics are compared with what it adds to it.
+    const usageBefore = await readUsageRows(dev.dynamo, required(dev.outputs, 'StateTableName'));
     dev.start();
 
     const finished = await watch(dev, accepted, options, metrics);
+    // The report is read with no function running, so items, queues, usage and metrics are of one moment.
+    await dev.halt();
     const report = await collectRunReport({
       sqs: dev.sqs,
       dynamo: dev.dynamo,
       outputs: dev.outputs,
       acceptedItemIds: accepted,
+      usageBefore,
     });
     if (options.report) {
       const full = {
@@ -254,7 +265,7 @@ export async function runDev(args: string[]): Promise<number> {
       await writeFile(resolve(options.report), `${JSON.stringify(full, null, 2)}\n`);
       print(`report written to ${options.report}`);
     }
-    printSummary(print, report);
+    printSummary(print, report, options);
     printMetricsCheck(print, report, summariseMetrics(metrics));
     if (!finished) {
       print(`gave up after ${options.timeoutMs / 1000}s with items still in progress`);
@@ -284,18 +295,30 @@ async function watch(
 ): Promise<boolean> {
   const view = new ProgressView();
   const started = Date.now();
+  const gone = new Set<string>();
+  const idle = new IdleNotice();
   let interrupted = false;
   const onSignal = () => {
     interrupted = true;
+    view.note('stopping: letting the invocations in flight finish (Ctrl-C again to quit at once)...');
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
     for (;;) {
       const snapshot = await readSnapshot(dev);
+      // Said once per disappearance; a queue created again (by hand) and deleted again is said again.
+      for (const key of snapshot.missingQueues.filter((missing) => !gone.has(missing))) {
+        view.note(missingQueueNotice(key, dev.outputs[key] ?? ''));
+      }
+      gone.clear();
+      for (const key of snapshot.missingQueues) gone.add(key);
       view.show(renderSnapshot(snapshot, accepted.length, Date.now() - started, summariseMetrics(metrics)));
       if (interrupted) return true;
-      if (options.once) {
+      if (!options.once) {
+        const line = idle.observe(snapshot);
+        if (line !== undefined) view.note(line);
+      } else {
         const done = TERMINAL_STATES.reduce((sum, state) => sum + snapshot.byState[state], 0);
         const drained = snapshot.queues.intake === 0 && snapshot.queues.draft === 0;
         if (done >= accepted.length && drained) return true;
@@ -350,6 +373,13 @@ async function readConfigFile(file: string): Promise<Record<string, unknown>> {
   return parsed as Record<string, unknown>;
 }
 
+function missingQueueNotice(key: string, url: string): string {
+  return (
+    `the ${QUEUE_LABELS[key] ?? key} ${url} no longer exists (deleted through the SQS API?); the rest keeps running. ` +
+    "Restart 'sluice dev' to create it again ('sluice doctor' names every missing queue)."
+  );
+}
+
 async function readItemLines(options: DevOptions): Promise<string[]> {
   if (!options.samples) return [];
   const file = options.items ? resolve(options.items) : SAMPLES;
@@ -394,38 +424,56 @@ function printEndpoints(print: (line?: string) => void, dev: DevRuntime, options
   print();
 }
 
-function printSummary(print: (line?: string) => void, report: RunReport) {
+function printSummary(print: (line?: string) => void, report: RunReport, options: DevOptions) {
   const s = report.items.byState;
+  const { inProgress } = report.items;
+  // Items whose messages are still queued are not lost: the pipeline moves them on when it runs again.
+  const resumed = options.dataDir
+    ? `a restart with --data-dir ${options.dataDir} carries them on`
+    : 'in memory, they end with this run: --data-dir keeps them for a restart';
   print();
   print(
-    `items: ${report.items.total} total, ${s.PUBLISHED} published, ${s.DEAD_LETTER} dead-lettered, ${report.items.lost} lost`,
+    `items: ${report.items.total} total, ${s.PUBLISHED} published, ${s.DEAD_LETTER} dead-lettered, ` +
+      (inProgress > 0 ? `${inProgress} in progress (their messages are still queued; ${resumed}), ` : '') +
+      `${report.items.lost} lost`,
   );
   for (const dead of report.deadLetters) {
     print(`  dead letter ${dead.itemId} (${dead.stage}): ${dead.errorClass}: ${dead.message.split('\n')[0]}`);
   }
+  if (report.missingQueues.length > 0) {
+    const names = report.missingQueues.map((key) => QUEUE_LABELS[key] ?? key).join(', ');
+    print(`missing queues: ${names} (deleted while running, with their messages; restart 'sluice dev' to create them)`);
+  }
   const degraded = Object.entries(report.items.degraded);
   if (degraded.length > 0) print(`degraded: ${degraded.map(([flag, n]) => `${flag} ${n}`).join(', ')}`);
-  print(
-    `llm: ${report.llm.calls} calls, ${report.llm.promptTokens} prompt + ${report.llm.completionTokens} completion tokens, $${report.llm.costUsd.toFixed(4)}`,
-  );
-  for (const row of report.llm.byStageAndModel) {
+  const tokens = (llm: RunReport['llm']) =>
+    `${llm.calls} calls, ${llm.promptTokens} prompt + ${llm.completionTokens} completion tokens, $${llm.costUsd.toFixed(4)}`;
+  const earlier = report.llm.calls !== report.llmThisRun.calls;
+  print(`llm${earlier ? ' (this run)' : ''}: ${tokens(report.llmThisRun)}`);
+  for (const row of report.llmThisRun.byStageAndModel) {
     print(
       `  ${row.stage.padEnd(8)} ${row.model.padEnd(16)} ${row.calls} calls  ${row.promptTokens + row.completionTokens} tokens  $${row.costUsd.toFixed(4)}`,
     );
   }
+  if (earlier) print(`llm (every run in the state table): ${tokens(report.llm)}`);
 }
 
-/** The metrics the functions emitted must tell the same story as the state table. */
+/**
+ * The metrics the functions emitted must tell the same story as the state table. Like is compared with like: this
+ * process's metrics with the usage this run added to the table (on a kept data dir it also holds earlier runs').
+ */
 function printMetricsCheck(print: (line?: string) => void, report: RunReport, metrics: MetricsSummary) {
+  const run = report.llmThisRun;
   const same =
-    metrics.llm.calls === report.llm.calls &&
-    metrics.llm.promptTokens === report.llm.promptTokens &&
-    metrics.llm.completionTokens === report.llm.completionTokens &&
-    Math.abs(metrics.llm.costUsd - report.llm.costUsd) < 1e-9;
+    metrics.llm.calls === run.calls &&
+    metrics.llm.promptTokens === run.promptTokens &&
+    metrics.llm.completionTokens === run.completionTokens &&
+    Math.abs(metrics.llm.costUsd - run.costUsd) < 1e-9;
   print(
     `metrics (EMF): ${metrics.items.published} published, ${metrics.items.deadLettered} dead-lettered, ` +
       `${metrics.retries} retries, ${metrics.deferrals} waits, ${metrics.llm.rateLimited} 429s, ` +
-      `${metrics.breakers.opened} breaker opens; LLM figures ${same ? 'match' : 'DO NOT match'} the state table`,
+      `${metrics.breakers.opened} breaker opens; LLM figures ${same ? 'match' : 'DO NOT match'} the state table ` +
+      `(this run's calls: ${metrics.llm.calls} in the metrics, ${run.calls} in the usage rows)`,
   );
 }
 

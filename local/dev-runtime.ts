@@ -178,6 +178,12 @@ export interface DevRuntime {
   supervisor: LocalSupervisor;
   /** Starts the event-source pollers (the functions begin to consume their queues) and the supervisor's timer. */
   start(): void;
+  /**
+   * Stops the pollers and the supervisor's timer and waits for the invocations in flight to finish (their metrics
+   * written, their messages deleted or left for redelivery), leaving the emulators up: what a run did can then be
+   * read without racing the functions. `stop()` still has to be called.
+   */
+  halt(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -317,6 +323,10 @@ async function startServices(options: DevRuntimeOptions): Promise<DevRuntime> {
       start: () => {
         local.start();
         if (options.supervise ?? config.supervisor.enabled) supervisor.start();
+      },
+      halt: async () => {
+        await supervisor.stop();
+        await Promise.all(local.pollers.map((poller) => poller.stop()));
       },
       stop: async () => {
         await supervisor.stop();

@@ -99,7 +99,26 @@ describe('Command: sluice dev', () => {
         'LocalDynamoDbEndpoint',
       ]),
     );
-  });
+    // As long as the run may take on a busy machine (the command's own limit), not the default.
+  }, 240_000);
+
+  it('on a restart over the same data dir, compares the metrics of this run with the usage this run added', async () => {
+    // Act: the first test's data dir, every item settled, nothing new
+    const { stdout } = await run(
+      process.execPath,
+      [SLUICE, 'dev', '--once', '--no-samples', '--outputs', join(dir, 'again.json'), '--data-dir', join(dir, 'data')],
+      { cwd: dir, env: { ...process.env, OPENAI_API_KEY: '' }, timeout: 240_000 },
+    );
+
+    // Assess: the items are the table's, the calls this run's (none), the earlier runs' told apart
+    expect(stdout).toMatch(/^items: 53 total, 50 published, 3 dead-lettered, 0 lost$/m);
+    expect(stdout).toMatch(/^llm \(this run\): 0 calls, 0 prompt \+ 0 completion tokens, \$0\.0000$/m);
+    expect(stdout).toMatch(/^llm \(every run in the state table\): [1-9]\d+ calls/m);
+    expect(stdout).toMatch(
+      /LLM figures match the state table \(this run's calls: 0 in the metrics, 0 in the usage rows\)/,
+    );
+    expect(stdout).not.toMatch(/DO NOT match/);
+  }, 240_000);
 
   it('refuses bad options with exit code 2 and names the option', async () => {
     // Act
@@ -202,7 +221,7 @@ describe('Command: sluice dev', () => {
     expect(Object.keys(queues(first.outputs)).length).toBeGreaterThanOrEqual(6);
     expect(queues(second.outputs)).toEqual(queues(first.outputs));
     expect(second.outputs).toEqual(first.outputs);
-  });
+  }, 240_000);
 
   it('refuses a port base with a taken port, exit code 2, naming the port and who needed it', async () => {
     // Prepare: something else listens where DynamoDB would
@@ -231,5 +250,5 @@ describe('Command: sluice dev', () => {
     );
     expect(outOfRange.code).toBe(2);
     expect(outOfRange.stderr).toMatch(/--port-base must be a whole number from 1024 to 65532/);
-  });
+  }, 240_000);
 });
