@@ -53,7 +53,8 @@ client) apply to the sources only.
 
 Options:
   --once               Drain the items and exit (0 when nothing was lost, 1 otherwise).
-  --report FILE        Write a JSON summary: items by final state, lost, tokens and $ by stage and model.
+  --report FILE        Write a JSON summary: items by final state, in progress, lost, tokens and $ by stage and
+                       model (every run's in the state table, and this run's).
   --items FILE         JSONL file of items to enqueue at start (default: the bundled samples).
   --no-samples         Enqueue nothing at start; wait for items from outside.
   --data-dir DIR       Keep queues and tables in DIR across restarts (default: in memory).
