@@ -4,12 +4,27 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseIntakeMessage } from '#functions/extract/extract.ts';
+import {
+  ConfigError,
+  type ConfigLayer,
+  loadLayeredConfig,
+  mergeDeep,
+  type SluiceConfig,
+  settingAssignment,
+} from '#lib/config.ts';
 import { STACK_NAME } from '#lib/template.ts';
-import { type DevRuntime, localOutputs, startDevRuntime } from '#local/dev-runtime.ts';
+import {
+  cdkJsonConfig,
+  type DevRuntime,
+  localOutputs,
+  PORTS_TAKEN,
+  PortInUseError,
+  startDevRuntime,
+} from '#local/dev-runtime.ts';
 import { LocalMetrics, type MetricsSummary, summariseMetrics } from '#local/local-metrics.ts';
-import { ProgressView, readSnapshot, renderSnapshot } from '#local/progress.ts';
+import { IdleNotice, ProgressView, QUEUE_LABELS, readSnapshot, renderSnapshot } from '#local/progress.ts';
 import { sendBodies } from '#local/queue-io.ts';
-import { collectRunReport, type RunReport } from '#local/run-report.ts';
+import { collectRunReport, type RunReport, readUsageRows } from '#local/run-report.ts';
 import { TERMINAL_STATES } from '#shared/item-store.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
@@ -24,6 +39,12 @@ The supervisor runs on a timer (every supervisor.intervalSeconds of cdk.json): i
 down, probes and resumes it, adapts each stage's concurrency and re-queues items drafted without history; its log
 lines go with the functions' ('sluice status' shows what it last did).
 
+Without --once it runs until Ctrl-C, saying when the pipeline becomes idle (every item settled, nothing queued for a
+stage). A queue of the stack deleted under it is reported once and the rest runs on ('sluice doctor' names it;
+a restart creates it again). Ctrl-C lets the invocations in flight finish (a second Ctrl-C quits at once), then
+sums up: items whose messages are still queued are in progress, not lost, and the functions' LLM metrics are checked
+against the usage this run added to the state table.
+
 With --bundles the functions run from the bundles a synth with bundling builds (local esbuild, what 'cdk deploy'
 uploads), each in an execution environment of its own (a worker thread with its own process.env, the template's
 variables mapped to the local services), instead of from the TypeScript sources; the supervisor's bundle is invoked
@@ -32,10 +53,14 @@ client) apply to the sources only.
 
 Options:
   --once               Drain the items and exit (0 when nothing was lost, 1 otherwise).
-  --report FILE        Write a JSON summary: items by final state, lost, tokens and $ by stage and model.
+  --report FILE        Write a JSON summary: items by final state, in progress, lost, tokens and $ by stage and
+                       model (every run's in the state table, and this run's).
   --items FILE         JSONL file of items to enqueue at start (default: the bundled samples).
   --no-samples         Enqueue nothing at start; wait for items from outside.
   --data-dir DIR       Keep queues and tables in DIR across restarts (default: in memory).
+  --port-base N        Listen on fixed ports: SQS on N, DynamoDB on N+1, the Lambda and Secrets Manager API on
+                       N+2, the LLM simulator on N+3 (default: any free ports, new at every start). The queue
+                       URLs hold the SQS port, so with a port base they stay the same across restarts.
   --outputs FILE       Where to write the outputs file (default: .sluice/outputs.json).
   --latency MS|MIN-MAX Simulator latency per call (default 50-250).
   --timeout SECONDS    With --once, give up after this long (default 600).
@@ -43,14 +68,22 @@ Options:
   --logs               Print function logs here instead of to .sluice/functions.log.
   --bundles            Run the synthesized function bundles (built under .sluice/bundles, removed on exit)
                        instead of the TypeScript sources.
+  --config FILE        A JSON file of sluice settings merged over cdk.json's (key by key, as in the context's
+                       "sluice" object), for this run only.
+  --set KEY.PATH=VALUE One setting over cdk.json's and --config's (repeatable, applied in order); VALUE is read
+                       as JSON when it parses (2, true, "x", {...}), else as a string. A key with a dot in it (a
+                       model under prices) is set with its parent: --set 'prices={"gpt-4.1-mini":{...}}'.
+  --print-config       Print the effective settings (cdk.json, --config, --set, defaults filled in) as JSON and
+                       exit without starting anything.
   -h, --help           Show this help.
 
 Examples:
   npm start                                   # the bundled ~50 items, live progress, Ctrl-C to stop
   npm start -- --once --report r.json         # drain them, write a report, exit
-  npx sluice dev --no-samples --data-dir .sluice/data
+  npx sluice dev --no-samples --data-dir .sluice/data --port-base 4566   # same endpoints at every restart
   OPENAI_API_KEY=sk-... npx sluice dev --once # a real provider
   npx sluice dev --bundles --once             # the samples through the bundles cdk deploy would upload
+  npx sluice dev --set stages.extract.maxConcurrency=2 --set dailyBudgetUsd=1 --print-config
 `;
 
 const SAMPLES = new URL('../samples/items.jsonl', import.meta.url);
@@ -62,12 +95,16 @@ interface DevOptions {
   items?: string | undefined;
   samples: boolean;
   dataDir?: string | undefined;
+  portBase?: number | undefined;
   outputs: string;
   latency: number | { minMs: number; maxMs: number };
   timeoutMs: number;
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   logs: boolean;
   bundles: boolean;
+  config?: string | undefined;
+  sets: string[];
+  printConfig: boolean;
 }
 
 export function parseDevArgs(args: string[]): DevOptions | 'help' {
@@ -81,12 +118,16 @@ export function parseDevArgs(args: string[]): DevOptions | 'help' {
       items: { type: 'string' },
       samples: { type: 'boolean', default: true },
       'data-dir': { type: 'string' },
+      'port-base': { type: 'string' },
       outputs: { type: 'string', default: '.sluice/outputs.json' },
       latency: { type: 'string', default: '50-250' },
       timeout: { type: 'string', default: '600' },
       'log-level': { type: 'string', default: 'WARN' },
       logs: { type: 'boolean', default: false },
       bundles: { type: 'boolean', default: false },
+      config: { type: 'string' },
+      set: { type: 'string', multiple: true, default: [] },
+      'print-config': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -106,13 +147,31 @@ export function parseDevArgs(args: string[]): DevOptions | 'help' {
     items: values.items,
     samples: values.samples,
     dataDir: values['data-dir'],
+    portBase: values['port-base'] === undefined ? undefined : parsePortBase(values['port-base']),
     outputs: values.outputs,
     latency: parseLatency(values.latency),
     timeoutMs: timeout * 1000,
     logLevel: level as DevOptions['logLevel'],
     logs: values.logs,
     bundles: values.bundles,
+    config: values.config,
+    sets: values.set,
+    printConfig: values['print-config'],
   };
+}
+
+const HIGHEST_PORT = 65_535;
+const LOWEST_PORT_BASE = 1024;
+
+function parsePortBase(text: string): number {
+  const base = Number(text);
+  const highest = HIGHEST_PORT - PORTS_TAKEN + 1;
+  if (!/^\d+$/.test(text.trim()) || base < LOWEST_PORT_BASE || base > highest) {
+    throw new UsageError(
+      `--port-base must be a whole number from ${LOWEST_PORT_BASE} to ${highest}: it and the next ${PORTS_TAKEN - 1} ports are used (got ${text})`,
+    );
+  }
+  return base;
 }
 
 function parseLatency(text: string): DevOptions['latency'] {
@@ -132,6 +191,11 @@ export async function runDev(args: string[]): Promise<number> {
     return EXIT.ok;
   }
   const print = (line = '') => process.stdout.write(`${line}\n`);
+  const { config, patch } = await devConfig(options);
+  if (options.printConfig) {
+    print(JSON.stringify(config, null, 2));
+    return EXIT.ok;
+  }
   const lines = await readItemLines(options);
   const logFile = resolve(options.dataDir ?? '.sluice', 'functions.log');
   if (!options.logs) await captureFunctionLogs(logFile);
@@ -147,15 +211,20 @@ export async function runDev(args: string[]): Promise<number> {
   const metrics = new LocalMetrics();
   const dev = await startDevRuntime({
     dataDir: options.dataDir && resolve(options.dataDir),
+    ...(options.portBase !== undefined && { portBase: options.portBase }),
     provider,
     simulator: { latencyMs: options.latency },
     logLevel: options.logLevel,
     bundles: options.bundles,
+    config: patch,
     // EMF lines go where the functions' logs go (as on CloudWatch) and into the local metrics view.
     emf: (line) => {
       metrics.sink(line);
       console.log(line);
     },
+  }).catch((error: unknown) => {
+    // The port base is the operator's choice: a taken port is bad usage, named with the service that wanted it.
+    throw error instanceof PortInUseError ? new UsageError(`--port-base ${options.portBase}: ${error.message}`) : error;
   });
   let stopping = false;
   const stop = async () => {
@@ -173,14 +242,19 @@ export async function runDev(args: string[]): Promise<number> {
       return parsed.ok ? parsed.item.id : parsed.itemId;
     });
     if (sent.length > 0) print(`enqueued ${sent.length} item(s) on the intake queue`);
+    // A kept data dir holds earlier runs' usage: this run's metrics are compared with what it adds to it.
+    const usageBefore = await readUsageRows(dev.dynamo, required(dev.outputs, 'StateTableName'));
     dev.start();
 
     const finished = await watch(dev, accepted, options, metrics);
+    // The report is read with no function running, so items, queues, usage and metrics are of one moment.
+    await dev.halt();
     const report = await collectRunReport({
       sqs: dev.sqs,
       dynamo: dev.dynamo,
       outputs: dev.outputs,
       acceptedItemIds: accepted,
+      usageBefore,
     });
     if (options.report) {
       const full = {
@@ -192,7 +266,7 @@ export async function runDev(args: string[]): Promise<number> {
       await writeFile(resolve(options.report), `${JSON.stringify(full, null, 2)}\n`);
       print(`report written to ${options.report}`);
     }
-    printSummary(print, report);
+    printSummary(print, report, options);
     printMetricsCheck(print, report, summariseMetrics(metrics));
     if (!finished) {
       print(`gave up after ${options.timeoutMs / 1000}s with items still in progress`);
@@ -222,18 +296,30 @@ async function watch(
 ): Promise<boolean> {
   const view = new ProgressView();
   const started = Date.now();
+  const gone = new Set<string>();
+  const idle = new IdleNotice();
   let interrupted = false;
   const onSignal = () => {
     interrupted = true;
+    view.note('stopping: letting the invocations in flight finish (Ctrl-C again to quit at once)...');
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
     for (;;) {
       const snapshot = await readSnapshot(dev);
+      // Said once per disappearance; a queue created again (by hand) and deleted again is said again.
+      for (const key of snapshot.missingQueues.filter((missing) => !gone.has(missing))) {
+        view.note(missingQueueNotice(key, dev.outputs[key] ?? ''));
+      }
+      gone.clear();
+      for (const key of snapshot.missingQueues) gone.add(key);
       view.show(renderSnapshot(snapshot, accepted.length, Date.now() - started, summariseMetrics(metrics)));
       if (interrupted) return true;
-      if (options.once) {
+      if (!options.once) {
+        const line = idle.observe(snapshot);
+        if (line !== undefined) view.note(line);
+      } else {
         const done = TERMINAL_STATES.reduce((sum, state) => sum + snapshot.byState[state], 0);
         const drained = snapshot.queues.intake === 0 && snapshot.queues.draft === 0;
         if (done >= accepted.length && drained) return true;
@@ -245,6 +331,54 @@ async function watch(
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/**
+ * The run's settings: cdk.json's `sluice` object, then the --config file, then each --set, merged and validated
+ * together; any problem is a usage error naming where the wrong key was set. `patch` is what the run merges over
+ * cdk.json.
+ */
+async function devConfig(options: DevOptions): Promise<{ config: SluiceConfig; patch: Record<string, unknown> }> {
+  try {
+    const layers: ConfigLayer[] = [{ source: 'cdk.json', settings: await cdkJsonConfig() }];
+    if (options.config !== undefined) {
+      layers.push({ source: `--config ${options.config}`, settings: await readConfigFile(options.config) });
+    }
+    for (const text of options.sets) layers.push({ source: `--set ${text}`, settings: settingAssignment(text) });
+    const patch = layers.slice(1).reduce<Record<string, unknown>>((all, layer) => mergeDeep(all, layer.settings), {});
+    return { config: loadLayeredConfig(layers), patch };
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+async function readConfigFile(file: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(resolve(file), 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read --config file ${file}: ${(error as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--config file ${file} is not JSON: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new UsageError(
+      `--config file ${file} must hold a JSON object of sluice settings, as cdk.json's context.sluice (got ${Array.isArray(parsed) ? 'an array' : JSON.stringify(parsed)})`,
+    );
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function missingQueueNotice(key: string, url: string): string {
+  return (
+    `the ${QUEUE_LABELS[key] ?? key} ${url} no longer exists (deleted through the SQS API?); the rest keeps running. ` +
+    "Restart 'sluice dev' to create it again ('sluice doctor' names every missing queue)."
+  );
 }
 
 async function readItemLines(options: DevOptions): Promise<string[]> {
@@ -291,38 +425,56 @@ function printEndpoints(print: (line?: string) => void, dev: DevRuntime, options
   print();
 }
 
-function printSummary(print: (line?: string) => void, report: RunReport) {
+function printSummary(print: (line?: string) => void, report: RunReport, options: DevOptions) {
   const s = report.items.byState;
+  const { inProgress } = report.items;
+  // Items whose messages are still queued are not lost: the pipeline moves them on when it runs again.
+  const resumed = options.dataDir
+    ? `a restart with --data-dir ${options.dataDir} carries them on`
+    : 'in memory, they end with this run: --data-dir keeps them for a restart';
   print();
   print(
-    `items: ${report.items.total} total, ${s.PUBLISHED} published, ${s.DEAD_LETTER} dead-lettered, ${report.items.lost} lost`,
+    `items: ${report.items.total} total, ${s.PUBLISHED} published, ${s.DEAD_LETTER} dead-lettered, ` +
+      (inProgress > 0 ? `${inProgress} in progress (their messages are still queued; ${resumed}), ` : '') +
+      `${report.items.lost} lost`,
   );
   for (const dead of report.deadLetters) {
     print(`  dead letter ${dead.itemId} (${dead.stage}): ${dead.errorClass}: ${dead.message.split('\n')[0]}`);
   }
+  if (report.missingQueues.length > 0) {
+    const names = report.missingQueues.map((key) => QUEUE_LABELS[key] ?? key).join(', ');
+    print(`missing queues: ${names} (deleted while running, with their messages; restart 'sluice dev' to create them)`);
+  }
   const degraded = Object.entries(report.items.degraded);
   if (degraded.length > 0) print(`degraded: ${degraded.map(([flag, n]) => `${flag} ${n}`).join(', ')}`);
-  print(
-    `llm: ${report.llm.calls} calls, ${report.llm.promptTokens} prompt + ${report.llm.completionTokens} completion tokens, $${report.llm.costUsd.toFixed(4)}`,
-  );
-  for (const row of report.llm.byStageAndModel) {
+  const tokens = (llm: RunReport['llm']) =>
+    `${llm.calls} calls, ${llm.promptTokens} prompt + ${llm.completionTokens} completion tokens, $${llm.costUsd.toFixed(4)}`;
+  const earlier = report.llm.calls !== report.llmThisRun.calls;
+  print(`llm${earlier ? ' (this run)' : ''}: ${tokens(report.llmThisRun)}`);
+  for (const row of report.llmThisRun.byStageAndModel) {
     print(
       `  ${row.stage.padEnd(8)} ${row.model.padEnd(16)} ${row.calls} calls  ${row.promptTokens + row.completionTokens} tokens  $${row.costUsd.toFixed(4)}`,
     );
   }
+  if (earlier) print(`llm (every run in the state table): ${tokens(report.llm)}`);
 }
 
-/** The metrics the functions emitted must tell the same story as the state table. */
+/**
+ * The metrics the functions emitted must tell the same story as the state table. Like is compared with like: this
+ * process's metrics with the usage this run added to the table (on a kept data dir it also holds earlier runs').
+ */
 function printMetricsCheck(print: (line?: string) => void, report: RunReport, metrics: MetricsSummary) {
+  const run = report.llmThisRun;
   const same =
-    metrics.llm.calls === report.llm.calls &&
-    metrics.llm.promptTokens === report.llm.promptTokens &&
-    metrics.llm.completionTokens === report.llm.completionTokens &&
-    Math.abs(metrics.llm.costUsd - report.llm.costUsd) < 1e-9;
+    metrics.llm.calls === run.calls &&
+    metrics.llm.promptTokens === run.promptTokens &&
+    metrics.llm.completionTokens === run.completionTokens &&
+    Math.abs(metrics.llm.costUsd - run.costUsd) < 1e-9;
   print(
     `metrics (EMF): ${metrics.items.published} published, ${metrics.items.deadLettered} dead-lettered, ` +
       `${metrics.retries} retries, ${metrics.deferrals} waits, ${metrics.llm.rateLimited} 429s, ` +
-      `${metrics.breakers.opened} breaker opens; LLM figures ${same ? 'match' : 'DO NOT match'} the state table`,
+      `${metrics.breakers.opened} breaker opens; LLM figures ${same ? 'match' : 'DO NOT match'} the state table ` +
+      `(this run's calls: ${metrics.llm.calls} in the metrics, ${run.calls} in the usage rows)`,
   );
 }
 

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { createHandler as createDraftHandler } from '#functions/draft/handler.ts';
 import { createHandler as createExtractHandler } from '#functions/extract/handler.ts';
 import type { LookReport } from '#functions/supervisor/supervisor.ts';
-import { loadConfig, type SluiceConfig } from '#lib/config.ts';
+import { loadConfig, mergeDeep, type SluiceConfig } from '#lib/config.ts';
 import { PROJECT_ROOT } from '#lib/sluice-stack.ts';
 import { type BundledStack, STACK_NAME, synthesizeBundledStack, synthesizeTemplate } from '#lib/template.ts';
 import type { CrashInjector } from '#shared/faults.ts';
@@ -77,9 +77,47 @@ const SOURCES_ONLY_OPTIONS = [
   'wrapSupervisorMemory',
 ] as const;
 
+/**
+ * Where each local endpoint listens, from a port base N: SQS on N, DynamoDB on N+1, the Lambda control API and
+ * Secrets Manager on N+2, the LLM simulator on N+3. Fixed ports keep the queue URLs (which hold the SQS port) the
+ * same across restarts.
+ */
+export const PORT_OFFSETS = { sqs: 0, dynamodb: 1, lambda: 2, simulator: 3 } as const;
+
+/** How many ports from the base a dev runtime may take. */
+export const PORTS_TAKEN = Object.keys(PORT_OFFSETS).length;
+
+const PORT_USERS: Readonly<Record<keyof typeof PORT_OFFSETS, string>> = {
+  sqs: 'SQS',
+  dynamodb: 'DynamoDB',
+  lambda: 'the Lambda and Secrets Manager API',
+  simulator: 'the LLM simulator',
+};
+
+/** A port of the port base is taken by another process. */
+export class PortInUseError extends Error {
+  readonly port: number;
+
+  constructor(port: number, user: string, portBase: number, options?: { cause?: unknown }) {
+    super(
+      `port ${port} (${user}, port base + ${port - portBase}) is taken by another process: ` +
+        "stop it (another 'sluice dev'?) or choose another port base",
+      options,
+    );
+    this.name = 'PortInUseError';
+    this.port = port;
+  }
+}
+
 export interface DevRuntimeOptions {
   /** Persist queues and tables here; in memory when absent. */
   dataDir?: string;
+  /**
+   * Listen on fixed ports from this base (see {@link PORT_OFFSETS}) instead of any free ports.
+   * @throws {PortInUseError} from {@link startDevRuntime} when one of them is taken.
+   * @default any free ports
+   */
+  portBase?: number;
   /**
    * Run the stage functions from the bundles a synth with bundling builds (what `cdk deploy` uploads), each in an
    * execution environment of its own (see local/bundled-function.ts), instead of from the TypeScript sources.
@@ -140,6 +178,12 @@ export interface DevRuntime {
   supervisor: LocalSupervisor;
   /** Starts the event-source pollers (the functions begin to consume their queues) and the supervisor's timer. */
   start(): void;
+  /**
+   * Stops the pollers and the supervisor's timer and waits for the invocations in flight to finish (their metrics
+   * written, their messages deleted or left for redelivery), leaving the emulators up: what a run did can then be
+   * read without racing the functions. `stop()` still has to be called.
+   */
+  halt(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -149,6 +193,25 @@ export interface DevRuntime {
  * dev.start();
  */
 export async function startDevRuntime(options: DevRuntimeOptions = {}): Promise<DevRuntime> {
+  try {
+    return await startServices(options);
+  } catch (error) {
+    const { portBase } = options;
+    const port = (error as { code?: unknown; port?: unknown }).port;
+    if (portBase === undefined || (error as { code?: unknown }).code !== 'EADDRINUSE' || typeof port !== 'number') {
+      throw error;
+    }
+    const services = Object.keys(PORT_OFFSETS) as (keyof typeof PORT_OFFSETS)[];
+    const user = services.find((service) => portBase + PORT_OFFSETS[service] === port);
+    throw new PortInUseError(port, user === undefined ? 'a local endpoint' : PORT_USERS[user], portBase, {
+      cause: error,
+    });
+  }
+}
+
+async function startServices(options: DevRuntimeOptions): Promise<DevRuntime> {
+  const portOf = (service: keyof typeof PORT_OFFSETS) =>
+    options.portBase === undefined ? undefined : options.portBase + PORT_OFFSETS[service];
   if (options.bundles) {
     const given = SOURCES_ONLY_OPTIONS.filter((name) => options[name] !== undefined);
     if (given.length > 0) {
@@ -163,6 +226,7 @@ export async function startDevRuntime(options: DevRuntimeOptions = {}): Promise<
     ? undefined
     : await startLlmSimulator({
         ...options.simulator,
+        ...(portOf('simulator') !== undefined && { port: portOf('simulator') }),
         models: [...new Set([...models.filter((m) => m !== undefined), ...Object.keys(configured.prices)])],
       });
   let bundled: BundledStack | undefined;
@@ -178,6 +242,7 @@ export async function startDevRuntime(options: DevRuntimeOptions = {}): Promise<
       template,
       stackName: STACK_NAME,
       dataDir: options.dataDir,
+      ports: { sqs: portOf('sqs'), dynamodb: portOf('dynamodb'), lambda: portOf('lambda') },
       ...(options.loseDeletes && { loseDeletes: options.loseDeletes }),
       ...(options.instrument && { instrumentPollerClient: (client) => options.instrument?.(client, 'eventSource') }),
       handlerFor: async (fn, local) => {
@@ -258,6 +323,10 @@ export async function startDevRuntime(options: DevRuntimeOptions = {}): Promise<
       start: () => {
         local.start();
         if (options.supervise ?? config.supervisor.enabled) supervisor.start();
+      },
+      halt: async () => {
+        await supervisor.stop();
+        await Promise.all(local.pollers.map((poller) => poller.stop()));
       },
       stop: async () => {
         await supervisor.stop();
@@ -359,18 +428,4 @@ export async function cdkJsonConfig(): Promise<Record<string, unknown>> {
   const text = await readFile(new URL('../cdk.json', import.meta.url), 'utf8');
   const cdkJson = JSON.parse(text) as { context?: { sluice?: Record<string, unknown> } };
   return cdkJson.context?.sluice ?? {};
-}
-
-/** Merges plain objects key by key; anything else in `patch` replaces what is in `base`. */
-export function mergeDeep(base: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
-  const merged: Record<string, unknown> = { ...base };
-  for (const [key, value] of Object.entries(patch)) {
-    const current = merged[key];
-    merged[key] = isPlainObject(current) && isPlainObject(value) ? mergeDeep(current, value) : value;
-  }
-  return merged;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -3,7 +3,7 @@ import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb
 import { nanoToUsd } from '#shared/call-ledger.ts';
 import type { ItemState } from '#shared/item-store.ts';
 import type { MetricsSummary } from './local-metrics.ts';
-import { queueDepth } from './queue-io.ts';
+import { isQueueMissing, queueDepth } from './queue-io.ts';
 import { countItemsByState } from './table-reads.ts';
 
 /**
@@ -13,9 +13,22 @@ import { countItemsByState } from './table-reads.ts';
 
 export interface PipelineSnapshot {
   byState: Record<ItemState, number>;
+  /** Messages in each queue (visible, in flight or delayed); a missing queue counts 0. */
   queues: { intake: number; draft: number; published: number; deadLetters: number };
+  /** Queues of the stack that do not exist (deleted through the SQS API), by output key, e.g. `IntakeQueueUrl`. */
+  missingQueues: string[];
   llm: { calls: number; tokens: number; costUsd: number };
 }
+
+/** The queue outputs the progress view reads, with the names it shows them by. */
+export const QUEUE_LABELS: Readonly<Record<string, string>> = {
+  IntakeQueueUrl: 'intake queue',
+  DraftQueueUrl: 'draft queue',
+  PublishedQueueUrl: 'published queue',
+  IntakeDeadLetterQueueUrl: 'intake DLQ',
+  DraftDeadLetterQueueUrl: 'draft DLQ',
+  PublishedDeadLetterQueueUrl: 'published DLQ',
+};
 
 export interface ProgressSources {
   sqs: SQSClient;
@@ -27,11 +40,19 @@ export interface ProgressSources {
 export async function readSnapshot({ sqs, dynamo, outputs }: ProgressSources): Promise<PipelineSnapshot> {
   const table = outputs.StateTableName ?? '';
   const byState = await countItemsByState(dynamo, table);
+  const missingQueues: string[] = [];
+  // A queue deleted under a running pipeline is reported, not fatal: the view goes on with the others.
   const depth = async (key: string) => {
     const url = outputs[key];
     if (url === undefined) return 0;
-    const d = await queueDepth(sqs, url);
-    return d.visible + d.inFlight + d.delayed;
+    try {
+      const d = await queueDepth(sqs, url);
+      return d.visible + d.inFlight + d.delayed;
+    } catch (error) {
+      if (!isQueueMissing(error)) throw error;
+      missingQueues.push(key);
+      return 0;
+    }
   };
   const usage = await dynamo.send(
     new QueryCommand({
@@ -59,6 +80,7 @@ export async function readSnapshot({ sqs, dynamo, outputs }: ProgressSources): P
         (await depth('DraftDeadLetterQueueUrl')) +
         (await depth('PublishedDeadLetterQueueUrl')),
     },
+    missingQueues,
     llm: { calls, tokens, costUsd: nanoToUsd(cost) },
   };
 }
@@ -83,7 +105,10 @@ export function renderSnapshot(
     `  items   published ${s.PUBLISHED}  dead-lettered ${s.DEAD_LETTER}  in progress ${working} ` +
       `(extracting ${s.EXTRACTING}, extracted ${s.EXTRACTED}, drafting ${s.DRAFTING}, reviewing ${s.REVIEWING})`,
     `  queues  intake ${snapshot.queues.intake}  draft ${snapshot.queues.draft}  published ${snapshot.queues.published}  ` +
-      `dead letters ${snapshot.queues.deadLetters}`,
+      `dead letters ${snapshot.queues.deadLetters}` +
+      (snapshot.missingQueues.length === 0
+        ? ''
+        : `  MISSING ${snapshot.missingQueues.map((key) => QUEUE_LABELS[key] ?? key).join(', ')}`),
     `  llm     ${snapshot.llm.calls} calls  ${snapshot.llm.tokens} tokens  $${snapshot.llm.costUsd.toFixed(4)}`,
     ...(metrics === undefined
       ? []
@@ -93,6 +118,37 @@ export function renderSnapshot(
             `${metrics.llm.rebilled} re-billed  degraded ${metrics.items.degraded}`,
         ]),
   ];
+}
+
+/**
+ * Says when the pipeline has become idle: every item settled (published or dead-lettered), none in a working state,
+ * no message left in the intake or draft queue. Once per transition: the next line comes only after new work.
+ * @example const line = notice.observe(snapshot); if (line) view.note(line);
+ */
+export class IdleNotice {
+  /** How many items were settled when the pipeline was last seen idle; undefined while it is busy. */
+  #settledWhenIdle: number | undefined;
+
+  /** The line to print when `snapshot` is the first idle one after work (or the first one), else undefined. */
+  observe(snapshot: PipelineSnapshot): string | undefined {
+    const s = snapshot.byState;
+    const working = s.RECEIVED + s.EXTRACTING + s.EXTRACTED + s.DRAFTING + s.REVIEWING;
+    const settled = s.PUBLISHED + s.DEAD_LETTER;
+    if (working > 0 || snapshot.queues.intake > 0 || snapshot.queues.draft > 0) {
+      this.#settledWhenIdle = undefined;
+      return undefined;
+    }
+    // More items settled since the last idle view means there was work in between, even one that went through
+    // the whole pipeline between two refreshes.
+    if (this.#settledWhenIdle === settled) return undefined;
+    this.#settledWhenIdle = settled;
+    // A stack started with no items is waiting from the start; there is nothing settled to tell about.
+    if (settled === 0) return undefined;
+    return (
+      `idle: all ${settled} item${settled === 1 ? '' : 's'} settled (${s.PUBLISHED} published, ` +
+      `${s.DEAD_LETTER} dead-lettered); waiting for new items`
+    );
+  }
 }
 
 /** Draws snapshots in place on a terminal, or prints a line when something changed elsewhere. */
@@ -105,6 +161,20 @@ export class ProgressView {
   constructor(out: NodeJS.WriteStream = process.stdout) {
     this.#out = out;
     this.#interactive = out.isTTY === true && process.env.CI === undefined;
+  }
+
+  /**
+   * Prints a line that stays (an event, not a state): above the redrawn block on a terminal, which is drawn again
+   * below it at the next `show`.
+   */
+  note(line: string): void {
+    if (this.#interactive && this.#drawn > 0) {
+      this.#out.write(`\x1b[${this.#drawn}A\x1b[0J`);
+      this.#drawn = 0;
+    }
+    this.#out.write(`${line}\n`);
+    // Elsewhere the next snapshot is printed again, so the state after the event follows it.
+    this.#last = '';
   }
 
   show(lines: string[]): void {

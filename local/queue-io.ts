@@ -62,6 +62,15 @@ export async function sendBodies(
   return sent;
 }
 
+/**
+ * Whether an SQS call failed because its queue does not exist (deleted, or never created). SDK v3 names the error
+ * `QueueDoesNotExist`; the query protocol's code is `AWS.SimpleQueueService.NonExistentQueue`.
+ * @example if (isQueueMissing(error)) report(url);
+ */
+export function isQueueMissing(error: unknown): boolean {
+  return error instanceof Error && /^(QueueDoesNotExist|AWS\.SimpleQueueService\.NonExistentQueue)$/.test(error.name);
+}
+
 export interface QueueDepth {
   visible: number;
   inFlight: number;

@@ -2,7 +2,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { nanoToUsd, type UsageRow } from '#shared/call-ledger.ts';
 import { ITEM_STATES, type ItemRecord, type ItemState, TERMINAL_STATES } from '#shared/item-store.ts';
-import { peekAll, queueDepth } from './queue-io.ts';
+import { isQueueMissing, peekAll, queueDepth } from './queue-io.ts';
 import { requiredOutput, scanAll } from './table-reads.ts';
 
 /**
@@ -29,11 +29,23 @@ export interface DeadLetterSummary {
 
 export interface RunReport {
   items: {
+    /** Items in the state table, and accepted items it has no record of yet. */
     total: number;
     byState: Record<ItemState, number>;
     degraded: Record<string, number>;
-    /** Accepted items that are neither PUBLISHED nor DEAD_LETTER with their message in a DLQ. */
+    /**
+     * Items not settled yet whose messages are still in the intake or draft queue (visible, in flight or delayed):
+     * the pipeline moves them on when it runs (after a restart with the same data dir). At most as many as those
+     * messages, each of which carries one item.
+     */
+    inProgress: number;
+    /**
+     * Items no message will move: dead letters whose message is not in a DLQ, and the unsettled items (accepted
+     * items that are neither PUBLISHED nor DEAD_LETTER) beyond the messages still queued. Once the queues are
+     * drained, every unsettled item is lost: the invariant is that none is.
+     */
     lost: number;
+    /** The lost items known by id: the dead letters, and every unsettled item once the queues are drained. */
     lostItemIds: string[];
   };
   deadLetters: DeadLetterSummary[];
@@ -42,11 +54,20 @@ export interface RunReport {
     byModel: Record<string, TokenTotals>;
     byStageAndModel: (TokenTotals & { stage: string; model: string })[];
   };
+  /**
+   * The usage this run added: the usage rows' growth since `usageBefore` was read (all of `llm` without it). On a
+   * data dir kept across restarts `llm` holds every run's; this is what this process's metrics must equal.
+   */
+  llmThisRun: RunReport['llm'];
   queues: Record<string, { visible: number; inFlight: number }>;
+  /** Queues of the stack that do not exist (deleted through the SQS API), by output key. */
+  missingQueues: string[];
 }
 
 /** Names of the queue outputs a report reads, as the stack (and the local runtime) outputs them. */
 const QUEUE_OUTPUTS = ['IntakeQueueUrl', 'DraftQueueUrl', 'PublishedQueueUrl'] as const;
+/** The queues whose messages move an unsettled item on. */
+const WORKING_QUEUE_OUTPUTS = ['IntakeQueueUrl', 'DraftQueueUrl'] as const;
 const DLQ_OUTPUTS = ['IntakeDeadLetterQueueUrl', 'DraftDeadLetterQueueUrl', 'PublishedDeadLetterQueueUrl'] as const;
 
 export interface ReportSources {
@@ -55,6 +76,43 @@ export interface ReportSources {
   outputs: Readonly<Record<string, string>>;
   /** Ids of the items this run accepted; items with no record at all count as lost. */
   acceptedItemIds?: readonly string[];
+  /** The usage rows as they were when this run started ({@link readUsageRows}), for `llmThisRun`. */
+  usageBefore?: readonly UsageRow[];
+}
+
+/**
+ * The per-day usage rows of the state table (`USAGE#<day>`, one per stage and model), e.g. as a baseline before a run.
+ * @example const before = await readUsageRows(dynamo, outputs.StateTableName);
+ */
+export async function readUsageRows(dynamo: DynamoDBDocumentClient, tableName: string): Promise<UsageRow[]> {
+  return usageRowsOf(await scanAll(dynamo, tableName));
+}
+
+function usageRowsOf(rows: readonly Record<string, unknown>[]): UsageRow[] {
+  return rows.filter((row) => String(row.pk).startsWith('USAGE#')) as unknown as UsageRow[];
+}
+
+/**
+ * What was added to the usage rows between two reads: each row's counters less what the same day, stage and model
+ * held before (rows only ever grow).
+ * @example summariseUsage(usageSince(before, await readUsageRows(dynamo, table)))
+ */
+export function usageSince(before: readonly UsageRow[], after: readonly UsageRow[]): UsageRow[] {
+  const key = (row: UsageRow) => `${row.day}#${row.stage}#${row.model}`;
+  const earlier = new Map(before.map((row) => [key(row), row]));
+  return after.flatMap((row) => {
+    const was = earlier.get(key(row));
+    const added: UsageRow = {
+      day: row.day,
+      stage: row.stage,
+      model: row.model,
+      calls: row.calls - (was?.calls ?? 0),
+      promptTokens: row.promptTokens - (was?.promptTokens ?? 0),
+      completionTokens: row.completionTokens - (was?.completionTokens ?? 0),
+      costNanoUsd: row.costNanoUsd - (was?.costNanoUsd ?? 0),
+    };
+    return added.calls === 0 ? [] : [added];
+  });
 }
 
 /** @example const report = await collectRunReport({ sqs, dynamo, outputs, acceptedItemIds }); */
@@ -63,13 +121,25 @@ export async function collectRunReport(sources: ReportSources): Promise<RunRepor
   const tableName = requiredOutput(outputs, 'StateTableName');
   const rows = await scanAll(dynamo, tableName);
   const items = rows.filter((row) => row.sk === 'ITEM') as unknown as ItemRecord[];
-  const usage = rows.filter((row) => String(row.pk).startsWith('USAGE#')) as unknown as UsageRow[];
+  const usage = usageRowsOf(rows);
+
+  // A deleted queue is reported with the rest, not fatal; the messages it held are gone with it.
+  const missing = new Set<string>();
+  const unlessMissing = async <T>(key: string, read: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await read();
+    } catch (error) {
+      if (!isQueueMissing(error)) throw error;
+      missing.add(key);
+      return undefined;
+    }
+  };
 
   const dlqItemIds = new Set<string>();
   for (const key of DLQ_OUTPUTS) {
     const url = outputs[key];
     if (url === undefined) continue;
-    for (const message of await peekAll(sqs, url)) {
+    for (const message of (await unlessMissing(key, () => peekAll(sqs, url))) ?? []) {
       const id = message.MessageAttributes?.itemId?.StringValue;
       if (id) dlqItemIds.add(id);
     }
@@ -78,6 +148,7 @@ export async function collectRunReport(sources: ReportSources): Promise<RunRepor
   const byState = Object.fromEntries(ITEM_STATES.map((state) => [state, 0])) as Record<ItemState, number>;
   const degraded: Record<string, number> = {};
   const lostItemIds: string[] = [];
+  const unsettled: string[] = [];
   const deadLetters: DeadLetterSummary[] = [];
   const known = new Set<string>();
   for (const item of items) {
@@ -96,24 +167,41 @@ export async function collectRunReport(sources: ReportSources): Promise<RunRepor
       });
       if (!inDlq) lostItemIds.push(item.itemId);
     } else if (!TERMINAL_STATES.includes(item.state)) {
-      lostItemIds.push(item.itemId);
+      unsettled.push(item.itemId);
     }
   }
-  for (const id of sources.acceptedItemIds ?? []) if (!known.has(id)) lostItemIds.push(id);
+  const unrecorded = [...new Set(sources.acceptedItemIds ?? [])].filter((id) => !known.has(id));
+  unsettled.push(...unrecorded);
 
   const queues: RunReport['queues'] = {};
   for (const key of [...QUEUE_OUTPUTS, ...DLQ_OUTPUTS]) {
     const url = outputs[key];
     if (url === undefined) continue;
-    const depth = await queueDepth(sqs, url);
+    const depth = await unlessMissing(key, () => queueDepth(sqs, url));
+    if (depth === undefined) continue;
     queues[key.replace(/Url$/, '')] = { visible: depth.visible + depth.delayed, inFlight: depth.inFlight };
   }
+  const queued = WORKING_QUEUE_OUTPUTS.reduce((sum, key) => {
+    const depth = queues[key.replace(/Url$/, '')];
+    return sum + (depth === undefined ? 0 : depth.visible + depth.inFlight);
+  }, 0);
+  const inProgress = Math.min(unsettled.length, queued);
+  if (queued === 0) lostItemIds.push(...unsettled);
 
   return {
-    items: { total: items.length, byState, degraded, lost: lostItemIds.length, lostItemIds: lostItemIds.sort() },
+    items: {
+      total: items.length + unrecorded.length,
+      byState,
+      degraded,
+      inProgress,
+      lost: lostItemIds.length + (queued === 0 ? 0 : unsettled.length - inProgress),
+      lostItemIds: lostItemIds.sort(),
+    },
     deadLetters: deadLetters.sort((a, b) => a.itemId.localeCompare(b.itemId)),
     llm: summariseUsage(usage),
+    llmThisRun: summariseUsage(sources.usageBefore === undefined ? usage : usageSince(sources.usageBefore, usage)),
     queues,
+    missingQueues: [...QUEUE_OUTPUTS, ...DLQ_OUTPUTS].filter((key) => missing.has(key)),
   };
 }
 

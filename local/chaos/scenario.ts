@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { ConfigError, loadConfig, type SluiceConfig } from '#lib/config.ts';
-import { cdkJsonConfig, mergeDeep } from '#local/dev-runtime.ts';
+import { ConfigError, loadConfig, mergeDeep, type SluiceConfig } from '#lib/config.ts';
+import { cdkJsonConfig } from '#local/dev-runtime.ts';
 import { CRASH_POINTS } from '#shared/faults.ts';
 import { parseFaults } from '#sim/faults/config.ts';
 import { FaultConfigError, type RateLimits, type SimulatorFaults } from '#sim/server.ts';

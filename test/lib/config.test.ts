@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, runtimeConfigFor } from '#lib/config.ts';
+import { ConfigError, loadConfig, loadLayeredConfig, runtimeConfigFor, settingAssignment } from '#lib/config.ts';
 import { cdkJsonContext, synthesizeTemplate } from '#lib/template.ts';
 import { runtimeConfigSchema } from '#shared/runtime-config.ts';
 
@@ -223,5 +223,140 @@ describe('Function: runtimeConfigFor', () => {
     // Assess
     expect(runtime).not.toHaveProperty('fallbackModel');
     expect(runtime.llm).toEqual({ timeoutMs: 60_000 });
+  });
+});
+
+describe('Function: loadLayeredConfig', () => {
+  const cdkJson = { source: 'cdk.json', settings: cdkJsonContext().sluice as Record<string, unknown> };
+  const rejection = (layers: Parameters<typeof loadLayeredConfig>[0]): string => {
+    try {
+      loadLayeredConfig(layers);
+    } catch (error) {
+      if (error instanceof ConfigError) return error.message;
+      throw error;
+    }
+    throw new Error('expected loadLayeredConfig to reject the layers');
+  };
+
+  it('merges each layer over the ones before, key by key, and fills the rest with the defaults', () => {
+    // Act
+    const config = loadLayeredConfig([
+      cdkJson,
+      { source: '--config local.json', settings: { stages: { draft: { batchSize: 2 } }, dailyBudgetUsd: 5 } },
+      { source: '--set dailyBudgetUsd=7', settings: { dailyBudgetUsd: 7 } },
+    ]);
+
+    // Assess: the later layer wins, the rest of each object is kept
+    expect(config.dailyBudgetUsd).toBe(7);
+    expect(config.stages.draft).toMatchObject({ batchSize: 2, model: 'gpt-4.1-mini', maxRevisions: 2 });
+    expect(config.stages.extract.batchSize).toBe(1);
+  });
+
+  it('validates the merge, so a later layer may complete an earlier one', () => {
+    // Act
+    const config = loadLayeredConfig([
+      cdkJson,
+      { source: '--config fast.json', settings: { stages: { extract: { maxConcurrency: 8 } } } },
+      {
+        source: '--set stages.extract.reservedConcurrency=8',
+        settings: { stages: { extract: { reservedConcurrency: 8 } } },
+      },
+    ]);
+
+    // Assess
+    expect(config.stages.extract).toMatchObject({ maxConcurrency: 8, reservedConcurrency: 8 });
+  });
+
+  it('names the key, the problem and the layer that set it', () => {
+    // Act
+    const message = rejection([
+      cdkJson,
+      { source: '--config local.json', settings: { stages: { extract: { batchSize: 0 } } } },
+      { source: '--set maxAttempts="three"', settings: { maxAttempts: 'three' } },
+    ]);
+
+    // Assess
+    expect(message).toContain('stages.extract.batchSize must be between 1 and 10 (got 0) (set by --config local.json)');
+    expect(message).toContain(
+      'maxAttempts must be a whole number between 1 and 100 (got "three") (set by --set maxAttempts="three")',
+    );
+    expect(message).not.toContain('\n');
+  });
+
+  it('names the layer of a misspelt key, and of a cross-key problem the layer of the key it reports', () => {
+    // Act
+    const misspelt = rejection([
+      cdkJson,
+      { source: '--set stages.extract.batchsize=2', settings: { stages: { extract: { batchsize: 2 } } } },
+    ]);
+    const crossKey = rejection([
+      cdkJson,
+      { source: '--config wide.json', settings: { stages: { extract: { maxConcurrency: 8 } } } },
+    ]);
+
+    // Assess
+    expect(misspelt).toBe(
+      'Invalid sluice config: stages.extract has unknown key(s) "batchsize" (set by --set stages.extract.batchsize=2)',
+    );
+    expect(crossKey).toMatch(
+      /stages\.extract\.maxConcurrency must be at most .*\(got 8\) \(set by --config wide\.json\)$/,
+    );
+  });
+
+  it('blames cdk.json for a wrong value no later layer touched', () => {
+    // Act
+    const message = rejection([
+      { source: 'cdk.json', settings: { llm: { timeoutSeconds: 0 } } },
+      { source: '--set dailyBudgetUsd=3', settings: { dailyBudgetUsd: 3 } },
+    ]);
+
+    // Assess
+    expect(message).toBe(
+      'Invalid sluice config: llm.timeoutSeconds must be between 1 and 900 (got 0) (set by cdk.json)',
+    );
+  });
+});
+
+describe('Function: settingAssignment', () => {
+  it('reads the value as JSON when it parses, as a string otherwise', () => {
+    // Act & Assess
+    expect(settingAssignment('stages.extract.batchSize=2')).toEqual({ stages: { extract: { batchSize: 2 } } });
+    expect(settingAssignment('supervisor.enabled=false')).toEqual({ supervisor: { enabled: false } });
+    expect(settingAssignment('llm.baseUrl=http://127.0.0.1:8080/v1')).toEqual({
+      llm: { baseUrl: 'http://127.0.0.1:8080/v1' },
+    });
+    expect(settingAssignment('logLevel="DEBUG"')).toEqual({ logLevel: 'DEBUG' });
+    expect(settingAssignment('llm.fallbackModel=gpt-4o-mini')).toEqual({ llm: { fallbackModel: 'gpt-4o-mini' } });
+    expect(settingAssignment('prices={"gpt-4.1-mini":{"inputPerMillionUsd":1,"outputPerMillionUsd":2}}')).toEqual({
+      prices: { 'gpt-4.1-mini': { inputPerMillionUsd: 1, outputPerMillionUsd: 2 } },
+    });
+    expect(settingAssignment('llm.fallbackModel=a=b')).toEqual({ llm: { fallbackModel: 'a=b' } });
+  });
+
+  it('refuses text that is not key.path=value, quoting it', () => {
+    // Act & Assess
+    for (const text of ['dailyBudgetUsd', '=3', 'stages..batchSize=2', 'stages.extract.=2', 'prices.gpt 4=1']) {
+      expect(() => settingAssignment(text)).toThrow(ConfigError);
+      expect(() => settingAssignment(text)).toThrow(`--set ${JSON.stringify(text)} must be key.path=value`);
+    }
+  });
+
+  it('gives a patch the validation reads like any other layer', () => {
+    // Act
+    const message = (() => {
+      try {
+        loadLayeredConfig([
+          { source: '--set dailyBudgetUsd=lots', settings: settingAssignment('dailyBudgetUsd=lots') },
+        ]);
+        return 'accepted';
+      } catch (error) {
+        return (error as Error).message;
+      }
+    })();
+
+    // Assess
+    expect(message).toBe(
+      'Invalid sluice config: dailyBudgetUsd must be a number between 0 and 1000000 (got "lots") (set by --set dailyBudgetUsd=lots)',
+    );
   });
 });
