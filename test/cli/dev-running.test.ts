@@ -1,68 +1,16 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteQueueCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DoctorReport } from '#cli/doctor.ts';
+import { DevProcess } from '../support/dev-process.ts';
 import { jsonOf, runCli } from './operator-support.ts';
 
 /**
  * `sluice dev` left running, as a developer runs it: what it says when the pipeline goes idle, when a queue is
  * deleted under it, and when it is stopped with Ctrl-C, mid-run or after the work.
  */
-
-const SLUICE = new URL('../../bin/sluice.ts', import.meta.url).pathname;
-/** Generous: the machine may be busy; every wait below is for something the process prints, not for a time. */
-const WAIT_MS = 150_000;
-
-/** A running `sluice dev`, its output gathered as it comes. */
-class DevProcess {
-  readonly child: ChildProcess;
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<number | null>;
-
-  constructor(args: string[], cwd: string) {
-    this.child = spawn(process.execPath, [SLUICE, 'dev', ...args], {
-      cwd,
-      env: { ...process.env, OPENAI_API_KEY: '', CI: 'true' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child.stdout?.on('data', (chunk) => {
-      this.stdout += String(chunk);
-    });
-    this.child.stderr?.on('data', (chunk) => {
-      this.stderr += String(chunk);
-    });
-    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
-  }
-
-  /** Resolves once stdout matches `pattern` (times `count`), failing with what was printed if the process exits first. */
-  async waitFor(pattern: RegExp, count = 1): Promise<void> {
-    const global = new RegExp(pattern.source, `${pattern.flags.replace('g', '')}g`);
-    const seen = () => (this.stdout.match(global) ?? []).length >= count;
-    const deadline = Date.now() + WAIT_MS;
-    while (!seen()) {
-      if (this.child.exitCode !== null) {
-        throw new Error(
-          `sluice dev exited (${this.child.exitCode}) before ${pattern}:\n${this.stdout}\n${this.stderr}`,
-        );
-      }
-      if (Date.now() > deadline) throw new Error(`no ${pattern} (×${count}) in:\n${this.stdout}\n${this.stderr}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-
-  count(pattern: RegExp): number {
-    return (this.stdout.match(new RegExp(pattern.source, `${pattern.flags.replace('g', '')}g`)) ?? []).length;
-  }
-
-  async interrupt(): Promise<number | null> {
-    this.child.kill('SIGINT');
-    return this.exited;
-  }
-}
 
 function items(from: number, count: number): string {
   return Array.from({ length: count }, (_, index) =>
