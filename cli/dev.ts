@@ -11,6 +11,7 @@ import { ProgressView, readSnapshot, renderSnapshot } from '#local/progress.ts';
 import { sendBodies } from '#local/queue-io.ts';
 import { collectRunReport, type RunReport } from '#local/run-report.ts';
 import { TERMINAL_STATES } from '#shared/item-store.ts';
+import { printer } from './operator-command.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
 export const DEV_HELP = `Usage: sluice dev [options]
@@ -131,7 +132,7 @@ export async function runDev(args: string[]): Promise<number> {
     process.stdout.write(DEV_HELP);
     return EXIT.ok;
   }
-  const print = (line = '') => process.stdout.write(`${line}\n`);
+  const print = printer();
   const lines = await readItemLines(options);
   const logFile = resolve(options.dataDir ?? '.sluice', 'functions.log');
   if (!options.logs) await captureFunctionLogs(logFile);

@@ -14,7 +14,7 @@ import { OpenAiLlmClient } from '#shared/llm-client.ts';
 import { STAGES, type Stage } from '#shared/runtime-config.ts';
 import { apiKeyFromSecret } from '#shared/stage-runtime.ts';
 import { noPositionals, parsePositiveNumber } from './arguments.ts';
-import { type CommandIo, PROCESS_IO, printJson, runOperatorCommand } from './operator-command.ts';
+import { type CommandIo, PROCESS_IO, printJson, runOperatorCommand, writeLines } from './operator-command.ts';
 import { describeControl, readEventSources } from './pause.ts';
 import {
   errorText,
@@ -1051,7 +1051,7 @@ export async function runDoctor(args: string[], io: CommandIo = PROCESS_IO): Pro
       if (options.json) printJson(report, io);
       else {
         const terminal = (io.out as { isTTY?: boolean }).isTTY === true;
-        io.out.write(`${renderDoctorReport(report, target.description, terminal).join('\n')}\n`);
+        writeLines(io.out, renderDoctorReport(report, target.description, terminal));
       }
       return report.healthy ? EXIT.ok : EXIT.failure;
     },

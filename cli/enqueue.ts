@@ -23,6 +23,7 @@ import {
   targetRequestOf,
 } from './operator-command.ts';
 import { TARGET_HELP, TARGET_OPTIONS, type TargetRequest } from './target.ts';
+import { terminalSafe } from './text-table.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
 export const ENQUEUE_HELP = `Usage: sluice enqueue FILE|- [options]
@@ -104,7 +105,7 @@ export async function runEnqueue(args: string[], io: CommandIo = PROCESS_IO): Pr
     check = checkItemFile(await readInput(options.file), format);
   } catch (error) {
     if (!(error instanceof ItemFileError || error instanceof CommandError)) throw error;
-    io.err.write(`sluice enqueue: ${options.file}: ${error.message}\n`);
+    io.err.write(`sluice enqueue: ${terminalSafe(`${options.file}: ${error.message}`, { multiline: true })}\n`);
     return EXIT.failure;
   }
   const print = printer(io);

@@ -9,6 +9,7 @@ import { REDRIVE_HELP, runRedrive } from './redrive.ts';
 import { REENRICH_HELP, runReenrich } from './reenrich.ts';
 import { runShow, SHOW_HELP } from './show.ts';
 import { runStatus, STATUS_HELP } from './status.ts';
+import { terminalSafe } from './text-table.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
 const HELP = `Usage: sluice <command> [options]
@@ -57,7 +58,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const entry = COMMANDS[command];
   if (entry === undefined) {
-    process.stderr.write(`sluice: unknown command '${command}'\n\n${HELP}`);
+    process.stderr.write(`sluice: unknown command '${terminalSafe(command)}'\n\n${HELP}`);
     return EXIT.usage;
   }
   try {
@@ -65,12 +66,12 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(
-        `sluice ${command}: ${(error as Error).message}\nRun 'sluice ${command} --help' for usage.\n`,
+        `sluice ${command}: ${terminalSafe((error as Error).message, { multiline: true })}\nRun 'sluice ${command} --help' for usage.\n`,
       );
       return EXIT.usage;
     }
     process.stderr.write(
-      `sluice ${command}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      `sluice ${command}: ${terminalSafe(error instanceof Error ? (error.stack ?? error.message) : String(error), { multiline: true })}\n`,
     );
     return EXIT.failure;
   }

@@ -13,7 +13,15 @@ import {
   targetRequestOf,
 } from './operator-command.ts';
 import { TARGET_HELP, TARGET_OPTIONS, type Target, type TargetRequest } from './target.ts';
-import { type Align, formatCount, formatDuration, formatUsd, oneLine, renderTable } from './text-table.ts';
+import {
+  type Align,
+  formatCount,
+  formatDuration,
+  formatUsd,
+  oneLine,
+  renderTable,
+  terminalSafe,
+} from './text-table.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
 export const SHOW_HELP = `Usage: sluice show ID [options]
@@ -254,9 +262,10 @@ function renderChain(chain: ItemChain, full: boolean): string[] {
   lines.push('', 'input');
   if (item.input) {
     const input = item.input;
-    lines.push(`  title        ${input.title}`);
+    // One-line fields: a line break in them is written out too (the printer keeps those of a block).
+    lines.push(`  title        ${terminalSafe(input.title)}`);
     for (const key of ['url', 'source', 'author', 'publishedAt'] as const) {
-      if (input[key] !== undefined) lines.push(`  ${key.padEnd(12)} ${input[key]}`);
+      if (input[key] !== undefined) lines.push(`  ${key.padEnd(12)} ${terminalSafe(input[key])}`);
     }
     lines.push(`  body         (${input.body.length} characters)`, ...preview(input.body, full, '    '));
   } else if (item.rawInput !== undefined) {

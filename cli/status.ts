@@ -2,12 +2,27 @@ import { parseArgs } from 'node:util';
 import { ProgressView } from '#local/progress.ts';
 import { ITEM_STATES } from '#shared/item-store.ts';
 import { noPositionals, parsePositiveNumber } from './arguments.ts';
-import { type CommandIo, PROCESS_IO, printJson, runOperatorCommand, targetRequestOf } from './operator-command.ts';
+import {
+  type CommandIo,
+  PROCESS_IO,
+  printJson,
+  runOperatorCommand,
+  targetRequestOf,
+  writeLines,
+} from './operator-command.ts';
 import { describeControl, type EventSourceStatus } from './pause.ts';
 import { readStatus, type StatusSnapshot } from './status-snapshot.ts';
 import type { Target, TargetRequest } from './target.ts';
 import { TARGET_HELP, TARGET_OPTIONS } from './target.ts';
-import { type Align, formatCount, formatDuration, formatUsd, oneLine, renderTable } from './text-table.ts';
+import {
+  type Align,
+  formatCount,
+  formatDuration,
+  formatUsd,
+  oneLine,
+  renderTable,
+  terminalSafe,
+} from './text-table.ts';
 import { EXIT } from './usage-error.ts';
 
 export const STATUS_HELP = `Usage: sluice status [options]
@@ -72,7 +87,7 @@ export async function runStatus(args: string[], io: CommandIo = PROCESS_IO): Pro
       if (!options.watch) {
         const snapshot = await readStatus(target, { now: Date.now() });
         if (options.json) printJson(snapshot, io);
-        else io.out.write(`${renderStatus(snapshot).join('\n')}\n`);
+        else writeLines(io.out, renderStatus(snapshot));
         return EXIT.ok;
       }
       await watchStatus(target, options, io);
@@ -102,7 +117,7 @@ async function watchStatus(target: Target, options: StatusOptions, io: CommandIo
       if (options.json) {
         io.out.write(`${JSON.stringify(snapshot)}\n`);
       } else {
-        const lines = renderStatus(snapshot);
+        const lines = renderStatus(snapshot).map((line) => terminalSafe(line));
         if (interactive) {
           // A shorter frame than the last must still cover the lines the last one drew.
           height = Math.max(height, lines.length);
