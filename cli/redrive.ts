@@ -5,7 +5,7 @@ import {
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
 import { queueDepth } from '#local/queue-io.ts';
-import { noPositionals, parseChoice, parsePositiveInteger, parsePositiveNumber } from './arguments.ts';
+import { noPositionals, parseChoice, parseErrorClass, parsePositiveInteger, parsePositiveNumber } from './arguments.ts';
 import { type LaneOutcome, type MoveLane, moveDeadLetters } from './dead-letter-mover.ts';
 import {
   type CommandIo,
@@ -95,7 +95,8 @@ function parseRedriveArgs(args: string[]): RedriveOptions | 'help' {
   noPositionals(positionals);
   return {
     stages: values.stage === undefined ? LANE_NAMES : [parseChoice('--stage', values.stage, LANE_NAMES)],
-    errorClass: values['error-class'],
+    errorClass:
+      values['error-class'] === undefined ? undefined : parseErrorClass('--error-class', values['error-class']),
     max: values.max === undefined ? undefined : parsePositiveInteger('--max', values.max),
     rate: values.rate === undefined ? undefined : parsePositiveNumber('--rate', values.rate, MAX_TASK_RATE),
     dryRun: values['dry-run'],

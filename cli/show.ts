@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { type CallEntry, CallLedger, nanoToUsd } from '#shared/call-ledger.ts';
 import { type ItemRecord, ItemStore } from '#shared/item-store.ts';
 import { type Draft, draftSchema, type Review, reviewSchema } from '#shared/schemas.ts';
+import { parseItemId, shown } from './arguments.ts';
 import {
   CommandError,
   type CommandIo,
@@ -59,9 +60,9 @@ function parseShowArgs(args: string[]): ShowOptions | 'help' {
   if (values.help) return 'help';
   const [itemId, ...rest] = positionals;
   if (itemId === undefined) throw new UsageError('name the item to show: sluice show ID');
-  if (rest.length > 0) throw new UsageError(`one item at a time (got ${positionals.join(' ')})`);
+  if (rest.length > 0) throw new UsageError(`one item at a time (got ${shown(positionals.join(' '))})`);
   return {
-    itemId,
+    itemId: parseItemId('the item id', itemId),
     full: values.full,
     json: values.json,
     target: targetRequestOf(values),

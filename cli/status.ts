@@ -37,13 +37,16 @@ model against the daily budget, and the stack's alarms in ALARM (AWS only).
 Options:
   --watch              Refresh until Ctrl-C: redrawn in place on a terminal, a new block when it changes
                        elsewhere (with --json, one JSON document per line and refresh).
-  --interval SECONDS   Time between refreshes with --watch (default 2).
+  --interval SECONDS   Time between refreshes with --watch, 0.1 to 3600 (default 2).
 ${TARGET_HELP}
 Examples:
   sluice status
   sluice status --watch --interval 5
   sluice status --stack Sluice --region eu-west-1 --json | jq '.items.byState'
 `;
+
+/** Shortest --watch interval: a refresh reads every queue and the table, so faster only loads the stack. */
+const MIN_INTERVAL_SECONDS = 0.1;
 
 interface StatusOptions {
   watch: boolean;
@@ -67,7 +70,7 @@ function parseStatusArgs(args: string[]): StatusOptions | 'help' {
   noPositionals(positionals);
   return {
     watch: values.watch,
-    intervalMs: parsePositiveNumber('--interval', values.interval, 3600) * 1000,
+    intervalMs: parsePositiveNumber('--interval', values.interval, 3600, MIN_INTERVAL_SECONDS) * 1000,
     json: values.json,
     target: targetRequestOf(values),
   };
