@@ -7,6 +7,8 @@ import {
   SendMessageBatchCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { PERMANENT_ERROR_CLASSES } from '#shared/errors.ts';
+import { FAILURE_KIND_ATTRIBUTE } from '#shared/stage-queues.ts';
 import type { LaneName, QueueRef } from './target.ts';
 
 /**
@@ -73,6 +75,10 @@ export interface LaneOutcome {
   movedItems: number;
   /** Distinct items among the messages left. */
   leftItems: number;
+  /** Of the moved, those whose failure was permanent (see {@link isPermanentDeadLetter}), by error class. */
+  permanent: Record<string, number>;
+  /** With an item filter: the ids of the items whose dead letters were moved (or, in a dry run, would be). */
+  itemIds?: string[];
 }
 
 /**
@@ -109,10 +115,12 @@ export async function moveDeadLetters(sqs: SQSClient, request: MoveRequest): Pro
       duplicated: 0,
       movedItems: 0,
       leftItems: 0,
+      permanent: {},
     };
     outcomes.push(outcome);
     const movedItems = new Set<string>();
     const leftItems = new Set<string>();
+    const matched = new Set<string>();
     // Messages not moved in this pass, hidden until it ends: message id → latest receipt handle.
     const held = new Map<string, string>();
     const seen = new Set<string>();
@@ -152,7 +160,9 @@ export async function moveDeadLetters(sqs: SQSClient, request: MoveRequest): Pro
           for (const message of toMove) {
             held.set(message.MessageId ?? '', message.ReceiptHandle ?? '');
             increment(outcome.moved, errorClassOf(message));
+            if (isPermanentDeadLetter(message)) increment(outcome.permanent, errorClassOf(message));
             movedItems.add(itemKeyOf(message));
+            if (itemIds !== undefined) matched.add(itemIdOf(message) ?? '');
           }
           movedTotal += toMove.length;
           continue;
@@ -161,7 +171,11 @@ export async function moveDeadLetters(sqs: SQSClient, request: MoveRequest): Pro
           const batch = toMove.slice(start, start + pace.batch);
           await pace.wait(batch.length);
           const delivered = await sendThenDelete(sqs, lane, batch, outcome, held);
-          for (const message of delivered) movedItems.add(itemKeyOf(message));
+          for (const message of delivered) {
+            movedItems.add(itemKeyOf(message));
+            if (isPermanentDeadLetter(message)) increment(outcome.permanent, errorClassOf(message));
+            if (itemIds !== undefined) matched.add(itemIdOf(message) ?? '');
+          }
           movedTotal += delivered.length;
           request.onMoved?.(movedTotal);
         }
@@ -169,6 +183,7 @@ export async function moveDeadLetters(sqs: SQSClient, request: MoveRequest): Pro
     } finally {
       outcome.movedItems = movedItems.size;
       outcome.leftItems = leftItems.size;
+      if (itemIds !== undefined) outcome.itemIds = [...matched].sort();
       await release(sqs, lane.from.url, held);
     }
   }
@@ -237,6 +252,18 @@ async function release(sqs: SQSClient, queueUrl: string, held: ReadonlyMap<strin
 /** The error class a dead letter carries. @example errorClassOf(message) // 'LlmCallError' */
 export function errorClassOf(message: Message): string {
   return message.MessageAttributes?.errorClass?.StringValue ?? NO_ERROR_CLASS;
+}
+
+/**
+ * Whether a dead letter's failure was permanent, so that redriving it as it is fails the same way: as the retry
+ * policy classed it (the `failureKind` attribute), or, for dead letters from before that attribute, by an error
+ * class that is always permanent. The one rule behind every redrive warning.
+ * @example isPermanentDeadLetter(message) // true for an InvalidItemError or a provider's 400
+ */
+export function isPermanentDeadLetter(message: Message): boolean {
+  const kind = message.MessageAttributes?.[FAILURE_KIND_ATTRIBUTE]?.StringValue;
+  if (kind !== undefined) return kind === 'permanent';
+  return PERMANENT_ERROR_CLASSES.includes(errorClassOf(message));
 }
 
 /**

@@ -108,6 +108,7 @@ async function rejectInvalid(runtime: StageRuntime, record: SQSRecord, itemId: s
     stage: 'extract' as const,
     attempts: 1,
     at: new Date(runtime.now()).toISOString(),
+    kind: error.kind,
   };
   const rawInput = record.body.slice(0, 10_000);
   const created = await runtime.items.create(itemId, { state: 'RECEIVED', rawInput });

@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { StateConflictError } from './errors.ts';
+import { type FailureKind, StateConflictError } from './errors.ts';
 import type { Stage } from './runtime-config.ts';
 import type { IntakeItem, Knowledge } from './schemas.ts';
 
@@ -35,6 +35,8 @@ export interface ErrorRecord {
   stage: Stage;
   attempts: number;
   at: string;
+  /** How the retry policy classed the failure; absent on records written before it was kept. */
+  kind?: FailureKind;
 }
 
 /**
