@@ -49,6 +49,13 @@ export interface MoveRequest {
   ratePerSecond?: number | undefined;
   /** Count what would move; move nothing. */
   dryRun: boolean;
+  /**
+   * `delete`: delete the matching dead letters instead of sending them back (`sluice discard`, once their items are
+   * DISCARDED). @default 'move'
+   */
+  action?: 'move' | 'delete' | undefined;
+  /** List the ids of the items whose dead letters matched, even with no item filter. */
+  collectItemIds?: boolean | undefined;
   /** Visibility timeout of the messages being handled: how long a crash can leave them hidden. */
   holdSeconds: number;
   /** Long-poll wait of each receive: a short poll on AWS samples only some servers and may miss messages. */
@@ -77,7 +84,7 @@ export interface LaneOutcome {
   leftItems: number;
   /** Of the moved, those whose failure was permanent (see {@link isPermanentDeadLetter}), by error class. */
   permanent: Record<string, number>;
-  /** With an item filter: the ids of the items whose dead letters were moved (or, in a dry run, would be). */
+  /** With an item filter (or `collectItemIds`): the items whose dead letters were moved (in a dry run, would be). */
   itemIds?: string[];
 }
 
@@ -100,6 +107,7 @@ export async function moveDeadLetters(sqs: SQSClient, request: MoveRequest): Pro
       : Math.max(1, Math.min(BATCH, Math.floor((request.ratePerSecond * request.holdSeconds) / 2)));
   const outcomes: LaneOutcome[] = [];
   const itemIds = request.itemIds === undefined ? undefined : new Set(request.itemIds);
+  const collect = itemIds !== undefined || request.collectItemIds === true;
   const wanted = (message: Message) =>
     (request.errorClass === undefined || errorClassOf(message) === request.errorClass) &&
     (itemIds === undefined || itemIds.has(itemIdOf(message) ?? ''));
@@ -162,7 +170,7 @@ export async function moveDeadLetters(sqs: SQSClient, request: MoveRequest): Pro
             increment(outcome.moved, errorClassOf(message));
             if (isPermanentDeadLetter(message)) increment(outcome.permanent, errorClassOf(message));
             movedItems.add(itemKeyOf(message));
-            if (itemIds !== undefined) matched.add(itemIdOf(message) ?? '');
+            if (collect) matched.add(itemIdOf(message) ?? '');
           }
           movedTotal += toMove.length;
           continue;
@@ -170,11 +178,14 @@ export async function moveDeadLetters(sqs: SQSClient, request: MoveRequest): Pro
         for (let start = 0; start < toMove.length; start += pace.batch) {
           const batch = toMove.slice(start, start + pace.batch);
           await pace.wait(batch.length);
-          const delivered = await sendThenDelete(sqs, lane, batch, outcome, held);
+          const delivered =
+            request.action === 'delete'
+              ? await deleteOnly(sqs, lane, batch, outcome, held)
+              : await sendThenDelete(sqs, lane, batch, outcome, held);
           for (const message of delivered) {
             movedItems.add(itemKeyOf(message));
             if (isPermanentDeadLetter(message)) increment(outcome.permanent, errorClassOf(message));
-            if (itemIds !== undefined) matched.add(itemIdOf(message) ?? '');
+            if (collect) matched.add(itemIdOf(message) ?? '');
           }
           movedTotal += delivered.length;
           request.onMoved?.(movedTotal);
@@ -183,7 +194,7 @@ export async function moveDeadLetters(sqs: SQSClient, request: MoveRequest): Pro
     } finally {
       outcome.movedItems = movedItems.size;
       outcome.leftItems = leftItems.size;
-      if (itemIds !== undefined) outcome.itemIds = [...matched].sort();
+      if (collect) outcome.itemIds = [...matched].sort();
       await release(sqs, lane.from.url, held);
     }
   }
@@ -228,6 +239,34 @@ async function sendThenDelete(
   outcome.duplicated += deleted.Failed?.length ?? 0;
   for (const message of delivered) increment(outcome.moved, errorClassOf(message));
   return delivered;
+}
+
+/** Deletes the batch from the DLQ. Returns the messages deleted; those it could not delete stay held. */
+async function deleteOnly(
+  sqs: SQSClient,
+  lane: MoveLane,
+  batch: readonly Message[],
+  outcome: LaneOutcome,
+  held: Map<string, string>,
+): Promise<Message[]> {
+  const deleted = await sqs.send(
+    new DeleteMessageBatchCommand({
+      QueueUrl: lane.from.url,
+      Entries: batch.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle ?? '' })),
+    }),
+  );
+  for (const failure of deleted.Failed ?? []) {
+    const message = batch[Number(failure.Id)];
+    if (message?.MessageId === undefined || message.ReceiptHandle === undefined) continue;
+    held.set(message.MessageId, message.ReceiptHandle);
+    outcome.failed.push({ messageId: message.MessageId, reason: `${failure.Code}: ${failure.Message ?? ''}` });
+  }
+  const gone = (deleted.Successful ?? []).flatMap((success) => {
+    const message = batch[Number(success.Id)];
+    return message === undefined ? [] : [message];
+  });
+  for (const message of gone) increment(outcome.moved, errorClassOf(message));
+  return gone;
 }
 
 /** Makes the held messages visible again now rather than when their hold lapses. Best effort: they lapse anyway. */

@@ -2,6 +2,7 @@ import { CHAOS_HELP, runChaosCommand } from './chaos.ts';
 import { CONSOLE_HELP, runConsole } from './console.ts';
 import { COSTS_HELP, runCosts } from './costs.ts';
 import { DEV_HELP, runDev } from './dev.ts';
+import { DISCARD_HELP, runDiscard } from './discard.ts';
 import { DOCTOR_HELP, runDoctor } from './doctor.ts';
 import { ENQUEUE_HELP, runEnqueue } from './enqueue.ts';
 import { PAUSE_HELP, RESUME_HELP, runPause, runResume } from './pause.ts';
@@ -21,7 +22,8 @@ Commands:
   status     Items per state, queues and DLQs, breakers, limiters, today's spend, alarms (--watch).
   show       One item's whole chain: input, extraction, drafts and reviews, memory, LLM calls, history.
   costs      Token economics per stage, model or day, with totals (--json, --csv).
-  redrive    Move dead letters back to their source queue, optionally by stage and error class.
+  redrive    Move dead letters back to their source queue, optionally by item, stage and error class.
+  discard    Give up on dead letters on purpose: items become DISCARDED (who, when, why); their dead letters go.
   reenrich   Redraft published items that were drafted without history (NO_HISTORY).
   pause      Pause a stage (extract or draft): disable its event source; its messages wait in the queue.
   resume     Resume a paused stage: enable its event source again.
@@ -41,6 +43,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help:
   show: { run: runShow, help: SHOW_HELP },
   costs: { run: runCosts, help: COSTS_HELP },
   redrive: { run: runRedrive, help: REDRIVE_HELP },
+  discard: { run: runDiscard, help: DISCARD_HELP },
   reenrich: { run: runReenrich, help: REENRICH_HELP },
   pause: { run: runPause, help: PAUSE_HELP },
   resume: { run: runResume, help: RESUME_HELP },

@@ -357,6 +357,11 @@ function renderChain(chain: ItemChain, full: boolean): string[] {
     );
   }
 
+  if (item.discarded) {
+    const d = item.discarded;
+    lines.push(`  DISCARDED by ${terminalSafe(d.by)} at ${d.at}: ${oneLine(d.reason, 200)}`);
+  }
+
   lines.push('', 'history');
   for (const change of item.history ?? []) lines.push(`  ${change.at}  ${change.state}`);
   return lines;
