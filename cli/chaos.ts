@@ -7,6 +7,7 @@ import type { CheckResult } from '#local/chaos/checker.ts';
 import { type ChaosProgress, type ChaosReport, runChaos } from '#local/chaos/runner.ts';
 import { loadScenario, type Scenario, ScenarioError } from '#local/chaos/scenario.ts';
 import { ProgressView, renderSnapshot } from '#local/progress.ts';
+import { printer } from './operator-command.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
 export const CHAOS_HELP = `Usage: sluice chaos --scenario FILE [options]
@@ -71,7 +72,7 @@ export async function runChaosCommand(args: string[]): Promise<number> {
     process.stdout.write(CHAOS_HELP);
     return EXIT.ok;
   }
-  const print = (line = '') => process.stdout.write(`${line}\n`);
+  const print = printer();
   let scenario: Scenario;
   try {
     scenario = await loadScenario(resolve(options.scenario));

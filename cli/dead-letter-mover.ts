@@ -7,6 +7,8 @@ import {
   SendMessageBatchCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { PERMANENT_ERROR_CLASSES } from '#shared/errors.ts';
+import { FAILURE_KIND_ATTRIBUTE } from '#shared/stage-queues.ts';
 import type { LaneName, QueueRef } from './target.ts';
 
 /**
@@ -47,6 +49,13 @@ export interface MoveRequest {
   ratePerSecond?: number | undefined;
   /** Count what would move; move nothing. */
   dryRun: boolean;
+  /**
+   * `delete`: delete the matching dead letters instead of sending them back (`sluice discard`, once their items are
+   * DISCARDED). @default 'move'
+   */
+  action?: 'move' | 'delete' | undefined;
+  /** List the ids of the items whose dead letters matched, even with no item filter. */
+  collectItemIds?: boolean | undefined;
   /** Visibility timeout of the messages being handled: how long a crash can leave them hidden. */
   holdSeconds: number;
   /** Long-poll wait of each receive: a short poll on AWS samples only some servers and may miss messages. */
@@ -73,6 +82,10 @@ export interface LaneOutcome {
   movedItems: number;
   /** Distinct items among the messages left. */
   leftItems: number;
+  /** Of the moved, those whose failure was permanent (see {@link isPermanentDeadLetter}), by error class. */
+  permanent: Record<string, number>;
+  /** With an item filter (or `collectItemIds`): the items whose dead letters were moved (in a dry run, would be). */
+  itemIds?: string[];
 }
 
 /**
@@ -94,6 +107,7 @@ export async function moveDeadLetters(sqs: SQSClient, request: MoveRequest): Pro
       : Math.max(1, Math.min(BATCH, Math.floor((request.ratePerSecond * request.holdSeconds) / 2)));
   const outcomes: LaneOutcome[] = [];
   const itemIds = request.itemIds === undefined ? undefined : new Set(request.itemIds);
+  const collect = itemIds !== undefined || request.collectItemIds === true;
   const wanted = (message: Message) =>
     (request.errorClass === undefined || errorClassOf(message) === request.errorClass) &&
     (itemIds === undefined || itemIds.has(itemIdOf(message) ?? ''));
@@ -109,10 +123,12 @@ export async function moveDeadLetters(sqs: SQSClient, request: MoveRequest): Pro
       duplicated: 0,
       movedItems: 0,
       leftItems: 0,
+      permanent: {},
     };
     outcomes.push(outcome);
     const movedItems = new Set<string>();
     const leftItems = new Set<string>();
+    const matched = new Set<string>();
     // Messages not moved in this pass, hidden until it ends: message id → latest receipt handle.
     const held = new Map<string, string>();
     const seen = new Set<string>();
@@ -152,7 +168,9 @@ export async function moveDeadLetters(sqs: SQSClient, request: MoveRequest): Pro
           for (const message of toMove) {
             held.set(message.MessageId ?? '', message.ReceiptHandle ?? '');
             increment(outcome.moved, errorClassOf(message));
+            if (isPermanentDeadLetter(message)) increment(outcome.permanent, errorClassOf(message));
             movedItems.add(itemKeyOf(message));
+            if (collect) matched.add(itemIdOf(message) ?? '');
           }
           movedTotal += toMove.length;
           continue;
@@ -160,8 +178,15 @@ export async function moveDeadLetters(sqs: SQSClient, request: MoveRequest): Pro
         for (let start = 0; start < toMove.length; start += pace.batch) {
           const batch = toMove.slice(start, start + pace.batch);
           await pace.wait(batch.length);
-          const delivered = await sendThenDelete(sqs, lane, batch, outcome, held);
-          for (const message of delivered) movedItems.add(itemKeyOf(message));
+          const delivered =
+            request.action === 'delete'
+              ? await deleteOnly(sqs, lane, batch, outcome, held)
+              : await sendThenDelete(sqs, lane, batch, outcome, held);
+          for (const message of delivered) {
+            movedItems.add(itemKeyOf(message));
+            if (isPermanentDeadLetter(message)) increment(outcome.permanent, errorClassOf(message));
+            if (collect) matched.add(itemIdOf(message) ?? '');
+          }
           movedTotal += delivered.length;
           request.onMoved?.(movedTotal);
         }
@@ -169,6 +194,7 @@ export async function moveDeadLetters(sqs: SQSClient, request: MoveRequest): Pro
     } finally {
       outcome.movedItems = movedItems.size;
       outcome.leftItems = leftItems.size;
+      if (collect) outcome.itemIds = [...matched].sort();
       await release(sqs, lane.from.url, held);
     }
   }
@@ -215,6 +241,34 @@ async function sendThenDelete(
   return delivered;
 }
 
+/** Deletes the batch from the DLQ. Returns the messages deleted; those it could not delete stay held. */
+async function deleteOnly(
+  sqs: SQSClient,
+  lane: MoveLane,
+  batch: readonly Message[],
+  outcome: LaneOutcome,
+  held: Map<string, string>,
+): Promise<Message[]> {
+  const deleted = await sqs.send(
+    new DeleteMessageBatchCommand({
+      QueueUrl: lane.from.url,
+      Entries: batch.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle ?? '' })),
+    }),
+  );
+  for (const failure of deleted.Failed ?? []) {
+    const message = batch[Number(failure.Id)];
+    if (message?.MessageId === undefined || message.ReceiptHandle === undefined) continue;
+    held.set(message.MessageId, message.ReceiptHandle);
+    outcome.failed.push({ messageId: message.MessageId, reason: `${failure.Code}: ${failure.Message ?? ''}` });
+  }
+  const gone = (deleted.Successful ?? []).flatMap((success) => {
+    const message = batch[Number(success.Id)];
+    return message === undefined ? [] : [message];
+  });
+  for (const message of gone) increment(outcome.moved, errorClassOf(message));
+  return gone;
+}
+
 /** Makes the held messages visible again now rather than when their hold lapses. Best effort: they lapse anyway. */
 async function release(sqs: SQSClient, queueUrl: string, held: ReadonlyMap<string, string>): Promise<void> {
   const handles = [...held.values()];
@@ -237,6 +291,18 @@ async function release(sqs: SQSClient, queueUrl: string, held: ReadonlyMap<strin
 /** The error class a dead letter carries. @example errorClassOf(message) // 'LlmCallError' */
 export function errorClassOf(message: Message): string {
   return message.MessageAttributes?.errorClass?.StringValue ?? NO_ERROR_CLASS;
+}
+
+/**
+ * Whether a dead letter's failure was permanent, so that redriving it as it is fails the same way: as the retry
+ * policy classed it (the `failureKind` attribute), or, for dead letters from before that attribute, by an error
+ * class that is always permanent. The one rule behind every redrive warning.
+ * @example isPermanentDeadLetter(message) // true for an InvalidItemError or a provider's 400
+ */
+export function isPermanentDeadLetter(message: Message): boolean {
+  const kind = message.MessageAttributes?.[FAILURE_KIND_ATTRIBUTE]?.StringValue;
+  if (kind !== undefined) return kind === 'permanent';
+  return PERMANENT_ERROR_CLASSES.includes(errorClassOf(message));
 }
 
 /**

@@ -26,6 +26,7 @@ import { IdleNotice, ProgressView, QUEUE_LABELS, readSnapshot, renderSnapshot } 
 import { sendBodies } from '#local/queue-io.ts';
 import { collectRunReport, type RunReport, readUsageRows } from '#local/run-report.ts';
 import { TERMINAL_STATES } from '#shared/item-store.ts';
+import { printer } from './operator-command.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
 export const DEV_HELP = `Usage: sluice dev [options]
@@ -190,10 +191,10 @@ export async function runDev(args: string[]): Promise<number> {
     process.stdout.write(DEV_HELP);
     return EXIT.ok;
   }
-  const print = (line = '') => process.stdout.write(`${line}\n`);
+  const print = printer();
   const { config, patch } = await devConfig(options);
   if (options.printConfig) {
-    print(JSON.stringify(config, null, 2));
+    process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
     return EXIT.ok;
   }
   const lines = await readItemLines(options);

@@ -17,7 +17,7 @@ import { STAGES, type Stage } from '#shared/runtime-config.ts';
 import { apiKeyFromSecret } from '#shared/stage-runtime.ts';
 import { noPositionals, parsePositiveNumber } from './arguments.ts';
 import { judgeReservedConcurrency, readAccountConcurrency, reservedConcurrencyPlan } from './concurrency-check.ts';
-import { type CommandIo, PROCESS_IO, printJson, runOperatorCommand } from './operator-command.ts';
+import { type CommandIo, PROCESS_IO, printJson, runOperatorCommand, writeLines } from './operator-command.ts';
 import { describeControl, readEventSources } from './pause.ts';
 import {
   errorText,
@@ -1208,7 +1208,7 @@ function printDoctorReport(report: DoctorReport, target: string, options: { json
     return;
   }
   const terminal = (io.out as { isTTY?: boolean }).isTTY === true;
-  io.out.write(`${renderDoctorReport(report, target, terminal).join('\n')}\n`);
+  writeLines(io.out, renderDoctorReport(report, target, terminal));
 }
 
 const MARKS: Record<CheckStatus, { terminal: string; plain: string }> = {

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { text as readStream } from 'node:stream/consumers';
+import { buffer as readStream } from 'node:stream/consumers';
 import { parseArgs } from 'node:util';
 import { ProgressView } from '#local/progress.ts';
 import { type SentMessage, sendBodies } from '#local/queue-io.ts';
@@ -7,6 +7,7 @@ import { parseChoice } from './arguments.ts';
 import {
   type BadLine,
   checkItemFile,
+  decodeItemFile,
   formatOfFile,
   ITEM_FORMATS,
   type ItemFileCheck,
@@ -23,6 +24,7 @@ import {
   targetRequestOf,
 } from './operator-command.ts';
 import { TARGET_HELP, TARGET_OPTIONS, type TargetRequest } from './target.ts';
+import { terminalSafe } from './text-table.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
 export const ENQUEUE_HELP = `Usage: sluice enqueue FILE|- [options]
@@ -30,15 +32,20 @@ export const ENQUEUE_HELP = `Usage: sluice enqueue FILE|- [options]
 Puts items on the intake queue. FILE is JSON Lines (one item object per line) or CSV (a header naming the item's
 fields: id, title, body, url, source, author, publishedAt; empty cells are absent fields); '-' reads standard
 input. Every line is checked with the intake schema first; bad lines are reported with their line number and
-reason and are not sent. The rest go out in batches of ten, retrying entries a batch refused.
+reason and are not sent. The rest go out in batches of ten, retrying entries a batch refused. A file that cannot
+be read faithfully is refused whole, nothing sent, with the line and column at fault: invalid UTF-8, or CSV
+quoting that is broken (a quote inside an unquoted field, text after a closing quote, a quote never closed).
 
 Options:
   --format jsonl|csv   Format of the file (default: from its extension; jsonl for standard input).
   --strict             Send nothing if any line is bad.
+  --replace-invalid-utf8
+                       Send lines holding invalid UTF-8 with U+FFFD in place of the bad bytes (and list them)
+                       instead of refusing the file.
   --dry-run            Check the file and report; send nothing.
 ${TARGET_HELP}
 Exit codes: 0 every line sent (or, with --dry-run, valid); 1 bad lines, a send failure or an unreachable
-target; 2 bad usage.
+target; 2 bad usage, or a file refused whole (invalid UTF-8, broken CSV quoting, a bad CSV header).
 
 Examples:
   sluice enqueue items.jsonl                      # to the stack 'sluice dev' runs, or the deployed Sluice stack
@@ -54,6 +61,7 @@ interface EnqueueOptions {
   file: string;
   format: ItemFormat | undefined;
   strict: boolean;
+  replaceInvalidUtf8: boolean;
   dryRun: boolean;
   json: boolean;
   target: TargetRequest;
@@ -68,6 +76,7 @@ function parseEnqueueArgs(args: string[]): EnqueueOptions | 'help' {
       ...TARGET_OPTIONS,
       format: { type: 'string' },
       strict: { type: 'boolean', default: false },
+      'replace-invalid-utf8': { type: 'boolean', default: false },
       'dry-run': { type: 'boolean', default: false },
     },
   });
@@ -79,6 +88,7 @@ function parseEnqueueArgs(args: string[]): EnqueueOptions | 'help' {
     file,
     format: values.format === undefined ? undefined : parseChoice('--format', values.format, ITEM_FORMATS),
     strict: values.strict,
+    replaceInvalidUtf8: values['replace-invalid-utf8'],
     dryRun: values['dry-run'],
     json: values.json,
     target: targetRequestOf(values),
@@ -100,12 +110,16 @@ export async function runEnqueue(args: string[], io: CommandIo = PROCESS_IO): Pr
     throw new UsageError(`cannot tell the format of ${options.file} from its extension: add --format jsonl|csv`);
   }
   let check: ItemFileCheck;
+  let replacedLines: number[];
   try {
-    check = checkItemFile(await readInput(options.file), format);
+    const decoded = decodeItemFile(await readInput(options.file), options.replaceInvalidUtf8);
+    replacedLines = decoded.replacedLines;
+    check = checkItemFile(decoded.text, format);
   } catch (error) {
     if (!(error instanceof ItemFileError || error instanceof CommandError)) throw error;
-    io.err.write(`sluice enqueue: ${options.file}: ${error.message}\n`);
-    return EXIT.failure;
+    io.err.write(`sluice enqueue: ${terminalSafe(`${options.file}: ${error.message}`, { multiline: true })}\n`);
+    // A file that cannot be read as items is bad input (exit 2); one that cannot be read at all is a failure.
+    return error instanceof ItemFileError ? EXIT.usage : EXIT.failure;
   }
   const print = printer(io);
   const summary = {
@@ -114,8 +128,14 @@ export async function runEnqueue(args: string[], io: CommandIo = PROCESS_IO): Pr
     records: check.records,
     valid: check.valid.length,
     bad: check.bad,
+    ...(replacedLines.length > 0 ? { replacedInvalidUtf8Lines: replacedLines } : {}),
   };
-  if (!options.json) printCheck(print, options.file, check);
+  if (!options.json) {
+    printCheck(print, options.file, check);
+    if (replacedLines.length > 0) {
+      print(`  replaced invalid UTF-8 with U+FFFD on line(s) ${replacedLines.slice(0, SHOWN_BAD_LINES).join(', ')}`);
+    }
+  }
 
   if (options.dryRun || (options.strict && check.bad.length > 0)) {
     const refused = !options.dryRun;
@@ -168,9 +188,9 @@ export async function runEnqueue(args: string[], io: CommandIo = PROCESS_IO): Pr
   );
 }
 
-async function readInput(file: string): Promise<string> {
+async function readInput(file: string): Promise<Buffer> {
   try {
-    return file === '-' ? await readStream(process.stdin) : await readFile(file, 'utf8');
+    return file === '-' ? await readStream(process.stdin) : await readFile(file);
   } catch (error) {
     throw new CommandError(`cannot read: ${(error as Error).message}`, { cause: error });
   }

@@ -1,4 +1,6 @@
+import { isUtf8 } from 'node:buffer';
 import { extname } from 'node:path';
+import { CsvError, parse } from 'csv-parse/sync';
 import { intakeItemSchema } from '#shared/schemas.ts';
 import { formatIssues } from '#shared/validation.ts';
 
@@ -43,6 +45,70 @@ export class ItemFileError extends Error {
 }
 
 const FIELDS = Object.keys(intakeItemSchema.shape);
+
+export interface DecodedItemFile {
+  text: string;
+  /** Lines (1-based) whose invalid UTF-8 was replaced with U+FFFD; empty when the file was valid. */
+  replacedLines: number[];
+}
+
+/**
+ * The file's bytes as text. Invalid UTF-8 refuses the file, naming the first line and column that hold it, unless
+ * `replaceInvalid`: then each bad sequence becomes U+FFFD and the lines are listed, so nothing is altered unseen.
+ * @throws {ItemFileError} for invalid UTF-8 without `replaceInvalid`.
+ * @example decodeItemFile(await readFile('items.jsonl'), false).text
+ */
+export function decodeItemFile(bytes: Uint8Array, replaceInvalid: boolean): DecodedItemFile {
+  const text = new TextDecoder('utf-8').decode(bytes);
+  if (isUtf8(bytes)) return { text, replacedLines: [] };
+  // A line feed byte is never part of a multi-byte sequence, so the lines can be checked one by one.
+  const replacedLines: number[] = [];
+  let first: { line: number; column: number; byte: number } | undefined;
+  let start = 0;
+  for (let line = 1; start <= bytes.length; line += 1) {
+    const end = bytes.indexOf(0x0a, start) === -1 ? bytes.length : bytes.indexOf(0x0a, start);
+    const lineBytes = bytes.subarray(start, end);
+    if (!isUtf8(lineBytes)) {
+      replacedLines.push(line);
+      first ??= { line, ...firstInvalid(lineBytes) };
+    }
+    start = end + 1;
+  }
+  if (!replaceInvalid && first !== undefined) {
+    const more = replacedLines.length > 1 ? ` (and ${replacedLines.length - 1} more line(s))` : '';
+    throw new ItemFileError(
+      `line ${first.line} is not valid UTF-8 (byte 0x${first.byte.toString(16).padStart(2, '0')} at column ` +
+        `${first.column})${more}: save the file as UTF-8, or pass --replace-invalid-utf8 to send U+FFFD in place of ` +
+        'the bad bytes; nothing was sent',
+    );
+  }
+  return { text, replacedLines };
+}
+
+/**
+ * Where a line's first invalid UTF-8 sequence starts: the column (in characters) and its first byte. The platform's
+ * decoder is fed a byte at a time because its error says nothing of where it met the bad byte.
+ */
+function firstInvalid(line: Uint8Array): { column: number; byte: number } {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let decoded = '';
+  let pending: number | undefined;
+  for (let index = 0; index <= line.length; index += 1) {
+    try {
+      const chunk =
+        index === line.length ? decoder.decode() : decoder.decode(line.subarray(index, index + 1), { stream: true });
+      if (chunk === '') pending ??= index;
+      else {
+        decoded += chunk;
+        pending = undefined;
+      }
+    } catch {
+      const at = pending ?? index;
+      return { column: [...decoded].length + 1, byte: line[at] ?? 0 };
+    }
+  }
+  return { column: [...decoded].length + 1, byte: 0 };
+}
 
 /** The format a file name implies: `.csv` is CSV, `.jsonl`, `.ndjson` and `.json` are JSON Lines. */
 export function formatOfFile(path: string): ItemFormat | undefined {
@@ -104,10 +170,8 @@ function jsonlRecords(text: string): RawRecord[] {
 }
 
 function csvRecords(text: string): RawRecord[] {
-  const rows = parseCsv(stripBom(text));
-  const [header, ...body] = rows;
+  const [header, ...body] = csvRows(text);
   if (header === undefined) return [];
-  if ('reason' in header) throw new ItemFileError(`the CSV header on line ${header.line}: ${header.reason}`);
   const columns = header.fields.map((field) => field.trim());
   const unknown = columns.filter((column) => !FIELDS.includes(column));
   if (unknown.length > 0) {
@@ -118,7 +182,6 @@ function csvRecords(text: string): RawRecord[] {
   const repeated = columns.find((column, index) => columns.indexOf(column) !== index);
   if (repeated !== undefined) throw new ItemFileError(`the CSV header names '${repeated}' twice`);
   return body.map((row): RawRecord => {
-    if ('reason' in row) return row;
     if (row.fields.length !== columns.length) {
       return { line: row.line, reason: `has ${row.fields.length} field(s), the header has ${columns.length}` };
     }
@@ -133,66 +196,62 @@ function csvRecords(text: string): RawRecord[] {
   });
 }
 
-type CsvRow = { line: number; fields: string[] } | BadLine;
-
 /**
- * RFC 4180 records with the line each starts on: quoted fields may hold commas, doubled quotes and line breaks;
- * blank lines are skipped. An unterminated quote makes its record bad (reported at its first line).
- * @example parseCsv('id,title\r\n1,"a, b"\r\n') // [{ line: 1, fields: ['id', 'title'] }, { line: 2, fields: ['1', 'a, b'] }]
+ * The file's CSV records with the line each starts on, parsed by csv-parse with strict quoting: a quote inside an
+ * unquoted field, text after a closing quote (`"quoted"junk`) or a quote never closed refuses the whole file with
+ * its line and field, since every record after it would be read wrongly. Line numbers are counted here from the
+ * bytes each record ends at: csv-parse counts a CRLF inside a quoted field as two lines.
+ * @example csvRows('id,title\r\n1,"a, b"\r\n') // [{ line: 1, fields: ['id', 'title'] }, { line: 2, fields: ['1', 'a, b'] }]
  */
-export function parseCsv(text: string): CsvRow[] {
-  const rows: CsvRow[] = [];
-  let fields: string[] = [];
-  let field = '';
-  let quoted = false;
+function csvRows(text: string): { line: number; fields: string[] }[] {
+  const bytes = Buffer.from(text, 'utf8');
+  const rows: { line: number; fields: string[] }[] = [];
+  let offset = 0;
   let line = 1;
-  let start = 1;
-  let empty = true;
-  const endRecord = () => {
-    fields.push(field);
-    if (!(empty && fields.length === 1 && field === '')) rows.push({ line: start, fields });
-    fields = [];
-    field = '';
-    empty = true;
+  /** Moves to the start of the next record: past the blank lines csv-parse skips, counting every line break. */
+  const startOfRecord = (end: number) => {
+    const between = bytes.subarray(offset, end).toString('utf8');
+    const lead = /^(?:\r\n|\n|\r)*/.exec(between)?.[0] ?? '';
+    const start = line + breaks(lead);
+    line += breaks(between);
+    offset = end;
+    return start;
   };
-  for (let index = 0; index < text.length; index += 1) {
-    const char = text[index];
-    if (quoted) {
-      if (char === '"' && text[index + 1] === '"') {
-        field += '"';
-        index += 1;
-      } else if (char === '"') {
-        quoted = false;
-      } else {
-        if (char === '\n') line += 1;
-        field += char;
-      }
-      continue;
-    }
-    if (char === '"' && field === '') {
-      quoted = true;
-      empty = false;
-    } else if (char === ',') {
-      fields.push(field);
-      field = '';
-      empty = false;
-    } else if (char === '\n' || char === '\r') {
-      if (char === '\r' && text[index + 1] === '\n') index += 1;
-      endRecord();
-      line += 1;
-      start = line;
-    } else {
-      field += char;
-      empty = false;
-    }
+  let header: string[] | undefined;
+  try {
+    parse(bytes, {
+      bom: true,
+      // Field counts are checked against the header below, with a message naming both.
+      relax_column_count: true,
+      skip_empty_lines: true,
+      on_record: (record: string[], context) => {
+        rows.push({ line: startOfRecord(context.bytes), fields: record });
+        header ??= record;
+        return record;
+      },
+    });
+  } catch (error) {
+    if (!(error instanceof CsvError)) throw error;
+    const at = startOfRecord(bytes.length);
+    const index = typeof error.column === 'number' ? error.column : undefined;
+    const name = index === undefined ? undefined : header?.[index]?.trim();
+    const field =
+      index === undefined ? '' : `, field ${index + 1}${name === undefined || rows.length === 0 ? '' : ` (${name})`}`;
+    throw new ItemFileError(`line ${at}${field}: ${CSV_PROBLEMS[error.code] ?? error.message}; nothing was sent`);
   }
-  if (quoted) {
-    rows.push({ line: start, reason: 'a quoted field is never closed' });
-    return rows;
-  }
-  if (!empty || field !== '' || fields.length > 0) endRecord();
   return rows;
 }
+
+/** What each of csv-parse's quoting errors means for a person fixing the file. */
+const CSV_PROBLEMS: Readonly<Record<string, string>> = {
+  CSV_INVALID_CLOSING_QUOTE:
+    'text after the closing quote of a quoted field (a quote inside a quoted field is written twice: "")',
+  INVALID_OPENING_QUOTE:
+    'a quote inside an unquoted field (quote the whole field and write the quote twice: "a ""b""")',
+  CSV_QUOTE_NOT_CLOSED: 'a quoted field is never closed',
+};
+
+const breaks = (text: string) => text.match(/\r\n|\n|\r/g)?.length ?? 0;
 
 function stripBom(text: string): string {
   return text.startsWith('\uFEFF') ? text.slice(1) : text;

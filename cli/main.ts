@@ -2,6 +2,7 @@ import { CHAOS_HELP, runChaosCommand } from './chaos.ts';
 import { CONSOLE_HELP, runConsole } from './console.ts';
 import { COSTS_HELP, runCosts } from './costs.ts';
 import { DEV_HELP, runDev } from './dev.ts';
+import { DISCARD_HELP, runDiscard } from './discard.ts';
 import { DOCTOR_HELP, runDoctor } from './doctor.ts';
 import { ENQUEUE_HELP, runEnqueue } from './enqueue.ts';
 import { PAUSE_HELP, RESUME_HELP, runPause, runResume } from './pause.ts';
@@ -9,6 +10,7 @@ import { REDRIVE_HELP, runRedrive } from './redrive.ts';
 import { REENRICH_HELP, runReenrich } from './reenrich.ts';
 import { runShow, SHOW_HELP } from './show.ts';
 import { runStatus, STATUS_HELP } from './status.ts';
+import { terminalSafe } from './text-table.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
 const HELP = `Usage: sluice <command> [options]
@@ -20,7 +22,8 @@ Commands:
   status     Items per state, queues and DLQs, breakers, limiters, today's spend, alarms (--watch).
   show       One item's whole chain: input, extraction, drafts and reviews, memory, LLM calls, history.
   costs      Token economics per stage, model or day, with totals (--json, --csv).
-  redrive    Move dead letters back to their source queue, optionally by stage and error class.
+  redrive    Move dead letters back to their source queue, optionally by item, stage and error class.
+  discard    Give up on dead letters on purpose: items become DISCARDED (who, when, why); their dead letters go.
   reenrich   Redraft published items that were drafted without history (NO_HISTORY).
   pause      Pause a stage (extract or draft): disable its event source; its messages wait in the queue.
   resume     Resume a paused stage: enable its event source again.
@@ -40,6 +43,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help:
   show: { run: runShow, help: SHOW_HELP },
   costs: { run: runCosts, help: COSTS_HELP },
   redrive: { run: runRedrive, help: REDRIVE_HELP },
+  discard: { run: runDiscard, help: DISCARD_HELP },
   reenrich: { run: runReenrich, help: REENRICH_HELP },
   pause: { run: runPause, help: PAUSE_HELP },
   resume: { run: runResume, help: RESUME_HELP },
@@ -57,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const entry = COMMANDS[command];
   if (entry === undefined) {
-    process.stderr.write(`sluice: unknown command '${command}'\n\n${HELP}`);
+    process.stderr.write(`sluice: unknown command '${terminalSafe(command)}'\n\n${HELP}`);
     return EXIT.usage;
   }
   try {
@@ -65,12 +69,12 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(
-        `sluice ${command}: ${(error as Error).message}\nRun 'sluice ${command} --help' for usage.\n`,
+        `sluice ${command}: ${terminalSafe((error as Error).message, { multiline: true })}\nRun 'sluice ${command} --help' for usage.\n`,
       );
       return EXIT.usage;
     }
     process.stderr.write(
-      `sluice ${command}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      `sluice ${command}: ${terminalSafe(error instanceof Error ? (error.stack ?? error.message) : String(error), { multiline: true })}\n`,
     );
     return EXIT.failure;
   }

@@ -1,4 +1,5 @@
 import { resolveTarget, type Target, TargetError, type TargetRequest } from './target.ts';
+import { terminalSafe } from './text-table.ts';
 import { EXIT } from './usage-error.ts';
 
 /**
@@ -43,7 +44,7 @@ export async function runAgainstTarget(
     return await body(target);
   } catch (error) {
     if (error instanceof CommandError || error instanceof TargetError) {
-      io.err.write(`sluice ${command}: ${error.message}\n`);
+      io.err.write(`sluice ${command}: ${terminalSafe(error.message, { multiline: true })}\n`);
       return EXIT.failure;
     }
     throw error;
@@ -80,11 +81,22 @@ export function targetRequestOf(values: {
   return { outputs: values.outputs, stack: values.stack, region: values.region };
 }
 
-/** Prints lines to the command's output. @example const print = printer(io); print('done'); */
+/**
+ * Prints lines to the command's output, each made safe for a terminal (see {@link terminalSafe}).
+ * @example const print = printer(io); print('done');
+ */
 export function printer(io: CommandIo = PROCESS_IO): (line?: string) => void {
   return (line = '') => {
-    io.out.write(`${line}\n`);
+    io.out.write(`${terminalSafe(line, { multiline: true })}\n`);
   };
+}
+
+/**
+ * Writes lines of human output at once, each made safe for a terminal (see {@link terminalSafe}).
+ * @example writeLines(io.out, renderStatus(snapshot));
+ */
+export function writeLines(out: CommandIo['out'], lines: readonly string[]): void {
+  out.write(`${lines.map((line) => terminalSafe(line, { multiline: true })).join('\n')}\n`);
 }
 
 /** Prints a value as indented JSON. @example printJson({ moved: 3 }, io); */

@@ -5,7 +5,14 @@ import {
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
 import { queueDepth } from '#local/queue-io.ts';
-import { noPositionals, parseChoice, parsePositiveInteger, parsePositiveNumber } from './arguments.ts';
+import {
+  noPositionals,
+  parseChoice,
+  parseErrorClass,
+  parseItemId,
+  parsePositiveInteger,
+  parsePositiveNumber,
+} from './arguments.ts';
 import { type LaneOutcome, type MoveLane, moveDeadLetters } from './dead-letter-mover.ts';
 import {
   type CommandIo,
@@ -31,10 +38,11 @@ export const REDRIVE_HELP = `Usage: sluice redrive [options]
 Moves dead letters back to the queue they came from: the intake DLQ to the intake queue (extract), the draft DLQ
 to the draft queue, the published DLQ to the published queue. A redriven message resumes its item from its last
 checkpoint with a fresh failure budget; answers already in the call ledger are not paid for again. Fix the cause
-first: items dead-lettered as invalid (InvalidItemError) fail validation again.
+first: a dead letter whose failure was permanent (an invalid item, the item's token budget, a provider's 400, 401,
+403, 404 or 422, a wait past the deferral limit) fails the same way again, and the report warns of those.
 
 With no filter on AWS it starts SQS's own message move task per DLQ (destination named) and reports its handle
-and status. With --error-class or --max, or where the endpoint has no move tasks (the local emulator), it moves
+and status. With --item, --error-class or --max, or where the endpoint has no move tasks (the local emulator), it moves
 messages itself: receive (hidden for 60 s), send to the source queue with body and attributes, then delete from
 the DLQ, so a crash midway can duplicate a message but never lose one. Messages that do not match stay in the DLQ
 and are visible again when the pass ends. Only a message carrying its item's current deadLetterId attribute
@@ -42,6 +50,8 @@ resumes the item: a second copy of one dead letter is acknowledged as a duplicat
 distinct items moved.
 
 Options:
+  --item ID            Only the dead letters of this item; repeat for more items. Ids with no dead letter in
+                       the DLQs searched are reported (and the exit code is 1).
   --stage extract|draft|published  Only this stage's DLQ (default: all three).
   --error-class CLASS  Only dead letters whose errorClass attribute is CLASS (e.g. LlmCallError,
                        InvalidOutputError, DeferralLimitError; '(none)' for those SQS moved after
@@ -50,12 +60,13 @@ Options:
   --rate R             At most R messages per second (SQS's move task: whole numbers up to 500).
   --dry-run            Count what would move, by error class and distinct items; move nothing.
 ${TARGET_HELP}
-Exit codes: 0 done (even if nothing matched); 1 a message could not be sent, or an unreachable target;
-2 bad usage.
+Exit codes: 0 done (even if nothing matched); 1 a message could not be sent, an --item with no dead letter, or an
+unreachable target; 2 bad usage.
 
 Examples:
   sluice redrive --dry-run                       # what is in the DLQs, by stage and error class
   sluice redrive --stage extract --error-class LlmCallError
+  sluice redrive --item sample-007 --item sample-019
   sluice redrive --max 100 --rate 10
   sluice redrive --stack Sluice --region eu-west-1 # SQS move tasks for every DLQ
 `;
@@ -69,6 +80,7 @@ const UNSUPPORTED = /InvalidAction|UnsupportedOperation|UnknownOperation|not ?im
 
 interface RedriveOptions {
   stages: readonly LaneName[];
+  itemIds: string[] | undefined;
   errorClass: string | undefined;
   max: number | undefined;
   rate: number | undefined;
@@ -85,6 +97,7 @@ function parseRedriveArgs(args: string[]): RedriveOptions | 'help' {
     options: {
       ...TARGET_OPTIONS,
       stage: { type: 'string' },
+      item: { type: 'string', multiple: true },
       'error-class': { type: 'string' },
       max: { type: 'string' },
       rate: { type: 'string' },
@@ -95,7 +108,9 @@ function parseRedriveArgs(args: string[]): RedriveOptions | 'help' {
   noPositionals(positionals);
   return {
     stages: values.stage === undefined ? LANE_NAMES : [parseChoice('--stage', values.stage, LANE_NAMES)],
-    errorClass: values['error-class'],
+    itemIds: values.item === undefined ? undefined : [...new Set(values.item.map((id) => parseItemId('--item', id)))],
+    errorClass:
+      values['error-class'] === undefined ? undefined : parseErrorClass('--error-class', values['error-class']),
     max: values.max === undefined ? undefined : parsePositiveInteger('--max', values.max),
     rate: values.rate === undefined ? undefined : parsePositiveNumber('--rate', values.rate, MAX_TASK_RATE),
     dryRun: values['dry-run'],
@@ -148,6 +163,10 @@ export type RedriveReport =
       left: number;
       leftItems: number;
       failed: number;
+      /** Of the moved, those whose failure was permanent: as they are, they fail the same way again. */
+      permanent: number;
+      /** With an item filter: the items asked for that had no dead letter in the DLQs searched. */
+      notFound?: string[];
       lanes: LaneOutcome[];
     };
 
@@ -206,17 +225,31 @@ export async function redrive(target: Target, request: RedriveRequest): Promise<
       left: outcomes.reduce((sum, outcome) => sum + total(outcome.left), 0),
       leftItems: outcomes.reduce((sum, outcome) => sum + outcome.leftItems, 0),
       failed: outcomes.reduce((sum, outcome) => sum + outcome.failed.length, 0),
+      permanent: outcomes.reduce((sum, outcome) => sum + total(outcome.permanent), 0),
+      ...(request.itemIds === undefined ? {} : { notFound: notFound(request.itemIds, outcomes) }),
       lanes: outcomes,
     },
     note,
   };
 }
 
-/** Whether a redrive left a message it should have moved: a move task failed, or a message could not be sent. */
+/**
+ * The items asked for whose dead letters none of the lanes held (moved, or in a dry run would move). An item's
+ * dead letters beyond --max are not counted as missing: they were found, only not moved.
+ */
+function notFound(itemIds: readonly string[], outcomes: readonly LaneOutcome[]): string[] {
+  const found = new Set(outcomes.flatMap((outcome) => outcome.itemIds ?? []));
+  return itemIds.filter((id) => !found.has(id));
+}
+
+/**
+ * Whether a redrive left a message it should have moved: a move task failed, a message could not be sent, or an
+ * item asked for had no dead letter.
+ */
 export function redriveFailed(report: RedriveReport): boolean {
   return report.mode === 'move-task'
     ? report.tasks.some((task) => task.failure !== undefined)
-    : report.lanes.some((lane) => lane.failed.length > 0);
+    : report.lanes.some((lane) => lane.failed.length > 0) || (report.notFound ?? []).length > 0;
 }
 
 /**
@@ -322,7 +355,6 @@ function printReport(
     return;
   }
   const { moved, items, left, failed } = report;
-  const invalid = report.lanes.reduce((sum, outcome) => sum + (outcome.moved.InvalidItemError ?? 0), 0);
   const verb = report.mode === 'dry-run' ? 'would move' : 'moved';
   print(`redrive of ${target.description}${report.mode === 'dry-run' ? ' (dry run: nothing moved)' : ''}`);
   for (const outcome of report.lanes) {
@@ -342,7 +374,19 @@ function printReport(
     `${verb} ${moved} message(s) of ${items} item(s), left ${left}${failed > 0 ? `, ${failed} failed (still in their DLQ)` : ''}`,
   );
   if (max !== undefined && moved >= max) print(`stopped at --max ${max}`);
-  if (invalid > 0) {
-    print(`note: ${invalid} InvalidItemError message(s) will fail validation again; fix and re-send those items`);
+  if (report.notFound !== undefined && report.notFound.length > 0) {
+    print(`no dead letter in the DLQs searched for ${report.notFound.length} item(s): ${report.notFound.join(', ')}`);
+  }
+  const permanent: Record<string, number> = {};
+  for (const outcome of report.lanes) {
+    for (const [errorClass, n] of Object.entries(outcome.permanent))
+      permanent[errorClass] = (permanent[errorClass] ?? 0) + n;
+  }
+  if (report.permanent > 0) {
+    print(
+      `note: ${report.permanent} message(s) ${report.mode === 'dry-run' ? 'would be ' : ''}redriven after a permanent failure ` +
+        `(${byClass(permanent)}) fail the same way again unless the cause is fixed: re-send a fixed item, raise its ` +
+        'token budget, fix what the provider refused',
+    );
   }
 }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { type CallEntry, CallLedger, nanoToUsd } from '#shared/call-ledger.ts';
 import { type ItemRecord, ItemStore } from '#shared/item-store.ts';
 import { type Draft, draftSchema, type Review, reviewSchema } from '#shared/schemas.ts';
+import { parseItemId, shown } from './arguments.ts';
 import {
   CommandError,
   type CommandIo,
@@ -13,7 +14,15 @@ import {
   targetRequestOf,
 } from './operator-command.ts';
 import { TARGET_HELP, TARGET_OPTIONS, type Target, type TargetRequest } from './target.ts';
-import { type Align, formatCount, formatDuration, formatUsd, oneLine, renderTable } from './text-table.ts';
+import {
+  type Align,
+  formatCount,
+  formatDuration,
+  formatUsd,
+  oneLine,
+  renderTable,
+  terminalSafe,
+} from './text-table.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
 export const SHOW_HELP = `Usage: sluice show ID [options]
@@ -51,9 +60,9 @@ function parseShowArgs(args: string[]): ShowOptions | 'help' {
   if (values.help) return 'help';
   const [itemId, ...rest] = positionals;
   if (itemId === undefined) throw new UsageError('name the item to show: sluice show ID');
-  if (rest.length > 0) throw new UsageError(`one item at a time (got ${positionals.join(' ')})`);
+  if (rest.length > 0) throw new UsageError(`one item at a time (got ${shown(positionals.join(' '))})`);
   return {
-    itemId,
+    itemId: parseItemId('the item id', itemId),
     full: values.full,
     json: values.json,
     target: targetRequestOf(values),
@@ -254,9 +263,10 @@ function renderChain(chain: ItemChain, full: boolean): string[] {
   lines.push('', 'input');
   if (item.input) {
     const input = item.input;
-    lines.push(`  title        ${input.title}`);
+    // One-line fields: a line break in them is written out too (the printer keeps those of a block).
+    lines.push(`  title        ${terminalSafe(input.title)}`);
     for (const key of ['url', 'source', 'author', 'publishedAt'] as const) {
-      if (input[key] !== undefined) lines.push(`  ${key.padEnd(12)} ${input[key]}`);
+      if (input[key] !== undefined) lines.push(`  ${key.padEnd(12)} ${terminalSafe(input[key])}`);
     }
     lines.push(`  body         (${input.body.length} characters)`, ...preview(input.body, full, '    '));
   } else if (item.rawInput !== undefined) {
@@ -345,6 +355,11 @@ function renderChain(chain: ItemChain, full: boolean): string[] {
     lines.push(
       `  dead-letter id: ${marker ?? 'none (dead-lettered before ids: any message of its stage redrives it)'}`,
     );
+  }
+
+  if (item.discarded) {
+    const d = item.discarded;
+    lines.push(`  DISCARDED by ${terminalSafe(d.by)} at ${d.at}: ${oneLine(d.reason, 200)}`);
   }
 
   lines.push('', 'history');

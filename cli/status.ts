@@ -2,12 +2,27 @@ import { parseArgs } from 'node:util';
 import { ProgressView } from '#local/progress.ts';
 import { ITEM_STATES } from '#shared/item-store.ts';
 import { noPositionals, parsePositiveNumber } from './arguments.ts';
-import { type CommandIo, PROCESS_IO, printJson, runOperatorCommand, targetRequestOf } from './operator-command.ts';
+import {
+  type CommandIo,
+  PROCESS_IO,
+  printJson,
+  runOperatorCommand,
+  targetRequestOf,
+  writeLines,
+} from './operator-command.ts';
 import { describeControl, type EventSourceStatus } from './pause.ts';
 import { readStatus, type StatusSnapshot } from './status-snapshot.ts';
 import type { Target, TargetRequest } from './target.ts';
 import { TARGET_HELP, TARGET_OPTIONS } from './target.ts';
-import { type Align, formatCount, formatDuration, formatUsd, oneLine, renderTable } from './text-table.ts';
+import {
+  type Align,
+  formatCount,
+  formatDuration,
+  formatUsd,
+  oneLine,
+  renderTable,
+  terminalSafe,
+} from './text-table.ts';
 import { EXIT } from './usage-error.ts';
 
 export const STATUS_HELP = `Usage: sluice status [options]
@@ -22,13 +37,16 @@ model against the daily budget, and the stack's alarms in ALARM (AWS only).
 Options:
   --watch              Refresh until Ctrl-C: redrawn in place on a terminal, a new block when it changes
                        elsewhere (with --json, one JSON document per line and refresh).
-  --interval SECONDS   Time between refreshes with --watch (default 2).
+  --interval SECONDS   Time between refreshes with --watch, 0.1 to 3600 (default 2).
 ${TARGET_HELP}
 Examples:
   sluice status
   sluice status --watch --interval 5
   sluice status --stack Sluice --region eu-west-1 --json | jq '.items.byState'
 `;
+
+/** Shortest --watch interval: a refresh reads every queue and the table, so faster only loads the stack. */
+const MIN_INTERVAL_SECONDS = 0.1;
 
 interface StatusOptions {
   watch: boolean;
@@ -52,7 +70,7 @@ function parseStatusArgs(args: string[]): StatusOptions | 'help' {
   noPositionals(positionals);
   return {
     watch: values.watch,
-    intervalMs: parsePositiveNumber('--interval', values.interval, 3600) * 1000,
+    intervalMs: parsePositiveNumber('--interval', values.interval, 3600, MIN_INTERVAL_SECONDS) * 1000,
     json: values.json,
     target: targetRequestOf(values),
   };
@@ -72,7 +90,7 @@ export async function runStatus(args: string[], io: CommandIo = PROCESS_IO): Pro
       if (!options.watch) {
         const snapshot = await readStatus(target, { now: Date.now() });
         if (options.json) printJson(snapshot, io);
-        else io.out.write(`${renderStatus(snapshot).join('\n')}\n`);
+        else writeLines(io.out, renderStatus(snapshot));
         return EXIT.ok;
       }
       await watchStatus(target, options, io);
@@ -102,7 +120,7 @@ async function watchStatus(target: Target, options: StatusOptions, io: CommandIo
       if (options.json) {
         io.out.write(`${JSON.stringify(snapshot)}\n`);
       } else {
-        const lines = renderStatus(snapshot);
+        const lines = renderStatus(snapshot).map((line) => terminalSafe(line));
         if (interactive) {
           // A shorter frame than the last must still cover the lines the last one drew.
           height = Math.max(height, lines.length);

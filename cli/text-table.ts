@@ -5,10 +5,40 @@
 export type Align = 'left' | 'right';
 
 /**
+ * Characters a terminal acts on instead of showing: the C0 controls (ESC starts the sequences that clear the screen,
+ * set the window title or write the clipboard with OSC 52; CR overwrites a line), DEL, the C1 controls (U+009B is a
+ * one-character CSI), and the bidirectional marks, embeddings, overrides and isolates that reorder what follows on
+ * the line: Unicode's Cc and Bidi_Control. Written by hand: `util.stripVTControlCharacters` and the strip-ansi family remove only well-formed
+ * escape sequences and let a lone control character, the C1 set and the bidi overrides through.
+ */
+const UNSAFE = /[\p{Cc}\p{Bidi_Control}]/gu;
+const UNSAFE_BUT_NEWLINE = /(?!\n)[\p{Cc}\p{Bidi_Control}]/gu;
+
+/**
+ * Text from anywhere (item data, provider errors, queue attributes, arguments) made safe to print on a terminal:
+ * each control character is written out as an inert escape (`\x1b`, `\u202e`), so the operator sees that it was
+ * there and the terminal acts on none of it. Line breaks stay only with `multiline` (a block of lines); a table
+ * cell or a one-line field has them written out too. Every line of the commands' human output goes through this
+ * (the printers and {@link renderTable}); `--json` and `--csv` print the data exactly.
+ * @example terminalSafe('\u001b]0;pwned\u0007 title') // '\\x1b]0;pwned\\x07 title'
+ */
+export function terminalSafe(text: string, options: { multiline?: boolean } = {}): string {
+  return text.replace(options.multiline === true ? UNSAFE_BUT_NEWLINE : UNSAFE, (char) => {
+    const code = char.codePointAt(0) ?? 0;
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
+/**
  * Rows under a header, each column as wide as its widest cell; numbers usually aligned right.
  * @example renderTable(['stage', 'calls'], [['extract', '50']], ['left', 'right'])
  */
-export function renderTable(header: readonly string[], rows: readonly (readonly string[])[], align: readonly Align[]) {
+export function renderTable(
+  header: readonly string[],
+  body: readonly (readonly string[])[],
+  align: readonly Align[],
+): string[] {
+  const rows = body.map((row) => row.map((cell) => terminalSafe(cell)));
   const widths = header.map((title, column) =>
     Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
   );

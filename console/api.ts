@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { daysBetween } from '#cli/arguments.ts';
+import { daysBetween, shown } from '#cli/arguments.ts';
 import { COST_GROUPS, type CostGroup, type CostsReport, defaultSince, MAX_COST_DAYS, readCosts } from '#cli/costs.ts';
 import { type RedriveReport, redrive } from '#cli/redrive.ts';
 import { type ReenrichReport, reenrich } from '#cli/reenrich.ts';
@@ -8,6 +8,7 @@ import { projectConfig, readStatus, type StatusSnapshot } from '#cli/status-snap
 import { LANE_NAMES, type Target } from '#cli/target.ts';
 import { utcDay } from '#shared/budget.ts';
 import { ITEM_STATES } from '#shared/item-store.ts';
+import { intakeItemSchema } from '#shared/schemas.ts';
 import { type EconomicsReport, readEconomics } from './economics.ts';
 import {
   type DeadLetterGroups,
@@ -70,6 +71,24 @@ export interface ApiRoute {
 export const MAX_ITEMS_LIMIT = 1000;
 export const DEFAULT_ITEMS_LIMIT = 200;
 
+/** The intake schema's rule for ids: an id outside it names no item (and the table would refuse it as a key). */
+const ITEM_ID_SCHEMA = intakeItemSchema.shape.id;
+const ITEM_ID_RULE = 'must hold ids of 1-128 characters of letters, digits, ".", "_", ":" or "-"';
+const isItemId = (value: string) => ITEM_ID_SCHEMA.safeParse(value).success;
+
+/** An item id from the path: 400 when it cannot be an item's id at all (404 is for a valid id with no item). */
+function itemIdParam(value: string, name: string): string {
+  const result = ITEM_ID_SCHEMA.safeParse(value);
+  if (result.success) return result.data;
+  throw new ApiError(
+    400,
+    `${name} ${result.error.issues[0]?.message.replace(/^id /, '') ?? 'is not valid'} (got ${shown(value)})`,
+    {
+      parameter: name,
+    },
+  );
+}
+
 /** `GET /api/status`: what `sluice status --json` prints. */
 export async function getStatus(context: ApiContext, request: ApiRequest): Promise<StatusSnapshot> {
   readParams(request.query, {});
@@ -105,7 +124,7 @@ export async function getItems(context: ApiContext, request: ApiRequest): Promis
 /** `GET /api/items/:id`: what `sluice show ID --json` prints; 404 when there is no such item. */
 export async function getItem(context: ApiContext, request: ApiRequest): Promise<ItemChain> {
   readParams(request.query, {});
-  const itemId = request.params.id ?? '';
+  const itemId = itemIdParam(request.params.id ?? '', 'id');
   const chain = await readItemChain(context.target, itemId);
   if (chain === undefined) {
     throw new ApiError(404, `no item '${itemId}' in the state table ${context.target.stateTableName}`, { itemId });
@@ -139,7 +158,7 @@ const redriveBody = z.strictObject({
   stage: z.enum(LANE_NAMES, { error: `must be one of ${LANE_NAMES.join(', ')}` }).optional(),
   errorClass: z.string({ error: 'must be a string' }).min(1, 'must not be empty').max(200).optional(),
   itemIds: z
-    .array(z.string({ error: 'must hold item ids (strings)' }).min(1, 'must not hold an empty id').max(512), {
+    .array(z.string({ error: 'must hold item ids (strings)' }).refine(isItemId, ITEM_ID_RULE), {
       error: 'must be an array of item ids',
     })
     .min(1, 'must name at least one item')

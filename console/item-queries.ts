@@ -13,8 +13,8 @@ export const ITEM_STAGES: readonly ItemStage[] = LANE_NAMES;
 
 /** The states an item can be in while it is in (or after it died in) each stage. */
 const STATES_OF_STAGE: Readonly<Record<ItemStage, readonly ItemState[]>> = {
-  extract: ['RECEIVED', 'EXTRACTING', 'DEAD_LETTER'],
-  draft: ['EXTRACTED', 'DRAFTING', 'REVIEWING', 'DEAD_LETTER'],
+  extract: ['RECEIVED', 'EXTRACTING', 'DEAD_LETTER', 'DISCARDED'],
+  draft: ['EXTRACTED', 'DRAFTING', 'REVIEWING', 'DEAD_LETTER', 'DISCARDED'],
   published: ['PUBLISHED'],
 };
 
@@ -79,7 +79,7 @@ export async function listItems(target: Target, filter: ItemFilter): Promise<Ite
     filter.degraded !== undefined ||
     filter.errorClass !== undefined ||
     filter.q !== undefined ||
-    (filter.stage !== undefined && states.includes('DEAD_LETTER'));
+    (filter.stage !== undefined && (states.includes('DEAD_LETTER') || states.includes('DISCARDED')));
   if (!everyRow) {
     const [pages, counts] = await Promise.all([
       Promise.all(states.map((state) => queryState(target, state, filter, filter.limit))),
@@ -259,6 +259,7 @@ function stageOf(row: SummaryRow): ItemStage {
     case 'PUBLISHED':
       return 'published';
     case 'DEAD_LETTER':
+    case 'DISCARDED':
       return (row.deadLetter ?? row.lastError)?.stage ?? 'extract';
   }
 }

@@ -4,7 +4,16 @@
  * parsed as HTML), and every API error is shown where the data would have been.
  */
 
-const ITEM_STATES = ['RECEIVED', 'EXTRACTING', 'EXTRACTED', 'DRAFTING', 'REVIEWING', 'PUBLISHED', 'DEAD_LETTER'];
+const ITEM_STATES = [
+  'RECEIVED',
+  'EXTRACTING',
+  'EXTRACTED',
+  'DRAFTING',
+  'REVIEWING',
+  'PUBLISHED',
+  'DEAD_LETTER',
+  'DISCARDED',
+];
 /** Where an item is: the stage it is in or died in, or `published` once done. */
 const STAGES = ['extract', 'draft', 'published'];
 const LANE_LABELS = {

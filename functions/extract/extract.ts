@@ -108,12 +108,19 @@ async function rejectInvalid(runtime: StageRuntime, record: SQSRecord, itemId: s
     stage: 'extract' as const,
     attempts: 1,
     at: new Date(runtime.now()).toISOString(),
+    kind: error.kind,
   };
   const rawInput = record.body.slice(0, 10_000);
   const created = await runtime.items.create(itemId, { state: 'RECEIVED', rawInput });
   if (created !== undefined) runtime.telemetry.count('ItemsReceived');
   if (created === undefined) {
     const existing = await runtime.items.get(itemId);
+    if (existing?.state === 'DISCARDED') {
+      // DISCARDED is final: a late or duplicate copy of its message is acknowledged, and no new dead letter is sent.
+      runtime.telemetry.count('StaleDeliveries');
+      runtime.logger.info('delivery for a discarded item: acknowledged, item left as it is', { itemId });
+      return;
+    }
     const invalidItem = existing !== undefined && existing.input === undefined;
     if (invalidItem && (existing.state === 'RECEIVED' || existing.deadLettering !== undefined)) {
       // Our own record from a delivery that crashed before dead-lettering it: finish the job.

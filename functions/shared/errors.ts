@@ -219,6 +219,19 @@ export class RuntimeConfigError extends SluiceError {
   }
 }
 
+/**
+ * The error classes that are permanent whatever their details: a dead letter of one of these fails the same way
+ * when redriven as it is. (An LlmCallError is permanent or not by its status; dead letters say which in their
+ * `failureKind` attribute, which older ones lack.)
+ */
+export const PERMANENT_ERROR_CLASSES: readonly string[] = [
+  'InvalidItemError',
+  'ItemBudgetExceededError',
+  'ItemStateError',
+  'DeferralLimitError',
+  'RuntimeConfigError',
+];
+
 /** How an unknown error is treated: anything we did not classify is worth a retry, and counts as an attempt. */
 export function failureKindOf(error: unknown): FailureKind {
   return error instanceof SluiceError ? error.kind : 'retryable';

@@ -134,6 +134,8 @@ function claimChange(
   lease: { leaseOwner: string; leaseUntil: number },
 ): ItemChange | 'done' | 'stale' {
   const { stage, now } = request;
+  // DISCARDED is final, full stop: a late, duplicate or redriven message is acknowledged and changes nothing.
+  if (item.state === 'DISCARDED') return 'done';
   if (item.state === 'DEAD_LETTER') {
     if (!isRedrive(item, request)) return 'stale';
     // An operator's redrive: resume with a fresh failure budget. Removing the dead letter (in this write, which is

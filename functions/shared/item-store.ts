@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { StateConflictError } from './errors.ts';
+import { type FailureKind, StateConflictError } from './errors.ts';
 import type { Stage } from './runtime-config.ts';
 import type { IntakeItem, Knowledge } from './schemas.ts';
 
@@ -18,6 +18,7 @@ export const ITEM_STATES = [
   'REVIEWING',
   'PUBLISHED',
   'DEAD_LETTER',
+  'DISCARDED',
 ] as const;
 export type ItemState = (typeof ITEM_STATES)[number];
 
@@ -27,7 +28,11 @@ export const WORKING_STATES: Readonly<Record<Stage, readonly ItemState[]>> = {
   draft: ['DRAFTING', 'REVIEWING'],
 };
 
-export const TERMINAL_STATES: readonly ItemState[] = ['PUBLISHED', 'DEAD_LETTER'];
+/**
+ * States no stage moves an item out of by itself. DEAD_LETTER is left only through a redrive; DISCARDED (a dead
+ * letter an operator gave up on, with who and why) is final: no message moves it again.
+ */
+export const TERMINAL_STATES: readonly ItemState[] = ['PUBLISHED', 'DEAD_LETTER', 'DISCARDED'];
 
 export interface ErrorRecord {
   errorClass: string;
@@ -35,6 +40,8 @@ export interface ErrorRecord {
   stage: Stage;
   attempts: number;
   at: string;
+  /** How the retry policy classed the failure; absent on records written before it was kept. */
+  kind?: FailureKind;
 }
 
 /**
@@ -45,6 +52,14 @@ export interface ErrorRecord {
 export interface DeadLetterRecord extends ErrorRecord {
   /** Absent on dead letters recorded before dead letters carried an id: any message for such an item redrives it. */
   deadLetterId?: string;
+}
+
+/** An operator's decision to give up on a dead letter (`sluice discard`). */
+export interface DiscardRecord {
+  /** Who discarded it: `--by`, else the operating-system user who ran the command. */
+  by: string;
+  reason: string;
+  at: string;
 }
 
 export interface UsageTotals {
@@ -80,6 +95,8 @@ export interface ItemRecord {
   /** A dead letter was decided and is being carried out (DLQ send, then the DEAD_LETTER state). */
   deadLettering?: DeadLetterRecord;
   deadLetter?: DeadLetterRecord;
+  /** Set when the item was discarded (state DISCARDED); its `deadLetter` is kept, to say what it died of. */
+  discarded?: DiscardRecord;
   history: { state: ItemState; at: string }[];
   /** Draft stage: the revision being drafted or reviewed. */
   revision?: number;

@@ -4,6 +4,8 @@ import type { DeadLetterRecord } from './item-store.ts';
 
 /** The message attribute that marks a stage's dead letter with the id recorded on its item. */
 export const DEAD_LETTER_ID_ATTRIBUTE = 'deadLetterId';
+/** The message attribute of a dead letter that says how the retry policy classed its failure (`permanent`, ...). */
+export const FAILURE_KIND_ATTRIBUTE = 'failureKind';
 
 /**
  * The dead-letter id a delivered message carries: set on the handler's DLQ copy and kept by a redrive (SQS's move
@@ -72,6 +74,7 @@ export class StageQueues {
           errorClass: text(error.errorClass),
           errorMessage: text(error.message.slice(0, 1000)),
           attempts: { DataType: 'Number', StringValue: String(error.attempts) },
+          ...(error.kind === undefined ? {} : { [FAILURE_KIND_ATTRIBUTE]: text(error.kind) }),
           ...(error.deadLetterId === undefined ? {} : { [DEAD_LETTER_ID_ATTRIBUTE]: text(error.deadLetterId) }),
         },
       }),

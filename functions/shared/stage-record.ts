@@ -5,6 +5,7 @@ import {
   DeadlineError,
   DeferralLimitError,
   describeError,
+  failureKindOf,
   failureLogFields,
   InjectedCrash,
   type SluiceError,
@@ -184,7 +185,14 @@ async function recordAttempt(
 
 function failureRecord(runtime: StageRuntime, stage: Stage, error: unknown, attempts: number): ErrorRecord {
   const { errorClass, message } = describeError(error);
-  return { errorClass, message, stage, attempts, at: new Date(runtime.now()).toISOString() };
+  return {
+    errorClass,
+    message,
+    stage,
+    attempts,
+    at: new Date(runtime.now()).toISOString(),
+    kind: failureKindOf(error),
+  };
 }
 
 function retrySettings(runtime: StageRuntime) {

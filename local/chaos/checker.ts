@@ -237,7 +237,7 @@ export async function checkRun(input: CheckerInput): Promise<CheckOutcome> {
       limit: 0,
       detail:
         lost.length === 0
-          ? `all ${acceptedIds.length} accepted items are PUBLISHED, DEAD_LETTER with their message in a DLQ${parked.length > 0 ? ', or waiting for the budget with a delayed message' : ''}`
+          ? `all ${acceptedIds.length} accepted items are PUBLISHED, DISCARDED, DEAD_LETTER with their message in a DLQ${parked.length > 0 ? ', or waiting for the budget with a delayed message' : ''}`
           : [
               noRecord.length > 0 ? `${noRecord.length} without a record (${listed(noRecord)})` : '',
               deadWithoutMessage.length > 0

@@ -174,7 +174,7 @@ describe('Commands: sluice status, costs and show', () => {
       expect(status.alarms).toMatchObject({ checked: false, note: expect.stringMatching(/skipped locally/) });
       // Assess: the text view
       expect(text).toMatch(
-        /items\s+RECEIVED 0 {2}EXTRACTING 1 {2}EXTRACTED 1 .*PUBLISHED 2 {2}DEAD_LETTER 1 {2}\(total 5\)/,
+        /items\s+RECEIVED 0 {2}EXTRACTING 1 {2}EXTRACTED 1 .*PUBLISHED 2 {2}DEAD_LETTER 1 {2}DISCARDED 0 {2}\(total 5\)/,
       );
       expect(text).toMatch(/gpt-4\.1-mini\s+OPEN \(3 failure\(s\) in a row/);
       expect(text).toMatch(/gpt-4o-mini .*HELD by a 429/);

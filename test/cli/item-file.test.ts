@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkItemFile, formatOfFile, ItemFileError, parseCsv } from '#cli/item-file.ts';
+import { checkItemFile, decodeItemFile, formatOfFile, ItemFileError } from '#cli/item-file.ts';
 
 const body = 'A body long enough to pass the intake schema, about serverless queues.';
 const item = (id: string, extra: Record<string, unknown> = {}) =>
@@ -85,16 +85,40 @@ describe('Function: checkItemFile', () => {
   });
 });
 
-describe('Function: parseCsv', () => {
-  it('reports an unterminated quote at the line its record starts on', () => {
-    // Act
-    const rows = parseCsv('id,title\n"a,b\nc\n');
+describe('Function: checkItemFile, broken CSV quoting', () => {
+  it('refuses the file at the line an unterminated quote starts on, after multi-line CRLF records', () => {
+    // Prepare: record 2 spans lines 2-3 with a CRLF inside its quotes; the unclosed quote opens on line 5
+    const text = ['id,title,body', `a,"two\r\nlines","${body}"`, '', `b,"never closed,x`, 'c,d,e'].join('\r\n');
 
-    // Assess
-    expect(rows).toEqual([
-      { line: 1, fields: ['id', 'title'] },
-      { line: 2, reason: 'a quoted field is never closed' },
+    // Act / Assess
+    expect(() => checkItemFile(text, 'csv')).toThrow(ItemFileError);
+    expect(() => checkItemFile(text, 'csv')).toThrow(/^line 5, field 2 \(title\): a quoted field is never closed/);
+  });
+
+  it('refuses a quote inside an unquoted field, naming line and field', () => {
+    // Act / Assess
+    expect(() => checkItemFile(`id,title,body\na,say "hi",${body}\n`, 'csv')).toThrow(
+      /^line 2, field 2 \(title\): a quote inside an unquoted field/,
+    );
+  });
+});
+
+describe('Function: decodeItemFile', () => {
+  it('names the line and column of the first invalid sequence, and how many lines hold one', () => {
+    // Prepare: a truncated 3-byte sequence on line 2 (column 4), a lone continuation byte on line 3
+    const bytes = Buffer.concat([
+      Buffer.from('ok\nabc'),
+      Buffer.from([0xe2, 0x82]),
+      Buffer.from('d\nx'),
+      Buffer.from([0x80]),
+      Buffer.from('\n'),
     ]);
+
+    // Act / Assess
+    expect(() => decodeItemFile(bytes, false)).toThrow(
+      /^line 2 is not valid UTF-8 \(byte 0xe2 at column 4\) \(and 1 more line\(s\)\)/,
+    );
+    expect(decodeItemFile(bytes, true)).toEqual({ text: 'ok\nabc\uFFFDd\nx\uFFFD\n', replacedLines: [2, 3] });
   });
 });
 

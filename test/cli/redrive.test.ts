@@ -137,6 +137,101 @@ describe('Command: sluice redrive', () => {
   });
 });
 
+describe('Command: sluice redrive --item', () => {
+  let pipeline: TestPipeline;
+  let dir: string;
+  let outputs: string;
+
+  beforeAll(async () => {
+    pipeline = await startTestPipeline({ simulator: { latencyMs: 0 } });
+    dir = await mkdtemp(join(tmpdir(), 'sluice-redrive-item-'));
+    outputs = join(dir, 'outputs.json');
+    await writeLocalOutputs(pipeline.dev, outputs);
+    pipeline.dev.start();
+    // Three dead letters of two classes: a provider's 400 and the item's token budget are permanent; three
+    // retryable refusals in a row (a 409, which says nothing of the provider's health) spend a failure budget.
+    pipeline.llm.failWhen((request) =>
+      request.itemId === 'refused-1'
+        ? new LlmCallError('provider answered 400', { status: 400, retryable: false })
+        : undefined,
+    );
+    pipeline.llm.failWhen((request) =>
+      request.itemId === 'budget-1' ? new ItemBudgetExceededError('over the item token budget') : undefined,
+    );
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      pipeline.llm.failWhen((request) =>
+        request.itemId === 'flaky-1'
+          ? new LlmCallError('provider answered 409', { status: 409, retryable: true })
+          : undefined,
+      );
+    }
+    for (const id of ['refused-1', 'budget-1', 'flaky-1']) await pipeline.send('IntakeQueueUrl', article(id));
+    for (const id of ['refused-1', 'budget-1', 'flaky-1']) await pipeline.waitForItem(id, deadLettered);
+  });
+
+  afterAll(async () => {
+    await pipeline?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('warns of a permanent failure by how it failed, not by its class alone, and names ids with no dead letter', async () => {
+    // Act
+    const run = await runCli([
+      'redrive',
+      '--item',
+      'refused-1',
+      '--item',
+      'flaky-1',
+      '--item',
+      'nope-1',
+      '--dry-run',
+      '--outputs',
+      outputs,
+    ]);
+
+    // Assess: both are LlmCallError, only the 400 is permanent
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(
+      /intake DLQ → intake: would move 2 \(LlmCallError 2\); left 1 \(ItemBudgetExceededError 1\)/,
+    );
+    expect(run.stdout).toMatch(/no dead letter in the DLQs searched for 1 item\(s\): nope-1/);
+    expect(run.stdout).toMatch(/note: 1 message\(s\) would be redriven after a permanent failure \(LlmCallError 1\)/);
+  });
+
+  it('warns for ItemBudgetExceededError as for InvalidItemError', async () => {
+    // Act
+    const run = await runCli(['redrive', '--item', 'budget-1', '--dry-run', '--outputs', outputs]);
+
+    // Assess
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(
+      /note: 1 message\(s\) would be redriven after a permanent failure \(ItemBudgetExceededError 1\)/,
+    );
+  });
+
+  it("moves only the named items' dead letters, and those items get published", async () => {
+    // Act
+    const run = await runCli(['redrive', '--item', 'flaky-1', '--item', 'nope-1', '--json', '--outputs', outputs]);
+    const flaky = await pipeline.waitForItem('flaky-1', published);
+
+    // Assess: the report
+    expect(run.code).toBe(1);
+    expect(jsonOf<RedriveJson & { notFound: string[]; permanent: number }>(run)).toMatchObject({
+      moved: 1,
+      notFound: ['nope-1'],
+      permanent: 0,
+    });
+    // Assess: the item resumed with a fresh budget; the others are dead letters still, their messages in the DLQ
+    expect(flaky.attempts.extract).toBe(0);
+    for (const id of ['refused-1', 'budget-1']) expect((await pipeline.item(id))?.state).toBe('DEAD_LETTER');
+    const left = await peekAll(pipeline.dev.sqs, pipeline.outputs.IntakeDeadLetterQueueUrl ?? '', 1);
+    expect(left.map((message) => message.MessageAttributes?.itemId?.StringValue).sort()).toEqual([
+      'budget-1',
+      'refused-1',
+    ]);
+  });
+});
+
 describe('Redrive: a crash midway', () => {
   let pipeline: TestPipeline;
   let dir: string;

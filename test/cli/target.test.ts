@@ -123,7 +123,7 @@ describe('Operator commands: usage', () => {
     [['enqueue', 'items.txt'], /cannot tell the format of items\.txt .* --format jsonl\|csv/],
     [['enqueue', 'a.jsonl', '--format', 'xml'], /--format must be jsonl, csv \(got xml\)/],
     [['status', 'now'], /unexpected argument 'now'/],
-    [['status', '--interval', '0'], /--interval must be a number above 0/],
+    [['status', '--interval', '0'], /--interval must be a number from 0.1 to 3600 \(got 0\)/],
     [['costs', '--by', 'week'], /--by must be stage, model, day \(got week\)/],
     [['costs', '--since', 'yesterday'], /--since must be YYYY-MM-DD/],
     [['costs', '--json', '--csv'], /--json and --csv exclude each other/],

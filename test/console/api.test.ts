@@ -171,13 +171,16 @@ describe('Console: the HTTP API over a finished local run', () => {
       expect(published.json.calls.length).toBeGreaterThanOrEqual(3);
     });
 
-    it('answers 404 with the reason for an unknown id', async () => {
+    it('answers 404 with the reason for an unknown id, and 400 for an id no item can have', async () => {
       // Act
-      const answer = await get('/api/items/no%2Fsuch%20item');
+      const answer = await get('/api/items/no-such-item');
+      const malformed = await get('/api/items/no%2Fsuch%20item');
 
       // Assess
       expect(answer.status).toBe(404);
-      expect(answer.json.error).toMatch(/no item 'no\/such item' in the state table/);
+      expect(answer.json.error).toMatch(/no item 'no-such-item' in the state table/);
+      expect(malformed.status).toBe(400);
+      expect(malformed.json.error).toMatch(/^id must be 1-128 characters .*\(got no\/such item\)$/);
     });
   });
 
@@ -259,7 +262,7 @@ describe('Console: the HTTP API over a finished local run', () => {
     });
 
     it.each([
-      ['state=FOO', 'state', /state must be one of RECEIVED, .*DEAD_LETTER \(got 'FOO'\)/],
+      ['state=FOO', 'state', /state must be one of RECEIVED, .*DEAD_LETTER, DISCARDED \(got 'FOO'\)/],
       ['stage=review', 'stage', /stage must be one of extract, draft, published/],
       ['degraded=yes', 'degraded', /degraded must be one of true, false/],
       ['since=2026-02-30', 'since', /since must be a day, YYYY-MM-DD/],
