@@ -1,7 +1,7 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { nanoToUsd } from '#shared/call-ledger.ts';
-import type { ItemState } from '#shared/item-store.ts';
+import { type ItemState, TERMINAL_STATES } from '#shared/item-store.ts';
 import type { MetricsSummary } from './local-metrics.ts';
 import { isQueueMissing, queueDepth } from './queue-io.ts';
 import { countItemsByState } from './table-reads.ts';
@@ -87,6 +87,11 @@ export async function readSnapshot({ sqs, dynamo, outputs }: ProgressSources): P
 
 const BAR_WIDTH = 30;
 
+/** Items in a final state: published, dead-lettered, or discarded by an operator. */
+function settledCount(byState: Readonly<Record<ItemState, number>>): number {
+  return TERMINAL_STATES.reduce((sum, state) => sum + byState[state], 0);
+}
+
 /** The snapshot as display lines; `total` is how many items the run expects (0 when open-ended). */
 export function renderSnapshot(
   snapshot: PipelineSnapshot,
@@ -95,14 +100,16 @@ export function renderSnapshot(
   metrics?: MetricsSummary,
 ): string[] {
   const s = snapshot.byState;
-  const done = s.PUBLISHED + s.DEAD_LETTER;
+  const done = settledCount(s);
   const working = s.RECEIVED + s.EXTRACTING + s.EXTRACTED + s.DRAFTING + s.REVIEWING;
   const share = total > 0 ? Math.min(1, done / total) : 0;
   const filled = Math.round(share * BAR_WIDTH);
   const bar = total > 0 ? `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${done}/${total}` : `${done} done`;
   return [
     `${bar}  ${(elapsedMs / 1000).toFixed(1)}s`,
-    `  items   published ${s.PUBLISHED}  dead-lettered ${s.DEAD_LETTER}  in progress ${working} ` +
+    `  items   published ${s.PUBLISHED}  dead-lettered ${s.DEAD_LETTER}  ` +
+      (s.DISCARDED > 0 ? `discarded ${s.DISCARDED}  ` : '') +
+      `in progress ${working} ` +
       `(extracting ${s.EXTRACTING}, extracted ${s.EXTRACTED}, drafting ${s.DRAFTING}, reviewing ${s.REVIEWING})`,
     `  queues  intake ${snapshot.queues.intake}  draft ${snapshot.queues.draft}  published ${snapshot.queues.published}  ` +
       `dead letters ${snapshot.queues.deadLetters}` +
@@ -121,7 +128,7 @@ export function renderSnapshot(
 }
 
 /**
- * Says when the pipeline has become idle: every item settled (published or dead-lettered), none in a working state,
+ * Says when the pipeline has become idle: every item settled (published, dead-lettered or discarded), none in a working state,
  * no message left in the intake or draft queue. Once per transition: the next line comes only after new work.
  * @example const line = notice.observe(snapshot); if (line) view.note(line);
  */
@@ -133,7 +140,7 @@ export class IdleNotice {
   observe(snapshot: PipelineSnapshot): string | undefined {
     const s = snapshot.byState;
     const working = s.RECEIVED + s.EXTRACTING + s.EXTRACTED + s.DRAFTING + s.REVIEWING;
-    const settled = s.PUBLISHED + s.DEAD_LETTER;
+    const settled = settledCount(s);
     if (working > 0 || snapshot.queues.intake > 0 || snapshot.queues.draft > 0) {
       this.#settledWhenIdle = undefined;
       return undefined;
@@ -146,7 +153,7 @@ export class IdleNotice {
     if (settled === 0) return undefined;
     return (
       `idle: all ${settled} item${settled === 1 ? '' : 's'} settled (${s.PUBLISHED} published, ` +
-      `${s.DEAD_LETTER} dead-lettered); waiting for new items`
+      `${s.DEAD_LETTER} dead-lettered${s.DISCARDED > 0 ? `, ${s.DISCARDED} discarded` : ''}); waiting for new items`
     );
   }
 }

@@ -83,6 +83,20 @@ describe('Class: IdleNotice', () => {
 });
 
 describe('Function: renderSnapshot', () => {
+  it('counts discarded items as done, and names them, in the bar, the items line and the idle line', () => {
+    // Prepare: 10 items, 6 published, 1 dead-lettered, 3 discarded by an operator
+    const settled = snapshot({ PUBLISHED: 6, DEAD_LETTER: 1, DISCARDED: 3 });
+
+    // Act
+    const [bar, items] = renderSnapshot(settled, 10, 1000);
+    const idle = new IdleNotice().observe(settled);
+
+    // Assess
+    expect(bar).toMatch(/\] 10\/10 /);
+    expect(items).toMatch(/published 6 {2}dead-lettered 1 {2}discarded 3 {2}in progress 0 /);
+    expect(idle).toBe('idle: all 10 items settled (6 published, 1 dead-lettered, 3 discarded); waiting for new items');
+  });
+
   it('names the queues that no longer exist on the queues line', () => {
     // Act
     const lines = renderSnapshot(
