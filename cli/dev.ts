@@ -436,6 +436,7 @@ function printSummary(print: (line?: string) => void, report: RunReport, options
   print();
   print(
     `items: ${report.items.total} total, ${s.PUBLISHED} published, ${s.DEAD_LETTER} dead-lettered, ` +
+      (s.DISCARDED > 0 ? `${s.DISCARDED} discarded, ` : '') +
       (inProgress > 0 ? `${inProgress} in progress (their messages are still queued; ${resumed}), ` : '') +
       `${report.items.lost} lost`,
   );
