@@ -63,7 +63,10 @@ export class StageQueues {
    * has one, its id (the item records the same id; see {@link deadLetterIdOf}).
    */
   async sendDeadLetter(body: string, itemId: string, error: DeadLetterRecord): Promise<void> {
-    const text = (value: string): MessageAttributeValue => ({ DataType: 'String', StringValue: value || '-' });
+    const text = (value: string): MessageAttributeValue => ({
+      DataType: 'String',
+      StringValue: sqsAttributeText(value) || '-',
+    });
     await this.#client.send(
       new SendMessageCommand({
         QueueUrl: this.#deadLetterQueueUrl,
@@ -80,4 +83,20 @@ export class StageQueues {
       }),
     );
   }
+}
+
+/** What SQS refuses in a message or attribute: anything outside XML 1.0's characters, and a lone surrogate. */
+const SQS_REFUSED = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
+
+/**
+ * `value` as SQS takes it in a string attribute: each character SQS refuses (a control such as ESC or NUL, a lone
+ * surrogate) written out as an inert escape (`\x1b`, `\ud83d`), so a provider's error text cannot make the
+ * dead-letter send fail. Written by hand: one regular expression over the characters SQS documents.
+ * @example sqsAttributeText('a\u001bb') // 'a\\x1bb'
+ */
+export function sqsAttributeText(value: string): string {
+  return value.replace(SQS_REFUSED, (char) => {
+    const code = char.charCodeAt(0);
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
 }

@@ -52,6 +52,29 @@ describe('Dead letters: a duplicate after the dead letter', () => {
     await pipeline?.stop();
   });
 
+  it('dead-letters an item whose error holds characters SQS refuses in an attribute, the message written out', async () => {
+    // Prepare: the provider refuses the item with a message holding an escape sequence and a NUL (SQS accepts
+    // neither in a message attribute) and an emoji
+    const hostile = `provider said \u001b]52;c;aGk=\u0007 no \u0000 thanks 🙂`;
+    pipeline.llm.failWhen((request) =>
+      request.itemId === 'late-hostile' ? new LlmCallError(hostile, { status: 401, retryable: false }) : undefined,
+    );
+    await pipeline.send('IntakeQueueUrl', article('late-hostile'));
+
+    // Act
+    const item = await pipeline.waitForItem('late-hostile', deadLettered);
+    const messages = (await peekAll(pipeline.dev.sqs, pipeline.outputs.IntakeDeadLetterQueueUrl ?? '', 5)).filter(
+      (message) => itemIdOf(message) === 'late-hostile',
+    );
+
+    // Assess: one DLQ message, its errorMessage attribute the error with the refused characters written out
+    expect(item.state).toBe('DEAD_LETTER');
+    expect(messages).toHaveLength(1);
+    expect(messages[0]?.MessageAttributes?.errorMessage?.StringValue).toBe(
+      'provider said \\x1b]52;c;aGk=\\x07 no \\x00 thanks 🙂',
+    );
+  });
+
   it('is acknowledged and changes nothing: the item stays DEAD_LETTER with its DLQ message, no LLM call', async () => {
     // Prepare: the provider refuses the item once, so it is dead-lettered at once
     pipeline.llm.failWhen(refused('late-1'));
