@@ -1,4 +1,5 @@
 import {
+  type BatchResultErrorEntry,
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   type Message,
@@ -219,16 +220,7 @@ async function sendThenDelete(
       })),
     }),
   );
-  for (const failure of sent.Failed ?? []) {
-    const message = batch[Number(failure.Id)];
-    if (message?.MessageId === undefined || message.ReceiptHandle === undefined) continue;
-    held.set(message.MessageId, message.ReceiptHandle);
-    outcome.failed.push({ messageId: message.MessageId, reason: `${failure.Code}: ${failure.Message ?? ''}` });
-  }
-  const delivered = (sent.Successful ?? []).flatMap((success) => {
-    const message = batch[Number(success.Id)];
-    return message === undefined ? [] : [message];
-  });
+  const delivered = settleBatch(batch, sent, outcome, held);
   if (delivered.length === 0) return [];
   const deleted = await sqs.send(
     new DeleteMessageBatchCommand({
@@ -255,18 +247,31 @@ async function deleteOnly(
       Entries: batch.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle ?? '' })),
     }),
   );
-  for (const failure of deleted.Failed ?? []) {
+  const gone = settleBatch(batch, deleted, outcome, held);
+  for (const message of gone) increment(outcome.moved, errorClassOf(message));
+  return gone;
+}
+
+/**
+ * The messages of `batch` a batch request (send or delete, its entries ids by index) succeeded for. Those it failed
+ * for stay held and are recorded as failed with the reason SQS gave.
+ */
+function settleBatch(
+  batch: readonly Message[],
+  answer: { Successful?: readonly { Id?: string | undefined }[]; Failed?: readonly BatchResultErrorEntry[] },
+  outcome: LaneOutcome,
+  held: Map<string, string>,
+): Message[] {
+  for (const failure of answer.Failed ?? []) {
     const message = batch[Number(failure.Id)];
     if (message?.MessageId === undefined || message.ReceiptHandle === undefined) continue;
     held.set(message.MessageId, message.ReceiptHandle);
     outcome.failed.push({ messageId: message.MessageId, reason: `${failure.Code}: ${failure.Message ?? ''}` });
   }
-  const gone = (deleted.Successful ?? []).flatMap((success) => {
+  return (answer.Successful ?? []).flatMap((success) => {
     const message = batch[Number(success.Id)];
     return message === undefined ? [] : [message];
   });
-  for (const message of gone) increment(outcome.moved, errorClassOf(message));
-  return gone;
 }
 
 /** Makes the held messages visible again now rather than when their hold lapses. Best effort: they lapse anyway. */

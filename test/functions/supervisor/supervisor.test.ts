@@ -129,7 +129,12 @@ describe('Supervisor', () => {
         await dev.dynamo.send(new DeleteCommand({ TableName: table(), Key: { pk, sk: pk.split('#')[0] } }));
       }
     }
-    supervisor = new LocalSupervisor({
+    supervisor = localSupervisor();
+  });
+
+  /** The supervisor on the test's clock, prober and metrics sink; `wrapMemory` as a chaos run would give it. */
+  const localSupervisor = (wrapMemory?: (memory: MemoryStore) => MemoryStore) =>
+    new LocalSupervisor({
       config: dev.config,
       outputs: dev.outputs,
       dynamo: dev.dynamo,
@@ -143,8 +148,8 @@ describe('Supervisor', () => {
         slept.push(ms);
         clock += ms;
       },
+      wrapMemory,
     });
-  });
 
   it('pauses a stage whose model stays unavailable past the threshold, and not before', async () => {
     // Arrange
@@ -420,27 +425,14 @@ describe('Supervisor', () => {
     });
     let storeUp = false;
     await supervisor.stop();
-    supervisor = new LocalSupervisor({
-      config: dev.config,
-      outputs: dev.outputs,
-      dynamo: dev.dynamo,
-      sqs: dev.sqs,
-      lambda: new LambdaClient(dev.local.clientConfig('lambda')),
-      prober,
-      logger: new Logger({ serviceName: 'sluice', logLevel: 'SILENT' }),
-      emf: (line) => emf.push(line),
-      now: () => clock,
-      sleep: async (ms) => {
-        clock += ms;
-      },
-      wrapMemory: (memory) =>
-        Object.assign(Object.create(memory) as MemoryStore, {
-          findRelated: (query: Parameters<MemoryStore['findRelated']>[0]) =>
-            storeUp
-              ? memory.findRelated(query)
-              : Promise.reject(new MemoryUnavailableError('memory lookup failed: ResourceNotFoundException')),
-        }),
-    });
+    supervisor = localSupervisor((memory) =>
+      Object.assign(Object.create(memory) as MemoryStore, {
+        findRelated: (query: Parameters<MemoryStore['findRelated']>[0]) =>
+          storeUp
+            ? memory.findRelated(query)
+            : Promise.reject(new MemoryUnavailableError('memory lookup failed: ResourceNotFoundException')),
+      }),
+    );
     const receiveAll = async () => {
       const { Messages = [] } = await dev.sqs.send(
         new ReceiveMessageCommand({
