@@ -1,3 +1,5 @@
+import { inertEscape } from '#shared/inert-escape.ts';
+
 /**
  * Plain-text output of the operator commands: aligned tables, CSV, money and durations.
  */
@@ -23,10 +25,7 @@ const UNSAFE_BUT_NEWLINE = /(?!\n)[\p{Cc}\p{Bidi_Control}]/gu;
  * @example terminalSafe('\u001b]0;pwned\u0007 title') // '\\x1b]0;pwned\\x07 title'
  */
 export function terminalSafe(text: string, options: { multiline?: boolean } = {}): string {
-  return text.replace(options.multiline === true ? UNSAFE_BUT_NEWLINE : UNSAFE, (char) => {
-    const code = char.codePointAt(0) ?? 0;
-    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
-  });
+  return text.replace(options.multiline === true ? UNSAFE_BUT_NEWLINE : UNSAFE, inertEscape);
 }
 
 /**

@@ -1,5 +1,6 @@
 import { type MessageAttributeValue, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
+import { inertEscape } from './inert-escape.ts';
 import type { DeadLetterRecord } from './item-store.ts';
 
 /** The message attribute that marks a stage's dead letter with the id recorded on its item. */
@@ -85,8 +86,12 @@ export class StageQueues {
   }
 }
 
-/** What SQS refuses in a message or attribute: anything outside XML 1.0's characters, and a lone surrogate. */
-const SQS_REFUSED = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
+/**
+ * What SQS refuses in a message or attribute (anything outside XML 1.0's characters: the C0 controls but tab, line
+ * feed and carriage return, a lone surrogate, U+FFFE and U+FFFF), and DEL and the C1 controls, which it takes but
+ * no reader of an error message wants.
+ */
+const SQS_REFUSED = /(?![\t\n\r])[\p{Cc}\p{Cs}\uFFFE\uFFFF]/gu;
 
 /**
  * `value` as SQS takes it in a string attribute: each character SQS refuses (a control such as ESC or NUL, a lone
@@ -95,8 +100,5 @@ const SQS_REFUSED = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]
  * @example sqsAttributeText('a\u001bb') // 'a\\x1bb'
  */
 export function sqsAttributeText(value: string): string {
-  return value.replace(SQS_REFUSED, (char) => {
-    const code = char.charCodeAt(0);
-    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
-  });
+  return value.replace(SQS_REFUSED, inertEscape);
 }
