@@ -19,10 +19,17 @@ const listen = (port: number) =>
   });
 const close = (server: Server) => new Promise<void>((resolve) => server.close(() => resolve()));
 
-/** A base of four free ports on loopback (other test files run alongside, so each is tried). */
+/**
+ * A base of four free ports on loopback, below the range the system hands out as ephemeral ports: the test files
+ * running alongside bind their emulators to ephemeral ports, and one of those could take a port of the base
+ * between this check and the start of `sluice dev`. Each base is still tried.
+ */
 async function freePortBase(): Promise<number> {
+  const range = await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '32768 60999');
+  const ephemeralFrom = Number(range.trim().split(/\s+/)[0]) || 32_768;
+  const top = Math.max(10_004, ephemeralFrom - 4);
   for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    const base = 10_000 + Math.floor(Math.random() * (top - 10_000));
     const servers = await Promise.all([0, 1, 2, 3].map((offset) => listen(base + offset).catch(() => undefined)));
     await Promise.all(servers.map((server) => server && close(server)));
     if (servers.every((server) => server !== undefined)) return base;
