@@ -1,13 +1,11 @@
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { LocalEventSourceMappings } from './control-plane/event-source-mappings.ts';
+import { LocalFunctions, type ServedFunction } from './control-plane/functions.ts';
+import { LocalSecretsManager } from './control-plane/secrets-manager.ts';
+import { startLambdaControlServer } from './control-plane/server.ts';
 import { LOCAL_ACCOUNT_ID, type LocalCredentials, startEmulators } from './emulators.ts';
-import {
-  LocalEventSourceMappings,
-  LocalFunctions,
-  type ServedFunction,
-  startLambdaControlServer,
-} from './lambda-control.ts';
 import { SqsEventSourcePoller, type SqsFunctionHandler } from './poller.ts';
 import {
   createLocalResources,
@@ -16,7 +14,6 @@ import {
   type LocalFunction,
   writeOutputsFile,
 } from './resources.ts';
-import { LocalSecretsManager } from './secrets-manager.ts';
 import { parseTemplate } from './template.ts';
 
 export interface LocalRuntimeOptions {

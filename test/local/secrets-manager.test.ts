@@ -18,12 +18,12 @@ import {
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { LocalSecretsManager } from '#local/control-plane/secrets-manager.ts';
+import { type LambdaControlServer, startLambdaControlServer } from '#local/control-plane/server.ts';
 import { type DevRuntime, startDevRuntime } from '#local/dev-runtime.ts';
 import { LOCAL_ACCOUNT_ID, localCredentials } from '#local/emulators.ts';
 import { createLambdaContext } from '#local/lambda-context.ts';
-import { type LambdaControlServer, startLambdaControlServer } from '#local/lambda-control.ts';
 import type { SqsFunctionHandler } from '#local/poller.ts';
-import { LocalSecretsManager } from '#local/secrets-manager.ts';
 import { itemKey } from '#shared/item-store.ts';
 import { TEST_CONFIG } from '../support/pipeline.ts';
 import { withTempDir } from './support.ts';

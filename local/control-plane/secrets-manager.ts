@@ -1,13 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import { readJsonBody, sendJson } from './aws-http.ts';
 
 /**
  * The part of AWS Secrets Manager's JSON API (awsJson1.1: `POST /` with `X-Amz-Target: secretsmanager.<Action>`)
- * that sluice uses, served by the local runtime's control server for `@aws-sdk/client-secrets-manager` and
+ * that sluice uses, served by the local runtime's control server (secrets-routes.ts) for `@aws-sdk/client-secrets-manager` and
  * Powertools' `SecretsProvider`: `CreateSecret`, `GetSecretValue`, `PutSecretValue`, `DescribeSecret`,
  * `DeleteSecret` and `RestoreSecret`, with AWS's staging labels (`AWSCURRENT`, `AWSPREVIOUS`), its recovery window
  * on deletion, and its errors. Secrets live in memory, or in one JSON file (written atomically) that survives a
@@ -544,54 +542,4 @@ async function readStoreFile(file: string): Promise<StoredSecret[]> {
     throw new Error(`${file} is not a store of the local Secrets Manager; delete it to start afresh`);
   }
   return parsed.data.secrets;
-}
-
-/**
- * Whether a request to the control server is a Secrets Manager call (`X-Amz-Target: secretsmanager.<Action>`).
- * @example if (isSecretsManagerRequest(request)) return answerSecretsManager(secrets, request, response);
- */
-export function isSecretsManagerRequest(request: IncomingMessage): boolean {
-  const target = request.headers['x-amz-target'];
-  return typeof target === 'string' && target.startsWith(SECRETS_MANAGER_TARGET_PREFIX);
-}
-
-/**
- * Answers one HTTP request of the Secrets Manager JSON API from the store, errors included.
- * @example if (isSecretsManagerRequest(request)) return answerSecretsManager(secrets, request, response);
- */
-export async function answerSecretsManager(
-  secrets: LocalSecretsManager,
-  request: IncomingMessage,
-  response: ServerResponse,
-): Promise<void> {
-  const requestId = randomUUID();
-  try {
-    if (request.method !== 'POST') {
-      throw new SecretsManagerApiError('InvalidRequestException', 'Secrets Manager requests are POSTs to /');
-    }
-    const action = String(request.headers['x-amz-target']).slice(SECRETS_MANAGER_TARGET_PREFIX.length);
-    const body = await readJsonBody(request, {
-      tooLarge: () => new SecretsManagerApiError('InvalidRequestException', 'The request body is larger than 256 KB'),
-      notJson: (why) =>
-        new SecretsManagerApiError('SerializationException', `Could not parse the request body: ${why}`),
-    });
-    sendJson(response, 200, requestId, await secrets.call(action, body), 'application/x-amz-json-1.1');
-  } catch (error) {
-    const apiError =
-      error instanceof SecretsManagerApiError
-        ? error
-        : new SecretsManagerApiError(
-            'InternalServiceError',
-            `The local Secrets Manager failed: ${error instanceof Error ? error.message : String(error)}`,
-            500,
-          );
-    response.setHeader('x-amzn-ErrorType', apiError.type);
-    sendJson(
-      response,
-      apiError.status,
-      requestId,
-      { __type: apiError.type, message: apiError.message },
-      'application/x-amz-json-1.1',
-    );
-  }
 }
