@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { z } from 'zod';
-import type { AlarmKind, AlarmSeverity } from '#lib/constructs/observability.ts';
+import type { AlarmKind, AlarmSeverity } from '#lib/constructs/alarms.ts';
 import type { MetricName } from '#shared/metric-catalogue.ts';
 import type { Stage } from '#shared/runtime-config.ts';
 import { resourcesOfType, type SynthesizedStack } from './stack-fixture.ts';

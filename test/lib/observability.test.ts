@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ConfigError, loadConfig, type SluiceConfigInput } from '#lib/config.ts';
-import { DEFAULT_RUNBOOK_URL, RUNBOOK_SECTIONS } from '#lib/constructs/observability.ts';
+import { DEFAULT_RUNBOOK_URL, RUNBOOK_SECTIONS } from '#lib/constructs/alarms.ts';
 import { PROJECT_ROOT } from '#lib/sluice-stack.ts';
 import { DIMENSION_SETS, METRIC_CATALOGUE, type MetricName } from '#shared/metric-catalogue.ts';
 import { STAGES } from '#shared/runtime-config.ts';

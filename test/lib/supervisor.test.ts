@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SUPERVISOR_ENVIRONMENT_KEYS, supervisorRuntimeConfigSchema } from '#functions/supervisor/runtime-config.ts';
 import { loadConfig, type SluiceConfigInput, supervisorConfigFor } from '#lib/config.ts';
-import { RUNBOOK_SECTIONS } from '#lib/constructs/observability.ts';
+import { RUNBOOK_SECTIONS } from '#lib/constructs/alarms.ts';
 import { supervisorScheduleMinutes, supervisorTimeoutSeconds } from '#lib/constructs/supervisor.ts';
 import { STAGES, type Stage } from '#shared/runtime-config.ts';
 import { alarmOf, graph, readAlarm, row, sluiceMetric } from './monitoring-readers.ts';
