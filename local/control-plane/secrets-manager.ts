@@ -1,7 +1,29 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { z } from 'zod';
+import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
+import {
+  addVersion,
+  CURRENT,
+  currentVersion,
+  DAY_MS,
+  nameOfSecretArn,
+  partialArnOf,
+  randomSuffix,
+  readStoreFile,
+  type StoredSecret,
+  type StoredVersion,
+  seconds,
+  startOfDay,
+  storeFileText,
+  writeStoreFile,
+} from './secret-records.ts';
+import {
+  isServedAction,
+  parseRequest,
+  requestSchemas,
+  SECRETS_MANAGER_ACTIONS,
+  SecretsManagerApiError,
+  secretValueOf,
+} from './secret-requests.ts';
 
 /**
  * The part of AWS Secrets Manager's JSON API (awsJson1.1: `POST /` with `X-Amz-Target: secretsmanager.<Action>`)
@@ -12,41 +34,9 @@ import { z } from 'zod';
  * restart.
  */
 
-/** The actions served, as `X-Amz-Target: secretsmanager.<Action>` names them. */
-export const SECRETS_MANAGER_ACTIONS = [
-  'CreateSecret',
-  'GetSecretValue',
-  'PutSecretValue',
-  'DescribeSecret',
-  'DeleteSecret',
-  'RestoreSecret',
-] as const;
-export type SecretsManagerAction = (typeof SECRETS_MANAGER_ACTIONS)[number];
-
-/** Prefix of the `X-Amz-Target` header of every Secrets Manager request. */
-export const SECRETS_MANAGER_TARGET_PREFIX = 'secretsmanager.';
-
-const CURRENT = 'AWSCURRENT';
-const PREVIOUS = 'AWSPREVIOUS';
-const DAY_MS = 86_400_000;
 /** AWS's recovery window on DeleteSecret: 7 to 30 days, 30 by default. */
 const RECOVERY_WINDOW_DAYS = { min: 7, max: 30, default: 30 } as const;
-/** AWS's limit on a secret value (SecretString or the decoded SecretBinary). */
-const MAX_SECRET_BYTES = 65_536;
 const NAME_PATTERN = /^[A-Za-z0-9/_+=.@!-]{1,512}$/;
-
-/** An error answered in AWS's awsJson shape: HTTP 400 (or 500), `__type` and `message` in the body. */
-export class SecretsManagerApiError extends Error {
-  readonly type: string;
-  readonly status: number;
-
-  constructor(type: string, message: string, status = 400) {
-    super(message);
-    this.name = 'SecretsManagerApiError';
-    this.type = type;
-    this.status = status;
-  }
-}
 
 const notFound = () =>
   new SecretsManagerApiError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
@@ -55,58 +45,6 @@ const markedForDeletion = () =>
     'InvalidRequestException',
     "You can't perform this operation on the secret because it was marked for deletion.",
   );
-
-const versionSchema = z.object({
-  versionId: z.string(),
-  secretString: z.string().optional(),
-  /** Base64, as the wire carries it. */
-  secretBinary: z.string().optional(),
-  createdMs: z.number(),
-  stages: z.array(z.string()),
-});
-const secretSchema = z.object({
-  name: z.string(),
-  arn: z.string(),
-  description: z.string().optional(),
-  kmsKeyId: z.string().optional(),
-  tags: z.array(z.object({ Key: z.string(), Value: z.string() })),
-  createdMs: z.number(),
-  lastChangedMs: z.number(),
-  lastAccessedMs: z.number().optional(),
-  /** Set while the secret is scheduled for deletion: when it will be deleted. */
-  deletionMs: z.number().optional(),
-  versions: z.array(versionSchema),
-});
-const storeFileSchema = z.object({ secrets: z.array(secretSchema) });
-type StoredSecret = z.infer<typeof secretSchema>;
-type StoredVersion = z.infer<typeof versionSchema>;
-
-/** Request members, checked for type (a wrong type is AWS's SerializationException). */
-const secretIdSchema = z.object({ SecretId: z.string().min(1) });
-const valueMembers = {
-  SecretString: z.string().optional(),
-  SecretBinary: z.string().optional(),
-  ClientRequestToken: z.string().min(32).max(64).optional(),
-};
-const requestSchemas = {
-  CreateSecret: z.object({
-    Name: z.string(),
-    Description: z.string().max(2048).optional(),
-    KmsKeyId: z.string().optional(),
-    Tags: z.array(z.object({ Key: z.string(), Value: z.string() })).optional(),
-    AddReplicaRegions: z.array(z.unknown()).optional(),
-    ForceOverwriteReplicaSecret: z.boolean().optional(),
-    ...valueMembers,
-  }),
-  GetSecretValue: secretIdSchema.extend({ VersionId: z.string().optional(), VersionStage: z.string().optional() }),
-  PutSecretValue: secretIdSchema.extend({ ...valueMembers, VersionStages: z.array(z.string()).min(1).optional() }),
-  DescribeSecret: secretIdSchema,
-  DeleteSecret: secretIdSchema.extend({
-    RecoveryWindowInDays: z.number().int().optional(),
-    ForceDeleteWithoutRecovery: z.boolean().optional(),
-  }),
-  RestoreSecret: secretIdSchema,
-} satisfies Record<SecretsManagerAction, z.ZodType>;
 
 export interface LocalSecretsManagerOptions {
   /** Region and account of the ARNs of secrets created through the API. */
@@ -401,145 +339,10 @@ export class LocalSecretsManager {
   async #save(): Promise<void> {
     const file = this.#options.file;
     if (file === undefined) return;
-    const text = `${JSON.stringify({ secrets: this.#secrets }, null, 2)}\n`;
-    const write = async () => {
-      await mkdir(dirname(file), { recursive: true });
-      // Written beside and renamed, so a crash never leaves half a file; readable by this user only.
-      const partial = `${file}.${process.pid}.partial`;
-      await writeFile(partial, text, { encoding: 'utf8', mode: 0o600 });
-      await chmod(partial, 0o600);
-      await rename(partial, file);
-    };
+    const text = storeFileText(this.#secrets);
     // A failed write is the caller's error (its change would not survive a restart); the next write still runs.
-    const written = this.#saving.then(write);
+    const written = this.#saving.then(() => writeStoreFile(file, text));
     this.#saving = written.catch(() => undefined);
     await written;
   }
-}
-
-/**
- * The request's members, or AWS's error: `ValidationException` for a missing member or a value out of range,
- * `SerializationException` for a value of the wrong type.
- */
-function parseRequest<S extends z.ZodType>(schema: S, request: unknown): z.infer<S> {
-  const parsed = schema.safeParse(request, { reportInput: true });
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const member = issue?.path.join('.') || 'request';
-  const missing = issue?.code === 'invalid_type' && issue.input === undefined;
-  if (issue?.code === 'invalid_type' && !missing) {
-    throw new SecretsManagerApiError('SerializationException', `${member}: ${issue.message}`);
-  }
-  const constraint = missing ? 'Member must not be null' : (issue?.message ?? 'invalid');
-  throw new SecretsManagerApiError(
-    'ValidationException',
-    `1 validation error detected: Value at '${member}' failed to satisfy constraint: ${constraint}`,
-  );
-}
-
-function isServedAction(action: string): action is SecretsManagerAction {
-  return (SECRETS_MANAGER_ACTIONS as readonly string[]).includes(action);
-}
-
-/** The value of a create or put request, checked as AWS checks it; undefined when it has none. */
-function secretValueOf(request: {
-  SecretString?: string | undefined;
-  SecretBinary?: string | undefined;
-}): { secretString?: string; secretBinary?: string } | undefined {
-  if (request.SecretString !== undefined && request.SecretBinary !== undefined) {
-    throw new SecretsManagerApiError(
-      'InvalidParameterException',
-      "You can't specify both a binary secret value and a string secret value in the same secret.",
-    );
-  }
-  const size =
-    request.SecretString !== undefined
-      ? Buffer.byteLength(request.SecretString)
-      : request.SecretBinary !== undefined
-        ? Buffer.from(request.SecretBinary, 'base64').length
-        : 0;
-  if (size > MAX_SECRET_BYTES) {
-    throw new SecretsManagerApiError(
-      'InvalidParameterException',
-      `The secret value exceeds ${MAX_SECRET_BYTES} bytes.`,
-    );
-  }
-  if (request.SecretString !== undefined) return { secretString: request.SecretString };
-  if (request.SecretBinary !== undefined) return { secretBinary: request.SecretBinary };
-  return undefined;
-}
-
-/**
- * Adds a version and moves the staging labels to it, as PutSecretValue does: the version that loses
- * `AWSCURRENT` gets `AWSPREVIOUS`, and versions left with no label are dropped.
- */
-function addVersion(secret: StoredSecret, version: StoredVersion, stages: readonly string[]): void {
-  const formerCurrent = stages.includes(CURRENT) ? currentVersion(secret) : undefined;
-  for (const other of secret.versions) other.stages = other.stages.filter((stage) => !stages.includes(stage));
-  version.stages = [...new Set(stages)];
-  if (formerCurrent !== undefined) {
-    for (const other of secret.versions) other.stages = other.stages.filter((stage) => stage !== PREVIOUS);
-    formerCurrent.stages.push(PREVIOUS);
-  }
-  secret.versions.push(version);
-  secret.versions = secret.versions.filter((candidate) => candidate.stages.length > 0);
-}
-
-function currentVersion(secret: StoredSecret): StoredVersion | undefined {
-  return secret.versions.find((version) => version.stages.includes(CURRENT));
-}
-
-/**
- * The name in a secret's ARN: the resource part without the suffix Secrets Manager appends (`-` and six
- * characters), or the `-local` suffix of the local runtime's ARNs.
- * @example nameOfSecretArn('arn:aws:secretsmanager:us-east-1:1:secret:prod/key-AbC123') // 'prod/key'
- */
-export function nameOfSecretArn(arn: string): string {
-  const marker = ':secret:';
-  const at = arn.indexOf(marker);
-  if (at < 0) return arn;
-  const resource = arn.slice(at + marker.length);
-  return resource.replace(/-(?:[A-Za-z0-9]{6}|local)$/, '') || resource;
-}
-
-/** An ARN without its random suffix, which Secrets Manager also accepts as a SecretId. */
-function partialArnOf(secret: StoredSecret): string {
-  const suffix = secret.arn.lastIndexOf('-');
-  return suffix > secret.arn.indexOf(':secret:') ? secret.arn.slice(0, suffix) : secret.arn;
-}
-
-function randomSuffix(): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-  return [...randomBytes(6)].map((byte) => alphabet[byte % alphabet.length]).join('');
-}
-
-/** awsJson writes timestamps as epoch seconds. */
-function seconds(ms: number): number {
-  return ms / 1000;
-}
-
-/** AWS keeps only the day of the last access. */
-function startOfDay(ms: number): number {
-  return ms - (ms % DAY_MS);
-}
-
-async function readStoreFile(file: string): Promise<StoredSecret[]> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  const parsed = storeFileSchema.safeParse(json);
-  if (!parsed.success) {
-    throw new Error(`${file} is not a store of the local Secrets Manager; delete it to start afresh`);
-  }
-  return parsed.data.secrets;
 }

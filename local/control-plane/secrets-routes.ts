@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readJsonBody, sendJson } from '../aws-http.ts';
-import { type LocalSecretsManager, SECRETS_MANAGER_TARGET_PREFIX, SecretsManagerApiError } from './secrets-manager.ts';
+import { SECRETS_MANAGER_TARGET_PREFIX, SecretsManagerApiError } from './secret-requests.ts';
+import type { LocalSecretsManager } from './secrets-manager.ts';
 
 /** The HTTP side of the local Secrets Manager: which requests are its, and their answers in awsJson1.1. */
 
