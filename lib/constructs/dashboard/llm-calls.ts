@@ -12,14 +12,18 @@ import {
   modelsOf,
   modelsOfPipeline,
   nameSafe,
+  type ObservedStage,
 } from './dashboard-row.ts';
 
 /**
  * The LLM calls row: latency, provider answers, breakers, limiter waits, unreadable secrets, retries and deferrals.
  * @example addLlmRow(row);
  */
-export function addLlmRow({ monitoring, pipeline, described }: DashboardRow): void {
+export function addLlmRow(row: DashboardRow): void {
+  const { monitoring, pipeline, described } = row;
   const { stages, thresholds } = pipeline;
+  // The one walk over the stages; the graphs below gather what each stage adds.
+  const byStage = stages.map((stage) => stageGraphs(row, stage));
   const calls = callsOf(pipeline);
   const perCall = (metric: MetricWithDimensions<'call'>) =>
     calls.map(({ stage, model }) =>
@@ -66,16 +70,7 @@ export function addLlmRow({ monitoring, pipeline, described }: DashboardRow): vo
     alarmFriendlyName: 'Llm',
     humanReadableName: 'Latency, provider answers, breakers and waits by stage and model',
     metricGroups: [
-      ...stages.map((stage) => ({
-        title: `${capitalized(stage.stage)}: LLM latency p50 / p90 / p99 (ms)`,
-        graphWidgetWidth: 12,
-        graphWidgetAxis: COUNT_AXIS,
-        metrics: modelsOf(pipeline, stage).flatMap((model) =>
-          (['p50', 'p90', 'p99'] as const).map((statistic) =>
-            sluiceMetric('LlmLatency', { stage: stage.stage, model }, { statistic, label: `${model} ${statistic}` }),
-          ),
-        ),
-      })),
+      ...byStage.map(({ latency }) => latency),
       {
         title: '429s from the provider',
         graphWidgetWidth: 8,
@@ -99,37 +94,56 @@ export function addLlmRow({ monitoring, pipeline, described }: DashboardRow): vo
         title: 'Calls not made: API key secret unreadable',
         graphWidgetWidth: 12,
         graphWidgetAxis: COUNT_AXIS,
-        metrics: stages.map(
-          ({ stage }): CustomMetric => ({
-            metric: sluiceMetric('SecretUnavailable', { stage }, { statistic: 'Sum', label: stage }),
-            alarmFriendlyName: `SecretUnavailable-${capitalized(stage)}`,
-            addAlarm: {
-              Critical: {
-                threshold: 0,
-                comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-                period: Duration.minutes(thresholds.functionErrorMinutes),
-                evaluationPeriods: 1,
-                // Counted only when a read fails: no data is a readable secret.
-                treatMissingDataOverride: TreatMissingData.NOT_BREACHING,
-                ...described(
-                  'secretUnavailable',
-                  stage,
-                  `The ${stage} stage could not read the LLM API key secret (deleted, access denied, no key in it) in the last ${thresholds.functionErrorMinutes} minutes: its items wait, none is dead-lettered for it, until the secret is readable or they pass retry.maxDeferralHours.`,
-                ),
-              },
-            },
-          }),
-        ),
+        metrics: byStage.map(({ secretUnavailable }) => secretUnavailable),
       },
       {
         title: 'Retries (failed attempts) and deferrals (waits)',
         graphWidgetWidth: 12,
         graphWidgetAxis: COUNT_AXIS,
-        metrics: stages.flatMap(({ stage }) => [
-          sluiceMetric('Retries', { stage }, { statistic: 'Sum', label: `${stage} retries` }),
-          sluiceMetric('Deferrals', { stage }, { statistic: 'Sum', label: `${stage} deferrals` }),
-        ]),
+        metrics: byStage.flatMap(({ retriesAndDeferrals }) => retriesAndDeferrals),
       },
     ],
   });
+}
+
+/** What one stage adds to the row: its latency graph, its unreadable-secret metric and alarm, its retries and deferrals. */
+function stageGraphs({ pipeline, described }: DashboardRow, observed: ObservedStage) {
+  const { thresholds } = pipeline;
+  const { stage } = observed;
+  const secretUnavailable: CustomMetric = {
+    metric: sluiceMetric('SecretUnavailable', { stage }, { statistic: 'Sum', label: stage }),
+    alarmFriendlyName: `SecretUnavailable-${capitalized(stage)}`,
+    addAlarm: {
+      Critical: {
+        threshold: 0,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        period: Duration.minutes(thresholds.functionErrorMinutes),
+        evaluationPeriods: 1,
+        // Counted only when a read fails: no data is a readable secret.
+        treatMissingDataOverride: TreatMissingData.NOT_BREACHING,
+        ...described(
+          'secretUnavailable',
+          stage,
+          `The ${stage} stage could not read the LLM API key secret (deleted, access denied, no key in it) in the last ${thresholds.functionErrorMinutes} minutes: its items wait, none is dead-lettered for it, until the secret is readable or they pass retry.maxDeferralHours.`,
+        ),
+      },
+    },
+  };
+  return {
+    latency: {
+      title: `${capitalized(stage)}: LLM latency p50 / p90 / p99 (ms)`,
+      graphWidgetWidth: 12,
+      graphWidgetAxis: COUNT_AXIS,
+      metrics: modelsOf(pipeline, observed).flatMap((model) =>
+        (['p50', 'p90', 'p99'] as const).map((statistic) =>
+          sluiceMetric('LlmLatency', { stage, model }, { statistic, label: `${model} ${statistic}` }),
+        ),
+      ),
+    },
+    secretUnavailable,
+    retriesAndDeferrals: [
+      sluiceMetric('Retries', { stage }, { statistic: 'Sum', label: `${stage} retries` }),
+      sluiceMetric('Deferrals', { stage }, { statistic: 'Sum', label: `${stage} deferrals` }),
+    ],
+  };
 }
