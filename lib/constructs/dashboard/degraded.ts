@@ -1,6 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
-import { ComparisonOperator, MathExpression, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
-import { type MetricWithDimensions, sluiceMetric } from '../sluice-metrics.ts';
+import { ComparisonOperator, type IMetric, MathExpression, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { sluiceMetric } from '../sluice-metrics.ts';
 import { COUNT_AXIS, callsOf, type DashboardRow } from './dashboard-row.ts';
 
 /**
@@ -10,37 +10,39 @@ import { COUNT_AXIS, callsOf, type DashboardRow } from './dashboard-row.ts';
 export function addDegradedRow({ monitoring, pipeline, described }: DashboardRow): void {
   const { stages, thresholds } = pipeline;
   const window = Duration.minutes(thresholds.degradedWindowMinutes);
-  const summed = (metric: MetricWithDimensions<'stage'>, id: string, label: string) =>
-    new MathExpression({
-      expression: `SUM([${stages.map((_, index) => `${id}${index}`).join(', ')}])`,
-      usingMetrics: Object.fromEntries(
-        stages.map(({ stage }, index) => [`${id}${index}`, sluiceMetric(metric, { stage }, { statistic: 'Sum' })]),
-      ),
-      label,
-      period: window,
-    });
+  // The one walk over the stages: each adds its published and degraded counts.
+  const byStage = stages.map(({ stage }) => ({
+    published: sluiceMetric('ItemsPublished', { stage }, { statistic: 'Sum' }),
+    degraded: sluiceMetric('ItemsDegraded', { stage }, { statistic: 'Sum' }),
+    degradedGraph: sluiceMetric('ItemsDegraded', { stage }, { statistic: 'Sum', label: stage }),
+  }));
   const degradedRatio = new MathExpression({
     // Below the minimum the ratio is 0, so one degraded item of two cannot fire the alarm.
     expression: `IF(published >= ${thresholds.degradedMinPublished}, FILL(degraded, 0) / published, 0)`,
     usingMetrics: {
-      published: summed('ItemsPublished', 'published', 'Published'),
-      degraded: summed('ItemsDegraded', 'degraded', 'Degraded'),
+      published: sumOf(
+        byStage.map(({ published }) => published),
+        'published',
+        'Published',
+        window,
+      ),
+      degraded: sumOf(
+        byStage.map(({ degraded }) => degraded),
+        'degraded',
+        'Degraded',
+        window,
+      ),
     },
     label: 'Degraded / published',
     period: window,
   });
   const calls = callsOf(pipeline);
-  const rebilled = new MathExpression({
-    expression: `SUM([${calls.map((_, index) => `rebilled${index}`).join(', ')}])`,
-    usingMetrics: Object.fromEntries(
-      calls.map(({ stage, model }, index) => [
-        `rebilled${index}`,
-        sluiceMetric('RebilledCalls', { stage, model }, { statistic: 'Sum' }),
-      ]),
-    ),
-    label: 'All re-billed calls',
-    period: Duration.minutes(5),
-  });
+  const rebilled = sumOf(
+    calls.map(({ stage, model }) => sluiceMetric('RebilledCalls', { stage, model }, { statistic: 'Sum' })),
+    'rebilled',
+    'All re-billed calls',
+    Duration.minutes(5),
+  );
 
   monitoring.addLargeHeader('Degraded and re-billed');
   monitoring.monitorCustom({
@@ -51,9 +53,7 @@ export function addDegradedRow({ monitoring, pipeline, described }: DashboardRow
         title: 'Degraded items',
         graphWidgetWidth: 8,
         graphWidgetAxis: COUNT_AXIS,
-        metrics: stages.map(({ stage }) =>
-          sluiceMetric('ItemsDegraded', { stage }, { statistic: 'Sum', label: stage }),
-        ),
+        metrics: byStage.map(({ degradedGraph }) => degradedGraph),
       },
       {
         title: `Degraded / published (per ${thresholds.degradedWindowMinutes} minutes)`,
@@ -109,5 +109,15 @@ export function addDegradedRow({ monitoring, pipeline, described }: DashboardRow
         ],
       },
     ],
+  });
+}
+
+/** The sum of the metrics as one expression, its inputs named `<id>0`, `<id>1`, ... */
+function sumOf(metrics: readonly IMetric[], id: string, label: string, period: Duration): MathExpression {
+  return new MathExpression({
+    expression: `SUM([${metrics.map((_, index) => `${id}${index}`).join(', ')}])`,
+    usingMetrics: Object.fromEntries(metrics.map((metric, index) => [`${id}${index}`, metric])),
+    label,
+    period,
   });
 }
