@@ -3,7 +3,16 @@
 
 import { h } from './dom.js';
 
+/**
+ * A request the server refused or could not be sent: the HTTP status (0 when unreachable), its message and body.
+ * @example throw new ApiError(404, 'no page at /settings');
+ */
 export class ApiError extends Error {
+  /**
+   * @param {number} status
+   * @param {string} message
+   * @param {unknown} [body] The answer's JSON, e.g. `{ error, parameter, allowed }`.
+   */
   constructor(status, message, body) {
     super(message);
     this.name = 'ApiError';
@@ -12,6 +21,14 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * Calls the console's API and resolves with the answer's JSON, unchecked: the caller names its type.
+ * @param {string} path
+ * @param {{ method?: 'GET' | 'POST', body?: unknown }} [options]
+ * @returns {Promise<unknown>}
+ * @throws {ApiError} with the server's message for any answer but 2xx, or status 0 when it cannot be reached.
+ * @example const list = await api('/api/items?state=DEAD_LETTER'); // unknown until the caller casts it
+ */
 export async function api(path, { method = 'GET', body } = {}) {
   let response;
   try {
@@ -30,6 +47,7 @@ export async function api(path, { method = 'GET', body } = {}) {
     );
   }
   const text = await response.text();
+  /** @type {unknown} */
   let parsed;
   try {
     parsed = text === '' ? undefined : JSON.parse(text);
@@ -37,22 +55,41 @@ export async function api(path, { method = 'GET', body } = {}) {
     parsed = undefined;
   }
   if (!response.ok) {
-    const message = typeof parsed?.error === 'string' ? parsed.error : `${response.statusText || 'request failed'}`;
+    const error = fieldOf(parsed, 'error');
+    const message = typeof error === 'string' ? error : `${response.statusText || 'request failed'}`;
     throw new ApiError(response.status, message, parsed);
   }
   if (parsed === undefined) throw new ApiError(response.status, `${method} ${path} answered without JSON`);
   return parsed;
 }
 
-/** The error as a box in the page: the HTTP status, the server's message and what it says is allowed. */
+/**
+ * A field of a JSON answer that may not be an object.
+ * @param {unknown} value
+ * @param {string} name
+ * @returns {unknown}
+ */
+function fieldOf(value, name) {
+  return typeof value === 'object' && value !== null ? Reflect.get(value, name) : undefined;
+}
+
+/**
+ * The error as a box in the page: the HTTP status, the server's message and what it says is allowed.
+ * @param {unknown} error
+ * @param {string} [context] What failed, above the message.
+ * @returns {HTMLDivElement}
+ * @example results.replaceChildren(errorBox(error, 'The items could not be listed.'));
+ */
 export function errorBox(error, context) {
   const status = error instanceof ApiError && error.status > 0 ? `HTTP ${error.status}` : 'Error';
   const message = error instanceof Error ? error.message : String(error);
-  const extra = error instanceof ApiError && error.body && typeof error.body === 'object' ? error.body : {};
-  const allowed = Array.isArray(extra.allowed)
-    ? extra.allowed.join(', ')
-    : typeof extra.allowed === 'string'
-      ? extra.allowed
+  const body = error instanceof ApiError ? error.body : undefined;
+  const allowedField = fieldOf(body, 'allowed');
+  const parameter = fieldOf(body, 'parameter');
+  const allowed = Array.isArray(allowedField)
+    ? allowedField.join(', ')
+    : typeof allowedField === 'string'
+      ? allowedField
       : undefined;
   return h(
     'div',
@@ -65,7 +102,7 @@ export function errorBox(error, context) {
     context ? h('div', { class: 'small' }, context) : null,
     h('strong', { testid: 'error-status' }, status),
     h('span', { testid: 'error-message' }, message),
-    typeof extra.parameter === 'string' ? h('div', { class: 'small' }, `parameter: ${extra.parameter}`) : null,
+    typeof parameter === 'string' ? h('div', { class: 'small' }, `parameter: ${parameter}`) : null,
     allowed && !message.includes(allowed) ? h('div', { class: 'small' }, `allowed: ${allowed}`) : null,
   );
 }

@@ -1,4 +1,3 @@
-// @ts-check
 /** The economics page's charts, drawn with Chart.js (its UMD build, loaded by the page as a classic script). */
 
 import { errorBox } from './api.js';

@@ -4,22 +4,32 @@
 import { errorBox } from './api.js';
 import { h, requireElement } from './dom.js';
 
+/** Counts the dialogs opened, so a late dry run does not fill a dialog opened after it. */
+let dialogSession = 0;
+
+/**
+ * What the dry run found: the nodes to show, and whether there is anything to confirm.
+ * @typedef {{ nodes: readonly (Node | null | undefined | false)[], actionable: boolean }} Preview
+ */
+
 /**
  * The modal confirmation: shows what `preview` finds (nothing is changed yet), and runs `run` only when the
  * operator confirms. Resolves with run's result, or undefined when cancelled.
+ * @template T
+ * @param {{ title: string, confirmLabel: string, preview: () => Promise<Preview>, run: () => Promise<T> }} action
+ * @returns {Promise<T | undefined>}
+ * @example const report = await confirmAction({ title: 'Redrive', confirmLabel: 'Redrive', preview, run });
  */
-let dialogSession = 0;
-
 export function confirmAction({ title, confirmLabel, preview, run }) {
-  const dialog = requireElement('confirm-dialog');
+  const dialog = requireElement('confirm-dialog', HTMLDialogElement);
   dialogSession += 1;
   const session = dialogSession;
   /** The dialog still shows this action (not one opened after it was cancelled). */
   const current = () => session === dialogSession && dialog.open;
   const heading = requireElement('confirm-title');
   const body = requireElement('confirm-body');
-  const confirm = requireElement('confirm-button');
-  const cancel = requireElement('cancel-button');
+  const confirm = requireElement('confirm-button', HTMLButtonElement);
+  const cancel = requireElement('cancel-button', HTMLButtonElement);
   heading.textContent = title;
   body.replaceChildren(h('p', { class: 'muted', testid: 'preview-loading' }, 'Checking what would change (dry run)…'));
   confirm.textContent = confirmLabel;
@@ -29,6 +39,7 @@ export function confirmAction({ title, confirmLabel, preview, run }) {
 
   return new Promise((resolve) => {
     let running = false;
+    /** @param {T | undefined} value */
     const finish = (value) => {
       confirm.removeEventListener('click', onConfirm);
       cancel.removeEventListener('click', onCancel);
@@ -37,6 +48,7 @@ export function confirmAction({ title, confirmLabel, preview, run }) {
       resolve(value);
     };
     const onCancel = () => finish(undefined);
+    /** @param {Event} event */
     const onEscape = (event) => {
       if (running) event.preventDefault();
       else finish(undefined);
@@ -63,9 +75,10 @@ export function confirmAction({ title, confirmLabel, preview, run }) {
     preview().then(
       ({ nodes, actionable }) => {
         if (!current()) return;
-        body.replaceChildren(...nodes.filter(Boolean));
+        body.replaceChildren(...nodes.filter((node) => node instanceof Node));
         confirm.disabled = !actionable;
       },
+      /** @param {unknown} error */
       (error) => {
         if (current()) body.replaceChildren(errorBox(error, 'The dry run failed; nothing was changed.'));
       },

@@ -1,10 +1,14 @@
 // @ts-check
 /** Formatting, as the CLI prints it. */
 
+/** @param {unknown} value @returns {string} */
 export const fmtCount = (value) => (typeof value === 'number' ? value.toLocaleString('en-US') : '—');
+/** @param {unknown} usd @returns {string} */
 export const fmtUsd = (usd) => (typeof usd === 'number' ? `$${usd.toFixed(4)}` : '—');
+/** @param {unknown} share @returns {string} */
 export const fmtPercent = (share) => (typeof share === 'number' ? `${(share * 100).toFixed(1)}%` : '—');
 
+/** @param {unknown} ms @returns {string} */
 export function fmtDuration(ms) {
   if (typeof ms !== 'number' || !Number.isFinite(ms)) return '—';
   if (ms < 1000) return `${Math.round(ms)}ms`;
@@ -17,22 +21,30 @@ export function fmtDuration(ms) {
   return `${Math.floor(hours / 24)}d ${hours % 24}h`;
 }
 
-/** An ISO instant as `YYYY-MM-DD HH:MM:SSZ` (UTC, like the CLI's days). */
+/**
+ * An ISO instant as `YYYY-MM-DD HH:MM:SSZ` (UTC, like the CLI's days).
+ * @param {unknown} iso
+ * @returns {string}
+ */
 export function fmtTime(iso) {
   if (typeof iso !== 'string' || iso === '') return '—';
   return iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
 
+/** @param {number} ms @returns {string} */
 export function clock(ms) {
   return `${new Date(ms).toISOString().slice(11, 19)} UTC`;
 }
 
+/** @param {number} count @param {string} word @returns {string} */
 export function plural(count, word) {
   return `${fmtCount(count)} ${word}${count === 1 ? '' : 's'}`;
 }
 
+/** @param {Readonly<Record<string, number>> | undefined} counts @returns {number} */
 export const sumValues = (counts) => Object.values(counts ?? {}).reduce((total, n) => total + n, 0);
 
+/** @param {Readonly<Record<string, number>> | undefined} counts @returns {string} */
 export function byClassText(counts) {
   return Object.entries(counts ?? {})
     .sort(([a], [b]) => a.localeCompare(b))

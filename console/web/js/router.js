@@ -24,12 +24,20 @@ import { h, link, requireElement } from './dom.js';
 
 const main = requireElement('main');
 
+/** Counts the renders: a view is alive while the count is its own. */
 let currentToken = 0;
+/** @type {(() => void)[]} What the current view runs when it is left. */
 let leaving = [];
 
 /** @type {readonly Route[]} The pages, set once by startRouter. */
 let routes = [];
 
+/**
+ * Goes to a page of the console, adding it to the history (or replacing the current entry).
+ * @param {string} path
+ * @param {{ replace?: boolean }} [options]
+ * @example navigate('/items?state=DEAD_LETTER');
+ */
 export function navigate(path, { replace = false } = {}) {
   if (replace) history.replaceState(null, '', path);
   else history.pushState(null, '', path);
@@ -41,6 +49,7 @@ async function render() {
   leaving = [];
   currentToken += 1;
   const token = currentToken;
+  /** @type {View} */
   const view = {
     alive: () => token === currentToken,
     onLeave(fn) {
@@ -73,7 +82,8 @@ async function render() {
   document.title = `${route.title} · sluice console`;
   view.show(h('p', { class: 'muted' }, 'Loading…'));
   try {
-    const match = route.pattern.exec(url.pathname);
+    // The route was found by this pattern, so it matches.
+    const match = /** @type {RegExpExecArray} */ (route.pattern.exec(url.pathname));
     await route.render(view, match, url.searchParams);
   } catch (error) {
     view.show(h('div', { class: 'page-head' }, h('h1', {}, route.title)), errorBox(error));
@@ -108,7 +118,8 @@ function followLink(event) {
     return;
   }
   const anchor = event.target instanceof Element ? event.target.closest('a[href]') : null;
-  if (anchor === null || anchor.hasAttribute('target') || anchor.hasAttribute('download')) return;
+  if (!(anchor instanceof HTMLAnchorElement)) return;
+  if (anchor.hasAttribute('target') || anchor.hasAttribute('download')) return;
   const url = new URL(anchor.href, location.href);
   if (url.origin !== location.origin || url.pathname.startsWith('/api/') || url.pathname.startsWith('/assets/')) return;
   event.preventDefault();

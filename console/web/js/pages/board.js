@@ -1,4 +1,3 @@
-// @ts-check
 /** Board: items per state, queues, breakers, limiters, today's spend and alarms, read again every few seconds. */
 
 import { api, errorBox } from '../api.js';

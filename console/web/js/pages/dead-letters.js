@@ -1,4 +1,3 @@
-// @ts-check
 /** Dead letters: grouped by stage and error class; redrive a group or selected items, re-enrich degraded items. */
 
 import { api, errorBox } from '../api.js';

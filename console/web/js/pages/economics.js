@@ -1,4 +1,3 @@
-// @ts-check
 /** Economics: tokens and dollars per day by stage and model, spend against the budget, cost per published item. */
 
 import { api, errorBox } from '../api.js';

@@ -1,4 +1,3 @@
-// @ts-check
 /** Item: the whole chain of one item. */
 
 import { ApiError, api, errorBox } from '../api.js';

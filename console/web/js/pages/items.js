@@ -1,4 +1,3 @@
-// @ts-check
 /** Items: a filterable list, newest first. */
 
 import { api, errorBox } from '../api.js';
