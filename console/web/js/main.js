@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * The sluice console: a single page over the console's JSON API (/api/*), routed on the client with
  * history.pushState. Every string from the API reaches the page as text (textContent or a text node, never

@@ -1,3 +1,4 @@
+// @ts-check
 /** Board: items per state, queues, breakers, limiters, today's spend and alarms, read again every few seconds. */
 
 import { api, errorBox } from '../api.js';
@@ -8,6 +9,12 @@ import { pipeline } from '../pipeline.js';
 /** How often the board reads the status again. */
 const REFRESH_MS = 5000;
 
+/** @typedef {import('../types.js').StatusSnapshot} StatusSnapshot */
+
+/**
+ * Draws the board and reads the status again every REFRESH_MS while the page is shown.
+ * @param {import('../router.js').View} view
+ */
 export async function renderBoard(view) {
   const updated = h('span', { class: 'refresh-line', testid: 'board-updated' }, 'Reading the status…');
   const refreshButton = h('button', { type: 'button', class: 'button button-small', testid: 'refresh' }, 'Refresh now');
@@ -20,12 +27,13 @@ export async function renderBoard(view) {
   );
 
   let busy = false;
+  /** @type {number | undefined} */
   let lastAt;
   const refresh = async () => {
     if (busy) return;
     busy = true;
     try {
-      const status = await api('/api/status');
+      const status = /** @type {StatusSnapshot} */ (await api('/api/status'));
       if (!view.alive()) return;
       lastAt = Date.now();
       setTarget(status);
@@ -51,6 +59,7 @@ export async function renderBoard(view) {
   view.onLeave(() => clearInterval(timer));
 }
 
+/** @param {StatusSnapshot} status */
 function boardSections(status) {
   const byState = status.items?.byState ?? {};
   const cards = h(
@@ -97,6 +106,12 @@ function boardSections(status) {
  * What the supervisor is doing for a stage: waiting for its first look (in how long, by the status's clock),
  * looking (its last action or look, and when the next is due), or not running once a look is overdue.
  */
+/**
+ * @param {import('../types.js').EventSourceStatus} source
+ * @param {import('../types.js').SupervisorOutlook | undefined} outlook
+ * @param {string | undefined} at
+ * @returns {string}
+ */
 function supervisorText(source, outlook, at) {
   const action = source.supervisor?.lastAction;
   const lookedAt = source.supervisor?.lookedAt ?? outlook?.lastLookAt;
@@ -124,6 +139,7 @@ function supervisorText(source, outlook, at) {
 }
 
 /** Each stage's event source: polling or paused (and by whom, why), its maximum concurrency, the supervisor. */
+/** @param {readonly import('../types.js').EventSourceStatus[]} sources @param {StatusSnapshot} status */
 function eventSourcesPanel(sources, status) {
   if (sources.length === 0) {
     return panel('Event sources', h('p', { class: 'muted', testid: 'event-sources' }, 'Not known for this target.'));
@@ -164,6 +180,7 @@ function eventSourcesPanel(sources, status) {
   );
 }
 
+/** @param {readonly import('../types.js').QueueStatus[]} queues */
 function queuesPanel(queues) {
   const rows = queues.map((queue) => {
     const isDlq = / DLQ$/.test(queue.queue);
@@ -202,6 +219,7 @@ function queuesPanel(queues) {
   );
 }
 
+/** @param {import('../types.js').DaySummary | undefined} today */
 function todayPanel(today) {
   if (today === undefined) return panel('Today', h('p', { class: 'muted' }, 'No usage figures.'));
   const budget = today.budget ?? {};
@@ -243,6 +261,7 @@ function todayPanel(today) {
   );
 }
 
+/** @param {readonly import('../types.js').BreakerStatus[]} breakers */
 function breakersPanel(breakers) {
   if (breakers.length === 0) {
     return panel(
@@ -275,6 +294,7 @@ function breakersPanel(breakers) {
   );
 }
 
+/** @param {readonly import('../types.js').LimiterStatus[]} limiters */
 function limitersPanel(limiters) {
   if (limiters.length === 0) {
     return panel('Rate limiters', h('p', { class: 'muted', testid: 'limiters' }, 'No limiter records yet.'));
@@ -308,6 +328,7 @@ function limitersPanel(limiters) {
   );
 }
 
+/** @param {import('../types.js').DaySummary | undefined} today */
 function usagePanel(today) {
   const lines = today?.byStageAndModel ?? [];
   if (lines.length === 0)
@@ -338,6 +359,7 @@ function usagePanel(today) {
   );
 }
 
+/** @param {StatusSnapshot['alarms'] | undefined} alarms */
 function alarmsPanel(alarms) {
   if (alarms === undefined) return panel('Alarms', h('p', { class: 'muted' }, 'Unknown.'));
   let content;
@@ -357,6 +379,7 @@ function alarmsPanel(alarms) {
   return panel('Alarms', alarms.checked && alarms.note ? h('p', { class: 'muted small' }, alarms.note) : null, content);
 }
 
+/** Names the target in the top bar. @param {StatusSnapshot} status */
 function setTarget(status) {
   const target = requireElement('target');
   target.textContent = `${status.stack} · ${status.target} · ${status.source}`;

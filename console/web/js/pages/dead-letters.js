@@ -1,3 +1,4 @@
+// @ts-check
 /** Dead letters: grouped by stage and error class; redrive a group or selected items, re-enrich degraded items. */
 
 import { api, errorBox } from '../api.js';
@@ -9,7 +10,21 @@ import { pipeline } from '../pipeline.js';
 /** Item ids listed per dead-letter group before the rest are summarised. */
 const GROUP_LIST_LIMIT = 100;
 
+/** @typedef {import('../types.js').DeadLetterGroup} DeadLetterGroup */
+/** @typedef {import('../types.js').RedriveReport} RedriveReport */
+/** @typedef {import('../types.js').RedriveMoves} RedriveMoves */
+/** @typedef {import('../types.js').ReenrichReport} ReenrichReport */
+/**
+ * What a redrive moves: a group's stage and error class, or the items selected.
+ * @typedef {{ stage: string, errorClass: string, itemIds?: undefined } | { itemIds: string[], stage?: undefined, errorClass?: undefined }} RedriveFilter
+ */
+
+/**
+ * Draws the dead-letter groups, with their redrive actions and re-enrichment.
+ * @param {import('../router.js').View} view
+ */
 export async function renderDeadLetters(view) {
+  /** @type {Set<string>} */
   const selected = new Set();
   const resultSlot = h('div', { testid: 'action-slot' });
   const body = h('div', { testid: 'dead-letters' }, h('p', { class: 'muted' }, 'Loading…'));
@@ -39,7 +54,7 @@ export async function renderDeadLetters(view) {
 
   const load = async () => {
     try {
-      const report = await api('/api/dead-letters');
+      const report = /** @type {import('../types.js').DeadLetterGroups} */ (await api('/api/dead-letters'));
       if (!view.alive()) return;
       const present = new Set(report.groups.flatMap((group) => group.itemIds));
       for (const id of [...selected]) if (!present.has(id)) selected.delete(id);
@@ -50,11 +65,14 @@ export async function renderDeadLetters(view) {
     }
   };
 
+  /** @param {Node} node */
   const showResult = (node) => {
     if (view.alive()) resultSlot.replaceChildren(node);
   };
 
+  /** @param {DeadLetterGroup} group */
   async function redriveGroup(group) {
+    /** @type {RedriveFilter} */
     const filter = { stage: group.stage, errorClass: group.errorClass };
     const result = await confirmRedrive(`Redrive ${group.stage} · ${group.errorClass}`, filter);
     if (result === undefined) return;
@@ -105,6 +123,13 @@ export async function renderDeadLetters(view) {
   await load();
 }
 
+/**
+ * @param {import('../types.js').DeadLetterGroups} report
+ * @param {Set<string>} selected The items ticked, kept across reloads.
+ * @param {() => void} onSelection
+ * @param {(group: DeadLetterGroup) => Promise<void>} redriveGroup
+ * @returns {Node[]}
+ */
 function deadLetterGroups(report, selected, onSelection, redriveGroup) {
   const total = h(
     'p',
@@ -116,6 +141,7 @@ function deadLetterGroups(report, selected, onSelection, redriveGroup) {
   return [
     total,
     ...report.groups.map((group) => {
+      /** @type {HTMLInputElement[]} */
       const checkboxes = [];
       const shown = group.itemIds.slice(0, GROUP_LIST_LIMIT);
       const all = h('input', {
@@ -204,19 +230,33 @@ function deadLetterGroups(report, selected, onSelection, redriveGroup) {
   ];
 }
 
-/** The redrive's dry run in the dialog, then the redrive itself once confirmed. */
+/**
+ * The redrive's dry run in the dialog, then the redrive itself once confirmed.
+ * @param {string} title
+ * @param {RedriveFilter} filter
+ * @returns {Promise<RedriveReport | undefined>}
+ */
 function confirmRedrive(title, filter) {
   return confirmAction({
     title,
     confirmLabel: 'Redrive',
     preview: async () => {
-      const dryRun = await api('/api/redrive', { method: 'POST', body: { ...filter, dryRun: true } });
+      // A dry run always answers message by message.
+      const dryRun = /** @type {RedriveMoves} */ (
+        await api('/api/redrive', { method: 'POST', body: { ...filter, dryRun: true } })
+      );
       return { nodes: redrivePreview(dryRun, filter), actionable: (dryRun.moved ?? 0) > 0 };
     },
-    run: () => api('/api/redrive', { method: 'POST', body: { ...filter, confirm: true } }),
+    run: async () =>
+      /** @type {RedriveReport} */ (await api('/api/redrive', { method: 'POST', body: { ...filter, confirm: true } })),
   });
 }
 
+/**
+ * @param {readonly import('../types.js').LaneOutcome[] | undefined} lanes
+ * @param {'moved'} key
+ * @param {string} verb
+ */
 function laneLines(lanes, key, verb) {
   return (lanes ?? [])
     .filter((lane) => sumValues(lane[key]) > 0)
@@ -229,6 +269,7 @@ function laneLines(lanes, key, verb) {
     );
 }
 
+/** @param {RedriveMoves} dryRun @param {RedriveFilter} filter */
 function redrivePreview(dryRun, filter) {
   const invalid = (dryRun.lanes ?? []).reduce((total, lane) => total + (lane.moved?.InvalidItemError ?? 0), 0);
   const scope = filter.itemIds
@@ -270,6 +311,7 @@ function redrivePreview(dryRun, filter) {
   ];
 }
 
+/** @param {RedriveReport} result */
 function redriveResult(result) {
   if (result.mode === 'move-task') {
     return h(
@@ -305,13 +347,19 @@ function redriveResult(result) {
   );
 }
 
+/**
+ * @param {string | undefined} since
+ * @returns {Promise<ReenrichReport | undefined>}
+ */
 function confirmReenrich(since) {
   const base = since === undefined ? {} : { since };
   return confirmAction({
     title: 'Re-enrich degraded items',
     confirmLabel: 'Re-enrich',
     preview: async () => {
-      const dryRun = await api('/api/reenrich', { method: 'POST', body: { ...base, dryRun: true } });
+      const dryRun = /** @type {ReenrichReport} */ (
+        await api('/api/reenrich', { method: 'POST', body: { ...base, dryRun: true } })
+      );
       const ids = dryRun.itemIds ?? [];
       if (ids.length === 0) {
         return {
@@ -342,10 +390,12 @@ function confirmReenrich(since) {
         ],
       };
     },
-    run: () => api('/api/reenrich', { method: 'POST', body: { ...base, confirm: true } }),
+    run: async () =>
+      /** @type {ReenrichReport} */ (await api('/api/reenrich', { method: 'POST', body: { ...base, confirm: true } })),
   });
 }
 
+/** @param {ReenrichReport} result */
 function reenrichResult(result) {
   return h(
     'div',

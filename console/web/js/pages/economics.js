@@ -1,3 +1,4 @@
+// @ts-check
 /** Economics: tokens and dollars per day by stage and model, spend against the budget, cost per published item. */
 
 import { api, errorBox } from '../api.js';
@@ -6,6 +7,15 @@ import { h, num, panel, table } from '../dom.js';
 import { fmtCount, fmtUsd, plural } from '../format.js';
 import { navigate } from '../router.js';
 
+/** @typedef {import('../types.js').EconomicsReport} EconomicsReport */
+/** @typedef {import('../types.js').CostsReport} CostsReport */
+
+/**
+ * Draws the economics of the days asked for (the last 30 by default) and the cost table.
+ * @param {import('../router.js').View} view
+ * @param {RegExpExecArray} _match
+ * @param {URLSearchParams} params
+ */
 export async function renderEconomics(view, _match, params) {
   const since = params.get('since') ?? '';
   const by = params.get('by') ?? 'stage';
@@ -38,14 +48,20 @@ export async function renderEconomics(view, _match, params) {
 
   const sinceQuery = since === '' ? '' : `since=${encodeURIComponent(since)}`;
   const [economics, costs] = await Promise.allSettled([
-    api(`/api/economics${sinceQuery ? `?${sinceQuery}` : ''}`),
-    api(`/api/costs?${sinceQuery ? `${sinceQuery}&` : ''}by=${encodeURIComponent(by)}`),
+    api(`/api/economics${sinceQuery ? `?${sinceQuery}` : ''}`).then(
+      (answer) => /** @type {EconomicsReport} */ (answer),
+    ),
+    api(`/api/costs?${sinceQuery ? `${sinceQuery}&` : ''}by=${encodeURIComponent(by)}`).then(
+      (answer) => /** @type {CostsReport} */ (answer),
+    ),
   ]);
   if (!view.alive()) return;
+  /** @type {import('chart.js').Chart[]} */
   const charts = [];
   view.onLeave(() => {
     for (const chart of charts) chart.destroy();
   });
+  /** @type {Node[]} */
   const sections = [h('div', { class: 'page-head' }, h('h1', {}, 'Economics')), panel(null, form)];
   if (economics.status === 'fulfilled') sections.push(...economicsSections(economics.value));
   else sections.push(errorBox(economics.reason, 'The economics could not be read.'));
@@ -55,12 +71,20 @@ export async function renderEconomics(view, _match, params) {
   if (economics.status === 'fulfilled') drawCharts(economics.value, charts);
 }
 
+/** @param {EconomicsReport} economics @returns {Node[]} */
 function economicsSections(economics) {
   // The server sums the cost in nano-dollars, exactly; summing the rounded points here could drift.
   const totalCost = economics.costUsd ?? economics.series.reduce((total, row) => total + row.costUsd, 0);
   const totalTokens = economics.series.reduce((total, row) => total + row.promptTokens + row.completionTokens, 0);
   const totalCalls = economics.series.reduce((total, row) => total + row.calls, 0);
   const period = economics.days.length > 0 ? `${economics.days[0]} to ${economics.days.at(-1)} (UTC)` : 'no days';
+  /**
+   * @param {string} label
+   * @param {number | null} value
+   * @param {string} text
+   * @param {string} testid
+   * @param {string} [note]
+   */
   const card = (label, value, text, testid, note) =>
     h(
       'div',
@@ -69,6 +93,7 @@ function economicsSections(economics) {
       h('div', { class: 'card-value', testid, 'data-value': value ?? '' }, text),
       note ? h('div', { class: 'card-note' }, note) : null,
     );
+  /** @param {string} title @param {string} testid @param {string} [note] */
   const chartPanel = (title, testid, note) =>
     panel(
       title,
@@ -112,6 +137,7 @@ function economicsSections(economics) {
   ];
 }
 
+/** @param {CostsReport} report */
 function costsPanel(report) {
   const columns = [
     { label: report.by },
@@ -124,6 +150,7 @@ function costsPanel(report) {
     { label: 'tokens/call', num: true },
     { label: 're-billed', num: true },
   ];
+  /** @param {import('../types.js').CostRow} row */
   const cells = (row) => [
     num(row.calls, undefined, 'cost-calls'),
     num(row.promptTokens, undefined, 'cost-prompt'),

@@ -1,13 +1,22 @@
+// @ts-check
 /** Item: the whole chain of one item. */
 
 import { ApiError, api, errorBox } from '../api.js';
 import { badge, details, h, itemPath, jsonBlock, link, num, panel, stateBadge, table } from '../dom.js';
 import { fmtCount, fmtDuration, fmtTime, fmtUsd, plural } from '../format.js';
 
+/** @typedef {import('../types.js').ItemChain} ItemChain */
+/** @typedef {import('../types.js').ItemRecord} ItemRecord */
+
+/**
+ * Draws the whole chain of the item the address names.
+ * @param {import('../router.js').View} view
+ * @param {RegExpExecArray} match The item id, percent-encoded, in match[1].
+ */
 export async function renderItem(view, match) {
   let itemId;
   try {
-    itemId = decodeURIComponent(match[1]);
+    itemId = decodeURIComponent(match[1] ?? '');
   } catch {
     view.show(
       h('div', { class: 'page-head' }, h('h1', {}, 'Item')),
@@ -17,7 +26,7 @@ export async function renderItem(view, match) {
   }
   const back = h('p', {}, link('/items', '← All items'));
   try {
-    const chain = await api(`/api/items/${encodeURIComponent(itemId)}`);
+    const chain = /** @type {ItemChain} */ (await api(`/api/items/${encodeURIComponent(itemId)}`));
     view.show(back, ...itemSections(chain));
   } catch (error) {
     view.show(
@@ -31,6 +40,7 @@ export async function renderItem(view, match) {
   }
 }
 
+/** @param {ItemChain} chain @returns {Node[]} */
 function itemSections(chain) {
   const item = chain.item;
   const flags = item.degraded ?? [];
@@ -78,16 +88,21 @@ function itemSections(chain) {
   ];
 }
 
+/** A link for a web address; anything else as text. @param {string} url */
 function externalLink(url) {
   return /^https?:\/\//i.test(url) ? h('a', { href: url, rel: 'noopener noreferrer', target: '_blank' }, url) : url;
 }
 
+/** @param {ItemRecord} item */
 function inputPanel(item) {
   const input = item.input;
   if (input) {
+    /** @type {[string, string][]} */
     const rows = [['title', input.title]];
-    for (const key of ['url', 'source', 'author', 'publishedAt'])
-      if (input[key] !== undefined) rows.push([key, input[key]]);
+    for (const key of /** @type {const} */ (['url', 'source', 'author', 'publishedAt'])) {
+      const text = input[key];
+      if (text !== undefined) rows.push([key, text]);
+    }
     return panel(
       'Input',
       h(
@@ -110,6 +125,7 @@ function inputPanel(item) {
   return panel('Input', h('p', { class: 'muted' }, 'None recorded.'));
 }
 
+/** @param {ItemRecord} item */
 function extractionPanel(item) {
   if (!item.knowledge) return panel('Extraction', h('p', { class: 'muted', testid: 'extraction' }, 'None yet.'));
   return panel(
@@ -118,6 +134,7 @@ function extractionPanel(item) {
   );
 }
 
+/** @param {ItemChain} chain */
 function memoryPanel(chain) {
   const item = chain.item;
   const content = [];
@@ -163,6 +180,7 @@ function memoryPanel(chain) {
   return panel('Memory', ...content);
 }
 
+/** @param {ItemChain} chain */
 function draftsPanel(chain) {
   if (chain.drafts.length === 0) return panel('Drafts', h('p', { class: 'muted' }, 'None yet.'));
   return panel(
@@ -197,11 +215,11 @@ function draftsPanel(chain) {
                 { class: 'feedback', testid: 'feedback' },
                 h('strong', {}, 'Reviewer: '),
                 review.feedback,
-                review.unsupportedClaims?.length > 0
+                (review.unsupportedClaims ?? []).length > 0
                   ? h(
                       'ul',
                       {},
-                      review.unsupportedClaims.map((claim) => h('li', {}, `unsupported: ${claim}`)),
+                      (review.unsupportedClaims ?? []).map((claim) => h('li', {}, `unsupported: ${claim}`)),
                     )
                   : null,
               )
@@ -216,6 +234,7 @@ function draftsPanel(chain) {
   );
 }
 
+/** @param {ItemChain} chain */
 function callsPanel(chain) {
   if (chain.calls.length === 0) return panel('LLM calls', h('p', { class: 'muted' }, 'None.'));
   const t = chain.totals;
@@ -268,6 +287,7 @@ function callsPanel(chain) {
   );
 }
 
+/** @param {string} label @param {import('../types.js').Failure} failure @param {string} tone */
 function failureBlock(label, failure, tone) {
   return h(
     'div',
@@ -284,6 +304,7 @@ function failureBlock(label, failure, tone) {
   );
 }
 
+/** @param {ItemRecord} item */
 function attemptsPanel(item) {
   return panel(
     'Attempts and errors',
@@ -301,10 +322,12 @@ function attemptsPanel(item) {
   );
 }
 
+/** @param {ItemRecord} item */
 function historyPanel(item) {
   const history = item.history ?? [];
-  if (history.length === 0) return panel('History', h('p', { class: 'muted' }, 'No state change recorded.'));
-  const start = Date.parse(history[0].at);
+  const [first] = history;
+  if (first === undefined) return panel('History', h('p', { class: 'muted' }, 'No state change recorded.'));
+  const start = Date.parse(first.at);
   return panel(
     'History',
     h(
@@ -312,7 +335,7 @@ function historyPanel(item) {
       { class: 'timeline', testid: 'history' },
       history.map((change, index) => {
         const at = Date.parse(change.at);
-        const previous = index === 0 ? at : Date.parse(history[index - 1].at);
+        const previous = Date.parse(history[index - 1]?.at ?? change.at);
         return h(
           'li',
           { class: `state-${change.state}`, testid: 'history-entry', 'data-state': change.state },

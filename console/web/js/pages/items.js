@@ -1,3 +1,4 @@
+// @ts-check
 /** Items: a filterable list, newest first. */
 
 import { api, errorBox } from '../api.js';
@@ -8,8 +9,16 @@ import { navigate } from '../router.js';
 
 const ITEM_FILTERS = ['state', 'stage', 'degraded', 'errorClass', 'since', 'until', 'q', 'limit'];
 
+/**
+ * Draws the filters from the address and the items that match them.
+ * @param {import('../router.js').View} view
+ * @param {RegExpExecArray} _match
+ * @param {URLSearchParams} params
+ */
 export async function renderItems(view, _match, params) {
+  /** @param {string} name */
   const value = (name) => params.get(name) ?? '';
+  /** @param {string} name @param {string} label @param {readonly (readonly [string, string])[]} options */
   const select = (name, label, options) =>
     h(
       'label',
@@ -23,6 +32,7 @@ export async function renderItems(view, _match, params) {
         ),
       ),
     );
+  /** @param {string} name @param {string} label @param {string} type @param {Readonly<Record<string, unknown>>} [extra] */
   const input = (name, label, type, extra = {}) =>
     h(
       'label',
@@ -34,8 +44,8 @@ export async function renderItems(view, _match, params) {
     'form',
     { class: 'filters', testid: 'items-filters', role: 'search' },
     input('q', 'item id contains', 'search', { placeholder: 'e.g. sample-00' }),
-    select('state', 'state', [['', 'any state'], ...pipeline().itemStates.map((state) => [state, state])]),
-    select('stage', 'stage', [['', 'any stage'], ...pipeline().stages.map((stage) => [stage, stage])]),
+    select('state', 'state', [['', 'any state'], ...pipeline().itemStates.map(sameValueAndText)]),
+    select('stage', 'stage', [['', 'any stage'], ...pipeline().stages.map(sameValueAndText)]),
     select('degraded', 'degraded', [
       ['', 'either'],
       ['true', 'degraded'],
@@ -61,7 +71,9 @@ export async function renderItems(view, _match, params) {
   const query = new URLSearchParams();
   for (const name of ITEM_FILTERS) if (value(name) !== '') query.set(name, value(name));
   try {
-    const list = await api(`/api/items${query.size > 0 ? `?${query}` : ''}`);
+    const list = /** @type {import('../types.js').ItemList} */ (
+      await api(`/api/items${query.size > 0 ? `?${query}` : ''}`)
+    );
     if (!view.alive()) return;
     results.replaceChildren(itemsTable(list));
   } catch (error) {
@@ -69,6 +81,16 @@ export async function renderItems(view, _match, params) {
   }
 }
 
+/**
+ * An option whose text is its value.
+ * @param {string} value
+ * @returns {[string, string]}
+ */
+function sameValueAndText(value) {
+  return [value, value];
+}
+
+/** @param {import('../types.js').ItemList} list */
 function itemsTable(list) {
   const summary = h(
     'p',
