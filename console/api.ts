@@ -7,7 +7,7 @@ import { type ItemChain, readItemChain } from '#cli/show.ts';
 import { projectConfig, readStatus, type StatusSnapshot } from '#cli/status-snapshot.ts';
 import { LANE_NAMES, type Target } from '#cli/target.ts';
 import { utcDay } from '#shared/budget.ts';
-import { ITEM_STATES } from '#shared/item-store.ts';
+import { ITEM_STATES, type ItemState } from '#shared/item-store.ts';
 import { intakeItemSchema } from '#shared/schemas.ts';
 import { type EconomicsReport, readEconomics } from './economics.ts';
 import {
@@ -16,6 +16,8 @@ import {
   ITEM_STAGES,
   type ItemFilter,
   type ItemList,
+  type ItemStage,
+  LANE_LABELS,
   listItems,
 } from './item-queries.ts';
 
@@ -87,6 +89,19 @@ function itemIdParam(value: string, name: string): string {
       parameter: name,
     },
   );
+}
+
+/** What the pages name and filter by: the item states, the stages (lanes) and each lane's label. */
+export interface PipelineShape {
+  readonly itemStates: readonly ItemState[];
+  readonly stages: readonly ItemStage[];
+  readonly laneLabels: Readonly<Record<ItemStage, string>>;
+}
+
+/** `GET /api/pipeline`: the item states, stages and lane labels, so the pages never keep copies of them. */
+export async function getPipeline(_context: ApiContext, request: ApiRequest): Promise<PipelineShape> {
+  readParams(request.query, {});
+  return { itemStates: ITEM_STATES, stages: ITEM_STAGES, laneLabels: LANE_LABELS };
 }
 
 /** `GET /api/status`: what `sluice status --json` prints. */
@@ -210,6 +225,7 @@ export async function postReenrich(context: ApiContext, request: ApiRequest): Pr
 
 /** Every route of the API. */
 export const API_ROUTES: readonly ApiRoute[] = [
+  { method: 'GET', path: '/api/pipeline', handle: getPipeline },
   { method: 'GET', path: '/api/status', handle: getStatus, exclusive: true },
   { method: 'GET', path: '/api/items', handle: getItems },
   { method: 'GET', path: '/api/items/:id', handle: getItem },

@@ -11,6 +11,13 @@ import { ITEM_STATES, type ItemRecord, type ItemState } from '#shared/item-store
 export type ItemStage = LaneName;
 export const ITEM_STAGES: readonly ItemStage[] = LANE_NAMES;
 
+/** How the console names each lane in a redrive: the dead-letter queue and the queue its messages go back to. */
+export const LANE_LABELS: Readonly<Record<LaneName, string>> = {
+  extract: 'intake DLQ → intake queue',
+  draft: 'draft DLQ → draft queue',
+  published: 'published DLQ → published queue',
+};
+
 /** The states an item can be in while it is in (or after it died in) each stage. */
 const STATES_OF_STAGE: Readonly<Record<ItemStage, readonly ItemState[]>> = {
   extract: ['RECEIVED', 'EXTRACTING', 'DEAD_LETTER', 'DISCARDED'],

@@ -35,7 +35,7 @@ export interface ConsoleOptions {
   readonly allowedHosts?: readonly string[];
   /** @default Date.now */
   readonly now?: () => number;
-  /** Folder of index.html, app.js and styles.css. @default console/web beside this file */
+  /** Folder of index.html, styles.css and the page's modules in js/. @default console/web beside this file */
   readonly webRoot?: string;
 }
 
@@ -65,8 +65,11 @@ const MAX_BODY_BYTES = 64 * 1024;
 
 /** The client-side routes: each is answered with the single page, which draws itself from the path. */
 const PAGE_ROUTES = [/^\/$/, /^\/board$/, /^\/items$/, /^\/items\/[^/]+$/, /^\/dead-letters$/, /^\/economics$/];
-/** An asset's name: one file of the web folder, never a path. */
-const ASSET_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)+$/;
+/**
+ * An asset's path in the web folder: a file name, in at most two folders (the page's modules, `js/pages/board.js`).
+ * Every part starts with a letter or digit, so no part is `..` or hidden.
+ */
+const ASSET_PATH = /^(?:[A-Za-z0-9][A-Za-z0-9_-]*\/){0,2}[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)+$/;
 const CHART_ASSET = 'chart.umd.min.js';
 /** The cookie that carries the token for the browser; opening `/?token=…` sets it. */
 export const TOKEN_COOKIE = 'sluice_console_token';
@@ -421,18 +424,18 @@ async function serveStatic(method: string, pathname: string, reply: Reply, webRo
     await sendFile(reply, file, `${CHART_ASSET} is missing from node_modules/chart.js/dist`);
     return;
   }
-  if (asset === null || asset === undefined || !ASSET_NAME.test(asset)) {
+  if (asset === null || asset === undefined || !ASSET_PATH.test(asset)) {
     sendJson(reply, 404, { error: `no asset ${pathname}` });
     return;
   }
   await sendFile(reply, join(webRoot, asset), `no asset ${pathname} (console/web/${asset} does not exist)`);
 }
 
-/** The asset's file name, or null when it is not a plain name (a path, a traversal, bad percent-encoding). */
+/** The asset's path, or null when it is not a plain one (a traversal, a hidden file, bad percent-encoding). */
 function decodeAsset(encoded: string): string | null {
   try {
     const name = decodeURIComponent(encoded);
-    return ASSET_NAME.test(name) ? name : null;
+    return ASSET_PATH.test(name) ? name : null;
   } catch {
     return null;
   }

@@ -9,12 +9,13 @@ import { itemIdOf } from '#cli/dead-letter-mover.ts';
 import type { RedriveReport } from '#cli/redrive.ts';
 import type { ItemChain } from '#cli/show.ts';
 import type { StatusSnapshot } from '#cli/status-snapshot.ts';
-import { resolveTarget, type Target } from '#cli/target.ts';
+import { LANE_NAMES, resolveTarget, type Target } from '#cli/target.ts';
 import { peekAll, sendBodies } from '#local/queue-io.ts';
 import { countItemsByState, scanAll } from '#local/table-reads.ts';
 import { utcDay } from '#shared/budget.ts';
 import { LlmCallError } from '#shared/errors.ts';
-import type { ItemRecord } from '#shared/item-store.ts';
+import { ITEM_STATES, type ItemRecord } from '#shared/item-store.ts';
+import type { PipelineShape } from '../../console/api.ts';
 import type { EconomicsReport } from '../../console/economics.ts';
 import type { DeadLetterGroups, ItemList } from '../../console/item-queries.ts';
 import { type ConsoleServer, startConsole } from '../../console/server.ts';
@@ -140,6 +141,23 @@ describe('Console: the HTTP API over a finished local run', () => {
     target?.close();
     await pipeline?.stop();
     await rm(dir, { recursive: true, force: true });
+  });
+
+  describe('Route: GET /api/pipeline', () => {
+    it('answers the item states, the stages and a label for every stage, as the pipeline defines them', async () => {
+      // Act
+      const answer = await get<PipelineShape>('/api/pipeline');
+      const withQuery = await get('/api/pipeline?state=PUBLISHED');
+
+      // Assess
+      expect(answer.status).toBe(200);
+      expect(answer.json.itemStates).toEqual([...ITEM_STATES]);
+      expect(answer.json.stages).toEqual([...LANE_NAMES]);
+      expect(Object.keys(answer.json.laneLabels).sort()).toEqual([...LANE_NAMES].sort());
+      expect(answer.json.laneLabels.extract).toBe('intake DLQ → intake queue');
+      expect(withQuery.status).toBe(400);
+      expect(withQuery.json).toMatchObject({ parameter: 'state' });
+    });
   });
 
   describe('Route: GET /api/status', () => {
@@ -439,6 +457,8 @@ describe('Console: the HTTP API over a finished local run', () => {
         '<!doctype html><title>sluice</title><script src="/assets/app.js" type="module"></script>',
       );
       await writeFile(join(pages, 'app.js'), 'export {};\n');
+      await mkdir(join(pages, 'js', 'pages'), { recursive: true });
+      await writeFile(join(pages, 'js', 'pages', 'board.js'), 'export {};\n');
       await writeFile(join(pages, 'styles.css'), 'body { margin: 0 }\n');
       paged = await startConsole({ target, webRoot: pages });
     });
@@ -459,6 +479,7 @@ describe('Console: the HTTP API over a finished local run', () => {
       }
       const types = {
         '/assets/app.js': 'text/javascript; charset=utf-8',
+        '/assets/js/pages/board.js': 'text/javascript; charset=utf-8',
         '/assets/styles.css': 'text/css; charset=utf-8',
         '/assets/chart.umd.min.js': 'text/javascript; charset=utf-8',
       };
@@ -480,9 +501,14 @@ describe('Console: the HTTP API over a finished local run', () => {
       const missing = await call('GET', '/board', { base: empty.url });
       await empty.close();
       const escapes = await Promise.all(
-        ['/assets/..%2Foutputs.json', '/assets/%2e%2e%2foutputs.json', '/assets/../outputs.json', '/assets/.env'].map(
-          (path) => call('GET', path, { base: paged.url }),
-        ),
+        [
+          '/assets/..%2Foutputs.json',
+          '/assets/%2e%2e%2foutputs.json',
+          '/assets/../outputs.json',
+          '/assets/.env',
+          '/assets/js/..%2F..%2Foutputs.json',
+          '/assets/js/.hidden/board.js',
+        ].map((path) => call('GET', path, { base: paged.url })),
       );
 
       // Assess
