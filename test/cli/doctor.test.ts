@@ -20,7 +20,7 @@ import {
   runDoctorChecks,
   runPreDeployChecks,
   STACK_OUTPUT_KEYS,
-} from '#cli/doctor.ts';
+} from '#cli/doctor/command.ts';
 import { pauseStage } from '#cli/pause.ts';
 import { LANE_NAMES, type Lane, type LaneName, resolveTarget, type Target } from '#cli/target.ts';
 import { loadConfig } from '#lib/config.ts';

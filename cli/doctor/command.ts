@@ -7,18 +7,10 @@ import { type EvaluationResult, IAMClient, SimulatePrincipalPolicyCommand } from
 import { type FunctionConfiguration, GetFunctionConfigurationCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
-import { loadConfig, type SluiceConfig } from '#lib/config.ts';
-import { STACK_OUTPUT_KEYS } from '#lib/outputs.ts';
-import { cdkJsonContext } from '#lib/template.ts';
-import { LOCAL_OUTPUT_KEYS } from '#local/dev-runtime.ts';
-import { LlmCallError, SecretUnavailableError } from '#shared/errors.ts';
-import { OpenAiLlmClient } from '#shared/llm-client.ts';
-import { STAGES, type Stage } from '#shared/runtime-config.ts';
-import { apiKeyFromSecret } from '#shared/stage-runtime.ts';
-import { noPositionals, parsePositiveNumber } from './arguments.ts';
-import { judgeReservedConcurrency, readAccountConcurrency, reservedConcurrencyPlan } from './concurrency-check.ts';
-import { type CommandIo, PROCESS_IO, printJson, runOperatorCommand, writeLines } from './operator-command.ts';
-import { describeControl, readEventSources } from './pause.ts';
+import { noPositionals, parsePositiveNumber } from '#cli/arguments.ts';
+import { judgeReservedConcurrency, readAccountConcurrency, reservedConcurrencyPlan } from '#cli/concurrency-check.ts';
+import { type CommandIo, PROCESS_IO, printJson, runOperatorCommand, writeLines } from '#cli/operator-command.ts';
+import { describeControl, readEventSources } from '#cli/pause.ts';
 import {
   errorText,
   LANE_NAMES,
@@ -28,8 +20,16 @@ import {
   TARGET_OPTIONS,
   type Target,
   type TargetRequest,
-} from './target.ts';
-import { EXIT, UsageError } from './usage-error.ts';
+} from '#cli/target.ts';
+import { EXIT, UsageError } from '#cli/usage-error.ts';
+import { loadConfig, type SluiceConfig } from '#lib/config.ts';
+import { STACK_OUTPUT_KEYS } from '#lib/outputs.ts';
+import { cdkJsonContext } from '#lib/template.ts';
+import { LOCAL_OUTPUT_KEYS } from '#local/dev-runtime.ts';
+import { LlmCallError, SecretUnavailableError } from '#shared/errors.ts';
+import { OpenAiLlmClient } from '#shared/llm-client.ts';
+import { STAGES, type Stage } from '#shared/runtime-config.ts';
+import { apiKeyFromSecret } from '#shared/stage-runtime.ts';
 
 /**
  * `sluice doctor`: checks a stack end to end, deployed or local, and says what is wrong and how to fix each
