@@ -7,10 +7,9 @@ import { type EvaluationResult, IAMClient, SimulatePrincipalPolicyCommand } from
 import { type FunctionConfiguration, GetFunctionConfigurationCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
+import { cdkJsonContext } from '#lib/cdk-json.ts';
 import { loadConfig, type SluiceConfig } from '#lib/config.ts';
-import { STACK_OUTPUT_KEYS } from '#lib/outputs.ts';
-import { cdkJsonContext } from '#lib/template.ts';
-import { LOCAL_OUTPUT_KEYS } from '#local/dev-runtime.ts';
+import { LOCAL_OUTPUT_KEYS, STACK_OUTPUT_KEYS } from '#lib/outputs.ts';
 import { LlmCallError, SecretUnavailableError } from '#shared/errors.ts';
 import { OpenAiLlmClient } from '#shared/llm-client.ts';
 import { STAGES, type Stage } from '#shared/runtime-config.ts';

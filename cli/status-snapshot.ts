@@ -1,8 +1,8 @@
 import { DescribeAlarmsCommand, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import type { Message } from '@aws-sdk/client-sqs';
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
+import { cdkJsonContext } from '#lib/cdk-json.ts';
 import { loadConfig, type SluiceConfig } from '#lib/config.ts';
-import { cdkJsonContext } from '#lib/template.ts';
 import { peekAll, queueDepth } from '#local/queue-io.ts';
 import { countItemsByState } from '#local/table-reads.ts';
 import { DailyBudget, utcDay } from '#shared/budget.ts';
