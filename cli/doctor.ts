@@ -10,14 +10,7 @@ import { z } from 'zod';
 import { cdkJsonContext } from '#lib/cdk-json.ts';
 import { loadConfig, type SluiceConfig } from '#lib/config.ts';
 import { LOCAL_OUTPUT_KEYS, STACK_OUTPUT_KEYS } from '#lib/outputs.ts';
-import { LlmCallError, SecretUnavailableError } from '#shared/errors.ts';
-import { OpenAiLlmClient } from '#shared/llm-client.ts';
-import { STAGES, type Stage } from '#shared/runtime-config.ts';
-import { apiKeyFromSecret } from '#shared/stage-runtime.ts';
-import { noPositionals, parsePositiveNumber } from './arguments.ts';
-import { judgeReservedConcurrency, readAccountConcurrency, reservedConcurrencyPlan } from './concurrency-check.ts';
-import { type CommandIo, PROCESS_IO, printJson, runOperatorCommand, writeLines } from './operator-command.ts';
-import { describeControl, readEventSources } from './pause.ts';
+import { judgeReservedConcurrency, readAccountConcurrency, reservedConcurrencyPlan } from '#ops/concurrency-check.ts';
 import {
   errorText,
   LANE_NAMES,
@@ -27,7 +20,14 @@ import {
   TARGET_OPTIONS,
   type Target,
   type TargetRequest,
-} from './target.ts';
+} from '#ops/target.ts';
+import { LlmCallError, SecretUnavailableError } from '#shared/errors.ts';
+import { OpenAiLlmClient } from '#shared/llm-client.ts';
+import { STAGES, type Stage } from '#shared/runtime-config.ts';
+import { apiKeyFromSecret } from '#shared/stage-runtime.ts';
+import { noPositionals, parsePositiveNumber } from './arguments.ts';
+import { type CommandIo, PROCESS_IO, printJson, runOperatorCommand, writeLines } from './operator-command.ts';
+import { describeControl, readEventSources } from './pause.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
 /**

@@ -22,9 +22,9 @@ import {
   STACK_OUTPUT_KEYS,
 } from '#cli/doctor.ts';
 import { pauseStage } from '#cli/pause.ts';
-import { LANE_NAMES, type Lane, type LaneName, resolveTarget, type Target } from '#cli/target.ts';
 import { loadConfig } from '#lib/config.ts';
 import { STACK_NAME } from '#lib/template.ts';
+import { LANE_NAMES, type Lane, type LaneName, resolveTarget, type Target } from '#ops/target.ts';
 import { type CallRecord, type LlmSimulator, startLlmSimulator } from '#sim/server.ts';
 import { startTestPipeline, type TestPipeline } from '../support/pipeline.ts';
 import { jsonOf, runCli, writeLocalOutputs } from './operator-support.ts';
