@@ -1,5 +1,5 @@
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
-import { errorText, type Target } from '#cli/target.ts';
+import { errorText, type Target } from '#ops/target.ts';
 import { SecretUnavailableError } from '#shared/errors.ts';
 import { apiKeyFromSecret } from '#shared/stage-runtime.ts';
 import type { Finding } from './check.ts';

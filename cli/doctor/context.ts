@@ -1,7 +1,7 @@
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { IAMClient } from '@aws-sdk/client-iam';
-import type { Target } from '#cli/target.ts';
 import type { SluiceConfig } from '#lib/config.ts';
+import type { Target } from '#ops/target.ts';
 import { readApiKeySecret, type SecretRead } from './api-key-secret.ts';
 import { readStageFunctions, type StageFunction } from './stage-functions.ts';
 

@@ -1,4 +1,4 @@
-import { errorText } from '#cli/target.ts';
+import { errorText } from '#ops/target.ts';
 
 /**
  * How the doctor tells failed requests apart: a missing resource, an access denial, an endpoint that cannot be

@@ -1,5 +1,5 @@
-import { errorText, type Target } from '#cli/target.ts';
-import { LOCAL_OUTPUT_KEYS } from '#local/dev-runtime.ts';
+import { LOCAL_OUTPUT_KEYS } from '#lib/outputs.ts';
+import { errorText, type Target } from '#ops/target.ts';
 import type { Finding } from './check.ts';
 import { isAccessDenied, isUnreachable } from './errors.ts';
 

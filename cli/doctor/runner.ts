@@ -1,6 +1,6 @@
 import type { LambdaClient } from '@aws-sdk/client-lambda';
-import { errorText, type Target } from '#cli/target.ts';
 import type { SluiceConfig } from '#lib/config.ts';
+import { errorText, type Target } from '#ops/target.ts';
 import {
   DOCTOR_CHECKS,
   type DoctorCheck,

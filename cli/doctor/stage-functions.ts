@@ -1,5 +1,5 @@
 import { type FunctionConfiguration, GetFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
-import type { Target } from '#cli/target.ts';
+import type { Target } from '#ops/target.ts';
 import { STAGES, type Stage } from '#shared/runtime-config.ts';
 import type { Finding } from './check.ts';
 import { errorNamed } from './errors.ts';

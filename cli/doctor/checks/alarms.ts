@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { type Finding, type Outcome, ok, problems, skipped, type Watch } from '#cli/doctor/check.ts';
 import type { DoctorContext } from '#cli/doctor/context.ts';
 import { endpointOf, failedFinding, redeployFix } from '#cli/doctor/findings.ts';
-import { errorText } from '#cli/target.ts';
+import { errorText } from '#ops/target.ts';
 
 /**
  * The stack's alarms exist, and which are in ALARM, each with its runbook section (AWS only).

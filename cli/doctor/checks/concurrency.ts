@@ -1,11 +1,11 @@
 import type { LambdaClient } from '@aws-sdk/client-lambda';
-import { judgeReservedConcurrency, readAccountConcurrency, reservedConcurrencyPlan } from '#cli/concurrency-check.ts';
 import { type Finding, type Outcome, ok, problems, skipped, type Watch } from '#cli/doctor/check.ts';
 import type { DoctorContext } from '#cli/doctor/context.ts';
 import { deniedAction } from '#cli/doctor/errors.ts';
 import { endpointOf, failedFinding } from '#cli/doctor/findings.ts';
+import { cdkJsonContext } from '#lib/cdk-json.ts';
 import { loadConfig, type SluiceConfig } from '#lib/config.ts';
-import { cdkJsonContext } from '#lib/template.ts';
+import { judgeReservedConcurrency, readAccountConcurrency, reservedConcurrencyPlan } from '#ops/concurrency-check.ts';
 
 /**
  * The account has room for the reserved concurrency cdk.json asks for, the stack's own given back (AWS only).

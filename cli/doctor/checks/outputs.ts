@@ -1,8 +1,7 @@
 import { type Finding, type Outcome, ok, problems } from '#cli/doctor/check.ts';
 import type { DoctorContext } from '#cli/doctor/context.ts';
 import { redeployFix } from '#cli/doctor/findings.ts';
-import { STACK_OUTPUT_KEYS } from '#lib/outputs.ts';
-import { LOCAL_OUTPUT_KEYS } from '#local/dev-runtime.ts';
+import { LOCAL_OUTPUT_KEYS, STACK_OUTPUT_KEYS } from '#lib/outputs.ts';
 
 /**
  * Every output the stack defines is present (and, locally, the runtime's endpoints).

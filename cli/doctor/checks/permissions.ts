@@ -3,7 +3,7 @@ import { type Finding, type Outcome, ok, problems, skipped, type Watch } from '#
 import type { DoctorContext } from '#cli/doctor/context.ts';
 import { endpointOf, failedFinding, redeployFix } from '#cli/doctor/findings.ts';
 import { functionFindings } from '#cli/doctor/stage-functions.ts';
-import type { Target } from '#cli/target.ts';
+import type { Target } from '#ops/target.ts';
 import type { Stage } from '#shared/runtime-config.ts';
 
 /**

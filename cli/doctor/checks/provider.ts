@@ -4,7 +4,7 @@ import type { DoctorContext } from '#cli/doctor/context.ts';
 import { endpointOf, redeployFix } from '#cli/doctor/findings.ts';
 import { parseJson } from '#cli/doctor/parse.ts';
 import { functionFindings } from '#cli/doctor/stage-functions.ts';
-import { errorText, type Target } from '#cli/target.ts';
+import { errorText, type Target } from '#ops/target.ts';
 import { LlmCallError } from '#shared/errors.ts';
 import { OpenAiLlmClient } from '#shared/llm-client.ts';
 

@@ -4,7 +4,7 @@ import type { DoctorContext } from '#cli/doctor/context.ts';
 import { isMissingQueue } from '#cli/doctor/errors.ts';
 import { endpointOf, failedFinding } from '#cli/doctor/findings.ts';
 import { parseRedrivePolicy } from '#cli/doctor/parse.ts';
-import { LANE_NAMES, type LaneName, type QueueRef, type Target } from '#cli/target.ts';
+import { LANE_NAMES, type LaneName, type QueueRef, type Target } from '#ops/target.ts';
 
 /**
  * Every queue exists, each working queue redrives to its DLQ, and no DLQ holds messages.
