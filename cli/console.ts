@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { TARGET_HELP, TARGET_OPTIONS, type TargetRequest } from '#ops/target.ts';
 import {
   allowedHostNames,
   assertListenable,
@@ -17,7 +18,6 @@ import {
   runOperatorCommand,
   targetRequestOf,
 } from './operator-command.ts';
-import { TARGET_HELP, TARGET_OPTIONS, type TargetRequest } from './target.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
 /** The port `sluice console` listens on unless told otherwise. */

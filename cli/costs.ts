@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { TARGET_HELP, TARGET_OPTIONS, type Target, type TargetRequest } from '#ops/target.ts';
 import { utcDay } from '#shared/budget.ts';
 import { CallLedger, nanoToUsd, type UsageRow } from '#shared/call-ledger.ts';
 import { daysBetween, noPositionals, parseChoice, parseDay } from './arguments.ts';
@@ -10,7 +11,6 @@ import {
   runOperatorCommand,
   targetRequestOf,
 } from './operator-command.ts';
-import { TARGET_HELP, TARGET_OPTIONS, type Target, type TargetRequest } from './target.ts';
 import { type Align, formatCount, formatUsd, renderTable, toCsv } from './text-table.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 

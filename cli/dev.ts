@@ -23,8 +23,8 @@ import {
 } from '#local/dev-runtime.ts';
 import { LocalMetrics, type MetricsSummary, summariseMetrics } from '#local/local-metrics.ts';
 import { IdleNotice, ProgressView, QUEUE_LABELS, readSnapshot, renderSnapshot } from '#local/progress.ts';
-import { sendBodies } from '#local/queue-io.ts';
 import { collectRunReport, type RunReport, readUsageRows } from '#local/run-report.ts';
+import { sendBodies } from '#ops/queue-io.ts';
 import { TERMINAL_STATES } from '#shared/item-store.ts';
 import { printer } from './operator-command.ts';
 import { EXIT, UsageError } from './usage-error.ts';

@@ -2,10 +2,18 @@ import { userInfo } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { type MoveLane, moveDeadLetters } from '#ops/dead-letter-mover.ts';
+import {
+  LANE_NAMES,
+  type LaneName,
+  TARGET_HELP,
+  TARGET_OPTIONS,
+  type Target,
+  type TargetRequest,
+} from '#ops/target.ts';
 import { StateConflictError } from '#shared/errors.ts';
 import { type ItemRecord, ItemStore, itemKey } from '#shared/item-store.ts';
 import { noPositionals, parseChoice, parseErrorClass, parseItemId, parsePositiveInteger, shown } from './arguments.ts';
-import { type MoveLane, moveDeadLetters } from './dead-letter-mover.ts';
 import {
   type CommandIo,
   PROCESS_IO,
@@ -14,7 +22,6 @@ import {
   runOperatorCommand,
   targetRequestOf,
 } from './operator-command.ts';
-import { LANE_NAMES, type LaneName, TARGET_HELP, TARGET_OPTIONS, type Target, type TargetRequest } from './target.ts';
 import { renderTable } from './text-table.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 

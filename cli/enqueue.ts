@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { buffer as readStream } from 'node:stream/consumers';
 import { parseArgs } from 'node:util';
 import { ProgressView } from '#local/progress.ts';
-import { type SentMessage, sendBodies } from '#local/queue-io.ts';
+import { type SentMessage, sendBodies } from '#ops/queue-io.ts';
+import { TARGET_HELP, TARGET_OPTIONS, type TargetRequest } from '#ops/target.ts';
 import { parseChoice } from './arguments.ts';
 import {
   type BadLine,
@@ -23,7 +24,6 @@ import {
   runAgainstTarget,
   targetRequestOf,
 } from './operator-command.ts';
-import { TARGET_HELP, TARGET_OPTIONS, type TargetRequest } from './target.ts';
 import { terminalSafe } from './text-table.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 

@@ -3,7 +3,7 @@ import { CONSOLE_HELP, runConsole } from './console.ts';
 import { COSTS_HELP, runCosts } from './costs.ts';
 import { DEV_HELP, runDev } from './dev.ts';
 import { DISCARD_HELP, runDiscard } from './discard.ts';
-import { DOCTOR_HELP, runDoctor } from './doctor.ts';
+import { DOCTOR_HELP, runDoctor } from './doctor/command.ts';
 import { ENQUEUE_HELP, runEnqueue } from './enqueue.ts';
 import { PAUSE_HELP, RESUME_HELP, runPause, runResume } from './pause.ts';
 import { REDRIVE_HELP, runRedrive } from './redrive.ts';

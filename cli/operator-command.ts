@@ -1,4 +1,4 @@
-import { resolveTarget, type Target, TargetError, type TargetRequest } from './target.ts';
+import { resolveTarget, type Target, TargetError, type TargetRequest } from '#ops/target.ts';
 import { terminalSafe } from './text-table.ts';
 import { EXIT } from './usage-error.ts';
 

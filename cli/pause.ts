@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { type EventSourceMappingConfiguration, GetEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import { readSupervisorRecord } from '#functions/supervisor/supervisor.ts';
+import { errorText, TARGET_HELP, TARGET_OPTIONS, type Target, type TargetRequest } from '#ops/target.ts';
 import { STAGES, type Stage } from '#shared/runtime-config.ts';
 import {
   PAUSED_STATES,
@@ -20,7 +21,6 @@ import {
   runAgainstTarget,
   targetRequestOf,
 } from './operator-command.ts';
-import { errorText, TARGET_HELP, TARGET_OPTIONS, type Target, type TargetRequest } from './target.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
 /**

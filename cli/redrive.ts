@@ -4,24 +4,8 @@ import {
   ListMessageMoveTasksCommand,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
-import { queueDepth } from '#local/queue-io.ts';
-import {
-  noPositionals,
-  parseChoice,
-  parseErrorClass,
-  parseItemId,
-  parsePositiveInteger,
-  parsePositiveNumber,
-} from './arguments.ts';
-import { type LaneOutcome, type MoveLane, moveDeadLetters } from './dead-letter-mover.ts';
-import {
-  type CommandIo,
-  PROCESS_IO,
-  printer,
-  printJson,
-  runOperatorCommand,
-  targetRequestOf,
-} from './operator-command.ts';
+import { type LaneOutcome, type MoveLane, moveDeadLetters } from '#ops/dead-letter-mover.ts';
+import { queueDepth } from '#ops/queue-io.ts';
 import {
   errorText,
   LANE_NAMES,
@@ -30,7 +14,23 @@ import {
   TARGET_OPTIONS,
   type Target,
   type TargetRequest,
-} from './target.ts';
+} from '#ops/target.ts';
+import {
+  noPositionals,
+  parseChoice,
+  parseErrorClass,
+  parseItemId,
+  parsePositiveInteger,
+  parsePositiveNumber,
+} from './arguments.ts';
+import {
+  type CommandIo,
+  PROCESS_IO,
+  printer,
+  printJson,
+  runOperatorCommand,
+  targetRequestOf,
+} from './operator-command.ts';
 import { EXIT } from './usage-error.ts';
 
 export const REDRIVE_HELP = `Usage: sluice redrive [options]

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { sendBodies } from '#local/queue-io.ts';
+import { sendBodies } from '#ops/queue-io.ts';
+import { TARGET_HELP, TARGET_OPTIONS, type Target, type TargetRequest } from '#ops/target.ts';
 import { readBreakerRecord } from '#shared/circuit-breaker.ts';
 import { itemsWithoutHistory } from '#shared/degraded-items.ts';
 import { NO_HISTORY } from '#shared/item-claim.ts';
@@ -14,7 +15,6 @@ import {
   runOperatorCommand,
   targetRequestOf,
 } from './operator-command.ts';
-import { TARGET_HELP, TARGET_OPTIONS, type Target, type TargetRequest } from './target.ts';
 import { EXIT } from './usage-error.ts';
 
 export const REENRICH_HELP = `Usage: sluice reenrich [options]

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { TARGET_HELP, TARGET_OPTIONS, type Target, type TargetRequest } from '#ops/target.ts';
 import { type CallEntry, CallLedger, nanoToUsd } from '#shared/call-ledger.ts';
 import { type ItemRecord, ItemStore } from '#shared/item-store.ts';
 import { type Draft, draftSchema, type Review, reviewSchema } from '#shared/schemas.ts';
@@ -13,7 +14,6 @@ import {
   runOperatorCommand,
   targetRequestOf,
 } from './operator-command.ts';
-import { TARGET_HELP, TARGET_OPTIONS, type Target, type TargetRequest } from './target.ts';
 import {
   type Align,
   formatCount,

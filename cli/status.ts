@@ -1,5 +1,8 @@
 import { parseArgs } from 'node:util';
 import { ProgressView } from '#local/progress.ts';
+import { readStatus, type StatusSnapshot } from '#ops/status-snapshot.ts';
+import type { Target, TargetRequest } from '#ops/target.ts';
+import { TARGET_HELP, TARGET_OPTIONS } from '#ops/target.ts';
 import { ITEM_STATES } from '#shared/item-store.ts';
 import { noPositionals, parsePositiveNumber } from './arguments.ts';
 import {
@@ -11,9 +14,6 @@ import {
   writeLines,
 } from './operator-command.ts';
 import { describeControl, type EventSourceStatus } from './pause.ts';
-import { readStatus, type StatusSnapshot } from './status-snapshot.ts';
-import type { Target, TargetRequest } from './target.ts';
-import { TARGET_HELP, TARGET_OPTIONS } from './target.ts';
 import {
   type Align,
   formatCount,

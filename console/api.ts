@@ -4,8 +4,8 @@ import { COST_GROUPS, type CostGroup, type CostsReport, defaultSince, MAX_COST_D
 import { type RedriveReport, redrive } from '#cli/redrive.ts';
 import { type ReenrichReport, reenrich } from '#cli/reenrich.ts';
 import { type ItemChain, readItemChain } from '#cli/show.ts';
-import { projectConfig, readStatus, type StatusSnapshot } from '#cli/status-snapshot.ts';
-import { LANE_NAMES, type Target } from '#cli/target.ts';
+import { projectConfig, readStatus, type StatusSnapshot } from '#ops/status-snapshot.ts';
+import { LANE_NAMES, type Target } from '#ops/target.ts';
 import { utcDay } from '#shared/budget.ts';
 import { ITEM_STATES, type ItemState } from '#shared/item-store.ts';
 import { intakeItemSchema } from '#shared/schemas.ts';

@@ -1,6 +1,6 @@
 import { daysBetween } from '#cli/arguments.ts';
 import { readUsage } from '#cli/costs.ts';
-import type { Target } from '#cli/target.ts';
+import type { Target } from '#ops/target.ts';
 import { DailyBudget } from '#shared/budget.ts';
 import { nanoToUsd } from '#shared/call-ledger.ts';
 import { countItemsInState } from './item-queries.ts';

@@ -1,5 +1,5 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { LANE_NAMES, type LaneName, type Target } from '#cli/target.ts';
+import { LANE_NAMES, type LaneName, type Target } from '#ops/target.ts';
 import { ITEM_STATES, type ItemRecord, type ItemState } from '#shared/item-store.ts';
 
 /**

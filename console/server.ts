@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CommandError } from '#cli/operator-command.ts';
-import { errorText, type Target, TargetError } from '#cli/target.ts';
+import { errorText, type Target, TargetError } from '#ops/target.ts';
 import { ApiError, type ApiRoute, matchRoute } from './api.ts';
 
 /**

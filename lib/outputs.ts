@@ -1,7 +1,11 @@
 /**
- * The names of the stack's outputs, in one place: the stack defines exactly these (lib/sluice-stack.ts types its
- * outputs by them), and `sluice doctor` checks a target has them. No CDK import, so the CLI can use it.
+ * The names of the stack and its outputs, in one place: the stack defines exactly these (lib/sluice-stack.ts types its
+ * outputs by them), `sluice doctor` checks a target has them, and `sluice dev` adds the local ones. No import at
+ * all, so the operator commands read a target without loading the CDK or the emulators.
  */
+
+/** Construct id, hence CloudFormation stack name, of the sluice stack. */
+export const STACK_NAME = 'Sluice';
 
 /** The outputs the stack always defines. */
 export const STACK_OUTPUT_KEYS = [
@@ -33,3 +37,30 @@ export const OPTIONAL_STACK_OUTPUT_KEYS = ['SupervisorFunctionName'] as const;
 
 /** Any output name of the stack. */
 export type StackOutputKey = (typeof STACK_OUTPUT_KEYS)[number] | (typeof OPTIONAL_STACK_OUTPUT_KEYS)[number];
+
+/**
+ * Keys the local outputs file has beyond the stack's own outputs: where the emulators, the Lambda control API
+ * (event source mappings, function configurations) and the local Secrets Manager listen.
+ */
+export const LOCAL_OUTPUT_KEYS = {
+  sqsEndpoint: 'LocalSqsEndpoint',
+  dynamoDbEndpoint: 'LocalDynamoDbEndpoint',
+  lambdaEndpoint: 'LocalLambdaEndpoint',
+  secretsManagerEndpoint: 'LocalSecretsManagerEndpoint',
+  region: 'LocalRegion',
+} as const;
+
+export interface LocalCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+}
+
+/**
+ * Static credentials the local endpoints ({@link LOCAL_OUTPUT_KEYS}) accept: the emulators do not check signatures,
+ * but the SDK insists on signing. A fresh object each time: the SDK writes bookkeeping into the credentials object
+ * it is given.
+ * @example new SQSClient({ endpoint, region, credentials: localCredentials() })
+ */
+export function localCredentials(): LocalCredentials {
+  return { accessKeyId: 'local', secretAccessKey: 'local' };
+}

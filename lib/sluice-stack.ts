@@ -1,9 +1,10 @@
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { DependencyLayer } from '../layers/dependency-layer.ts';
+import { PROJECT_ROOT } from './cdk-json.ts';
 import { runtimeConfigFor, type SluiceConfig, supervisorConfigFor } from './config.ts';
 import { LlmStage } from './constructs/llm-stage.ts';
 import { MemoryTable } from './constructs/memory-table.ts';
@@ -13,11 +14,8 @@ import { StateTable } from './constructs/state-table.ts';
 import { Supervisor } from './constructs/supervisor.ts';
 import type { OPTIONAL_STACK_OUTPUT_KEYS, STACK_OUTPUT_KEYS } from './outputs.ts';
 
-/** Construct id, hence CloudFormation stack name, of the sluice stack. */
-export const STACK_NAME = 'Sluice';
-
-/** Folder holding package.json, package-lock.json, node_modules and functions/. */
-export const PROJECT_ROOT = resolve(import.meta.dirname, '..');
+export { PROJECT_ROOT } from './cdk-json.ts';
+export { STACK_NAME } from './outputs.ts';
 
 /** Properties of {@link SluiceStack}. */
 export interface SluiceStackProps extends StackProps {

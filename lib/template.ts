@@ -3,25 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { z } from 'zod';
+import { cdkJsonContext } from './cdk-json.ts';
 import { loadConfig } from './config.ts';
-import { PROJECT_ROOT, SluiceStack, STACK_NAME } from './sluice-stack.ts';
+import { SluiceStack, STACK_NAME } from './sluice-stack.ts';
 
-export { STACK_NAME };
+export { cdkJsonContext, STACK_NAME };
 
 /** Context key that lists the stacks whose assets are bundled; empty skips bundling (no esbuild, no layer copy). */
 const BUNDLING_STACKS = 'aws:cdk:bundling-stacks';
-
-const cdkJsonSchema = z.object({ context: z.record(z.string(), z.unknown()).optional() });
-
-/**
- * The context of `cdk.json` (feature flags and the `sluice` config), so an in-process synth matches `cdk synth`.
- * @example
- * const sluice = cdkJsonContext().sluice;
- */
-export function cdkJsonContext(): Record<string, unknown> {
-  const file = join(PROJECT_ROOT, 'cdk.json');
-  return cdkJsonSchema.parse(JSON.parse(readFileSync(file, 'utf8'))).context ?? {};
-}
 
 /**
  * Synthesizes the sluice stack in process, with asset bundling skipped, and returns its CloudFormation template.

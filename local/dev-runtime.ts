@@ -11,6 +11,7 @@ import { createHandler as createDraftHandler } from '#functions/draft/handler.ts
 import { createHandler as createExtractHandler } from '#functions/extract/handler.ts';
 import type { LookReport } from '#functions/supervisor/supervisor.ts';
 import { loadConfig, mergeDeep, type SluiceConfig } from '#lib/config.ts';
+import { LOCAL_OUTPUT_KEYS } from '#lib/outputs.ts';
 import { PROJECT_ROOT } from '#lib/sluice-stack.ts';
 import { type BundledStack, STACK_NAME, synthesizeBundledStack, synthesizeTemplate } from '#lib/template.ts';
 import type { CrashInjector } from '#shared/faults.ts';
@@ -33,18 +34,6 @@ import { parseTemplate } from './template.ts';
  * the emulators and resources that template describes, the LLM simulator (unless a real provider is given),
  * and the real stage handlers behind event-source pollers.
  */
-
-/**
- * Keys the local outputs file has beyond the stack's own outputs: where the emulators, the Lambda control API
- * (event source mappings, function configurations) and the local Secrets Manager listen.
- */
-export const LOCAL_OUTPUT_KEYS = {
-  sqsEndpoint: 'LocalSqsEndpoint',
-  dynamoDbEndpoint: 'LocalDynamoDbEndpoint',
-  lambdaEndpoint: 'LocalLambdaEndpoint',
-  secretsManagerEndpoint: 'LocalSecretsManagerEndpoint',
-  region: 'LocalRegion',
-} as const;
 
 /**
  * The outputs file's content for a running local stack: the stack's outputs, as `cdk deploy --outputs-file`

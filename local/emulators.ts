@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { type BuildAppOptions, buildApp } from 'fauxqs';
+import { type LocalCredentials, localCredentials } from '#lib/outputs.ts';
 
 /** Account id the emulators put in every ARN (fauxqs hard-codes it). */
 export const LOCAL_ACCOUNT_ID = '000000000000';
@@ -10,20 +11,7 @@ export const LOCAL_ACCOUNT_ID = '000000000000';
 /** Region used when none is given. */
 export const DEFAULT_LOCAL_REGION = 'us-east-1';
 
-/**
- * Static credentials the emulators accept (they do not check signatures, but the SDK insists on signing).
- * A fresh object each time: the SDK writes bookkeeping into the credentials object it is given.
- */
-export function localCredentials(): LocalCredentials {
-  return { accessKeyId: 'local', secretAccessKey: 'local' };
-}
-
 const LOOPBACK = '127.0.0.1';
-
-export interface LocalCredentials {
-  readonly accessKeyId: string;
-  readonly secretAccessKey: string;
-}
 
 export interface EmulatorOptions {
   /**

@@ -1,10 +1,10 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { isQueueMissing, queueDepth } from '#ops/queue-io.ts';
+import { countItemsByState } from '#ops/table-reads.ts';
 import { nanoToUsd } from '#shared/call-ledger.ts';
 import { type ItemState, TERMINAL_STATES } from '#shared/item-store.ts';
 import type { MetricsSummary } from './local-metrics.ts';
-import { isQueueMissing, queueDepth } from './queue-io.ts';
-import { countItemsByState } from './table-reads.ts';
 
 /**
  * A live view of a running pipeline, read from the state table's ByState index and the queues: a progress

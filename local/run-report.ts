@@ -1,9 +1,9 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { isQueueMissing, peekAll, queueDepth } from '#ops/queue-io.ts';
+import { requiredOutput, scanAll } from '#ops/table-reads.ts';
 import { nanoToUsd, type UsageRow } from '#shared/call-ledger.ts';
 import { ITEM_STATES, type ItemRecord, type ItemState, TERMINAL_STATES } from '#shared/item-store.ts';
-import { isQueueMissing, peekAll, queueDepth } from './queue-io.ts';
-import { requiredOutput, scanAll } from './table-reads.ts';
 
 /**
  * What a run did, read back from the tables and queues (never from the runtime's own counters): items by

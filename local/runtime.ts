@@ -1,11 +1,12 @@
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import type { LocalCredentials } from '#lib/outputs.ts';
 import { LocalEventSourceMappings } from './control-plane/event-source-mappings.ts';
 import { LocalFunctions, type ServedFunction } from './control-plane/functions.ts';
 import { LocalSecretsManager } from './control-plane/secrets-manager.ts';
 import { startLambdaControlServer } from './control-plane/server.ts';
-import { LOCAL_ACCOUNT_ID, type LocalCredentials, startEmulators } from './emulators.ts';
+import { LOCAL_ACCOUNT_ID, startEmulators } from './emulators.ts';
 import { SqsEventSourcePoller, type SqsFunctionHandler } from './poller.ts';
 import {
   createLocalResources,

@@ -9,6 +9,7 @@ import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { SupervisorEnvironment, SupervisorRuntimeConfig } from '#functions/supervisor/runtime-config.ts';
 import type { Stage } from '#shared/runtime-config.ts';
+import { supervisorScheduleMinutes } from '../supervisor-schedule.ts';
 import type { MemoryTable } from './memory-table.ts';
 import { type FunctionDependencyLayer, SluiceFunction } from './sluice-function.ts';
 import type { StateTable } from './state-table.ts';
@@ -27,16 +28,7 @@ const SUPERVISOR_MEMORY_MB = 256;
  */
 const MAX_EVENT_AGE = Duration.minutes(1);
 
-/**
- * Minutes between two scheduled invocations of the supervisor: EventBridge schedules fire every whole minute at
- * most, so an interval under a minute is kept by ticking within each invocation.
- * @example
- * supervisorScheduleMinutes(30); // 1
- * supervisorScheduleMinutes(300); // 5
- */
-export function supervisorScheduleMinutes(intervalSeconds: number): number {
-  return Math.max(1, Math.ceil(intervalSeconds / 60));
-}
+export { supervisorScheduleMinutes };
 
 /**
  * Timeout of the supervisor function in seconds: one probe call (`llm.timeoutSeconds`) plus the rest of a look,

@@ -4,8 +4,8 @@ import { type DevRuntime, type DevRuntimeOptions, startDevRuntime } from '#local
 import { LocalMetrics, type MetricsSummary, summariseMetrics } from '#local/local-metrics.ts';
 import type { PollerStats } from '#local/poller.ts';
 import { type PipelineSnapshot, readSnapshot } from '#local/progress.ts';
-import { queueDepth, sendBodies } from '#local/queue-io.ts';
-import { requiredOutput, scanAll } from '#local/table-reads.ts';
+import { queueDepth, sendBodies } from '#ops/queue-io.ts';
+import { requiredOutput, scanAll } from '#ops/table-reads.ts';
 import { itemsWithoutHistory } from '#shared/degraded-items.ts';
 import { type ItemRecord, TERMINAL_STATES } from '#shared/item-store.ts';
 import type { Stage } from '#shared/runtime-config.ts';

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveTarget, type Target } from '#cli/target.ts';
+import { resolveTarget, type Target } from '#ops/target.ts';
 import { type ConsoleServer, startConsole } from '../../console/server.ts';
 import { startTestPipeline, type TestPipeline } from '../support/pipeline.ts';
 import { runCli, writeLocalOutputs } from './operator-support.ts';

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { peekAll } from '#local/queue-io.ts';
 import type { RunReport } from '#local/run-report.ts';
+import { peekAll } from '#ops/queue-io.ts';
 import { publishedEventSchema } from '#shared/schemas.ts';
 import { DevProcess } from '../support/dev-process.ts';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteQueueCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DoctorReport } from '#cli/doctor.ts';
+import type { DoctorReport } from '#cli/doctor/check.ts';
 import { DevProcess } from '../support/dev-process.ts';
 import { jsonOf, runCli } from './operator-support.ts';
 

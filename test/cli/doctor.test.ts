@@ -12,19 +12,14 @@ import { DeleteSecretCommand, RestoreSecretCommand, SecretsManagerClient } from 
 import { DeleteQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type DoctorCheck,
-  type DoctorReport,
-  OPTIONAL_STACK_OUTPUT_KEYS,
-  renderDoctorReport,
-  runDoctorChecks,
-  runPreDeployChecks,
-  STACK_OUTPUT_KEYS,
-} from '#cli/doctor.ts';
+import type { DoctorCheck, DoctorReport } from '#cli/doctor/check.ts';
+import { renderDoctorReport } from '#cli/doctor/command.ts';
+import { runDoctorChecks, runPreDeployChecks } from '#cli/doctor/runner.ts';
 import { pauseStage } from '#cli/pause.ts';
-import { LANE_NAMES, type Lane, type LaneName, resolveTarget, type Target } from '#cli/target.ts';
 import { loadConfig } from '#lib/config.ts';
-import { STACK_NAME } from '#lib/template.ts';
+import { OPTIONAL_STACK_OUTPUT_KEYS, STACK_OUTPUT_KEYS } from '#lib/outputs.ts';
+import { STACK_NAME } from '#lib/outputs.ts';
+import { LANE_NAMES, type Lane, type LaneName, resolveTarget, type Target } from '#ops/target.ts';
 import { type CallRecord, type LlmSimulator, startLlmSimulator } from '#sim/server.ts';
 import { startTestPipeline, type TestPipeline } from '../support/pipeline.ts';
 import { jsonOf, runCli, writeLocalOutputs } from './operator-support.ts';

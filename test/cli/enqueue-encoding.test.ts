@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PurgeQueueCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { peekAll } from '#local/queue-io.ts';
+import { peekAll } from '#ops/queue-io.ts';
 import { startTestPipeline, type TestPipeline } from '../support/pipeline.ts';
 import { runCli, writeLocalOutputs } from './operator-support.ts';
 

@@ -6,7 +6,7 @@ import { DeleteCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CostsReport } from '#cli/costs.ts';
 import type { ItemChain } from '#cli/show.ts';
-import type { StatusSnapshot } from '#cli/status-snapshot.ts';
+import type { StatusSnapshot } from '#ops/status-snapshot.ts';
 import { ITEM_STATES, type ItemState } from '#shared/item-store.ts';
 import { OUTPUT_FORMATS } from '#shared/schemas.ts';
 import { startTestPipeline, type TestPipeline } from '../support/pipeline.ts';

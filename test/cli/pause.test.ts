@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { StageControlOutcome } from '#cli/pause.ts';
-import type { StatusSnapshot } from '#cli/status-snapshot.ts';
 import { STACK_NAME } from '#lib/template.ts';
 import { localOutputs } from '#local/dev-runtime.ts';
-import { queueDepth } from '#local/queue-io.ts';
+import { queueDepth } from '#ops/queue-io.ts';
+import type { StatusSnapshot } from '#ops/status-snapshot.ts';
 import { startTestPipeline, type TestPipeline } from '../support/pipeline.ts';
 import { jsonOf, runCli } from './operator-support.ts';
 

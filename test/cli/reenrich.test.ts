@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { peekAll } from '#local/queue-io.ts';
+import { peekAll } from '#ops/queue-io.ts';
 import type { ItemState } from '#shared/item-store.ts';
 import { startTestPipeline, type TestPipeline } from '../support/pipeline.ts';
 import { jsonOf, runCli, writeLocalOutputs } from './operator-support.ts';

@@ -5,7 +5,7 @@ import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queueDepth } from '#local/queue-io.ts';
+import { queueDepth } from '#ops/queue-io.ts';
 import { InjectedCrash, LlmCallError, MemoryUnavailableError } from '#shared/errors.ts';
 import { itemKey } from '#shared/item-store.ts';
 import { publishedEventSchema } from '#shared/schemas.ts';

@@ -18,10 +18,11 @@ import {
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { localCredentials } from '#lib/outputs.ts';
 import { LocalSecretsManager } from '#local/control-plane/secrets-manager.ts';
 import { type LambdaControlServer, startLambdaControlServer } from '#local/control-plane/server.ts';
 import { type DevRuntime, startDevRuntime } from '#local/dev-runtime.ts';
-import { LOCAL_ACCOUNT_ID, localCredentials } from '#local/emulators.ts';
+import { LOCAL_ACCOUNT_ID } from '#local/emulators.ts';
 import { createLambdaContext } from '#local/lambda-context.ts';
 import type { SqsFunctionHandler } from '#local/poller.ts';
 import { itemKey } from '#shared/item-store.ts';

@@ -11,8 +11,8 @@ import {
 } from '@aws-sdk/client-sqs';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { itemIdOf } from '#cli/dead-letter-mover.ts';
-import { peekAll, queueDepth } from '#local/queue-io.ts';
+import { itemIdOf } from '#ops/dead-letter-mover.ts';
+import { peekAll, queueDepth } from '#ops/queue-io.ts';
 import { InjectedCrash, LlmCallError } from '#shared/errors.ts';
 import type { CrashPoint } from '#shared/faults.ts';
 import { type ItemRecord, itemKey } from '#shared/item-store.ts';

@@ -1,7 +1,7 @@
 import { type FunctionConfiguration, GetFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
 import { z } from 'zod';
 import { supervisorRuntimeConfigSchema } from '#functions/supervisor/runtime-config.ts';
-import { supervisorScheduleMinutes } from '#lib/constructs/supervisor.ts';
+import { supervisorScheduleMinutes } from '#lib/supervisor-schedule.ts';
 import { errorText } from '#shared/errors.ts';
 import type { Target } from './target.ts';
 

@@ -1,17 +1,17 @@
 import { DescribeAlarmsCommand, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import type { Message } from '@aws-sdk/client-sqs';
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
+import { type EventSourceStatus, readEventSources } from '#cli/pause.ts';
+import { cdkJsonContext } from '#lib/cdk-json.ts';
 import { loadConfig, type SluiceConfig } from '#lib/config.ts';
-import { cdkJsonContext } from '#lib/template.ts';
-import { peekAll, queueDepth } from '#local/queue-io.ts';
-import { countItemsByState } from '#local/table-reads.ts';
+import { peekAll, queueDepth } from '#ops/queue-io.ts';
+import { countItemsByState } from '#ops/table-reads.ts';
 import { DailyBudget, utcDay } from '#shared/budget.ts';
 import { CallLedger, nanoToUsd, type UsageRow } from '#shared/call-ledger.ts';
 import { type BreakerState, breakerKey } from '#shared/circuit-breaker.ts';
 import type { ItemState } from '#shared/item-store.ts';
 import { MEMORY_DEPENDENCY } from '#shared/metric-catalogue.ts';
 import { itemIdOf } from './dead-letter-mover.ts';
-import { type EventSourceStatus, readEventSources } from './pause.ts';
 import { readSupervisorSchedule, type SupervisorOutlook, supervisorOutlook } from './supervisor-outlook.ts';
 import { LANE_NAMES, type QueueRef, type Target } from './target.ts';
 

@@ -9,9 +9,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { STACK_NAME } from '#lib/template.ts';
-import { LOCAL_OUTPUT_KEYS } from '#local/dev-runtime.ts';
-import { localCredentials } from '#local/emulators.ts';
+import { LOCAL_OUTPUT_KEYS, localCredentials, STACK_NAME } from '#lib/outputs.ts';
 import { errorText } from '#shared/errors.ts';
 
 /**

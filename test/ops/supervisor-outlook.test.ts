@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type SupervisorSchedule, supervisorOutlook } from '#cli/supervisor-outlook.ts';
+import { type SupervisorSchedule, supervisorOutlook } from '#ops/supervisor-outlook.ts';
 
 /**
  * When the board and `sluice status` call the supervisor waiting, looking or not running: from its schedule (the
