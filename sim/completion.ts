@@ -15,9 +15,8 @@ import type { ChatCompletionRequest } from './wire.ts';
  * @example planAnswer({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] }, 5).finishReason
  */
 export function planAnswer(request: ChatCompletionRequest, maxCompletionTokens: number | undefined): PlannedAnswer {
-  const formatName =
-    request.response_format?.type === 'json_schema' ? request.response_format.json_schema.name : undefined;
-  const answer = answerFor(formatName, request.messages);
+  const format = request.response_format?.type === 'json_schema' ? request.response_format.json_schema : undefined;
+  const answer = answerFor(format?.name, request.messages, format?.schema);
   const completionTokens = countCompletionTokens(answer.content);
   if (maxCompletionTokens !== undefined && completionTokens > maxCompletionTokens) {
     return {

@@ -12,6 +12,7 @@ import {
 } from '#shared/schemas.ts';
 import { type CountableMessage, messageText } from '../tokens.ts';
 import { generateDraft } from './draft.ts';
+import { answerFromSchema } from './from-schema.ts';
 import { generateKnowledge } from './knowledge.ts';
 import { generateReview } from './review.ts';
 import { splitSentences, squash, truncateAtWord } from './text.ts';
@@ -22,8 +23,12 @@ import { splitSentences, squash, truncateAtWord } from './text.ts';
  * answer, never an exception.
  */
 
-/** What the simulator answers with, by `response_format.json_schema.name`; `text` for everything else. */
-export type AnswerFormat = (typeof OUTPUT_FORMATS)[keyof typeof OUTPUT_FORMATS] | 'text';
+/**
+ * What the simulator answers with, by `response_format.json_schema.name`: sluice's own formats have generators
+ * that read the prompt's payload; any other format with a schema is answered from the schema (`schema`);
+ * `text` for everything else.
+ */
+export type AnswerFormat = (typeof OUTPUT_FORMATS)[keyof typeof OUTPUT_FORMATS] | 'schema' | 'text';
 
 export interface Answer {
   format: AnswerFormat;
@@ -58,18 +63,27 @@ const reviewPayloadSchema = z.object({
 
 const FORMAT_NAMES: ReadonlySet<string> = new Set(Object.values(OUTPUT_FORMATS));
 
-function isStructuredFormat(name: string | undefined): name is Exclude<AnswerFormat, 'text'> {
+function isStructuredFormat(name: string | undefined): name is Exclude<AnswerFormat, 'schema' | 'text'> {
   return name !== undefined && FORMAT_NAMES.has(name);
 }
 
 /**
- * The answer to a chat request with the given structured-output name (undefined for plain text).
+ * The answer to a chat request with the given structured-output name (undefined for plain text) and, when the
+ * request carries one, its JSON schema.
  * @example answerFor('draft_review', messages) // { format: 'draft_review', content: '{"verdict":"accept",...}' }
  */
-export function answerFor(formatName: string | undefined, messages: readonly CountableMessage[]): Answer {
-  const format: AnswerFormat = isStructuredFormat(formatName) ? formatName : 'text';
+export function answerFor(
+  formatName: string | undefined,
+  messages: readonly CountableMessage[],
+  schema?: Readonly<Record<string, unknown>>,
+): Answer {
   const lastUser = [...messages].reverse().find((message) => message.role === 'user');
   const userText = lastUser === undefined ? '' : messageText(lastUser);
+  if (!isStructuredFormat(formatName) && formatName !== undefined && schema !== undefined) {
+    const seedText = `${formatName}\n${messages.map(messageText).join('\n')}`;
+    return { format: 'schema', content: JSON.stringify(answerFromSchema(schema, seedText)) };
+  }
+  const format: AnswerFormat = isStructuredFormat(formatName) ? formatName : 'text';
   const payload = readPayload(userText);
 
   switch (format) {

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { type DraftPayload, draftMessages, extractMessages, reviewMessages } from '#shared/prompts.ts';
 import {
   draftSchema,
@@ -320,6 +321,36 @@ describe('Function: answerFor', () => {
         },
       ),
       { numRuns: 200 },
+    );
+  });
+
+  it('answers a format it has no generator for with a value of the schema the request sent', () => {
+    // Prepare: a schema of the kind a stage sluice does not ship would send, in the form the client sends it
+    const schema = z
+      .object({
+        language: z.string().regex(/^[a-z]{2}$/),
+        summary: z.string().min(1).max(400),
+        tone: z.enum(['neutral', 'upbeat']),
+        points: z.array(z.object({ text: z.string().min(1), weight: z.number().int().min(1).max(5) }).strict()).min(1),
+      })
+      .strict();
+    const json = z.toJSONSchema(schema, { target: 'draft-7', io: 'output' }) as Record<string, unknown>;
+    const messagesOf = (text: string) => [{ role: 'user', content: text }];
+
+    fc.assert(
+      fc.property(fc.string(), fc.string(), (first, second) => {
+        // Act
+        const answer = answerFor('summary_translation', messagesOf(first), json);
+        const again = answerFor('summary_translation', messagesOf(first), json);
+        const other = answerFor('summary_translation', messagesOf(second), json);
+
+        // Assess
+        expect(answer.format).toBe('schema');
+        expect(schema.safeParse(JSON.parse(answer.content)).error).toBeUndefined();
+        expect(schema.safeParse(JSON.parse(other.content)).error).toBeUndefined();
+        expect(again.content).toBe(answer.content);
+      }),
+      { numRuns: 100 },
     );
   });
 });
