@@ -1,6 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import type { Stage } from '#shared/runtime-config.ts';
+import { SHIPPED_STAGES, type ShippedStage as Stage } from '#functions/pipeline.ts';
 
 /**
  * Counts the billable AWS requests the functions and their event sources make, by stage, service, operation
@@ -80,13 +80,14 @@ export class RequestCounter {
     this.#counting = on;
   }
 
-  instrument(client: SQSClient | DynamoDBClient, owner: Stage | 'eventSource'): void {
+  /** `owner` is a stage of the runtime's pipeline or `eventSource`; a stage outside the shipped two is not counted. */
+  instrument(client: SQSClient | DynamoDBClient, owner: string): void {
     const service: Service = isDynamo(client) ? 'dynamodb' : 'sqs';
     (client as unknown as Middleware).middlewareStack.add(
       (next, context) => async (args) => {
         const operation = context.commandName?.replace(/Command$/, '') ?? 'unknown';
         const input = args.input;
-        const stage = owner === 'eventSource' ? this.#stageOfQueue(String(input.QueueUrl ?? '')) : owner;
+        const stage = owner === 'eventSource' ? this.#stageOfQueue(String(input.QueueUrl ?? '')) : shippedStage(owner);
         if (!this.#counting || stage === undefined) return next(args);
         if (service === 'dynamodb' && CAPACITY_OPERATIONS.has(operation)) input.ReturnConsumedCapacity = 'TOTAL';
         const target =
@@ -168,4 +169,8 @@ function capacityOf(consumed: unknown): number {
     return Number(consumed.CapacityUnits) || 0;
   }
   return 0;
+}
+
+function shippedStage(name: string): Stage | undefined {
+  return SHIPPED_STAGES.find((stage) => stage === name);
 }

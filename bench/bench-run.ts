@@ -1,8 +1,11 @@
-import type { SluiceConfig } from '#lib/config.ts';
+import type { ShippedStage as Stage } from '#functions/pipeline.ts';
+import { PIPELINE, SHIPPED_STAGES } from '#functions/pipeline.ts';
+import { type SluiceConfig, stageConfigOf } from '#lib/config.ts';
+import { PUBLISHED_QUEUE_KEY, queueOutputKeys } from '#lib/outputs.ts';
 import { type ChaosReport, runChaos } from '#local/chaos/runner.ts';
 import { parseScenario } from '#local/chaos/scenario.ts';
 import { cdkJsonConfig } from '#local/dev-runtime.ts';
-import type { Stage } from '#shared/runtime-config.ts';
+import { stageOf } from '#shared/pipeline.ts';
 import type { CallRecord } from '#sim/server.ts';
 import { RequestCounter, type RequestTally } from './aws-requests.ts';
 
@@ -82,10 +85,10 @@ export async function benchRun(spec: BenchRunSpec, onProgress?: (line: string) =
     queueRole: (url) => queues.get(url)?.role ?? 'other queue',
     memoryTable: () => memoryTable,
   });
-  const invocations: Record<Stage, StageInvocations> = {
-    extract: { invocations: 0, durationMs: 0, memoryMb: 0 },
-    draft: { invocations: 0, durationMs: 0, memoryMb: 0 },
-  };
+  const settings = SHIPPED_STAGES.map((stage) => [stage, stageConfigOf(scenario.pipeline, stage)] as const);
+  const invocations = Object.fromEntries(
+    settings.map(([stage, { memoryMb }]) => [stage, { invocations: 0, durationMs: 0, memoryMb }]),
+  ) as Record<Stage, StageInvocations>;
   let startedAt = 0;
   const report = await runChaos(scenario, {
     runtime: {
@@ -96,12 +99,18 @@ export async function benchRun(spec: BenchRunSpec, onProgress?: (line: string) =
     onStart: (dev) => {
       startedAt = Date.now();
       const outputs = dev.outputs;
+      // Each stage's queue is named by its queue key (`intake`, `draft`), its DLQ after it (`intake DLQ`).
       const roles: [string, string, Stage | undefined][] = [
-        ['IntakeQueueUrl', 'intake', 'extract'],
-        ['DraftQueueUrl', 'draft', 'draft'],
-        ['PublishedQueueUrl', 'published', undefined],
-        ['IntakeDeadLetterQueueUrl', 'intake DLQ', undefined],
-        ['DraftDeadLetterQueueUrl', 'draft DLQ', undefined],
+        ...SHIPPED_STAGES.map((name): [string, string, Stage] => {
+          const { queueKey } = stageOf(PIPELINE, name);
+          return [queueOutputKeys(queueKey).url, queueKey.toLowerCase(), name];
+        }),
+        [queueOutputKeys(PUBLISHED_QUEUE_KEY).url, PUBLISHED_QUEUE_KEY.toLowerCase(), undefined],
+        ...PIPELINE.stages.map((stage): [string, string, undefined] => [
+          queueOutputKeys(stage.queueKey).deadLetterUrl,
+          `${stage.queueKey.toLowerCase()} DLQ`,
+          undefined,
+        ]),
       ];
       for (const [key, role, stage] of roles) {
         const url = outputs[key];
@@ -112,25 +121,23 @@ export async function benchRun(spec: BenchRunSpec, onProgress?: (line: string) =
       calls.length = 0;
       for (const poller of dev.local.pollers) {
         const stage = queues.get(poller.queueUrl)?.stage;
-        if (stage === undefined) continue;
+        const tally = stage === undefined ? undefined : invocations[stage];
+        if (tally === undefined) continue;
         poller.on('invocationEnd', (event) => {
-          invocations[stage].invocations += 1;
-          invocations[stage].durationMs += event.durationMs;
+          tally.invocations += 1;
+          tally.durationMs += event.durationMs;
         });
       }
     },
     onProgress: (progress) => {
       if (progress.phase !== 'running' || progress.snapshot === undefined) return;
-      const published = progress.snapshot.byState.PUBLISHED;
+      const published = progress.snapshot.byState.PUBLISHED ?? 0;
       onProgress?.(
         `${spec.name}: ${published}/${progress.total} published, ${Math.round(progress.elapsedMs / 1000)} s`,
       );
     },
     progressIntervalMs: 5000,
   });
-  const { stages } = scenario.pipeline;
-  invocations.extract.memoryMb = stages.extract.memoryMb;
-  invocations.draft.memoryMb = stages.draft.memoryMb;
   return {
     spec,
     report,
@@ -141,7 +148,7 @@ export async function benchRun(spec: BenchRunSpec, onProgress?: (line: string) =
     })),
     requests: counter.tallies(),
     invocations,
-    models: { extract: stages.extract.model, draft: stages.draft.model },
+    models: Object.fromEntries(settings.map(([stage, { model }]) => [stage, model])) as Record<Stage, string>,
     pipeline: scenario.pipeline,
     startedAt,
   };

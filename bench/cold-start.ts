@@ -19,10 +19,10 @@ import { CfnFunction, CfnLayerVersion } from 'aws-cdk-lib/aws-lambda';
 import { AssetManifestArtifact, type CloudAssembly } from 'aws-cdk-lib/cx-api';
 import type { IConstruct } from 'constructs';
 import { z } from 'zod';
+import type { ShippedStage as Stage } from '#functions/pipeline.ts';
 import { loadConfig } from '#lib/config.ts';
 import { PROJECT_ROOT, SluiceStack, STACK_NAME } from '#lib/sluice-stack.ts';
 import { cdkJsonContext } from '#lib/template.ts';
-import type { Stage } from '#shared/runtime-config.ts';
 
 /** How a stage function ships its third-party dependencies (`useDependencyLayer` off or on). */
 export type Packaging = 'bundled' | 'layer';
@@ -210,7 +210,7 @@ function synthesizeVariant(packaging: Packaging, outdir: string): SynthesizedVar
   };
   const functionOf = (stage: Stage): SynthesizedFunction => {
     const what = `${stage} function`;
-    const logicalId = logicalIdOf(stack, stack[stage].function, what);
+    const logicalId = logicalIdOf(stack, stack.stage(stage).function, what);
     const properties = resources[logicalId]?.Properties;
     const variables = properties?.Environment?.Variables ?? {};
     return {

@@ -1,4 +1,4 @@
-import type { Stage } from '#shared/runtime-config.ts';
+import type { ShippedStage as Stage } from '#functions/pipeline.ts';
 import { type BenchRun, type BenchRunSpec, benchRun, failedChecks, requireInvariants } from './bench-run.ts';
 import { rateSeries, statusCounts, steadyRate, tokensPerCall } from './call-log.ts';
 import { AWS_PRICES, type InfraCost, infraCost } from './prices.ts';
@@ -131,9 +131,9 @@ function utilizationOf(run: BenchRun, config: UtilizationConfig, variant: 'sluic
   return {
     variant,
     models,
-    itemsPerMinute: (run.report.counts.byState.PUBLISHED / runSeconds) * 60,
-    published: run.report.counts.byState.PUBLISHED,
-    deadLettered: run.report.counts.byState.DEAD_LETTER,
+    itemsPerMinute: ((run.report.counts.byState.PUBLISHED ?? 0) / runSeconds) * 60,
+    published: run.report.counts.byState.PUBLISHED ?? 0,
+    deadLettered: run.report.counts.byState.DEAD_LETTER ?? 0,
     runSeconds,
     failedChecks: failedChecks(run),
   };
@@ -315,9 +315,12 @@ export async function measureOutage(progress: Progress): Promise<OutageResult> {
     rateBefore: rateBefore / (bucketMs / 1000),
     recoverySeconds:
       recovered < 0 ? undefined : ((recovered + 1) * bucketMs) / 1000 - (outage.atSeconds + outage.forSeconds),
-    deadLettered: run.report.counts.byState.DEAD_LETTER,
-    published: run.report.counts.byState.PUBLISHED,
-    lost: run.report.counts.valid - run.report.counts.byState.PUBLISHED - run.report.counts.byState.DEAD_LETTER,
+    deadLettered: run.report.counts.byState.DEAD_LETTER ?? 0,
+    published: run.report.counts.byState.PUBLISHED ?? 0,
+    lost:
+      run.report.counts.valid -
+      (run.report.counts.byState.PUBLISHED ?? 0) -
+      (run.report.counts.byState.DEAD_LETTER ?? 0),
     breakerOpened: Object.values(run.report.counts.breakerOpens).reduce((sum, count) => sum + count, 0),
   };
 }

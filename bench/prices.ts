@@ -1,4 +1,4 @@
-import type { Stage } from '#shared/runtime-config.ts';
+import type { ShippedStage as Stage } from '#functions/pipeline.ts';
 import type { BenchRun } from './bench-run.ts';
 
 /**

@@ -22,10 +22,17 @@ import {
   startDevRuntime,
 } from '#local/dev-runtime.ts';
 import { LocalMetrics, type MetricsSummary, summariseMetrics } from '#local/local-metrics.ts';
-import { IdleNotice, ProgressView, QUEUE_LABELS, readSnapshot, renderSnapshot } from '#local/progress.ts';
+import {
+  IdleNotice,
+  ProgressView,
+  queuedForStages,
+  queueLabelsOf,
+  readSnapshot,
+  renderSnapshot,
+} from '#local/progress.ts';
 import { collectRunReport, type RunReport, readUsageRows } from '#local/run-report.ts';
 import { sendBodies } from '#ops/queue-io.ts';
-import { TERMINAL_STATES } from '#shared/item-store.ts';
+import { countIn, DEAD_LETTER, DISCARDED, PUBLISHED } from '#shared/pipeline.ts';
 import { printer } from './operator-command.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
@@ -251,6 +258,7 @@ export async function runDev(args: string[]): Promise<number> {
     // The report is read with no function running, so items, queues, usage and metrics are of one moment.
     await dev.halt();
     const report = await collectRunReport({
+      pipeline: dev.pipeline,
       sqs: dev.sqs,
       dynamo: dev.dynamo,
       outputs: dev.outputs,
@@ -267,7 +275,7 @@ export async function runDev(args: string[]): Promise<number> {
       await writeFile(resolve(options.report), `${JSON.stringify(full, null, 2)}\n`);
       print(`report written to ${options.report}`);
     }
-    printSummary(print, report, options);
+    printSummary(print, report, options, queueLabelsOf(dev.pipeline));
     printMetricsCheck(print, report, summariseMetrics(metrics));
     if (!finished) {
       print(`gave up after ${options.timeoutMs / 1000}s with items still in progress`);
@@ -311,7 +319,7 @@ async function watch(
       const snapshot = await readSnapshot(dev);
       // Said once per disappearance; a queue created again (by hand) and deleted again is said again.
       for (const key of snapshot.missingQueues.filter((missing) => !gone.has(missing))) {
-        view.note(missingQueueNotice(key, dev.outputs[key] ?? ''));
+        view.note(missingQueueNotice(queueLabelsOf(dev.pipeline)[key] ?? key, dev.outputs[key] ?? ''));
       }
       gone.clear();
       for (const key of snapshot.missingQueues) gone.add(key);
@@ -321,8 +329,8 @@ async function watch(
         const line = idle.observe(snapshot);
         if (line !== undefined) view.note(line);
       } else {
-        const done = TERMINAL_STATES.reduce((sum, state) => sum + snapshot.byState[state], 0);
-        const drained = snapshot.queues.intake === 0 && snapshot.queues.draft === 0;
+        const done = countIn(snapshot.byState, snapshot.pipeline.terminalStates);
+        const drained = queuedForStages(snapshot) === 0;
         if (done >= accepted.length && drained) return true;
         if (Date.now() - started > options.timeoutMs) return false;
       }
@@ -375,9 +383,9 @@ async function readConfigFile(file: string): Promise<Record<string, unknown>> {
   return parsed as Record<string, unknown>;
 }
 
-function missingQueueNotice(key: string, url: string): string {
+function missingQueueNotice(label: string, url: string): string {
   return (
-    `the ${QUEUE_LABELS[key] ?? key} ${url} no longer exists (deleted through the SQS API?); the rest keeps running. ` +
+    `the ${label} ${url} no longer exists (deleted through the SQS API?); the rest keeps running. ` +
     "Restart 'sluice dev' to create it again ('sluice doctor' names every missing queue)."
   );
 }
@@ -426,8 +434,13 @@ function printEndpoints(print: (line?: string) => void, dev: DevRuntime, options
   print();
 }
 
-function printSummary(print: (line?: string) => void, report: RunReport, options: DevOptions) {
-  const s = report.items.byState;
+function printSummary(
+  print: (line?: string) => void,
+  report: RunReport,
+  options: DevOptions,
+  queueLabels: Readonly<Record<string, string>>,
+) {
+  const count = (state: string) => report.items.byState[state] ?? 0;
   const { inProgress } = report.items;
   // Items whose messages are still queued are not lost: the pipeline moves them on when it runs again.
   const resumed = options.dataDir
@@ -435,8 +448,8 @@ function printSummary(print: (line?: string) => void, report: RunReport, options
     : 'in memory, they end with this run: --data-dir keeps them for a restart';
   print();
   print(
-    `items: ${report.items.total} total, ${s.PUBLISHED} published, ${s.DEAD_LETTER} dead-lettered, ` +
-      (s.DISCARDED > 0 ? `${s.DISCARDED} discarded, ` : '') +
+    `items: ${report.items.total} total, ${count(PUBLISHED)} published, ${count(DEAD_LETTER)} dead-lettered, ` +
+      (count(DISCARDED) > 0 ? `${count(DISCARDED)} discarded, ` : '') +
       (inProgress > 0 ? `${inProgress} in progress (their messages are still queued; ${resumed}), ` : '') +
       `${report.items.lost} lost`,
   );
@@ -444,7 +457,7 @@ function printSummary(print: (line?: string) => void, report: RunReport, options
     print(`  dead letter ${dead.itemId} (${dead.stage}): ${dead.errorClass}: ${dead.message.split('\n')[0]}`);
   }
   if (report.missingQueues.length > 0) {
-    const names = report.missingQueues.map((key) => QUEUE_LABELS[key] ?? key).join(', ');
+    const names = report.missingQueues.map((key) => queueLabels[key] ?? key).join(', ');
     print(`missing queues: ${names} (deleted while running, with their messages; restart 'sluice dev' to create them)`);
   }
   const degraded = Object.entries(report.items.degraded);

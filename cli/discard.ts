@@ -6,6 +6,7 @@ import { type MoveLane, moveDeadLetters } from '#ops/dead-letter-mover.ts';
 import {
   LANE_NAMES,
   type LaneName,
+  laneOf,
   TARGET_HELP,
   TARGET_OPTIONS,
   type Target,
@@ -176,11 +177,10 @@ export interface DiscardReport {
  * @example const report = await discard(target, { stages: LANE_NAMES, itemIds: ['x'], by: 'alice', reason: 'spam', dryRun: false });
  */
 export async function discard(target: Target, request: DiscardRequest, now = Date.now): Promise<DiscardReport> {
-  const lanes: MoveLane[] = request.stages.map((name) => ({
-    name,
-    from: target.lanes[name].deadLetterQueue,
-    to: target.lanes[name].queue,
-  }));
+  const lanes: MoveLane[] = request.stages.map((name) => {
+    const lane = laneOf(target, name);
+    return { name, from: lane.deadLetterQueue, to: lane.queue };
+  });
   const common = { lanes, holdSeconds: HOLD_SECONDS, waitSeconds: target.kind === 'aws' ? 1 : 0 };
   // Select: one pass over the DLQs that moves nothing and lists the items whose dead letters match.
   const selection = await moveDeadLetters(target.sqs, {

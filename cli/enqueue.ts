@@ -3,7 +3,7 @@ import { buffer as readStream } from 'node:stream/consumers';
 import { parseArgs } from 'node:util';
 import { ProgressView } from '#local/progress.ts';
 import { type SentMessage, sendBodies } from '#ops/queue-io.ts';
-import { TARGET_HELP, TARGET_OPTIONS, type TargetRequest } from '#ops/target.ts';
+import { intakeLane, TARGET_HELP, TARGET_OPTIONS, type TargetRequest } from '#ops/target.ts';
 import { parseChoice } from './arguments.ts';
 import {
   type BadLine,
@@ -153,7 +153,7 @@ export async function runEnqueue(args: string[], io: CommandIo = PROCESS_IO): Pr
       const progress = options.json ? undefined : sendProgress(io, bodies.length);
       let sent: SentMessage[];
       try {
-        sent = await sendBodies(target.sqs, target.lanes.extract.queue.url, bodies, progress);
+        sent = await sendBodies(target.sqs, intakeLane(target).queue.url, bodies, progress);
       } catch (error) {
         throw new CommandError(
           `sending stopped after ${progress?.sent() ?? 'some'} of ${bodies.length} item(s): ${(error as Error).message}`,
@@ -166,7 +166,7 @@ export async function runEnqueue(args: string[], io: CommandIo = PROCESS_IO): Pr
           {
             ...summary,
             target: target.description,
-            queueUrl: target.lanes.extract.queue.url,
+            queueUrl: intakeLane(target).queue.url,
             sent: sent.length,
             items: check.valid.map((line) => ({
               line: line.line,

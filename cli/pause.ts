@@ -1,8 +1,11 @@
 import { parseArgs } from 'node:util';
 import { type EventSourceMappingConfiguration, GetEventSourceMappingCommand } from '@aws-sdk/client-lambda';
+import { PIPELINE } from '#functions/pipeline.ts';
 import { readSupervisorRecord } from '#functions/supervisor/supervisor.ts';
+import { stageOutputKeys } from '#lib/outputs.ts';
 import { errorText, TARGET_HELP, TARGET_OPTIONS, type Target, type TargetRequest } from '#ops/target.ts';
-import { STAGES, type Stage } from '#shared/runtime-config.ts';
+import { stageOf } from '#shared/pipeline.ts';
+import type { Stage } from '#shared/runtime-config.ts';
 import {
   PAUSED_STATES,
   readControlRecord,
@@ -104,9 +107,12 @@ export interface SupervisorStatus {
   verifyingSince: string | null;
 }
 
-/** Stack output holding the UUID of a stage's event source mapping, e.g. `ExtractEventSourceMappingId`. */
-export function mappingIdOutputKey(stage: Stage): string {
-  return `${stage.charAt(0).toUpperCase()}${stage.slice(1)}EventSourceMappingId`;
+/**
+ * Stack output holding the UUID of a stage's event source mapping, e.g. `ExtractEventSourceMappingId`.
+ * @throws {PipelineDefinitionError} for a stage the target's pipeline does not have.
+ */
+function mappingIdOutputKey(target: Target, stage: Stage): string {
+  return stageOutputKeys(stageOf(target.pipeline, stage).constructId).eventSourceMappingId;
 }
 
 /**
@@ -159,7 +165,7 @@ async function changeStage(
 
 /** The Lambda client and the stage's mapping UUID, or a CommandError saying what the target lacks. */
 function mappingOf(target: Target, stage: Stage): { lambda: NonNullable<Target['lambda']>; mappingId: string } {
-  const key = mappingIdOutputKey(stage);
+  const key = mappingIdOutputKey(target, stage);
   const mappingId = target.outputs[key];
   if (mappingId === undefined || mappingId === '') {
     const fix = target.kind === 'local' ? "restart 'sluice dev'" : 'deploy the stack again (npx cdk deploy)';
@@ -180,7 +186,7 @@ function mappingOf(target: Target, stage: Stage): { lambda: NonNullable<Target['
  */
 export async function readEventSources(target: Target): Promise<EventSourceStatus[]> {
   return Promise.all(
-    STAGES.map(async (stage): Promise<EventSourceStatus> => {
+    target.pipeline.stages.map(async ({ name: stage }): Promise<EventSourceStatus> => {
       const [mapping, control, supervisor] = await Promise.all([
         readMapping(target, stage),
         readControlRecord(target.dynamo, target.stateTableName, stage),
@@ -215,9 +221,9 @@ async function readMapping(
   target: Target,
   stage: Stage,
 ): Promise<{ mappingId: string | null; configuration?: EventSourceMappingConfiguration; note?: string }> {
-  const mappingId = target.outputs[mappingIdOutputKey(stage)];
+  const mappingId = target.outputs[mappingIdOutputKey(target, stage)];
   if (mappingId === undefined || mappingId === '') {
-    return { mappingId: null, note: `no ${mappingIdOutputKey(stage)} in the outputs` };
+    return { mappingId: null, note: `no ${mappingIdOutputKey(target, stage)} in the outputs` };
   }
   if (target.lambda === undefined) return { mappingId, note: 'no LocalLambdaEndpoint in the outputs' };
   try {
@@ -246,17 +252,18 @@ function parseStageCommandArgs(action: 'pause' | 'resume', args: string[]): Stag
   });
   if (values.help) return 'help';
   const [stage, extra] = positionals;
-  if (stage === undefined) throw new UsageError(`name the stage to ${action}: ${STAGES.join(' or ')}`);
+  const stages = PIPELINE.stages.map(({ name }) => name);
+  if (stage === undefined) throw new UsageError(`name the stage to ${action}: ${stages.join(' or ')}`);
   if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
-  if (!(STAGES as readonly string[]).includes(stage)) {
-    throw new UsageError(`unknown stage '${stage}': the stages are ${STAGES.join(' and ')}`);
+  if (!stages.includes(stage)) {
+    throw new UsageError(`unknown stage '${stage}': the stages are ${stages.join(' and ')}`);
   }
   const reason = 'reason' in values && typeof values.reason === 'string' ? values.reason.trim() : undefined;
   if (reason !== undefined && (reason === '' || reason.length > MAX_REASON_LENGTH)) {
     throw new UsageError(`--reason must be 1 to ${MAX_REASON_LENGTH} characters (got ${reason.length})`);
   }
   return {
-    stage: stage as Stage,
+    stage,
     reason,
     json: values.json,
     target: targetRequestOf(values),

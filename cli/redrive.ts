@@ -9,7 +9,9 @@ import { queueDepth } from '#ops/queue-io.ts';
 import {
   errorText,
   LANE_NAMES,
+  type Lane,
   type LaneName,
+  laneOf,
   TARGET_HELP,
   TARGET_OPTIONS,
   type Target,
@@ -182,11 +184,10 @@ export interface RedriveResult {
  * @example const { report } = await redrive(target, { stages: ['extract'], errorClass: 'LlmCallError', dryRun: false });
  */
 export async function redrive(target: Target, request: RedriveRequest): Promise<RedriveResult> {
-  const lanes: MoveLane[] = request.stages.map((name) => ({
-    name,
-    from: target.lanes[name].deadLetterQueue,
-    to: target.lanes[name].queue,
-  }));
+  const lanes: MoveLane[] = request.stages.map((name) => {
+    const lane = laneOf(target, name);
+    return { name, from: lane.deadLetterQueue, to: lane.queue };
+  });
   const filter: RedriveFilter = {
     stages: request.stages,
     errorClass: request.errorClass,
@@ -343,7 +344,7 @@ function printReport(
   if (report.mode === 'move-task') {
     print(`redrive of ${target.description} with SQS message move tasks`);
     for (const task of report.tasks) {
-      const from = `${target.lanes[task.lane].deadLetterQueue.label} → ${target.lanes[task.lane].queue.label}`;
+      const from = movedBetween(laneOf(target, task.lane));
       if (task.depth === 0) print(`  ${from}: empty`);
       else if (task.failure !== undefined) print(`  ${from}: FAILED: ${task.failure}`);
       else
@@ -358,7 +359,7 @@ function printReport(
   const verb = report.mode === 'dry-run' ? 'would move' : 'moved';
   print(`redrive of ${target.description}${report.mode === 'dry-run' ? ' (dry run: nothing moved)' : ''}`);
   for (const outcome of report.lanes) {
-    const from = `${target.lanes[outcome.lane].deadLetterQueue.label} → ${target.lanes[outcome.lane].queue.label}`;
+    const from = movedBetween(laneOf(target, outcome.lane));
     const parts = [
       total(outcome.moved) > 0
         ? `${verb} ${total(outcome.moved)} (${byClass(outcome.moved)})${copies(total(outcome.moved), outcome.movedItems)}`
@@ -389,4 +390,9 @@ function printReport(
         'token budget, fix what the provider refused',
     );
   }
+}
+
+/** Where a lane's dead letters go back to, as the report says it: `intake DLQ → intake`. */
+function movedBetween(lane: Lane): string {
+  return `${lane.deadLetterQueue.label} → ${lane.queue.label}`;
 }

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { sendBodies } from '#ops/queue-io.ts';
-import { TARGET_HELP, TARGET_OPTIONS, type Target, type TargetRequest } from '#ops/target.ts';
+import { reenrichingLane, TARGET_HELP, TARGET_OPTIONS, type Target, type TargetRequest } from '#ops/target.ts';
 import { readBreakerRecord } from '#shared/circuit-breaker.ts';
 import { itemsWithoutHistory } from '#shared/degraded-items.ts';
 import { NO_HISTORY } from '#shared/item-claim.ts';
@@ -124,7 +124,7 @@ export interface ReenrichRequest {
 export async function reenrich(target: Target, request: ReenrichRequest): Promise<ReenrichReport> {
   await requireMemoryBreakerClosed(target);
   const itemIds = await itemIdsWithoutHistory(target, request.since, request.max);
-  const queueUrl = target.lanes.draft.queue.url;
+  const queueUrl = reenrichingLane(target).queue.url;
   let sent = 0;
   if (!request.dryRun && itemIds.length > 0) {
     const bodies = itemIds.map((itemId) => JSON.stringify({ itemId, reenrich: true }));

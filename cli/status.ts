@@ -3,7 +3,6 @@ import { ProgressView } from '#local/progress.ts';
 import { readStatus, type StatusSnapshot } from '#ops/status-snapshot.ts';
 import type { Target, TargetRequest } from '#ops/target.ts';
 import { TARGET_HELP, TARGET_OPTIONS } from '#ops/target.ts';
-import { ITEM_STATES } from '#shared/item-store.ts';
 import { noPositionals, parsePositiveNumber } from './arguments.ts';
 import {
   type CommandIo,
@@ -185,7 +184,9 @@ function renderStatus(snapshot: StatusSnapshot): string[] {
   const lines = [`${snapshot.stack} (${snapshot.target}, ${snapshot.source})  at ${snapshot.at.slice(11, 19)}Z`, ''];
   lines.push(
     ...labelled('items', [
-      `${ITEM_STATES.map((state) => `${state} ${formatCount(s[state])}`).join('  ')}  (total ${formatCount(snapshot.items.total)})`,
+      `${Object.entries(s)
+        .map(([state, count]) => `${state} ${formatCount(count)}`)
+        .join('  ')}  (total ${formatCount(snapshot.items.total)})`,
     ]),
     '',
   );

@@ -7,17 +7,16 @@ import { type ItemChain, readItemChain } from '#cli/show.ts';
 import { projectConfig, readStatus, type StatusSnapshot } from '#ops/status-snapshot.ts';
 import { LANE_NAMES, type Target } from '#ops/target.ts';
 import { utcDay } from '#shared/budget.ts';
-import { ITEM_STATES, type ItemState } from '#shared/item-store.ts';
+import type { ItemState } from '#shared/item-store.ts';
 import { intakeItemSchema } from '#shared/schemas.ts';
 import { type EconomicsReport, readEconomics } from './economics.ts';
 import {
   type DeadLetterGroups,
   deadLetterGroups,
-  ITEM_STAGES,
   type ItemFilter,
   type ItemList,
   type ItemStage,
-  LANE_LABELS,
+  laneLabelsOf,
   listItems,
 } from './item-queries.ts';
 
@@ -99,9 +98,10 @@ export interface PipelineShape {
 }
 
 /** `GET /api/pipeline`: the item states, stages and lane labels, so the pages never keep copies of them. */
-export async function getPipeline(_context: ApiContext, request: ApiRequest): Promise<PipelineShape> {
+export async function getPipeline(context: ApiContext, request: ApiRequest): Promise<PipelineShape> {
   readParams(request.query, {});
-  return { itemStates: ITEM_STATES, stages: ITEM_STAGES, laneLabels: LANE_LABELS };
+  const { pipeline } = context.target;
+  return { itemStates: pipeline.states, stages: pipeline.lanes, laneLabels: laneLabelsOf(pipeline) };
 }
 
 /** `GET /api/status`: what `sluice status --json` prints. */
@@ -113,8 +113,8 @@ export async function getStatus(context: ApiContext, request: ApiRequest): Promi
 /** `GET /api/items?state=&stage=&degraded=&errorClass=&since=&until=&q=&limit=`: the matching items, newest first. */
 export async function getItems(context: ApiContext, request: ApiRequest): Promise<ItemList> {
   const params = readParams(request.query, {
-    state: choice(ITEM_STATES),
-    stage: choice(ITEM_STAGES),
+    state: choice(context.target.pipeline.states),
+    stage: choice(context.target.pipeline.lanes),
     degraded: choice(['true', 'false'] as const),
     errorClass: text(200),
     since: day,

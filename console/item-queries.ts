@@ -1,6 +1,16 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { LANE_NAMES, type LaneName, type Target } from '#ops/target.ts';
-import { ITEM_STATES, type ItemRecord, type ItemState } from '#shared/item-store.ts';
+import type { LaneName, Target } from '#ops/target.ts';
+import type { ItemRecord, ItemState } from '#shared/item-store.ts';
+import {
+  DEAD_LETTER,
+  DISCARDED,
+  laneOfState,
+  type Pipeline,
+  PUBLISHED,
+  PUBLISHED_LANE,
+  queueKeyOf,
+  stageStatesOf,
+} from '#shared/pipeline.ts';
 
 /**
  * The console's lists of items, read from the state table's `ByState` index (state, updatedAt): one query per
@@ -9,21 +19,26 @@ import { ITEM_STATES, type ItemRecord, type ItemState } from '#shared/item-store
 
 /** Where an item is: the stage it is in or died in, or `published` once it is done. */
 export type ItemStage = LaneName;
-export const ITEM_STAGES: readonly ItemStage[] = LANE_NAMES;
 
-/** How the console names each lane in a redrive: the dead-letter queue and the queue its messages go back to. */
-export const LANE_LABELS: Readonly<Record<LaneName, string>> = {
-  extract: 'intake DLQ → intake queue',
-  draft: 'draft DLQ → draft queue',
-  published: 'published DLQ → published queue',
-};
+/**
+ * How the console names each lane in a redrive: the dead-letter queue and the queue its messages go back to,
+ * e.g. `intake DLQ → intake queue`.
+ */
+export function laneLabelsOf(pipeline: Pipeline): Readonly<Record<LaneName, string>> {
+  return Object.fromEntries(
+    pipeline.lanes.map((lane) => {
+      const label = queueKeyOf(pipeline, lane).toLowerCase();
+      return [lane, `${label} DLQ → ${label} queue`];
+    }),
+  );
+}
 
-/** The states an item can be in while it is in (or after it died in) each stage. */
-const STATES_OF_STAGE: Readonly<Record<ItemStage, readonly ItemState[]>> = {
-  extract: ['RECEIVED', 'EXTRACTING', 'DEAD_LETTER', 'DISCARDED'],
-  draft: ['EXTRACTED', 'DRAFTING', 'REVIEWING', 'DEAD_LETTER', 'DISCARDED'],
-  published: ['PUBLISHED'],
-};
+/** The states an item can be in while it is in (or after it died in) a stage, or once published. */
+function statesOfStage(pipeline: Pipeline, stage: ItemStage): readonly ItemState[] {
+  if (stage === PUBLISHED_LANE) return [PUBLISHED];
+  const states = stageStatesOf(pipeline, stage);
+  return [states.ready, ...states.working, DEAD_LETTER, DISCARDED];
+}
 
 export interface ItemSummary {
   itemId: string;
@@ -73,11 +88,12 @@ type SummaryRow = Pick<ItemRecord, 'itemId' | 'state' | 'updatedAt' | 'degraded'
  * @example const { items, total } = await listItems(target, { state: 'DEAD_LETTER', limit: 50 });
  */
 export async function listItems(target: Target, filter: ItemFilter): Promise<ItemList> {
-  const states = ITEM_STATES.filter(
-    (state) =>
-      (filter.state === undefined || state === filter.state) &&
-      (filter.stage === undefined || STATES_OF_STAGE[filter.stage].includes(state)),
+  const { pipeline } = target;
+  const inStage = filter.stage === undefined ? undefined : statesOfStage(pipeline, filter.stage);
+  const states = pipeline.states.filter(
+    (state) => (filter.state === undefined || state === filter.state) && (inStage?.includes(state) ?? true),
   );
+  const summarise = (row: SummaryRow) => summaryOf(pipeline, row);
   const newestFirst = (a: ItemSummary, b: ItemSummary) =>
     b.updatedAt.localeCompare(a.updatedAt) || a.itemId.localeCompare(b.itemId);
   // Filters the key cannot express need every row of the states; without them, the newest `limit` rows of each
@@ -86,7 +102,7 @@ export async function listItems(target: Target, filter: ItemFilter): Promise<Ite
     filter.degraded !== undefined ||
     filter.errorClass !== undefined ||
     filter.q !== undefined ||
-    (filter.stage !== undefined && (states.includes('DEAD_LETTER') || states.includes('DISCARDED')));
+    (filter.stage !== undefined && (states.includes(DEAD_LETTER) || states.includes(DISCARDED)));
   if (!everyRow) {
     const [pages, counts] = await Promise.all([
       Promise.all(states.map((state) => queryState(target, state, filter, filter.limit))),
@@ -237,9 +253,9 @@ function stateQuery(
   };
 }
 
-function summarise(row: SummaryRow): ItemSummary {
+function summaryOf(pipeline: Pipeline, row: SummaryRow): ItemSummary {
   const failure = row.deadLetter ?? row.lastError;
-  const stage = stageOf(row);
+  const stage = stageOf(pipeline, row);
   const attempts =
     stage === 'published' ? (row.attempts?.extract ?? 0) + (row.attempts?.draft ?? 0) : row.attempts?.[stage];
   return {
@@ -254,21 +270,11 @@ function summarise(row: SummaryRow): ItemSummary {
   };
 }
 
-function stageOf(row: SummaryRow): ItemStage {
-  switch (row.state) {
-    case 'RECEIVED':
-    case 'EXTRACTING':
-      return 'extract';
-    case 'EXTRACTED':
-    case 'DRAFTING':
-    case 'REVIEWING':
-      return 'draft';
-    case 'PUBLISHED':
-      return 'published';
-    case 'DEAD_LETTER':
-    case 'DISCARDED':
-      return (row.deadLetter ?? row.lastError)?.stage ?? 'extract';
-  }
+function stageOf(pipeline: Pipeline, row: SummaryRow): ItemStage {
+  // A dead or discarded item is shown in the stage it died in.
+  return (
+    laneOfState(pipeline, row.state) ?? (row.deadLetter ?? row.lastError)?.stage ?? (pipeline.lanes[0] as ItemStage)
+  );
 }
 
 function matches(item: ItemSummary, filter: ItemFilter): boolean {

@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { PIPELINE } from '#functions/pipeline.ts';
 import { type SupervisorRuntimeConfig, supervisorRuntimeConfigSchema } from '#functions/supervisor/runtime-config.ts';
+import { type Pipeline, reenrichingStageOf, type StageDefaults, stageStatesOf } from '#shared/pipeline.ts';
 import { RATE_LIMIT_DIALECTS, TOKEN_COUNTINGS } from '#shared/provider-limits.ts';
 import { type ModelPrice, type RuntimeConfig, runtimeConfigSchema, type Stage } from '#shared/runtime-config.ts';
 
@@ -94,16 +96,6 @@ const modelPriceConfigSchema = section({
   outputPerMillionUsd: numberBetween(0, 1000),
 });
 
-interface StageDefaults {
-  model: string;
-  reservedConcurrency: number;
-  maxConcurrency: number;
-  batchSize: number;
-  timeoutSeconds: number;
-  memoryMb: number;
-  maxOutputTokens: number;
-}
-
 function stageSchema(defaults: StageDefaults) {
   return {
     /** Model this stage calls. It must have an entry in `prices`. */
@@ -136,449 +128,516 @@ function stageSchema(defaults: StageDefaults) {
   };
 }
 
+/** One LLM step's own model and completion limit; either left out means the stage's. */
+const stepConfigSchema = section({
+  /** Model of this step's calls. It must have an entry in `prices`. */
+  model: nonEmptyString().optional(),
+  /** Upper bound of completion tokens of this step's calls (64..32000). */
+  maxOutputTokens: integerBetween(64, 32_000).optional(),
+});
+
+/** Settings of one stage, every default filled in. */
+export interface StageConfig {
+  model: string;
+  reservedConcurrency: number;
+  maxConcurrency: number;
+  batchSize: number;
+  timeoutSeconds: number;
+  memoryMb: number;
+  maxOutputTokens: number;
+  /** Per-step overrides, by step name (e.g. `review`). */
+  steps: Record<string, { model?: string | undefined; maxOutputTokens?: number | undefined }>;
+  /** Only for a stage that redrafts after a rejected review. */
+  maxRevisions?: number;
+}
+
+/** What `cdk.json` may set for one stage (every key optional). */
+export type StageConfigInput = Partial<Omit<StageConfig, 'steps'>> & {
+  steps?: Record<string, { model?: string; maxOutputTokens?: number } | undefined>;
+};
+
+/** The `stages` section for a pipeline: one section per stage, with the stage's own defaults and steps. */
+function stagesSchemaFor(pipeline: Pipeline) {
+  const shape = Object.fromEntries(
+    pipeline.stages.map((stage) => {
+      const steps = section(
+        Object.fromEntries(stage.steps.map((step) => [step.name, stepConfigSchema.prefault({})])),
+      ).prefault({});
+      const revisions =
+        stage.maxRevisions === undefined
+          ? {}
+          : {
+              /** Redrafts after a rejected review (0..10), bounded also by `itemTokenBudget`. */
+              maxRevisions: integerBetween(0, 10).default(stage.maxRevisions),
+            };
+      return [stage.name, section({ ...stageSchema(stage.defaults), steps, ...revisions }).prefault({})];
+    }),
+  );
+  // The shape is built from the pipeline, so its static type is spelt out here.
+  return section(shape).prefault({}) as unknown as z.ZodPrefault<
+    z.ZodType<Record<string, StageConfig>, Record<string, StageConfigInput | undefined>>
+  >;
+}
+
 /**
  * Schema of the `sluice` context object. Parse with {@link loadConfig}, which formats the errors.
  *
  * @example
  * const parsed = sluiceConfigSchema.safeParse({ stages: { extract: { batchSize: 2 } } });
  */
-export const sluiceConfigSchema = section({
-  llm: section({
+export function configSchemaFor(pipeline: Pipeline) {
+  return section({
+    llm: section({
+      /**
+       * Base URL of any OpenAI-compatible server (e.g. `https://openrouter.ai/api/v1`).
+       * @default the SDK's default, https://api.openai.com/v1
+       */
+      baseUrl: z
+        .url({
+          protocol: /^https?$/,
+          error: (issue) => `must be an http(s) URL (got ${shown(issue.input)})`,
+        })
+        .optional(),
+      /**
+       * Timeout of one LLM call in seconds (1..900); the function always caps it by the time left in the invocation.
+       * @default 60
+       */
+      timeoutSeconds: integerBetween(1, 900).default(60),
+      /**
+       * Model used while the primary model's breaker is open; it must have an entry in `prices`.
+       * @default none: calls are deferred instead
+       */
+      fallbackModel: nonEmptyString().optional(),
+    }).prefault({}),
     /**
-     * Base URL of any OpenAI-compatible server (e.g. `https://openrouter.ai/api/v1`).
-     * @default the SDK's default, https://api.openai.com/v1
+     * Complete ARN of an existing Secrets Manager secret holding the LLM API key (plain string value).
+     * @default none: the stack creates a secret, whose value you set after the first deploy
      */
-    baseUrl: z
-      .url({
-        protocol: /^https?$/,
-        error: (issue) => `must be an http(s) URL (got ${shown(issue.input)})`,
+    apiKeySecretArn: z
+      .string({ error: (issue) => `must be a string (got ${shown(issue.input)})` })
+      .regex(SECRET_ARN, {
+        error: (issue) =>
+          `must be the complete ARN of a Secrets Manager secret, arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 characters> (got ${shown(issue.input)})`,
       })
       .optional(),
     /**
-     * Timeout of one LLM call in seconds (1..900); the function always caps it by the time left in the invocation.
-     * @default 60
+     * Price of each model in US dollars per million tokens. Entries given here are added to (or replace) the
+     * defaults.
+     * @default gpt-4o-mini (0.15 / 0.60) and gpt-4.1-mini (0.40 / 1.60)
      */
-    timeoutSeconds: integerBetween(1, 900).default(60),
+    prices: z
+      .record(nonEmptyString(), modelPriceConfigSchema, {
+        error: (issue) => `must be an object of model name to price (got ${shown(issue.input)})`,
+      })
+      .optional()
+      .transform((prices): Record<string, ModelPrice> => ({ ...DEFAULT_PRICES, ...prices })),
+    /** One section per stage of the pipeline (functions/pipeline.ts), under the stage's name. */
+    stages: stagesSchemaFor(pipeline),
     /**
-     * Model used while the primary model's breaker is open; it must have an entry in `prices`.
-     * @default none: calls are deferred instead
-     */
-    fallbackModel: nonEmptyString().optional(),
-  }).prefault({}),
-  /**
-   * Complete ARN of an existing Secrets Manager secret holding the LLM API key (plain string value).
-   * @default none: the stack creates a secret, whose value you set after the first deploy
-   */
-  apiKeySecretArn: z
-    .string({ error: (issue) => `must be a string (got ${shown(issue.input)})` })
-    .regex(SECRET_ARN, {
-      error: (issue) =>
-        `must be the complete ARN of a Secrets Manager secret, arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 characters> (got ${shown(issue.input)})`,
-    })
-    .optional(),
-  /**
-   * Price of each model in US dollars per million tokens. Entries given here are added to (or replace) the
-   * defaults.
-   * @default gpt-4o-mini (0.15 / 0.60) and gpt-4.1-mini (0.40 / 1.60)
-   */
-  prices: z
-    .record(nonEmptyString(), modelPriceConfigSchema, {
-      error: (issue) => `must be an object of model name to price (got ${shown(issue.input)})`,
-    })
-    .optional()
-    .transform((prices): Record<string, ModelPrice> => ({ ...DEFAULT_PRICES, ...prices })),
-  stages: section({
-    /** The "left brain": raw item to structured knowledge, one call per item. */
-    extract: section(
-      stageSchema({
-        model: 'gpt-4o-mini',
-        reservedConcurrency: 5,
-        maxConcurrency: 5,
-        batchSize: 1,
-        timeoutSeconds: 120,
-        memoryMb: 512,
-        maxOutputTokens: 2048,
-      }),
-    ).prefault({}),
-    /** The "right brain": knowledge (and related past items) to a reviewed draft, up to a few calls per item. */
-    draft: section({
-      ...stageSchema({
-        model: 'gpt-4.1-mini',
-        reservedConcurrency: 3,
-        maxConcurrency: 3,
-        batchSize: 1,
-        timeoutSeconds: 300,
-        memoryMb: 512,
-        maxOutputTokens: 4096,
-      }),
-      /**
-       * Redrafts after a rejected review (0..10), bounded also by `itemTokenBudget`.
-       * @default 2
-       */
-      maxRevisions: integerBetween(0, 10).default(2),
-    }).prefault({}),
-  }).prefault({}),
-  /**
-   * Whether stage functions get reserved concurrency. Turn it off in new accounts whose concurrency quota is 10:
-   * Lambda refuses reservations that leave fewer than 10 unreserved.
-   * @default true
-   */
-  reservedConcurrencyEnabled: z
-    .boolean({ error: (issue) => `must be true or false (got ${shown(issue.input)})` })
-    .default(true),
-  /**
-   * Receives before SQS moves a message to the DLQ (5..1000). A backstop for crashes and timeouts only:
-   * classified failures are dead-lettered by the handler after `maxAttempts`.
-   * @default 5
-   */
-  maxReceiveCount: integerBetween(5, 1000).default(5),
-  /**
-   * Real failed attempts per item and stage before the handler dead-letters it (1..100); waiting for a rate limit,
-   * a breaker or the budget does not count. Less than `maxReceiveCount`.
-   * @default 3
-   */
-  maxAttempts: integerBetween(1, 100).default(3),
-  /**
-   * Most tokens (prompt + completion, every call of both stages) one item may use (1000..10000000).
-   * @default 30000
-   */
-  itemTokenBudget: integerBetween(1000, 10_000_000).default(30_000),
-  /**
-   * Most US dollars all LLM calls of one UTC day may cost (0..1000000).
-   * @default 25
-   */
-  dailyBudgetUsd: numberBetween(0, 1_000_000).default(25),
-  memory: section({
-    /**
-     * Timeout of the related-items lookup in milliseconds (50..30000); past it the draft goes ahead without
-     * history and the item is flagged degraded.
-     * @default 1500
-     */
-    lookupTimeoutMs: integerBetween(50, 30_000).default(1500),
-    /**
-     * Most related past items given to the draft (0..50).
-     * @default 5
-     */
-    maxRelated: integerBetween(0, 50).default(5),
-  }).prefault({}),
-  /**
-   * The provider's rate limits per model (requests and tokens per minute), enforced across every function
-   * instance by the shared rate limiter. A model without an entry is not limited by sluice.
-   * @default {} (no limits)
-   */
-  limits: z
-    .record(
-      nonEmptyString(),
-      section({
-        /** Requests per minute (1..1000000). */
-        rpm: integerBetween(1, 1_000_000).optional(),
-        /** Tokens (prompt + completion) per minute (100..1000000000). */
-        tpm: integerBetween(100, 1_000_000_000).optional(),
-        /**
-         * How the provider counts a request's tokens against `tpm`: `admission` charges the prompt estimate plus
-         * `max_tokens` when it admits the request and gives nothing back (OpenAI's documented rule);
-         * `admission-max` charges the larger of the two; `usage` counts the tokens the answer used.
-         * @default 'admission'
-         */
-        tokenCounting: oneOf(TOKEN_COUNTINGS).default('admission'),
-        /**
-         * The rate-limit headers the provider sends: `openai` (`x-ratelimit-*`, per minute), `openai-rpd` (the same
-         * names, with the `-requests` ones per day), `anthropic` (`anthropic-ratelimit-*`, RFC 3339 resets) or
-         * `none` (ignored; only a 429's `retry-after` counts).
-         * @default 'openai'
-         */
-        headers: oneOf(RATE_LIMIT_DIALECTS).default('openai'),
-      }),
-      {
-        error: (issue) =>
-          `must be an object of model name to { rpm, tpm, tokenCounting, headers } (got ${shown(issue.input)})`,
-      },
-    )
-    .default({}),
-  retry: section({
-    /**
-     * First backoff step in milliseconds (1..600000); it doubles with every failed attempt, and the wait is at
-     * least half the step and at most the whole step (equal jitter: half fixed, half random). A provider's
-     * Retry-After wins when it asks for longer. The default makes the waits before the 2nd and 3rd attempts
-     * 3.5–7 s and 7–14 s, so the default 3 attempts cannot be spent in under 10.5 s on a burst of 5xx.
-     * @default 7000
-     */
-    baseDelayMs: integerBetween(1, 600_000).default(7000),
-    /**
-     * Largest backoff step in milliseconds (1..900000): at most the 15 minutes SQS can delay a message handed
-     * back to wait.
-     * @default 120000
-     */
-    maxDelayMs: integerBetween(1, 900_000).default(120_000),
-    /**
-     * Waits up to this many milliseconds (0..60000) happen inside the invocation; longer ones send the message
-     * back to its queue with a delay, so no Lambda sits idle.
-     * @default 5000
-     */
-    maxInProcessWaitMs: integerBetween(0, 60_000).default(5000),
-    /**
-     * Longest an item may keep waiting for a rate limit, a breaker or the budget in one stage, in hours
-     * (1..336), before it is dead-lettered with DeferralLimitError instead of waiting forever unseen.
-     * @default 48
-     */
-    maxDeferralHours: integerBetween(1, 336).default(48),
-  }).prefault({}),
-  breaker: section({
-    /**
-     * Failures of a dependency (a model, the memory store) in a row that open its circuit breaker (1..100) while
-     * it sees fewer than `minCalls` calls in the window (low traffic, where a rate says little). At most
-     * `maxAttempts` keeps a lone item from being dead-lettered by an outage before the breaker opens.
-     * @default 3
-     */
-    failureThreshold: integerBetween(1, 100).default(3),
-    /**
-     * The window in seconds (1..3600) over which calls are counted for the failure rate; failures in a row are
-     * counted within this many seconds of the first of them.
-     * @default 30
-     */
-    windowSeconds: integerBetween(1, 3600).default(30),
-    /**
-     * Fewest calls in the window (2..10000) for the failure rate to decide instead of failures in a row. Smaller
-     * decides sooner but on fewer calls: at 20, a steady 5 % of failures has about one chance in a hundred million
-     * of looking like 50 %.
-     * @default 20
-     */
-    minCalls: integerBetween(2, 10_000).default(20),
-    /**
-     * Percentage of failed calls (1..100), among the window's newest calls once they are at least `minCalls`, that
-     * opens the breaker.
-     * @default 50
-     */
-    failureRatePercent: integerBetween(1, 100).default(50),
-    /**
-     * Seconds an open breaker waits before letting exactly one caller probe the dependency (1..3600).
-     * @default 30
-     */
-    cooldownSeconds: integerBetween(1, 3600).default(30),
-  }).prefault({}),
-  /**
-   * The supervisor: a scheduled function (locally a timer in `sluice dev`) that pauses a stage whose model stays
-   * unavailable or whose budget is spent, probes and resumes it, adapts each stage's concurrency to the provider,
-   * and re-queues items drafted without history once the memory store is back.
-   */
-  supervisor: section({
-    /**
-     * Whether the supervisor runs at all.
+     * Whether stage functions get reserved concurrency. Turn it off in new accounts whose concurrency quota is 10:
+     * Lambda refuses reservations that leave fewer than 10 unreserved.
      * @default true
      */
-    enabled: z.boolean({ error: (issue) => `must be true or false (got ${shown(issue.input)})` }).default(true),
+    reservedConcurrencyEnabled: z
+      .boolean({ error: (issue) => `must be true or false (got ${shown(issue.input)})` })
+      .default(true),
     /**
-     * Seconds between two looks (1..3600). On AWS the schedule fires every whole minute at most, and an interval
-     * under 60 s is kept by ticking within each invocation.
-     * @default 60
-     */
-    intervalSeconds: integerBetween(1, 3600).default(60),
-    /**
-     * Seconds (5..86400) a stage's models may stay unavailable (every breaker it could use open) before its event
-     * source is disabled, so no function spins on deferrals.
-     * @default 300
-     */
-    pauseAfterSeconds: integerBetween(5, 86_400).default(300),
-    /**
-     * Seconds (5..86400) within which a resumed stage must be seen to process items (or its queue be empty);
-     * otherwise the resume is reported unverified (metric, alarm, log).
-     * @default 600
-     */
-    verifySeconds: integerBetween(5, 86_400).default(600),
-    adaptiveConcurrency: section({
-      /**
-       * Whether each stage's event source maximum concurrency follows the provider (between 2 and the stage's
-       * `maxConcurrency`).
-       * @default true
-       */
-      enabled: z.boolean({ error: (issue) => `must be true or false (got ${shown(issue.input)})` }).default(true),
-      /**
-       * Factor (0.1..0.95) the concurrency is multiplied by on sustained 429s or latency growth.
-       * @default 0.7
-       */
-      decreaseFactor: numberBetween(0.1, 0.95).default(0.7),
-      /**
-       * Share of a look's calls (0..1) answered 429 above which the concurrency is decreased.
-       * @default 0.01
-       */
-      throttleRatio: numberBetween(0, 1).default(0.01),
-      /**
-       * Mean call latency, as a multiple (1.1..100) of the stage's healthy baseline, above which the concurrency
-       * is decreased.
-       * @default 2
-       */
-      latencyFactor: numberBetween(1.1, 100).default(2),
-    }).prefault({}),
-    reenrich: section({
-      /**
-       * Whether items drafted without history are re-queued for a redraft once the memory store answers the supervisor's lookup again.
-       * @default true
-       */
-      enabled: z.boolean({ error: (issue) => `must be true or false (got ${shown(issue.input)})` }).default(true),
-      /**
-       * Most items re-queued per look (1..10000).
-       * @default 100
-       */
-      maxPerRun: integerBetween(1, 10_000).default(100),
-      /**
-       * Most items re-queued per second (1..1000).
-       * @default 5
-       */
-      perSecond: integerBetween(1, 1000).default(5),
-      /**
-       * Most automatic re-enrichments of one item (1..10), so an item whose redraft degrades again is not
-       * re-queued forever.
-       * @default 2
-       */
-      maxPerItem: integerBetween(1, 10).default(2),
-    }).prefault({}),
-  }).prefault({}),
-  /**
-   * Whether the shared third-party runtime dependencies ship in a Lambda layer (see layers/README.md) instead of
-   * in each function bundle.
-   * @default false
-   */
-  useDependencyLayer: z
-    .boolean({ error: (issue) => `must be true or false (got ${shown(issue.input)})` })
-    .default(false),
-  /**
-   * Powertools log level of the stage functions.
-   * @default 'INFO'
-   */
-  logLevel: z
-    .enum(LOG_LEVELS, { error: (issue) => `must be one of ${LOG_LEVELS.join(', ')} (got ${shown(issue.input)})` })
-    .default('INFO'),
-  /**
-   * Retention of the function log groups in days; one of the values CloudWatch Logs accepts.
-   * @default 30
-   */
-  logRetentionDays: z
-    .literal(LOG_RETENTION_DAYS, {
-      error: (issue) => `must be one of ${LOG_RETENTION_DAYS.join(', ')} (got ${shown(issue.input)})`,
-    })
-    .default(30),
-  /**
-   * Thresholds of the CloudWatch alarms (see docs/runbook.md, one section per alarm). Every alarm notifies the
-   * stack's alarm topic.
-   */
-  alarms: section({
-    /**
-     * Where each alarm's description links to: the runbook's http(s) URL (e.g. on the repository host), to which
-     * the alarm's `#section` is appended.
-     * @default 'docs/runbook.md', a link relative to the repository
-     */
-    runbookUrl: z
-      .url({
-        protocol: /^https?$/,
-        error: (issue) => `must be an http(s) URL (got ${shown(issue.input)})`,
-      })
-      .optional(),
-    /**
-     * Age in minutes (1..20160) of the oldest message on the intake or draft queue past which its alarm fires.
-     * Waits re-send their message, so a healthy queue's oldest message is at most a few visibility timeouts old.
-     * @default 60
-     */
-    oldestMessageMinutes: integerBetween(1, 20_160).default(60),
-    /**
-     * Window in minutes (1..60) in which any function error, or any throttle, fires its alarm.
+     * Receives before SQS moves a message to the DLQ (5..1000). A backstop for crashes and timeouts only:
+     * classified failures are dead-lettered by the handler after `maxAttempts`.
      * @default 5
      */
-    functionErrorMinutes: integerBetween(1, 60).default(5),
+    maxReceiveCount: integerBetween(5, 1000).default(5),
     /**
-     * Share of the function timeout, in percent (10..100), that the p99 duration may reach before its alarm fires.
-     * @default 80
-     */
-    durationPercentOfTimeout: integerBetween(10, 100).default(80),
-    /**
-     * Consecutive minutes (1..60) in which callers find a breaker (a model's or the memory store's) open before
-     * its alarm fires.
-     * @default 10
-     */
-    breakerOpenMinutes: integerBetween(1, 60).default(10),
-    /**
-     * Share of the daily budget, in percent (1..99), that fires the warning; the critical alarm fires at 100.
-     * @default 80
-     */
-    budgetWarningPercent: integerBetween(1, 99).default(80),
-    /**
-     * Degraded items per published item (0..1) past which the degraded-ratio alarm fires.
-     * @default 0.2
-     */
-    degradedRatio: numberBetween(0, 1).default(0.2),
-    /**
-     * Window in minutes (5..1440) over which the degraded ratio is computed.
-     * @default 60
-     */
-    degradedWindowMinutes: integerBetween(5, 1440).default(60),
-    /**
-     * Fewest items published in the window (1..100000) for the degraded ratio to count, so one degraded item of
-     * two does not fire the alarm.
-     * @default 10
-     */
-    degradedMinPublished: integerBetween(1, 100_000).default(10),
-    /**
-     * Minutes (1..1440) a stage's event source must stay disabled, paused by the supervisor or an operator, before
-     * its alarm fires, so a short automatic pause that the supervisor resumes by itself does not notify anyone.
-     * @default 10
-     */
-    stagePausedMinutes: integerBetween(1, 1440).default(10),
-    /**
-     * Scheduled supervisor invocations in a row (1..24) that must fail before its alarm fires: one failed look is
-     * simply followed by the next.
+     * Real failed attempts per item and stage before the handler dead-letters it (1..100); waiting for a rate limit,
+     * a breaker or the budget does not count. Less than `maxReceiveCount`.
      * @default 3
      */
-    supervisorFailedInvocations: integerBetween(1, 24).default(3),
-  }).prefault({}),
-  /**
-   * Email address subscribed to the alarm topic (the recipient confirms the subscription once).
-   * @default none: subscribe to the topic (stack output AlarmTopicArn) as you see fit
-   */
-  alarmEmail: z.email({ error: (issue) => `must be an email address (got ${shown(issue.input)})` }).optional(),
-})
-  .prefault({})
-  .superRefine((config, ctx) => {
-    if (config.reservedConcurrencyEnabled) {
-      for (const stage of ['extract', 'draft'] as const) {
-        const { maxConcurrency, reservedConcurrency } = config.stages[stage];
-        if (maxConcurrency > reservedConcurrency) {
+    maxAttempts: integerBetween(1, 100).default(3),
+    /**
+     * Most tokens (prompt + completion, every call of both stages) one item may use (1000..10000000).
+     * @default 30000
+     */
+    itemTokenBudget: integerBetween(1000, 10_000_000).default(30_000),
+    /**
+     * Most US dollars all LLM calls of one UTC day may cost (0..1000000).
+     * @default 25
+     */
+    dailyBudgetUsd: numberBetween(0, 1_000_000).default(25),
+    memory: section({
+      /**
+       * Timeout of the related-items lookup in milliseconds (50..30000); past it the draft goes ahead without
+       * history and the item is flagged degraded.
+       * @default 1500
+       */
+      lookupTimeoutMs: integerBetween(50, 30_000).default(1500),
+      /**
+       * Most related past items given to the draft (0..50).
+       * @default 5
+       */
+      maxRelated: integerBetween(0, 50).default(5),
+    }).prefault({}),
+    /**
+     * The provider's rate limits per model (requests and tokens per minute), enforced across every function
+     * instance by the shared rate limiter. A model without an entry is not limited by sluice.
+     * @default {} (no limits)
+     */
+    limits: z
+      .record(
+        nonEmptyString(),
+        section({
+          /** Requests per minute (1..1000000). */
+          rpm: integerBetween(1, 1_000_000).optional(),
+          /** Tokens (prompt + completion) per minute (100..1000000000). */
+          tpm: integerBetween(100, 1_000_000_000).optional(),
+          /**
+           * How the provider counts a request's tokens against `tpm`: `admission` charges the prompt estimate plus
+           * `max_tokens` when it admits the request and gives nothing back (OpenAI's documented rule);
+           * `admission-max` charges the larger of the two; `usage` counts the tokens the answer used.
+           * @default 'admission'
+           */
+          tokenCounting: oneOf(TOKEN_COUNTINGS).default('admission'),
+          /**
+           * The rate-limit headers the provider sends: `openai` (`x-ratelimit-*`, per minute), `openai-rpd` (the same
+           * names, with the `-requests` ones per day), `anthropic` (`anthropic-ratelimit-*`, RFC 3339 resets) or
+           * `none` (ignored; only a 429's `retry-after` counts).
+           * @default 'openai'
+           */
+          headers: oneOf(RATE_LIMIT_DIALECTS).default('openai'),
+        }),
+        {
+          error: (issue) =>
+            `must be an object of model name to { rpm, tpm, tokenCounting, headers } (got ${shown(issue.input)})`,
+        },
+      )
+      .default({}),
+    retry: section({
+      /**
+       * First backoff step in milliseconds (1..600000); it doubles with every failed attempt, and the wait is at
+       * least half the step and at most the whole step (equal jitter: half fixed, half random). A provider's
+       * Retry-After wins when it asks for longer. The default makes the waits before the 2nd and 3rd attempts
+       * 3.5–7 s and 7–14 s, so the default 3 attempts cannot be spent in under 10.5 s on a burst of 5xx.
+       * @default 7000
+       */
+      baseDelayMs: integerBetween(1, 600_000).default(7000),
+      /**
+       * Largest backoff step in milliseconds (1..900000): at most the 15 minutes SQS can delay a message handed
+       * back to wait.
+       * @default 120000
+       */
+      maxDelayMs: integerBetween(1, 900_000).default(120_000),
+      /**
+       * Waits up to this many milliseconds (0..60000) happen inside the invocation; longer ones send the message
+       * back to its queue with a delay, so no Lambda sits idle.
+       * @default 5000
+       */
+      maxInProcessWaitMs: integerBetween(0, 60_000).default(5000),
+      /**
+       * Longest an item may keep waiting for a rate limit, a breaker or the budget in one stage, in hours
+       * (1..336), before it is dead-lettered with DeferralLimitError instead of waiting forever unseen.
+       * @default 48
+       */
+      maxDeferralHours: integerBetween(1, 336).default(48),
+    }).prefault({}),
+    breaker: section({
+      /**
+       * Failures of a dependency (a model, the memory store) in a row that open its circuit breaker (1..100) while
+       * it sees fewer than `minCalls` calls in the window (low traffic, where a rate says little). At most
+       * `maxAttempts` keeps a lone item from being dead-lettered by an outage before the breaker opens.
+       * @default 3
+       */
+      failureThreshold: integerBetween(1, 100).default(3),
+      /**
+       * The window in seconds (1..3600) over which calls are counted for the failure rate; failures in a row are
+       * counted within this many seconds of the first of them.
+       * @default 30
+       */
+      windowSeconds: integerBetween(1, 3600).default(30),
+      /**
+       * Fewest calls in the window (2..10000) for the failure rate to decide instead of failures in a row. Smaller
+       * decides sooner but on fewer calls: at 20, a steady 5 % of failures has about one chance in a hundred million
+       * of looking like 50 %.
+       * @default 20
+       */
+      minCalls: integerBetween(2, 10_000).default(20),
+      /**
+       * Percentage of failed calls (1..100), among the window's newest calls once they are at least `minCalls`, that
+       * opens the breaker.
+       * @default 50
+       */
+      failureRatePercent: integerBetween(1, 100).default(50),
+      /**
+       * Seconds an open breaker waits before letting exactly one caller probe the dependency (1..3600).
+       * @default 30
+       */
+      cooldownSeconds: integerBetween(1, 3600).default(30),
+    }).prefault({}),
+    /**
+     * The supervisor: a scheduled function (locally a timer in `sluice dev`) that pauses a stage whose model stays
+     * unavailable or whose budget is spent, probes and resumes it, adapts each stage's concurrency to the provider,
+     * and re-queues items drafted without history once the memory store is back.
+     */
+    supervisor: section({
+      /**
+       * Whether the supervisor runs at all.
+       * @default true
+       */
+      enabled: z.boolean({ error: (issue) => `must be true or false (got ${shown(issue.input)})` }).default(true),
+      /**
+       * Seconds between two looks (1..3600). On AWS the schedule fires every whole minute at most, and an interval
+       * under 60 s is kept by ticking within each invocation.
+       * @default 60
+       */
+      intervalSeconds: integerBetween(1, 3600).default(60),
+      /**
+       * Seconds (5..86400) a stage's models may stay unavailable (every breaker it could use open) before its event
+       * source is disabled, so no function spins on deferrals.
+       * @default 300
+       */
+      pauseAfterSeconds: integerBetween(5, 86_400).default(300),
+      /**
+       * Seconds (5..86400) within which a resumed stage must be seen to process items (or its queue be empty);
+       * otherwise the resume is reported unverified (metric, alarm, log).
+       * @default 600
+       */
+      verifySeconds: integerBetween(5, 86_400).default(600),
+      adaptiveConcurrency: section({
+        /**
+         * Whether each stage's event source maximum concurrency follows the provider (between 2 and the stage's
+         * `maxConcurrency`).
+         * @default true
+         */
+        enabled: z.boolean({ error: (issue) => `must be true or false (got ${shown(issue.input)})` }).default(true),
+        /**
+         * Factor (0.1..0.95) the concurrency is multiplied by on sustained 429s or latency growth.
+         * @default 0.7
+         */
+        decreaseFactor: numberBetween(0.1, 0.95).default(0.7),
+        /**
+         * Share of a look's calls (0..1) answered 429 above which the concurrency is decreased.
+         * @default 0.01
+         */
+        throttleRatio: numberBetween(0, 1).default(0.01),
+        /**
+         * Mean call latency, as a multiple (1.1..100) of the stage's healthy baseline, above which the concurrency
+         * is decreased.
+         * @default 2
+         */
+        latencyFactor: numberBetween(1.1, 100).default(2),
+      }).prefault({}),
+      reenrich: section({
+        /**
+         * Whether items drafted without history are re-queued for a redraft once the memory store answers the supervisor's lookup again.
+         * @default true
+         */
+        enabled: z.boolean({ error: (issue) => `must be true or false (got ${shown(issue.input)})` }).default(true),
+        /**
+         * Most items re-queued per look (1..10000).
+         * @default 100
+         */
+        maxPerRun: integerBetween(1, 10_000).default(100),
+        /**
+         * Most items re-queued per second (1..1000).
+         * @default 5
+         */
+        perSecond: integerBetween(1, 1000).default(5),
+        /**
+         * Most automatic re-enrichments of one item (1..10), so an item whose redraft degrades again is not
+         * re-queued forever.
+         * @default 2
+         */
+        maxPerItem: integerBetween(1, 10).default(2),
+      }).prefault({}),
+    }).prefault({}),
+    /**
+     * Whether the shared third-party runtime dependencies ship in a Lambda layer (see layers/README.md) instead of
+     * in each function bundle.
+     * @default false
+     */
+    useDependencyLayer: z
+      .boolean({ error: (issue) => `must be true or false (got ${shown(issue.input)})` })
+      .default(false),
+    /**
+     * Powertools log level of the stage functions.
+     * @default 'INFO'
+     */
+    logLevel: z
+      .enum(LOG_LEVELS, { error: (issue) => `must be one of ${LOG_LEVELS.join(', ')} (got ${shown(issue.input)})` })
+      .default('INFO'),
+    /**
+     * Retention of the function log groups in days; one of the values CloudWatch Logs accepts.
+     * @default 30
+     */
+    logRetentionDays: z
+      .literal(LOG_RETENTION_DAYS, {
+        error: (issue) => `must be one of ${LOG_RETENTION_DAYS.join(', ')} (got ${shown(issue.input)})`,
+      })
+      .default(30),
+    /**
+     * Thresholds of the CloudWatch alarms (see docs/runbook.md, one section per alarm). Every alarm notifies the
+     * stack's alarm topic.
+     */
+    alarms: section({
+      /**
+       * Where each alarm's description links to: the runbook's http(s) URL (e.g. on the repository host), to which
+       * the alarm's `#section` is appended.
+       * @default 'docs/runbook.md', a link relative to the repository
+       */
+      runbookUrl: z
+        .url({
+          protocol: /^https?$/,
+          error: (issue) => `must be an http(s) URL (got ${shown(issue.input)})`,
+        })
+        .optional(),
+      /**
+       * Age in minutes (1..20160) of the oldest message on the intake or draft queue past which its alarm fires.
+       * Waits re-send their message, so a healthy queue's oldest message is at most a few visibility timeouts old.
+       * @default 60
+       */
+      oldestMessageMinutes: integerBetween(1, 20_160).default(60),
+      /**
+       * Window in minutes (1..60) in which any function error, or any throttle, fires its alarm.
+       * @default 5
+       */
+      functionErrorMinutes: integerBetween(1, 60).default(5),
+      /**
+       * Share of the function timeout, in percent (10..100), that the p99 duration may reach before its alarm fires.
+       * @default 80
+       */
+      durationPercentOfTimeout: integerBetween(10, 100).default(80),
+      /**
+       * Consecutive minutes (1..60) in which callers find a breaker (a model's or the memory store's) open before
+       * its alarm fires.
+       * @default 10
+       */
+      breakerOpenMinutes: integerBetween(1, 60).default(10),
+      /**
+       * Share of the daily budget, in percent (1..99), that fires the warning; the critical alarm fires at 100.
+       * @default 80
+       */
+      budgetWarningPercent: integerBetween(1, 99).default(80),
+      /**
+       * Degraded items per published item (0..1) past which the degraded-ratio alarm fires.
+       * @default 0.2
+       */
+      degradedRatio: numberBetween(0, 1).default(0.2),
+      /**
+       * Window in minutes (5..1440) over which the degraded ratio is computed.
+       * @default 60
+       */
+      degradedWindowMinutes: integerBetween(5, 1440).default(60),
+      /**
+       * Fewest items published in the window (1..100000) for the degraded ratio to count, so one degraded item of
+       * two does not fire the alarm.
+       * @default 10
+       */
+      degradedMinPublished: integerBetween(1, 100_000).default(10),
+      /**
+       * Minutes (1..1440) a stage's event source must stay disabled, paused by the supervisor or an operator, before
+       * its alarm fires, so a short automatic pause that the supervisor resumes by itself does not notify anyone.
+       * @default 10
+       */
+      stagePausedMinutes: integerBetween(1, 1440).default(10),
+      /**
+       * Scheduled supervisor invocations in a row (1..24) that must fail before its alarm fires: one failed look is
+       * simply followed by the next.
+       * @default 3
+       */
+      supervisorFailedInvocations: integerBetween(1, 24).default(3),
+    }).prefault({}),
+    /**
+     * Email address subscribed to the alarm topic (the recipient confirms the subscription once).
+     * @default none: subscribe to the topic (stack output AlarmTopicArn) as you see fit
+     */
+    alarmEmail: z.email({ error: (issue) => `must be an email address (got ${shown(issue.input)})` }).optional(),
+  })
+    .prefault({})
+    .superRefine((config, ctx) => {
+      if (config.reservedConcurrencyEnabled) {
+        for (const [stage, { maxConcurrency, reservedConcurrency }] of Object.entries(config.stages)) {
+          if (maxConcurrency > reservedConcurrency) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['stages', stage, 'maxConcurrency'],
+              message: `must be at most stages.${stage}.reservedConcurrency (${reservedConcurrency}) while reservedConcurrencyEnabled is true (got ${maxConcurrency})`,
+            });
+          }
+        }
+      }
+      const usedModels: [string, string | undefined][] = [
+        ...Object.entries(config.stages).flatMap(([stage, settings]): [string, string | undefined][] => [
+          [`stages.${stage}.model`, settings.model],
+          ...Object.entries(settings.steps).map(([step, { model }]): [string, string | undefined] => [
+            `stages.${stage}.steps.${step}.model`,
+            model,
+          ]),
+        ]),
+        ['llm.fallbackModel', config.llm.fallbackModel],
+      ];
+      for (const [key, model] of usedModels) {
+        if (model !== undefined && config.prices[model] === undefined) {
           ctx.addIssue({
             code: 'custom',
-            path: ['stages', stage, 'maxConcurrency'],
-            message: `must be at most stages.${stage}.reservedConcurrency (${reservedConcurrency}) while reservedConcurrencyEnabled is true (got ${maxConcurrency})`,
+            path: ['prices'],
+            message: `must have an entry for model ${JSON.stringify(model)} (used by ${key})`,
           });
         }
       }
-    }
-    const usedModels: [string, string | undefined][] = [
-      ['stages.extract.model', config.stages.extract.model],
-      ['stages.draft.model', config.stages.draft.model],
-      ['llm.fallbackModel', config.llm.fallbackModel],
-    ];
-    for (const [key, model] of usedModels) {
-      if (model !== undefined && config.prices[model] === undefined) {
+      // Otherwise SQS's crash backstop moves a failing message to the DLQ before the handler records why.
+      if (config.maxAttempts >= config.maxReceiveCount) {
         ctx.addIssue({
           code: 'custom',
-          path: ['prices'],
-          message: `must have an entry for model ${JSON.stringify(model)} (used by ${key})`,
+          path: ['maxAttempts'],
+          message: `must be less than maxReceiveCount (${config.maxReceiveCount}) (got ${config.maxAttempts})`,
         });
       }
-    }
-    // Otherwise SQS's crash backstop moves a failing message to the DLQ before the handler records why.
-    if (config.maxAttempts >= config.maxReceiveCount) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['maxAttempts'],
-        message: `must be less than maxReceiveCount (${config.maxReceiveCount}) (got ${config.maxAttempts})`,
-      });
-    }
-  });
+    });
+}
+
+/**
+ * Schema of the `sluice` context object for the pipeline sluice ships. Parse with {@link loadConfig}, which
+ * formats the errors.
+ * @example
+ * const parsed = sluiceConfigSchema.safeParse({ stages: { extract: { batchSize: 2 } } });
+ */
+export const sluiceConfigSchema = configSchemaFor(PIPELINE);
 
 /** The validated configuration, every default filled in. */
 export type SluiceConfig = z.output<typeof sluiceConfigSchema>;
 /** What may be written in `cdk.json` (every key optional). */
 export type SluiceConfigInput = z.input<typeof sluiceConfigSchema>;
-/** Settings of one stage. */
-export type StageConfig = SluiceConfig['stages'][Stage];
+/**
+ * Settings of one stage of the config.
+ * @throws {ConfigError} when the config has no such stage.
+ */
+export function stageConfigOf(config: SluiceConfig, stage: Stage): StageConfig {
+  const settings = config.stages[stage];
+  if (settings === undefined) throw new ConfigError([`stages has no stage ${JSON.stringify(stage)}`]);
+  return settings;
+}
+
+/** The model and completion limit of each step of a stage, its overrides filled in from the stage's settings. */
+export function stepsOf(settings: StageConfig): RuntimeConfig['steps'] {
+  return Object.fromEntries(
+    Object.entries(settings.steps).map(([step, override]) => [
+      step,
+      {
+        model: override.model ?? settings.model,
+        maxOutputTokens: override.maxOutputTokens ?? settings.maxOutputTokens,
+      },
+    ]),
+  );
+}
+
+/** Every model a stage's steps call (its own model when a step does not override it), each once. */
+export function stageModelsOf(settings: StageConfig): string[] {
+  return [...new Set(Object.values(stepsOf(settings)).map((step) => step.model))];
+}
+
+/** Every model the config's stages, their steps and the fallback call, each once, in the pipeline's order. */
+export function configuredModels(config: SluiceConfig): string[] {
+  const models = [...Object.values(config.stages).flatMap(stageModelsOf), config.llm.fallbackModel];
+  return [...new Set(models.filter((model): model is string => model !== undefined))];
+}
 
 function describeIssues(issues: readonly z.core.$ZodIssue[]): string[] {
   return issues.map((issue) => {
@@ -594,8 +653,8 @@ function describeIssues(issues: readonly z.core.$ZodIssue[]): string[] {
  * const config = loadConfig(app.node.tryGetContext('sluice'));
  * config.stages.extract.maxConcurrency; // 5
  */
-export function loadConfig(raw: unknown): SluiceConfig {
-  const parsed = sluiceConfigSchema.safeParse(raw ?? {});
+export function loadConfig(raw: unknown, pipeline: Pipeline = PIPELINE): SluiceConfig {
+  const parsed = (pipeline === PIPELINE ? sluiceConfigSchema : configSchemaFor(pipeline)).safeParse(raw ?? {});
   if (!parsed.success) throw new ConfigError(describeIssues(parsed.error.issues), { cause: parsed.error });
   return parsed.data;
 }
@@ -634,9 +693,9 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  * loadLayeredConfig([{ source: 'cdk.json', settings: cdkJson }, { source: '--set maxAttempts=9', settings: { maxAttempts: 9 } }]);
  * // ConfigError: Invalid sluice config: maxAttempts must be less than maxReceiveCount (5) (got 9) (set by --set maxAttempts=9)
  */
-export function loadLayeredConfig(layers: readonly ConfigLayer[]): SluiceConfig {
+export function loadLayeredConfig(layers: readonly ConfigLayer[], pipeline: Pipeline = PIPELINE): SluiceConfig {
   const merged = layers.reduce<Record<string, unknown>>((all, layer) => mergeDeep(all, layer.settings), {});
-  const parsed = sluiceConfigSchema.safeParse(merged);
+  const parsed = (pipeline === PIPELINE ? sluiceConfigSchema : configSchemaFor(pipeline)).safeParse(merged);
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((issue) => {
     const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
@@ -722,14 +781,16 @@ function breakerRuntime(config: SluiceConfig): RuntimeConfig['breaker'] {
  * @example
  * const json = JSON.stringify(runtimeConfigFor(config, 'draft'));
  */
-export function runtimeConfigFor(config: SluiceConfig, stage: Stage): RuntimeConfig {
-  const settings = config.stages[stage];
+export function runtimeConfigFor(config: SluiceConfig, stage: Stage, pipeline: Pipeline = PIPELINE): RuntimeConfig {
+  const settings = stageConfigOf(config, stage);
   const candidate: RuntimeConfig = {
     stage,
+    states: stageStatesOf(pipeline, stage),
     model: settings.model,
     ...(config.llm.fallbackModel === undefined ? {} : { fallbackModel: config.llm.fallbackModel }),
     maxOutputTokens: settings.maxOutputTokens,
-    maxRevisions: stage === 'draft' ? config.stages.draft.maxRevisions : 0,
+    steps: stepsOf(settings),
+    maxRevisions: settings.maxRevisions ?? 0,
     llm: llmRuntime(config),
     prices: config.prices,
     itemTokenBudget: config.itemTokenBudget,
@@ -761,21 +822,28 @@ export function runtimeConfigFor(config: SluiceConfig, stage: Stage): RuntimeCon
  * @example
  * const json = JSON.stringify(supervisorConfigFor(config));
  */
-export function supervisorConfigFor(config: SluiceConfig): SupervisorRuntimeConfig {
+export function supervisorConfigFor(config: SluiceConfig, pipeline: Pipeline = PIPELINE): SupervisorRuntimeConfig {
   const { supervisor } = config;
-  const stage = (name: Stage) => ({
-    model: config.stages[name].model,
-    ...(config.llm.fallbackModel === undefined ? {} : { fallbackModel: config.llm.fallbackModel }),
-    maxConcurrency: config.stages[name].maxConcurrency,
-    maxOutputTokens: config.stages[name].maxOutputTokens,
-  });
+  const stage = (settings: StageConfig) => {
+    const steps = Object.values(stepsOf(settings));
+    const stepModels = [...new Set(steps.map((step) => step.model))].filter((model) => model !== settings.model);
+    return {
+      model: settings.model,
+      ...(config.llm.fallbackModel === undefined ? {} : { fallbackModel: config.llm.fallbackModel }),
+      ...(stepModels.length === 0 ? {} : { stepModels }),
+      maxConcurrency: settings.maxConcurrency,
+      maxOutputTokens: Math.min(settings.maxOutputTokens, ...steps.map((step) => step.maxOutputTokens)),
+    };
+  };
+  const reenrichStage = reenrichingStageOf(pipeline)?.name;
   const candidate: SupervisorRuntimeConfig = {
     intervalMs: supervisor.intervalSeconds * 1000,
     pauseAfterMs: supervisor.pauseAfterSeconds * 1000,
     verifyMs: supervisor.verifySeconds * 1000,
     adaptiveConcurrency: { ...supervisor.adaptiveConcurrency },
     reenrich: { ...supervisor.reenrich },
-    stages: { extract: stage('extract'), draft: stage('draft') },
+    stages: Object.fromEntries(pipeline.stages.map(({ name }) => [name, stage(stageConfigOf(config, name))])),
+    ...(reenrichStage === undefined ? {} : { reenrichStage }),
     llm: llmRuntime(config),
     memory: { lookupTimeoutMs: config.memory.lookupTimeoutMs },
     prices: config.prices,

@@ -2,17 +2,20 @@ import { join } from 'node:path';
 import { CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { PIPELINE } from '#functions/pipeline.ts';
+import { type Pipeline, type StageDefinition, stageOf } from '#shared/pipeline.ts';
 import { DependencyLayer } from '../layers/dependency-layer.ts';
 import { PROJECT_ROOT } from './cdk-json.ts';
-import { runtimeConfigFor, type SluiceConfig, supervisorConfigFor } from './config.ts';
+import { runtimeConfigFor, type SluiceConfig, stageConfigOf, stageModelsOf, supervisorConfigFor } from './config.ts';
 import { LlmStage } from './constructs/llm-stage.ts';
 import { MemoryTable } from './constructs/memory-table.ts';
 import { Observability } from './constructs/observability.ts';
 import { RedrivableQueue } from './constructs/redrivable-queue.ts';
 import { StateTable } from './constructs/state-table.ts';
 import { Supervisor } from './constructs/supervisor.ts';
-import type { OPTIONAL_STACK_OUTPUT_KEYS, STACK_OUTPUT_KEYS } from './outputs.ts';
+import { PUBLISHED_QUEUE_KEY, queueOutputKeys, stageOutputKeys } from './outputs.ts';
 
 export { PROJECT_ROOT } from './cdk-json.ts';
 export { STACK_NAME } from './outputs.ts';
@@ -21,6 +24,17 @@ export { STACK_NAME } from './outputs.ts';
 export interface SluiceStackProps extends StackProps {
   /** The validated configuration (see `loadConfig`). */
   readonly config: SluiceConfig;
+  /**
+   * The stages to deploy; `config` must have been loaded for the same pipeline.
+   * @default the pipeline sluice ships (functions/pipeline.ts)
+   */
+  readonly pipeline?: Pipeline;
+}
+
+/** A stage of the pipeline and the construct that runs it. */
+export interface DeployedStage {
+  readonly definition: StageDefinition;
+  readonly construct: LlmStage;
 }
 
 /**
@@ -33,8 +47,10 @@ export interface SluiceStackProps extends StackProps {
  * new SluiceStack(app, STACK_NAME, { config: loadConfig(app.node.tryGetContext('sluice')) });
  */
 export class SluiceStack extends Stack {
-  readonly extract: LlmStage;
-  readonly draft: LlmStage;
+  /** The pipeline the stack deploys. */
+  readonly pipeline: Pipeline;
+  /** Its stages in order, each with the construct that runs it. */
+  readonly stages: readonly DeployedStage[];
   readonly published: RedrivableQueue;
   readonly stateTable: StateTable;
   readonly memoryTable: MemoryTable;
@@ -47,6 +63,7 @@ export class SluiceStack extends Stack {
   constructor(scope: Construct, id: string, props: SluiceStackProps) {
     super(scope, id, props);
     const { config } = props;
+    this.pipeline = props.pipeline ?? PIPELINE;
 
     this.stateTable = new StateTable(this, 'StateTable');
     this.memoryTable = new MemoryTable(this, 'MemoryTable');
@@ -70,23 +87,26 @@ export class SluiceStack extends Stack {
         ? {}
         : { dependencyLayer: { layer: this.dependencyLayer, packages: this.dependencyLayer.packages } }),
     };
-    this.draft = new LlmStage(this, 'Draft', {
-      ...shared,
-      stage: 'draft',
-      settings: config.stages.draft,
-      runtimeConfig: runtimeConfigFor(config, 'draft'),
-      entry: join(PROJECT_ROOT, 'functions', 'draft', 'index.ts'),
-      nextQueue: this.published.queue,
-      memoryTableAccess: true,
-    });
-    this.extract = new LlmStage(this, 'Extract', {
-      ...shared,
-      stage: 'extract',
-      settings: config.stages.extract,
-      runtimeConfig: runtimeConfigFor(config, 'extract'),
-      entry: join(PROJECT_ROOT, 'functions', 'extract', 'index.ts'),
-      nextQueue: this.draft.queue,
-    });
+    // Built last to first: each stage sends what it finishes to the next one's queue.
+    const stages = new Map<string, LlmStage>();
+    let nextQueue: IQueue = this.published.queue;
+    for (const stage of [...this.pipeline.stages].reverse()) {
+      const built = new LlmStage(this, stage.constructId, {
+        ...shared,
+        stage: stage.name,
+        settings: stageConfigOf(config, stage.name),
+        runtimeConfig: runtimeConfigFor(config, stage.name, this.pipeline),
+        entry: join(PROJECT_ROOT, stage.module, 'index.ts'),
+        nextQueue,
+        ...(stage.usesMemory ? { memoryTableAccess: true } : {}),
+      });
+      stages.set(stage.name, built);
+      nextQueue = built.queue;
+    }
+    this.stages = this.pipeline.stages.map((stage) => ({
+      definition: stage,
+      construct: stages.get(stage.name) as LlmStage,
+    }));
 
     this.supervisor = config.supervisor.enabled
       ? new Supervisor(this, 'Supervisor', {
@@ -94,7 +114,7 @@ export class SluiceStack extends Stack {
           intervalSeconds: config.supervisor.intervalSeconds,
           llmTimeoutSeconds: config.llm.timeoutSeconds,
           reservedConcurrencyEnabled: config.reservedConcurrencyEnabled,
-          stages: { extract: this.extract, draft: this.draft },
+          stages: Object.fromEntries(this.stages.map(({ definition, construct }) => [definition.name, construct])),
           stateTable: this.stateTable,
           memoryTable: this.memoryTable,
           apiKeySecret: this.apiKeySecret,
@@ -107,26 +127,18 @@ export class SluiceStack extends Stack {
       : undefined;
 
     this.observability = new Observability(this, 'Observability', {
-      stages: [
-        {
-          stage: 'extract',
-          queueName: 'Intake',
-          queue: this.extract.queue,
-          deadLetterQueue: this.extract.deadLetterQueue,
-          function: this.extract.function,
-          maxConcurrency: config.stages.extract.maxConcurrency,
-          model: config.stages.extract.model,
-        },
-        {
-          stage: 'draft',
-          queueName: 'Draft',
-          queue: this.draft.queue,
-          deadLetterQueue: this.draft.deadLetterQueue,
-          function: this.draft.function,
-          maxConcurrency: config.stages.draft.maxConcurrency,
-          model: config.stages.draft.model,
-        },
-      ],
+      stages: this.stages.map(({ definition, construct }) => {
+        const settings = stageConfigOf(config, definition.name);
+        return {
+          stage: definition.name,
+          queueName: definition.queueKey,
+          queue: construct.queue,
+          deadLetterQueue: construct.deadLetterQueue,
+          function: construct.function,
+          maxConcurrency: settings.maxConcurrency,
+          models: stageModelsOf(settings),
+        };
+      }),
       published: this.published,
       thresholds: config.alarms,
       ...(this.supervisor === undefined
@@ -153,31 +165,36 @@ export class SluiceStack extends Stack {
     return secret;
   }
 
+  /**
+   * The construct of a stage by name.
+   * @throws {PipelineDefinitionError} naming the stages there are.
+   */
+  stage(name: string): LlmStage {
+    const stage = stageOf(this.pipeline, name);
+    return (this.stages.find(({ definition }) => definition === stage) as DeployedStage).construct;
+  }
+
   private addOutputs(): void {
-    const outputs: Record<(typeof STACK_OUTPUT_KEYS)[number], string> &
-      Partial<Record<(typeof OPTIONAL_STACK_OUTPUT_KEYS)[number], string>> = {
-      IntakeQueueUrl: this.extract.queue.queueUrl,
-      IntakeQueueArn: this.extract.queue.queueArn,
-      IntakeDeadLetterQueueUrl: this.extract.deadLetterQueue.queueUrl,
-      IntakeDeadLetterQueueArn: this.extract.deadLetterQueue.queueArn,
-      DraftQueueUrl: this.draft.queue.queueUrl,
-      DraftQueueArn: this.draft.queue.queueArn,
-      DraftDeadLetterQueueUrl: this.draft.deadLetterQueue.queueUrl,
-      DraftDeadLetterQueueArn: this.draft.deadLetterQueue.queueArn,
-      PublishedQueueUrl: this.published.queue.queueUrl,
-      PublishedQueueArn: this.published.queue.queueArn,
-      PublishedDeadLetterQueueUrl: this.published.deadLetterQueue.queueUrl,
-      PublishedDeadLetterQueueArn: this.published.deadLetterQueue.queueArn,
-      StateTableName: this.stateTable.tableName,
-      MemoryTableName: this.memoryTable.tableName,
-      ApiKeySecretArn: this.apiKeySecret.secretArn,
-      ExtractFunctionName: this.extract.function.functionName,
-      DraftFunctionName: this.draft.function.functionName,
-      ExtractEventSourceMappingId: this.extract.eventSourceMappingId,
-      DraftEventSourceMappingId: this.draft.eventSourceMappingId,
-      AlarmTopicArn: this.observability.alarmTopic.topicArn,
-      DashboardName: this.observability.dashboard.dashboardName,
+    const outputs: Record<string, string> = {};
+    const addQueue = (queueKey: string, queue: { queue: IQueue; deadLetterQueue: IQueue }) => {
+      const keys = queueOutputKeys(queueKey);
+      outputs[keys.url] = queue.queue.queueUrl;
+      outputs[keys.arn] = queue.queue.queueArn;
+      outputs[keys.deadLetterUrl] = queue.deadLetterQueue.queueUrl;
+      outputs[keys.deadLetterArn] = queue.deadLetterQueue.queueArn;
     };
+    for (const { definition, construct } of this.stages) addQueue(definition.queueKey, construct);
+    addQueue(PUBLISHED_QUEUE_KEY, this.published);
+    outputs.StateTableName = this.stateTable.tableName;
+    outputs.MemoryTableName = this.memoryTable.tableName;
+    outputs.ApiKeySecretArn = this.apiKeySecret.secretArn;
+    for (const { definition, construct } of this.stages) {
+      const keys = stageOutputKeys(definition.constructId);
+      outputs[keys.functionName] = construct.function.functionName;
+      outputs[keys.eventSourceMappingId] = construct.eventSourceMappingId;
+    }
+    outputs.AlarmTopicArn = this.observability.alarmTopic.topicArn;
+    outputs.DashboardName = this.observability.dashboard.dashboardName;
     if (this.supervisor !== undefined) outputs.SupervisorFunctionName = this.supervisor.function.functionName;
     for (const [id, value] of Object.entries(outputs)) {
       if (value !== undefined) new CfnOutput(this, id, { value });

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { z } from 'zod';
+import { PIPELINE } from '#functions/pipeline.ts';
+import type { Pipeline } from '#shared/pipeline.ts';
 import { cdkJsonContext } from './cdk-json.ts';
 import { loadConfig } from './config.ts';
 import { SluiceStack, STACK_NAME } from './sluice-stack.ts';
@@ -17,16 +19,20 @@ const BUNDLING_STACKS = 'aws:cdk:bundling-stacks';
  * The local runtime derives its queues, tables, functions, environment and event sources from it.
  *
  * @param context overrides of the `cdk.json` context, key by key (a `sluice` entry replaces the whole config).
+ * @param pipeline the stages to deploy (the one sluice ships by default).
  * @throws {ConfigError} if the `sluice` config is invalid.
  * @example
  * const template = synthesizeTemplate({ sluice: { stages: { extract: { batchSize: 2 } } } });
  * const resources = template.Resources as Record<string, { Type: string }>;
  */
-export function synthesizeTemplate(context: Record<string, unknown> = {}): Record<string, unknown> {
+export function synthesizeTemplate(
+  context: Record<string, unknown> = {},
+  pipeline: Pipeline = PIPELINE,
+): Record<string, unknown> {
   const outdir = mkdtempSync(join(tmpdir(), 'sluice-synth-'));
   try {
     const app = new App({ outdir, context: { ...cdkJsonContext(), ...context, [BUNDLING_STACKS]: [] } });
-    new SluiceStack(app, STACK_NAME, { config: loadConfig(app.node.tryGetContext('sluice')) });
+    new SluiceStack(app, STACK_NAME, { config: loadConfig(app.node.tryGetContext('sluice'), pipeline), pipeline });
     const template: unknown = app.synth().getStackByName(STACK_NAME).template;
     return z.record(z.string(), z.unknown()).parse(template);
   } finally {
@@ -65,12 +71,16 @@ const functionResourcesSchema = z.record(
  * const bundled = synthesizeBundledStack({ sluice }, join(PROJECT_ROOT, '.sluice', 'bundles'));
  * const dir = bundled.functionCode.ExtractFunction1234ABCD; // holds index.mjs and index.mjs.map
  */
-export function synthesizeBundledStack(context: Record<string, unknown>, parentDir: string): BundledStack {
+export function synthesizeBundledStack(
+  context: Record<string, unknown>,
+  parentDir: string,
+  pipeline: Pipeline = PIPELINE,
+): BundledStack {
   mkdirSync(parentDir, { recursive: true });
   const outdir = mkdtempSync(join(parentDir, 'assembly-'));
   try {
     const app = new App({ outdir, context: { ...cdkJsonContext(), ...context } });
-    new SluiceStack(app, STACK_NAME, { config: loadConfig(app.node.tryGetContext('sluice')) });
+    new SluiceStack(app, STACK_NAME, { config: loadConfig(app.node.tryGetContext('sluice'), pipeline), pipeline });
     const assembly = app.synth();
     const template = z.record(z.string(), z.unknown()).parse(assembly.getStackByName(STACK_NAME).template);
     const manifest = assetManifestSchema.parse(

@@ -1,5 +1,6 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
@@ -7,16 +8,16 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { createHandler as createDraftHandler } from '#functions/draft/handler.ts';
-import { createHandler as createExtractHandler } from '#functions/extract/handler.ts';
+import { PIPELINE } from '#functions/pipeline.ts';
 import type { LookReport } from '#functions/supervisor/supervisor.ts';
-import { loadConfig, mergeDeep, type SluiceConfig } from '#lib/config.ts';
+import { configuredModels, loadConfig, mergeDeep, type SluiceConfig } from '#lib/config.ts';
 import { LOCAL_OUTPUT_KEYS } from '#lib/outputs.ts';
 import { PROJECT_ROOT } from '#lib/sluice-stack.ts';
 import { type BundledStack, STACK_NAME, synthesizeBundledStack, synthesizeTemplate } from '#lib/template.ts';
 import type { CrashInjector } from '#shared/faults.ts';
 import { type LlmClient, type LlmProber, OpenAiLlmClient } from '#shared/llm-client.ts';
 import type { MemoryStore } from '#shared/memory-store.ts';
+import { type Pipeline, type StageDefinition, stageOf } from '#shared/pipeline.ts';
 import { STAGE_ENVIRONMENT_KEYS, type Stage, stageSchema } from '#shared/runtime-config.ts';
 import { runtimeFromEnvironment, type StageRuntime } from '#shared/stage-runtime.ts';
 import type { EmfSink } from '#shared/telemetry.ts';
@@ -116,6 +117,11 @@ export interface DevRuntimeOptions {
    * @default false
    */
   bundles?: boolean;
+  /**
+   * The stages to deploy and run; `config` holds settings for these.
+   * @default the pipeline sluice ships (functions/pipeline.ts)
+   */
+  pipeline?: Pipeline;
   /** Settings merged over cdk.json's `sluice` context (e.g. shorter timeouts in tests). */
   config?: Record<string, unknown>;
   /** A real OpenAI-compatible provider; the simulator is started when absent. */
@@ -157,6 +163,8 @@ export interface DevRuntimeOptions {
 
 export interface DevRuntime {
   config: SluiceConfig;
+  /** The stages it runs. */
+  pipeline: Pipeline;
   outputs: Readonly<Record<string, string>>;
   local: LocalRuntime;
   simulator: LlmSimulator | undefined;
@@ -208,15 +216,16 @@ async function startServices(options: DevRuntimeOptions): Promise<DevRuntime> {
     }
   }
   const settings = mergeDeep(await cdkJsonConfig(), options.config ?? {});
-  const configured = loadConfig(settings);
+  const pipeline = options.pipeline ?? PIPELINE;
+  const configured = loadConfig(settings, pipeline);
   // The simulator serves every model the config names, so a model changed in cdk.json works locally too.
-  const models = [configured.stages.extract.model, configured.stages.draft.model, configured.llm.fallbackModel];
+  const models = configuredModels(configured);
   const simulator = options.provider
     ? undefined
     : await startLlmSimulator({
         ...options.simulator,
         ...(portOf('simulator') !== undefined && { port: portOf('simulator') }),
-        models: [...new Set([...models.filter((m) => m !== undefined), ...Object.keys(configured.prices)])],
+        models: [...new Set([...models, ...Object.keys(configured.prices)])],
       });
   let bundled: BundledStack | undefined;
   const bundledFunctions: BundledFunction[] = [];
@@ -224,9 +233,9 @@ async function startServices(options: DevRuntimeOptions): Promise<DevRuntime> {
     const baseUrl = options.provider ? options.provider.baseUrl : simulator?.url;
     const apiKey = options.provider?.apiKey ?? 'sluice-local-simulator';
     const context = mergeDeep(settings, baseUrl ? { llm: { baseUrl } } : {});
-    const config = loadConfig(context);
-    bundled = options.bundles ? synthesizeBundledStack({ sluice: context }, BUNDLES_DIR) : undefined;
-    const template = bundled?.template ?? synthesizeTemplate({ sluice: context });
+    const config = loadConfig(context, pipeline);
+    bundled = options.bundles ? synthesizeBundledStack({ sluice: context }, BUNDLES_DIR, pipeline) : undefined;
+    const template = bundled?.template ?? synthesizeTemplate({ sluice: context }, pipeline);
     const local = await startLocalRuntime({
       template,
       stackName: STACK_NAME,
@@ -262,8 +271,7 @@ async function startServices(options: DevRuntimeOptions): Promise<DevRuntime> {
         });
         const runtime = options.decorate ? options.decorate(built) : built;
         runtime.logger.appendPersistentKeys({ stage: runtime.config.stage });
-        const handler: SqsFunctionHandler =
-          runtime.config.stage === 'extract' ? createExtractHandler(runtime) : createDraftHandler(runtime);
+        const handler = (await stageHandlerFactory(stageOf(pipeline, runtime.config.stage)))(runtime);
         options.onHandler?.(runtime.config.stage, handler);
         return handler;
       },
@@ -291,6 +299,7 @@ async function startServices(options: DevRuntimeOptions): Promise<DevRuntime> {
       scheduled?.supervisor ??
       new LocalSupervisor({
         config,
+        pipeline,
         outputs: local.outputs,
         dynamo,
         sqs,
@@ -303,6 +312,7 @@ async function startServices(options: DevRuntimeOptions): Promise<DevRuntime> {
       });
     return {
       config,
+      pipeline,
       outputs: local.outputs,
       local,
       simulator,
@@ -405,6 +415,23 @@ async function startBundle(
 }
 
 /** Which stage a function of the template runs, from the runtime config in its environment. */
+/** What a stage's `handler.ts` exports: the handler over a runtime, as its `index.ts` builds it on Lambda. */
+const stageModuleSchema = z.object({
+  createHandler: z.custom<(runtime: StageRuntime) => SqsFunctionHandler>((value) => typeof value === 'function'),
+});
+
+/**
+ * Loads `createHandler` from a stage's `handler.ts` (its definition's `module` folder): the local runtime runs the
+ * same code as the stage's Lambda entry, for any stage of the pipeline.
+ * @throws {Error} naming the module when it does not export `createHandler`.
+ */
+async function stageHandlerFactory(stage: StageDefinition): Promise<(runtime: StageRuntime) => SqsFunctionHandler> {
+  const path = join(PROJECT_ROOT, stage.module, 'handler.ts');
+  const parsed = stageModuleSchema.safeParse(await import(pathToFileURL(path).href));
+  if (!parsed.success) throw new Error(`${path} (stage ${stage.name}) does not export a createHandler function`);
+  return parsed.data.createHandler;
+}
+
 function stageOfFunction(environment: Readonly<Record<string, string>>): Stage {
   const text = environment[STAGE_ENVIRONMENT_KEYS.SLUICE_RUNTIME_CONFIG] ?? '{}';
   const parsed = z.object({ stage: stageSchema }).safeParse(JSON.parse(text));

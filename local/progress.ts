@@ -1,9 +1,20 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { queueOutputKeys } from '#lib/outputs.ts';
 import { isQueueMissing, queueDepth } from '#ops/queue-io.ts';
 import { countItemsByState } from '#ops/table-reads.ts';
 import { nanoToUsd } from '#shared/call-ledger.ts';
-import { type ItemState, TERMINAL_STATES } from '#shared/item-store.ts';
+import {
+  countIn,
+  DEAD_LETTER,
+  DISCARDED,
+  type Pipeline,
+  PUBLISHED,
+  PUBLISHED_LANE,
+  queueKeyOf,
+  RECEIVED,
+  type StateCounts,
+} from '#shared/pipeline.ts';
 import type { MetricsSummary } from './local-metrics.ts';
 
 /**
@@ -12,34 +23,51 @@ import type { MetricsSummary } from './local-metrics.ts';
  */
 
 export interface PipelineSnapshot {
-  byState: Record<ItemState, number>;
-  /** Messages in each queue (visible, in flight or delayed); a missing queue counts 0. */
-  queues: { intake: number; draft: number; published: number; deadLetters: number };
+  /** The stages the counts are of. */
+  pipeline: Pipeline;
+  byState: StateCounts;
+  /** Messages in each lane's queue (visible, in flight or delayed), by lane (`extract`, …, `published`); a missing queue counts 0. */
+  queues: Readonly<Record<string, number>>;
+  /** Messages in all the dead-letter queues together. */
+  deadLetters: number;
   /** Queues of the stack that do not exist (deleted through the SQS API), by output key, e.g. `IntakeQueueUrl`. */
   missingQueues: string[];
   llm: { calls: number; tokens: number; costUsd: number };
 }
 
-/** The queue outputs the progress view reads, with the names it shows them by. */
-export const QUEUE_LABELS: Readonly<Record<string, string>> = {
-  IntakeQueueUrl: 'intake queue',
-  DraftQueueUrl: 'draft queue',
-  PublishedQueueUrl: 'published queue',
-  IntakeDeadLetterQueueUrl: 'intake DLQ',
-  DraftDeadLetterQueueUrl: 'draft DLQ',
-  PublishedDeadLetterQueueUrl: 'published DLQ',
-};
+/** What the progress view calls a lane's queue: `intake`, `draft`, `published`. */
+function queueLabel(pipeline: Pipeline, lane: string): string {
+  return queueKeyOf(pipeline, lane).toLowerCase();
+}
+
+/**
+ * The queue outputs the progress view reads (each lane's queue and dead-letter queue), with the names it shows
+ * them by, e.g. `IntakeQueueUrl` → `intake queue`.
+ */
+export function queueLabelsOf(pipeline: Pipeline): Readonly<Record<string, string>> {
+  return Object.fromEntries(
+    pipeline.lanes.flatMap((lane) => {
+      const keys = queueOutputKeys(queueKeyOf(pipeline, lane));
+      const label = queueLabel(pipeline, lane);
+      return [
+        [keys.url, `${label} queue`],
+        [keys.deadLetterUrl, `${label} DLQ`],
+      ];
+    }),
+  );
+}
 
 export interface ProgressSources {
+  pipeline: Pipeline;
   sqs: SQSClient;
   dynamo: DynamoDBDocumentClient;
   outputs: Readonly<Record<string, string>>;
 }
 
-/** @example const snapshot = await readSnapshot({ sqs, dynamo, outputs }); */
-export async function readSnapshot({ sqs, dynamo, outputs }: ProgressSources): Promise<PipelineSnapshot> {
+/** @example const snapshot = await readSnapshot({ pipeline, sqs, dynamo, outputs }); */
+export async function readSnapshot({ pipeline, sqs, dynamo, outputs }: ProgressSources): Promise<PipelineSnapshot> {
   const table = outputs.StateTableName ?? '';
-  const byState = await countItemsByState(dynamo, table);
+  const byState = await countItemsByState(dynamo, table, pipeline.states);
   const missingQueues: string[] = [];
   // A queue deleted under a running pipeline is reported, not fatal: the view goes on with the others.
   const depth = async (key: string) => {
@@ -69,17 +97,18 @@ export async function readSnapshot({ sqs, dynamo, outputs }: ProgressSources): P
     tokens += Number(row.promptTokens ?? 0) + Number(row.completionTokens ?? 0);
     cost += Number(row.costNanoUsd ?? 0);
   }
+  const queues: Record<string, number> = {};
+  let deadLetters = 0;
+  for (const lane of pipeline.lanes) {
+    const keys = queueOutputKeys(queueKeyOf(pipeline, lane));
+    queues[lane] = await depth(keys.url);
+    deadLetters += await depth(keys.deadLetterUrl);
+  }
   return {
+    pipeline,
     byState,
-    queues: {
-      intake: await depth('IntakeQueueUrl'),
-      draft: await depth('DraftQueueUrl'),
-      published: await depth('PublishedQueueUrl'),
-      deadLetters:
-        (await depth('IntakeDeadLetterQueueUrl')) +
-        (await depth('DraftDeadLetterQueueUrl')) +
-        (await depth('PublishedDeadLetterQueueUrl')),
-    },
+    queues,
+    deadLetters,
     missingQueues,
     llm: { calls, tokens, costUsd: nanoToUsd(cost) },
   };
@@ -88,8 +117,20 @@ export async function readSnapshot({ sqs, dynamo, outputs }: ProgressSources): P
 const BAR_WIDTH = 30;
 
 /** Items in a final state: published, dead-lettered, or discarded by an operator. */
-function settledCount(byState: Readonly<Record<ItemState, number>>): number {
-  return TERMINAL_STATES.reduce((sum, state) => sum + byState[state], 0);
+function settledCount(snapshot: PipelineSnapshot): number {
+  return countIn(snapshot.byState, snapshot.pipeline.terminalStates);
+}
+
+/** The states an item is in between intake and a final state. */
+function unsettledStates(pipeline: Pipeline): string[] {
+  return pipeline.states.filter((state) => !pipeline.terminalStates.includes(state));
+}
+
+/** Messages waiting for or worked on by a stage (the published queue is the pipeline's output, not its work). */
+export function queuedForStages(snapshot: PipelineSnapshot): number {
+  return snapshot.pipeline.lanes
+    .filter((lane) => lane !== PUBLISHED_LANE)
+    .reduce((sum, lane) => sum + (snapshot.queues[lane] ?? 0), 0);
 }
 
 /** The snapshot as display lines; `total` is how many items the run expects (0 when open-ended). */
@@ -99,23 +140,29 @@ export function renderSnapshot(
   elapsedMs: number,
   metrics?: MetricsSummary,
 ): string[] {
-  const s = snapshot.byState;
-  const done = settledCount(s);
-  const working = s.RECEIVED + s.EXTRACTING + s.EXTRACTED + s.DRAFTING + s.REVIEWING;
+  const { pipeline } = snapshot;
+  const count = (state: string) => snapshot.byState[state] ?? 0;
+  const done = settledCount(snapshot);
+  const unsettled = unsettledStates(pipeline);
+  const working = countIn(snapshot.byState, unsettled);
+  const stages = unsettled
+    .filter((state) => state !== RECEIVED)
+    .map((state) => `${state.toLowerCase()} ${count(state)}`)
+    .join(', ');
+  const discarded = count(DISCARDED);
   const share = total > 0 ? Math.min(1, done / total) : 0;
   const filled = Math.round(share * BAR_WIDTH);
   const bar = total > 0 ? `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${done}/${total}` : `${done} done`;
   return [
     `${bar}  ${(elapsedMs / 1000).toFixed(1)}s`,
-    `  items   published ${s.PUBLISHED}  dead-lettered ${s.DEAD_LETTER}  ` +
-      (s.DISCARDED > 0 ? `discarded ${s.DISCARDED}  ` : '') +
-      `in progress ${working} ` +
-      `(extracting ${s.EXTRACTING}, extracted ${s.EXTRACTED}, drafting ${s.DRAFTING}, reviewing ${s.REVIEWING})`,
-    `  queues  intake ${snapshot.queues.intake}  draft ${snapshot.queues.draft}  published ${snapshot.queues.published}  ` +
-      `dead letters ${snapshot.queues.deadLetters}` +
+    `  items   published ${count(PUBLISHED)}  dead-lettered ${count(DEAD_LETTER)}  ` +
+      (discarded > 0 ? `discarded ${discarded}  ` : '') +
+      `in progress ${working} (${stages})`,
+    `  queues  ${pipeline.lanes.map((lane) => `${queueLabel(pipeline, lane)} ${snapshot.queues[lane] ?? 0}`).join('  ')}  ` +
+      `dead letters ${snapshot.deadLetters}` +
       (snapshot.missingQueues.length === 0
         ? ''
-        : `  MISSING ${snapshot.missingQueues.map((key) => QUEUE_LABELS[key] ?? key).join(', ')}`),
+        : `  MISSING ${snapshot.missingQueues.map((key) => queueLabelsOf(pipeline)[key] ?? key).join(', ')}`),
     `  llm     ${snapshot.llm.calls} calls  ${snapshot.llm.tokens} tokens  $${snapshot.llm.costUsd.toFixed(4)}`,
     ...(metrics === undefined
       ? []
@@ -138,10 +185,10 @@ export class IdleNotice {
 
   /** The line to print when `snapshot` is the first idle one after work (or the first one), else undefined. */
   observe(snapshot: PipelineSnapshot): string | undefined {
-    const s = snapshot.byState;
-    const working = s.RECEIVED + s.EXTRACTING + s.EXTRACTED + s.DRAFTING + s.REVIEWING;
-    const settled = settledCount(s);
-    if (working > 0 || snapshot.queues.intake > 0 || snapshot.queues.draft > 0) {
+    const count = (state: string) => snapshot.byState[state] ?? 0;
+    const working = countIn(snapshot.byState, unsettledStates(snapshot.pipeline));
+    const settled = settledCount(snapshot);
+    if (working > 0 || queuedForStages(snapshot) > 0) {
       this.#settledWhenIdle = undefined;
       return undefined;
     }
@@ -152,8 +199,8 @@ export class IdleNotice {
     // A stack started with no items is waiting from the start; there is nothing settled to tell about.
     if (settled === 0) return undefined;
     return (
-      `idle: all ${settled} item${settled === 1 ? '' : 's'} settled (${s.PUBLISHED} published, ` +
-      `${s.DEAD_LETTER} dead-lettered${s.DISCARDED > 0 ? `, ${s.DISCARDED} discarded` : ''}); waiting for new items`
+      `idle: all ${settled} item${settled === 1 ? '' : 's'} settled (${count(PUBLISHED)} published, ` +
+      `${count(DEAD_LETTER)} dead-lettered${count(DISCARDED) > 0 ? `, ${count(DISCARDED)} discarded` : ''}); waiting for new items`
     );
   }
 }

@@ -1,9 +1,12 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { PIPELINE } from '#functions/pipeline.ts';
+import { queueOutputKeys } from '#lib/outputs.ts';
 import { isQueueMissing, peekAll, queueDepth } from '#ops/queue-io.ts';
 import { requiredOutput, scanAll } from '#ops/table-reads.ts';
 import { nanoToUsd, type UsageRow } from '#shared/call-ledger.ts';
-import { ITEM_STATES, type ItemRecord, type ItemState, TERMINAL_STATES } from '#shared/item-store.ts';
+import type { ItemRecord } from '#shared/item-store.ts';
+import { DEAD_LETTER, type Pipeline, PUBLISHED_LANE, queueKeyOf } from '#shared/pipeline.ts';
 
 /**
  * What a run did, read back from the tables and queues (never from the runtime's own counters): items by
@@ -31,7 +34,8 @@ export interface RunReport {
   items: {
     /** Items in the state table, and accepted items it has no record of yet. */
     total: number;
-    byState: Record<ItemState, number>;
+    /** Every state of the pipeline, with 0 for a state no item is in. */
+    byState: Record<string, number>;
     degraded: Record<string, number>;
     /**
      * Items not settled yet whose messages are still in the intake or draft queue (visible, in flight or delayed):
@@ -65,12 +69,22 @@ export interface RunReport {
 }
 
 /** Names of the queue outputs a report reads, as the stack (and the local runtime) outputs them. */
-const QUEUE_OUTPUTS = ['IntakeQueueUrl', 'DraftQueueUrl', 'PublishedQueueUrl'] as const;
-/** The queues whose messages move an unsettled item on. */
-const WORKING_QUEUE_OUTPUTS = ['IntakeQueueUrl', 'DraftQueueUrl'] as const;
-const DLQ_OUTPUTS = ['IntakeDeadLetterQueueUrl', 'DraftDeadLetterQueueUrl', 'PublishedDeadLetterQueueUrl'] as const;
+function queueOutputsOf(pipeline: Pipeline) {
+  const lanes = pipeline.lanes.map((lane) => ({ lane, keys: queueOutputKeys(queueKeyOf(pipeline, lane)) }));
+  return {
+    queues: lanes.map(({ keys }) => keys.url),
+    /** The queues whose messages move an unsettled item on: the stages' own. */
+    working: lanes.filter(({ lane }) => lane !== PUBLISHED_LANE).map(({ keys }) => keys.url),
+    deadLetters: lanes.map(({ keys }) => keys.deadLetterUrl),
+  };
+}
 
 export interface ReportSources {
+  /**
+   * The stages the run's items go through.
+   * @default the pipeline sluice ships
+   */
+  pipeline?: Pipeline;
   sqs: SQSClient;
   dynamo: DynamoDBDocumentClient;
   outputs: Readonly<Record<string, string>>;
@@ -118,6 +132,8 @@ export function usageSince(before: readonly UsageRow[], after: readonly UsageRow
 /** @example const report = await collectRunReport({ sqs, dynamo, outputs, acceptedItemIds }); */
 export async function collectRunReport(sources: ReportSources): Promise<RunReport> {
   const { sqs, dynamo, outputs } = sources;
+  const pipeline = sources.pipeline ?? PIPELINE;
+  const outputKeys = queueOutputsOf(pipeline);
   const tableName = requiredOutput(outputs, 'StateTableName');
   const rows = await scanAll(dynamo, tableName);
   const items = rows.filter((row) => row.sk === 'ITEM') as unknown as ItemRecord[];
@@ -136,7 +152,7 @@ export async function collectRunReport(sources: ReportSources): Promise<RunRepor
   };
 
   const dlqItemIds = new Set<string>();
-  for (const key of DLQ_OUTPUTS) {
+  for (const key of outputKeys.deadLetters) {
     const url = outputs[key];
     if (url === undefined) continue;
     for (const message of (await unlessMissing(key, () => peekAll(sqs, url))) ?? []) {
@@ -145,7 +161,7 @@ export async function collectRunReport(sources: ReportSources): Promise<RunRepor
     }
   }
 
-  const byState = Object.fromEntries(ITEM_STATES.map((state) => [state, 0])) as Record<ItemState, number>;
+  const byState: Record<string, number> = Object.fromEntries(pipeline.states.map((state) => [state, 0]));
   const degraded: Record<string, number> = {};
   const lostItemIds: string[] = [];
   const unsettled: string[] = [];
@@ -153,9 +169,9 @@ export async function collectRunReport(sources: ReportSources): Promise<RunRepor
   const known = new Set<string>();
   for (const item of items) {
     known.add(item.itemId);
-    byState[item.state] += 1;
+    byState[item.state] = (byState[item.state] ?? 0) + 1;
     for (const flag of item.degraded ?? []) degraded[flag] = (degraded[flag] ?? 0) + 1;
-    if (item.state === 'DEAD_LETTER') {
+    if (item.state === DEAD_LETTER) {
       const inDlq = dlqItemIds.has(item.itemId);
       deadLetters.push({
         itemId: item.itemId,
@@ -166,7 +182,7 @@ export async function collectRunReport(sources: ReportSources): Promise<RunRepor
         messageInDlq: inDlq,
       });
       if (!inDlq) lostItemIds.push(item.itemId);
-    } else if (!TERMINAL_STATES.includes(item.state)) {
+    } else if (!pipeline.terminalStates.includes(item.state)) {
       unsettled.push(item.itemId);
     }
   }
@@ -174,14 +190,14 @@ export async function collectRunReport(sources: ReportSources): Promise<RunRepor
   unsettled.push(...unrecorded);
 
   const queues: RunReport['queues'] = {};
-  for (const key of [...QUEUE_OUTPUTS, ...DLQ_OUTPUTS]) {
+  for (const key of [...outputKeys.queues, ...outputKeys.deadLetters]) {
     const url = outputs[key];
     if (url === undefined) continue;
     const depth = await unlessMissing(key, () => queueDepth(sqs, url));
     if (depth === undefined) continue;
     queues[key.replace(/Url$/, '')] = { visible: depth.visible + depth.delayed, inFlight: depth.inFlight };
   }
-  const queued = WORKING_QUEUE_OUTPUTS.reduce((sum, key) => {
+  const queued = outputKeys.working.reduce((sum, key) => {
     const depth = queues[key.replace(/Url$/, '')];
     return sum + (depth === undefined ? 0 : depth.visible + depth.inFlight);
   }, 0);
@@ -201,7 +217,7 @@ export async function collectRunReport(sources: ReportSources): Promise<RunRepor
     llm: summariseUsage(usage),
     llmThisRun: summariseUsage(sources.usageBefore === undefined ? usage : usageSince(sources.usageBefore, usage)),
     queues,
-    missingQueues: [...QUEUE_OUTPUTS, ...DLQ_OUTPUTS].filter((key) => missing.has(key)),
+    missingQueues: [...outputKeys.queues, ...outputKeys.deadLetters].filter((key) => missing.has(key)),
   };
 }
 

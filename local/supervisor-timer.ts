@@ -4,10 +4,13 @@ import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context, ScheduledEvent } from 'aws-lambda';
+import { PIPELINE } from '#functions/pipeline.ts';
 import { type LookReport, Supervisor } from '#functions/supervisor/supervisor.ts';
 import { type SluiceConfig, supervisorConfigFor } from '#lib/config.ts';
+import { queueOutputKeys, stageOutputKeys } from '#lib/outputs.ts';
 import type { LlmProber } from '#shared/llm-client.ts';
 import { MemoryStore } from '#shared/memory-store.ts';
+import type { Pipeline } from '#shared/pipeline.ts';
 import type { EmfSink } from '#shared/telemetry.ts';
 import { createLambdaContext } from './lambda-context.ts';
 import type { LocalFunction } from './resources.ts';
@@ -20,6 +23,11 @@ import type { LocalFunction } from './resources.ts';
 
 export interface LocalSupervisorOptions {
   config: SluiceConfig;
+  /**
+   * The stages the supervisor watches; `config` was loaded for them.
+   * @default the pipeline sluice ships
+   */
+  pipeline?: Pipeline;
   /** The stack's outputs: the mapping ids and queue URLs. */
   outputs: Readonly<Record<string, string>>;
   dynamo: DynamoDBDocumentClient;
@@ -125,7 +133,8 @@ export class LocalSupervisor {
   }
 
   static #inProcess(options: LocalSupervisorOptions): LookSource {
-    const config = supervisorConfigFor(options.config);
+    const pipeline = options.pipeline ?? PIPELINE;
+    const config = supervisorConfigFor(options.config, pipeline);
     const output = (key: string) => {
       const value = options.outputs[key];
       if (value === undefined) throw new Error(`the local stack has no ${key} output: the supervisor needs it`);
@@ -137,10 +146,15 @@ export class LocalSupervisor {
       tableName: output('StateTableName'),
       lambda: options.lambda,
       sqs: options.sqs,
-      stages: {
-        extract: { mappingId: output('ExtractEventSourceMappingId'), queueUrl: output('IntakeQueueUrl') },
-        draft: { mappingId: output('DraftEventSourceMappingId'), queueUrl: output('DraftQueueUrl') },
-      },
+      stages: Object.fromEntries(
+        pipeline.stages.map((stage) => [
+          stage.name,
+          {
+            mappingId: output(stageOutputKeys(stage.constructId).eventSourceMappingId),
+            queueUrl: output(queueOutputKeys(stage.queueKey).url),
+          },
+        ]),
+      ),
       prober: options.prober,
       memory: (options.wrapMemory ?? ((memory: MemoryStore) => memory))(
         new MemoryStore(options.dynamo, output('MemoryTableName')),

@@ -27,8 +27,10 @@ export interface ReservedConcurrencyPlan {
 export function reservedConcurrencyPlan(config: SluiceConfig): ReservedConcurrencyPlan {
   if (!config.reservedConcurrencyEnabled) return { functions: [], total: 0 };
   const functions: [string, number][] = [
-    ['extract', config.stages.extract.reservedConcurrency],
-    ['draft', config.stages.draft.reservedConcurrency],
+    ...Object.entries(config.stages).map(([stage, settings]): [string, number] => [
+      stage,
+      settings.reservedConcurrency,
+    ]),
     ...(config.supervisor.enabled ? [['supervisor', 1] as [string, number]] : []),
   ];
   return { functions, total: functions.reduce((sum, [, reserved]) => sum + reserved, 0) };
@@ -110,7 +112,7 @@ export function judgeReservedConcurrency(
       'set "reservedConcurrencyEnabled": false in the sluice context of cdk.json (the event sources\' maximum ' +
       'concurrency alone then bounds concurrent LLM calls: see README, Deploying to AWS)' +
       (forStages >= 4
-        ? `, or lower stages.extract and stages.draft reservedConcurrency (and maxConcurrency) to ${forStages} together (each at least 2)`
+        ? `, or lower ${plan.functions.flatMap(([name]) => (name === 'supervisor' ? [] : [`stages.${name}`])).join(' and ')} reservedConcurrency (and maxConcurrency) to ${forStages} together (each at least 2)`
         : '') +
       `, or ask AWS for a higher Lambda concurrent executions quota in ${region} (Service Quotas)`,
   };

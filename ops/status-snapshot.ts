@@ -3,7 +3,7 @@ import type { Message } from '@aws-sdk/client-sqs';
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import { type EventSourceStatus, readEventSources } from '#cli/pause.ts';
 import { cdkJsonContext } from '#lib/cdk-json.ts';
-import { loadConfig, type SluiceConfig } from '#lib/config.ts';
+import { configuredModels, loadConfig, type SluiceConfig } from '#lib/config.ts';
 import { peekAll, queueDepth } from '#ops/queue-io.ts';
 import { countItemsByState } from '#ops/table-reads.ts';
 import { DailyBudget, utcDay } from '#shared/budget.ts';
@@ -13,7 +13,7 @@ import type { ItemState } from '#shared/item-store.ts';
 import { MEMORY_DEPENDENCY } from '#shared/metric-catalogue.ts';
 import { itemIdOf } from './dead-letter-mover.ts';
 import { readSupervisorSchedule, type SupervisorOutlook, supervisorOutlook } from './supervisor-outlook.ts';
-import { LANE_NAMES, type QueueRef, type Target } from './target.ts';
+import type { QueueRef, Target } from './target.ts';
 
 /**
  * Everything `sluice status` shows, read from the stack itself: item counts from the state table's ByState
@@ -117,7 +117,7 @@ export async function readStatus(target: Target, options: StatusOptions): Promis
   const config = projectConfig();
   const day = utcDay(options.now);
   const [byState, queues, eventSources, schedule, controls, usage, budget, alarms] = await Promise.all([
-    countItemsByState(target.dynamo, target.stateTableName),
+    countItemsByState(target.dynamo, target.stateTableName, target.pipeline.states),
     readQueues(target, options.now),
     readEventSources(target),
     readSupervisorSchedule(target),
@@ -196,7 +196,7 @@ export function projectConfig(): SluiceConfig | undefined {
 
 /** Every queue of the stack, in flow order: each stage's queue, then its DLQ. */
 function stackQueues(target: Target): QueueRef[] {
-  return LANE_NAMES.flatMap((name) => [target.lanes[name].queue, target.lanes[name].deadLetterQueue]);
+  return Object.values(target.lanes).flatMap((lane) => [lane.queue, lane.deadLetterQueue]);
 }
 
 async function readQueues(target: Target, now: number): Promise<QueueStatus[]> {
@@ -260,7 +260,7 @@ async function ageFromCloudWatch(target: Target, queues: readonly QueueRef[], no
  * compete with the consumers and count toward their redrive.
  */
 async function ageFromMessages(target: Target, queues: readonly QueueRef[], now: number): Promise<Age[]> {
-  const deadLetterQueues = new Set(LANE_NAMES.map((name) => target.lanes[name].deadLetterQueue.url));
+  const deadLetterQueues = new Set(Object.values(target.lanes).map((lane) => lane.deadLetterQueue.url));
   return Promise.all(
     queues.map(async (queue): Promise<Age> => {
       if (!deadLetterQueues.has(queue.url)) return { seconds: null, note: 'n/a locally' };
@@ -284,15 +284,7 @@ export async function readControlRecords(
   config: SluiceConfig | undefined,
   now: number,
 ): Promise<ControlRecords> {
-  const models = config
-    ? [
-        ...new Set(
-          [config.stages.extract.model, config.stages.draft.model, config.llm.fallbackModel].filter(
-            (model): model is string => model !== undefined,
-          ),
-        ),
-      ]
-    : [];
+  const models = config ? configuredModels(config) : [];
   const keys = [
     ...[...models, MEMORY_DEPENDENCY].map(breakerKey),
     ...models.map((model) => ({ pk: `LIMIT#${model}`, sk: 'LIMIT' })),

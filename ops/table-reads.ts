@@ -1,5 +1,5 @@
 import { type DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { ITEM_STATES, type ItemState } from '#shared/item-store.ts';
+import type { StateCounts } from '#shared/pipeline.ts';
 
 /** Reads of the state table that the local report, the progress view, the chaos checker and the CLI share. */
 
@@ -21,15 +21,16 @@ export async function scanAll(dynamo: DynamoDBDocumentClient, tableName: string)
 }
 
 /**
- * How many items are in each state, counted on the ByState index (no item is read).
- * @example const byState = await countItemsByState(dynamo, outputs.StateTableName);
+ * How many items are in each of the states (a pipeline's `states`), counted on the ByState index (no item is read).
+ * @example const byState = await countItemsByState(dynamo, outputs.StateTableName, PIPELINE.states);
  */
 export async function countItemsByState(
   dynamo: DynamoDBDocumentClient,
   tableName: string,
-): Promise<Record<ItemState, number>> {
+  states: readonly string[],
+): Promise<StateCounts> {
   const counts = await Promise.all(
-    ITEM_STATES.map(async (state) => {
+    states.map(async (state) => {
       let count = 0;
       let startKey: Record<string, unknown> | undefined;
       do {
@@ -50,7 +51,7 @@ export async function countItemsByState(
       return [state, count] as const;
     }),
   );
-  return Object.fromEntries(counts) as Record<ItemState, number>;
+  return Object.fromEntries(counts);
 }
 
 /** An output the caller cannot do without. */

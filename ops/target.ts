@@ -9,8 +9,10 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { LOCAL_OUTPUT_KEYS, localCredentials, STACK_NAME } from '#lib/outputs.ts';
+import { PIPELINE } from '#functions/pipeline.ts';
+import { LOCAL_OUTPUT_KEYS, localCredentials, queueOutputKeys, STACK_NAME } from '#lib/outputs.ts';
 import { errorText } from '#shared/errors.ts';
+import { type Pipeline, queueKeyOf, reenrichingStageOf } from '#shared/pipeline.ts';
 
 /**
  * Where the operator commands act: a deployed stack (outputs from a `cdk deploy --outputs-file` file or from
@@ -22,14 +24,13 @@ import { errorText } from '#shared/errors.ts';
 /** The outputs file `sluice dev` writes, used when neither `--outputs` nor `--stack` is given. */
 export const DEFAULT_OUTPUTS_FILE = '.sluice/outputs.json';
 
-/** The pipeline's lanes: a stage's input queue and the dead-letter queue it (or SQS's redrive) fills. */
-export const LANE_NAMES = ['extract', 'draft', 'published'] as const;
-export type LaneName = (typeof LANE_NAMES)[number];
-
-/** Stack output prefix of each lane's queues: `<prefix>QueueUrl`, `<prefix>DeadLetterQueueArn`, ... */
-const LANE_OUTPUT_PREFIX: Record<LaneName, string> = { extract: 'Intake', draft: 'Draft', published: 'Published' };
-/** What an operator calls each lane's input queue. */
-const LANE_QUEUE_LABEL: Record<LaneName, string> = { extract: 'intake', draft: 'draft', published: 'published' };
+/**
+ * The lanes of the pipeline sluice ships: each stage's input queue and the dead-letter queue it (or SQS's
+ * redrive) fills, then the published queue. A target's own lanes are `target.pipeline.lanes`.
+ */
+export const LANE_NAMES = PIPELINE.lanes;
+/** A lane: a stage's name, or `published`. */
+export type LaneName = string;
 
 export interface QueueRef {
   /** e.g. `intake` or `intake DLQ`. */
@@ -53,6 +54,9 @@ export interface Target {
   readonly region: string | undefined;
   readonly outputs: Readonly<Record<string, string>>;
   readonly stateTableName: string;
+  /** The stages the stack runs (the pipeline sluice ships). */
+  readonly pipeline: Pipeline;
+  /** Every lane of the pipeline, by name, in the pipeline's order. */
   readonly lanes: Readonly<Record<LaneName, Lane>>;
   readonly sqs: SQSClient;
   readonly dynamo: DynamoDBDocumentClient;
@@ -85,6 +89,11 @@ export interface TargetRequest {
    * not read, is left for the command to report (`sluice doctor` diagnoses exactly that).
    */
   reachOnly?: boolean | undefined;
+  /**
+   * The stages the stack runs, for programs that deploy a pipeline of their own (the CLI has no option for it).
+   * @default the pipeline sluice ships
+   */
+  pipeline?: Pipeline | undefined;
 }
 
 /** The target could not be found or reached; the message names what was tried. Exit code 1. */
@@ -130,7 +139,7 @@ export async function resolveTarget(request: TargetRequest, cwd = process.cwd())
   const target = await locate(request, cwd);
   try {
     await target.sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: target.lanes.extract.queue.url, AttributeNames: ['QueueArn'] }),
+      new GetQueueAttributesCommand({ QueueUrl: intakeLane(target).queue.url, AttributeNames: ['QueueArn'] }),
     );
   } catch (error) {
     if (request.reachOnly === true && answeredByService(error)) return target;
@@ -140,7 +149,7 @@ export async function resolveTarget(request: TargetRequest, cwd = process.cwd())
         ? `: is 'sluice dev' running? (it writes ${target.source.replace(/^outputs file /, '')} each time it starts)`
         : ` in region ${target.region ?? '(the SDK default)'}: check the credentials, the region and that the stack is deployed`;
     throw new TargetError(
-      `cannot reach the intake queue ${target.lanes.extract.queue.url} of ${target.description}${hint} (${errorText(error)})`,
+      `cannot reach the intake queue ${intakeLane(target).queue.url} of ${target.description}${hint} (${errorText(error)})`,
       { cause: error },
     );
   }
@@ -148,13 +157,14 @@ export async function resolveTarget(request: TargetRequest, cwd = process.cwd())
 }
 
 async function locate(request: TargetRequest, cwd: string): Promise<Target> {
+  const pipeline = request.pipeline ?? PIPELINE;
   if (request.outputs !== undefined) {
-    return fromOutputsFile(resolve(cwd, request.outputs), request.outputs, request.stack, request.region);
+    return fromOutputsFile(resolve(cwd, request.outputs), request.outputs, request.stack, request.region, pipeline);
   }
-  if (request.stack !== undefined) return fromCloudFormation(request.stack, request.region, []);
+  if (request.stack !== undefined) return fromCloudFormation(request.stack, request.region, [], pipeline);
   const local = resolve(cwd, DEFAULT_OUTPUTS_FILE);
-  if (existsSync(local)) return fromOutputsFile(local, DEFAULT_OUTPUTS_FILE, undefined, request.region);
-  return fromCloudFormation(STACK_NAME, request.region, [`no outputs file at ${DEFAULT_OUTPUTS_FILE}`]);
+  if (existsSync(local)) return fromOutputsFile(local, DEFAULT_OUTPUTS_FILE, undefined, request.region, pipeline);
+  return fromCloudFormation(STACK_NAME, request.region, [`no outputs file at ${DEFAULT_OUTPUTS_FILE}`], pipeline);
 }
 
 async function fromOutputsFile(
@@ -162,6 +172,7 @@ async function fromOutputsFile(
   shown: string,
   stack: string | undefined,
   region: string | undefined,
+  pipeline: Pipeline,
 ): Promise<Target> {
   let text: string;
   try {
@@ -186,10 +197,15 @@ async function fromOutputsFile(
       `the outputs file ${shown} has no stack ${stackName} (it has ${stacks.length === 0 ? 'none' : stacks.join(', ')})`,
     );
   }
-  return build(stackName, `outputs file ${shown}`, outputs, region);
+  return build(stackName, `outputs file ${shown}`, outputs, region, pipeline);
 }
 
-async function fromCloudFormation(stackName: string, region: string | undefined, tried: string[]): Promise<Target> {
+async function fromCloudFormation(
+  stackName: string,
+  region: string | undefined,
+  tried: string[],
+  pipeline: Pipeline,
+): Promise<Target> {
   const cloudformation = new CloudFormationClient(region === undefined ? {} : { region });
   let outputs: Record<string, string>;
   let resolvedRegion: string | undefined = region;
@@ -213,7 +229,7 @@ async function fromCloudFormation(stackName: string, region: string | undefined,
   } finally {
     cloudformation.destroy();
   }
-  return build(stackName, `CloudFormation stack ${stackName}`, outputs, resolvedRegion);
+  return build(stackName, `CloudFormation stack ${stackName}`, outputs, resolvedRegion, pipeline);
 }
 
 function build(
@@ -221,6 +237,7 @@ function build(
   source: string,
   outputs: Readonly<Record<string, string>>,
   requestedRegion: string | undefined,
+  pipeline: Pipeline,
 ): Target {
   const need = (key: string) => {
     const value = outputs[key];
@@ -230,21 +247,20 @@ function build(
     return value;
   };
   const lanes = Object.fromEntries(
-    LANE_NAMES.map((name) => {
-      const prefix = LANE_OUTPUT_PREFIX[name];
-      const label = LANE_QUEUE_LABEL[name];
+    pipeline.lanes.map((name) => {
+      const queueKey = queueKeyOf(pipeline, name);
+      const keys = queueOutputKeys(queueKey);
+      // What an operator calls the lane's input queue: intake, draft, published.
+      const label = queueKey.toLowerCase();
       const lane: Lane = {
         name,
-        queue: { label, url: need(`${prefix}QueueUrl`), arn: outputs[`${prefix}QueueArn`] },
-        deadLetterQueue: {
-          label: `${label} DLQ`,
-          url: need(`${prefix}DeadLetterQueueUrl`),
-          arn: outputs[`${prefix}DeadLetterQueueArn`],
-        },
+        queue: { label, url: need(keys.url), arn: outputs[keys.arn] },
+        deadLetterQueue: { label: `${label} DLQ`, url: need(keys.deadLetterUrl), arn: outputs[keys.deadLetterArn] },
       };
       return [name, lane];
     }),
-  ) as Record<LaneName, Lane>;
+  );
+  const intake = lanes[pipeline.lanes[0] as string] as Lane;
   const stateTableName = need('StateTableName');
   const sqsEndpoint = outputs[LOCAL_OUTPUT_KEYS.sqsEndpoint];
   const dynamoEndpoint = outputs[LOCAL_OUTPUT_KEYS.dynamoDbEndpoint];
@@ -277,6 +293,7 @@ function build(
       region,
       outputs,
       stateTableName,
+      pipeline,
       lanes,
       sqs,
       dynamo,
@@ -293,7 +310,7 @@ function build(
     };
   }
 
-  const region = requestedRegion ?? regionOfArn(lanes.extract.queue.arn);
+  const region = requestedRegion ?? regionOfArn(intake.queue.arn);
   const config = region === undefined ? {} : { region };
   const sqs = new SQSClient(config);
   const dynamo = documentClient(new DynamoDBClient(config));
@@ -307,6 +324,7 @@ function build(
     region,
     outputs,
     stateTableName,
+    pipeline,
     lanes,
     sqs,
     dynamo,
@@ -325,6 +343,33 @@ function build(
 }
 
 /** The SQS endpoint answered, only not with the queue: it does not exist, or the credentials may not read it. */
+/** The first stage's lane: where items enter the pipeline. */
+export function intakeLane(target: Pick<Target, 'pipeline' | 'lanes'>): Lane {
+  return laneOf(target, target.pipeline.lanes[0] as string);
+}
+
+/**
+ * The lane of the stage whose items are re-enriched (worked on again once the memory store is back).
+ * @throws {TargetError} when no stage of the pipeline re-enriches.
+ */
+export function reenrichingLane(target: Pick<Target, 'pipeline' | 'lanes'>): Lane {
+  const stage = reenrichingStageOf(target.pipeline);
+  if (stage === undefined) throw new TargetError('no stage of the pipeline re-enriches items');
+  return laneOf(target, stage.name);
+}
+
+/**
+ * One lane of a target by name.
+ * @throws {TargetError} naming the lanes there are.
+ */
+export function laneOf(target: Pick<Target, 'pipeline' | 'lanes'>, name: string): Lane {
+  const lane = target.lanes[name];
+  if (lane === undefined) {
+    throw new TargetError(`no lane ${JSON.stringify(name)} (the lanes: ${target.pipeline.lanes.join(', ')})`);
+  }
+  return lane;
+}
+
 function answeredByService(error: unknown): boolean {
   const name = error instanceof Error ? error.name : '';
   return /QueueDoesNotExist|NonExistentQueue|AccessDenied/.test(`${name} ${errorText(error)}`);

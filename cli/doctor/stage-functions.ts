@@ -1,6 +1,8 @@
 import { type FunctionConfiguration, GetFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
+import { stageOutputKeys } from '#lib/outputs.ts';
 import type { Target } from '#ops/target.ts';
-import { STAGES, type Stage } from '#shared/runtime-config.ts';
+import { stageOf } from '#shared/pipeline.ts';
+import type { Stage } from '#shared/runtime-config.ts';
 import type { Finding } from './check.ts';
 import { errorNamed } from './errors.ts';
 import { endpointOf, failedFinding, redeployFix } from './findings.ts';
@@ -21,8 +23,8 @@ export interface StageFunction {
  */
 export function readStageFunctions(target: Target, abortSignal: AbortSignal): Promise<StageFunction[]> {
   return Promise.all(
-    STAGES.map(async (stage): Promise<StageFunction> => {
-      const functionName = target.outputs[`${capitalized(stage)}FunctionName`] || undefined;
+    target.pipeline.stages.map(async ({ name: stage, constructId }): Promise<StageFunction> => {
+      const functionName = target.outputs[stageOutputKeys(constructId).functionName] || undefined;
       const lambda = target.lambda;
       if (functionName === undefined || lambda === undefined) return { stage, functionName };
       try {
@@ -44,7 +46,8 @@ export function readStageFunctions(target: Target, abortSignal: AbortSignal): Pr
 export function functionFindings(target: Target, functions: readonly StageFunction[]): Finding[] {
   return functions.flatMap(({ stage, functionName, error }): Finding[] => {
     if (functionName === undefined) {
-      return [{ problem: `the outputs name no ${capitalized(stage)}FunctionName`, fix: redeployFix(target) }];
+      const key = stageOutputKeys(stageOf(target.pipeline, stage).constructId).functionName;
+      return [{ problem: `the outputs name no ${key}`, fix: redeployFix(target) }];
     }
     if (target.lambda === undefined) {
       return [
@@ -68,9 +71,4 @@ export function functionFindings(target: Target, functions: readonly StageFuncti
       ),
     ];
   });
-}
-
-/** `extract` → `Extract`, as the output keys spell a stage. */
-function capitalized(value: string): string {
-  return `${value.charAt(0).toUpperCase()}${value.slice(1)}`;
 }

@@ -4,10 +4,11 @@ import { type CallEntry, sumUsage } from '#shared/call-ledger.ts';
 import type { BreakerPermit } from '#shared/circuit-breaker.ts';
 import { describeError, failureLogFields, ItemStateError, StateConflictError } from '#shared/errors.ts';
 import { claimItem, type ItemSession } from '#shared/item-claim.ts';
-import type { ItemRecord, Publication } from '#shared/item-store.ts';
+import { type ItemRecord, type Publication, tokensOfOtherStages } from '#shared/item-store.ts';
 import { runLlmStep } from '#shared/llm-step.ts';
 import { MEMORY_DEPENDENCY } from '#shared/metric-catalogue.ts';
 import { type DraftPayload, draftMessages, type RelatedItem, reviewMessages } from '#shared/prompts.ts';
+import { stepSettings } from '#shared/runtime-config.ts';
 import {
   type Draft,
   draftMessageSchema,
@@ -22,6 +23,9 @@ import { deadLetterIdOf } from '#shared/stage-queues.ts';
 import { renewFailureBudget, runStageRecord } from '#shared/stage-record.ts';
 import type { StageRuntime } from '#shared/stage-runtime.ts';
 import { keepWebLinks } from './markdown-links.ts';
+import { DRAFT_STAGE } from './stage.ts';
+
+const [DRAFTING, REVIEWING] = DRAFT_STAGE.working as [string, string];
 
 /**
  * The draft stage ("right brain"): related past items from memory, a draft, a critic's review against the
@@ -58,12 +62,14 @@ export async function draftRecord(runtime: StageRuntime, record: SQSRecord, invo
     throw new ItemStateError(`malformed draft message ${record.messageId}`);
   }
   const { itemId, reenrich } = parsed.data;
-  await runStageRecord(runtime, 'draft', record, invocation, {
+  const { stage, states } = runtime.config;
+  await runStageRecord(runtime, stage, record, invocation, {
     itemId,
     claim: () =>
       claimItem(runtime.items, {
         itemId,
-        stage: 'draft',
+        stage,
+        states,
         owner: invocation.owner,
         leaseUntil: invocation.leaseUntil,
         now: runtime.now(),
@@ -85,17 +91,17 @@ async function draftItem(runtime: StageRuntime, session: ItemSession, invocation
   // Each generation (the first drafting, then each re-enrichment) has its own steps and its own token budget.
   const generation = item.generation ?? 0;
   const prefix = generation === 0 ? '' : `g${generation}.`;
-  const allCalls = await runtime.ledger.list(item.itemId, 'draft');
+  const allCalls = await runtime.ledger.list(item.itemId, config.stage);
   const ofGeneration = (call: CallEntry) =>
     generation === 0 ? !/^g\d+\./.test(call.step) : call.step.startsWith(prefix);
   const calls = allCalls.filter(ofGeneration);
   const earlierGenerations = allCalls.filter((call) => !ofGeneration(call));
-  const tokensBefore = (item.usage?.extract?.promptTokens ?? 0) + (item.usage?.extract?.completionTokens ?? 0);
+  const tokensBefore = tokensOfOtherStages(item, config.stage);
   const memory = await relatedItems(runtime, item, knowledge, calls, invocation, `${prefix}draft.0`);
 
   let previous: { draft: Draft; review: Review } | undefined;
   for (let revision = 0; ; revision += 1) {
-    await advance(session, 'DRAFTING', revision);
+    await advance(session, DRAFTING, revision);
     const payload: DraftPayload = {
       item: {
         id: item.itemId,
@@ -110,17 +116,19 @@ async function draftItem(runtime: StageRuntime, session: ItemSession, invocation
       feedback: previous?.review.feedback,
     };
     const drafted = await runLlmStep(runtime, session, calls, tokensBefore, invocation, {
-      stage: 'draft',
+      stage: config.stage,
+      step: 'draft',
       name: `${prefix}draft.${revision}`,
       messages: draftMessages(payload),
       format: { name: OUTPUT_FORMATS.draft, schema: draftSchema },
       context: { related: memory.related, memoryDegraded: memory.degraded },
     });
     const draft = drafted.value;
-    if (drafted.paid) await renewFailureBudget(session, 'draft');
-    await advance(session, 'REVIEWING', revision);
+    if (drafted.paid) await renewFailureBudget(session, config.stage);
+    await advance(session, REVIEWING, revision);
     const { value: review, paid: reviewPaid } = await runLlmStep(runtime, session, calls, tokensBefore, invocation, {
-      stage: 'draft',
+      stage: config.stage,
+      step: 'review',
       name: `${prefix}review.${revision}`,
       messages: reviewMessages({ knowledge, draft, revision }),
       format: { name: OUTPUT_FORMATS.review, schema: reviewSchema },
@@ -165,7 +173,7 @@ async function draftItem(runtime: StageRuntime, session: ItemSession, invocation
         knowledge,
       });
     }
-    if (reviewPaid) await renewFailureBudget(session, 'draft');
+    if (reviewPaid) await renewFailureBudget(session, config.stage);
   }
 }
 
@@ -221,12 +229,11 @@ async function relatedItems(
 }
 
 /** Position in the draft loop: each revision is drafted, then reviewed. Moves only forward, so a replay adds no history. */
-const position = (state: string | undefined, revision: number) => revision * 2 + (state === 'REVIEWING' ? 1 : 0);
+const position = (state: string | undefined, revision: number) => revision * 2 + (state === REVIEWING ? 1 : 0);
 
-async function advance(session: ItemSession, state: 'DRAFTING' | 'REVIEWING', revision: number) {
+async function advance(session: ItemSession, state: string, revision: number) {
   const item = session.item;
-  const current =
-    item.state === 'DRAFTING' || item.state === 'REVIEWING' ? position(item.state, item.revision ?? 0) : -1;
+  const current = item.state === DRAFTING || item.state === REVIEWING ? position(item.state, item.revision ?? 0) : -1;
   if (position(state, revision) <= current) return;
   await session.update({ state, set: { revision } });
 }
@@ -240,7 +247,9 @@ function affordsAnotherRevision(
 ) {
   const used = tokensBefore + calls.reduce((sum, call) => sum + call.promptTokens + call.completionTokens, 0);
   const largest = Math.max(0, ...drafts.map((call) => call.promptTokens + call.completionTokens));
-  return used + 2 * Math.max(largest, runtime.config.maxOutputTokens) <= runtime.config.itemTokenBudget;
+  const { config } = runtime;
+  const reserved = stepSettings(config, 'draft').maxOutputTokens + stepSettings(config, 'review').maxOutputTokens;
+  return used + Math.max(2 * largest, reserved) <= config.itemTokenBudget;
 }
 
 interface Outcome {
@@ -310,8 +319,8 @@ async function publish(runtime: StageRuntime, session: ItemSession, calls: reado
   runtime.faults?.crashPoint('after-send', item.itemId);
   try {
     await session.update({
-      state: 'PUBLISHED',
-      set: { publication, degraded: flags, usage: { ...item.usage, draft: sumUsage(calls) } },
+      state: runtime.config.states.done,
+      set: { publication, degraded: flags, usage: { ...item.usage, [runtime.config.stage]: sumUsage(calls) } },
       remove: ['leaseOwner', 'leaseUntil', 'pendingCall', 'deferredSince'],
     });
     runtime.telemetry.count('ItemsPublished');

@@ -50,12 +50,14 @@ export async function extractRecord(runtime: StageRuntime, record: SQSRecord, in
   }
   const itemId = parsed.item.id;
   let replaying = false;
-  await runStageRecord(runtime, 'extract', record, invocation, {
+  const { stage, states } = runtime.config;
+  await runStageRecord(runtime, stage, record, invocation, {
     itemId,
     claim: async () => {
       const claim = await claimItem(runtime.items, {
         itemId,
-        stage: 'extract',
+        stage,
+        states,
         owner: invocation.owner,
         leaseUntil: invocation.leaseUntil,
         now: runtime.now(),
@@ -68,23 +70,24 @@ export async function extractRecord(runtime: StageRuntime, record: SQSRecord, in
     done: async ({ item }) => {
       // A duplicate or late delivery. If the item stopped right after its checkpoint, hand it on (again):
       // the draft stage treats a second message for the same item as a no-op.
-      if (item.state === 'EXTRACTED') await runtime.queues.sendNext({ itemId });
+      if (item.state === states.done) await runtime.queues.sendNext({ itemId });
       runtime.logger.info('duplicate delivery of an extracted item', { itemId, state: item.state });
     },
     work: async (session) => {
       const input = session.item.input ?? parsed.item;
       // A new item has paid for nothing yet, unless this is a replay after a failure in this same invocation.
-      const calls = session.created && !replaying ? [] : await runtime.ledger.list(itemId, 'extract');
+      const calls = session.created && !replaying ? [] : await runtime.ledger.list(itemId, stage);
       replaying = true;
       const { value: knowledge } = await runLlmStep(runtime, session, calls, 0, invocation, {
-        stage: 'extract',
+        stage,
+        step: 'knowledge',
         name: 'knowledge',
         messages: extractMessages({ item: input }),
         format: { name: OUTPUT_FORMATS.knowledge, schema: knowledgeSchema },
       });
       await session.update({
-        state: 'EXTRACTED',
-        set: { knowledge, usage: { ...session.item.usage, extract: sumUsage(calls) } },
+        state: states.done,
+        set: { knowledge, usage: { ...session.item.usage, [stage]: sumUsage(calls) } },
         remove: ['leaseOwner', 'leaseUntil', 'pendingCall', 'deferredSince'],
       });
       runtime.telemetry.count('ItemsExtracted');
@@ -105,13 +108,13 @@ async function rejectInvalid(runtime: StageRuntime, record: SQSRecord, itemId: s
   const failure = {
     errorClass,
     message,
-    stage: 'extract' as const,
+    stage: runtime.config.stage,
     attempts: 1,
     at: new Date(runtime.now()).toISOString(),
     kind: error.kind,
   };
   const rawInput = record.body.slice(0, 10_000);
-  const created = await runtime.items.create(itemId, { state: 'RECEIVED', rawInput });
+  const created = await runtime.items.create(itemId, { state: runtime.config.states.ready, rawInput });
   if (created !== undefined) runtime.telemetry.count('ItemsReceived');
   if (created === undefined) {
     const existing = await runtime.items.get(itemId);

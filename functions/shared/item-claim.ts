@@ -1,12 +1,6 @@
 import { LeaseHeldError, StateConflictError } from './errors.ts';
-import {
-  type ItemChange,
-  type ItemRecord,
-  type ItemState,
-  type ItemStore,
-  leaseHeldByOther,
-  WORKING_STATES,
-} from './item-store.ts';
+import { type ItemChange, type ItemRecord, type ItemState, type ItemStore, leaseHeldByOther } from './item-store.ts';
+import { DEAD_LETTER, DISCARDED, PUBLISHED, type StageStates } from './pipeline.ts';
 import type { Stage } from './runtime-config.ts';
 import type { IntakeItem } from './schemas.ts';
 
@@ -51,6 +45,8 @@ export type Claim =
 export interface ClaimRequest {
   itemId: string;
   stage: Stage;
+  /** The states the stage reads and writes (its runtime config's `states`). */
+  states: StageStates;
   /** Identifies this invocation and message; a lease it holds may be renewed by the same owner. */
   owner: string;
   leaseUntil: number;
@@ -63,16 +59,6 @@ export interface ClaimRequest {
   deadLetterId?: string | undefined;
 }
 
-/** The state a stage moves an item into when it starts (or resumes) work on it. */
-const WORKING_STATE: Record<Stage, ItemState> = { extract: 'EXTRACTING', draft: 'DRAFTING' };
-/** The state in which an item waits for a stage. */
-const READY_STATE: Record<Stage, ItemState> = { extract: 'RECEIVED', draft: 'EXTRACTED' };
-/** States that come before a stage can start: a message for such an item has overtaken its own record. */
-const EARLIER_STATES: Record<Stage, readonly ItemState[]> = {
-  extract: [],
-  draft: ['RECEIVED', 'EXTRACTING'],
-};
-
 /**
  * Claims the item for the stage with a lease, or says it needs nothing from this stage any more.
  * Throws LeaseHeldError while another invocation works on it and StateConflictError when it is not ready yet.
@@ -83,7 +69,7 @@ export async function claimItem(items: ItemStore, request: ClaimRequest): Promis
   const lease = { leaseOwner: request.owner, leaseUntil: request.leaseUntil };
   if (request.input !== undefined) {
     const created = await items.create(request.itemId, {
-      state: WORKING_STATE[request.stage],
+      state: request.states.working[0] as ItemState,
       input: request.input,
       ...lease,
     });
@@ -93,9 +79,8 @@ export async function claimItem(items: ItemStore, request: ClaimRequest): Promis
   if (item === undefined) {
     throw new StateConflictError(`item ${request.itemId} has no record yet`);
   }
-  const stage = request.stage;
   const change =
-    request.reenrich === true && stage === 'draft' ? reenrichChange(item, lease) : claimChange(item, request, lease);
+    request.reenrich === true ? reenrichChange(item, request.states, lease) : claimChange(item, request, lease);
   if (change === 'done' || change === 'stale') return { outcome: change, item };
   return { outcome: 'claimed', session: new ItemSession(items, await items.update(item, change), false) };
 }
@@ -123,9 +108,16 @@ export const NO_HISTORY = 'NO_HISTORY';
  * ledger steps of the new drafts are new calls; anything else needs nothing (already re-enriched, or in flight:
  * the message then arrives as a plain draft message would).
  */
-function reenrichChange(item: ItemRecord, lease: { leaseOwner: string; leaseUntil: number }): ItemChange | 'done' {
-  if (item.state !== 'PUBLISHED' || !(item.degraded ?? []).includes(NO_HISTORY)) return 'done';
-  return { state: 'DRAFTING', set: { ...lease, generation: (item.generation ?? 0) + 1, revision: 0 } };
+function reenrichChange(
+  item: ItemRecord,
+  states: StageStates,
+  lease: { leaseOwner: string; leaseUntil: number },
+): ItemChange | 'done' {
+  if (item.state !== PUBLISHED || !(item.degraded ?? []).includes(NO_HISTORY)) return 'done';
+  return {
+    state: states.working[0] as ItemState,
+    set: { ...lease, generation: (item.generation ?? 0) + 1, revision: 0 },
+  };
 }
 
 function claimChange(
@@ -133,15 +125,15 @@ function claimChange(
   request: ClaimRequest,
   lease: { leaseOwner: string; leaseUntil: number },
 ): ItemChange | 'done' | 'stale' {
-  const { stage, now } = request;
+  const { stage, states, now } = request;
   // DISCARDED is final, full stop: a late, duplicate or redriven message is acknowledged and changes nothing.
-  if (item.state === 'DISCARDED') return 'done';
-  if (item.state === 'DEAD_LETTER') {
+  if (item.state === DISCARDED) return 'done';
+  if (item.state === DEAD_LETTER) {
     if (!isRedrive(item, request)) return 'stale';
     // An operator's redrive: resume with a fresh failure budget. Removing the dead letter (in this write, which is
     // conditioned on the version read) consumes its id, so another copy of the same dead letter is stale.
     return {
-      state: WORKING_STATE[stage],
+      state: states.working[0] as ItemState,
       set: {
         ...lease,
         attempts: { ...item.attempts, [stage]: 0 },
@@ -150,14 +142,14 @@ function claimChange(
       remove: ['deadLetter'],
     };
   }
-  if (EARLIER_STATES[stage].includes(item.state)) {
+  if (states.earlier.includes(item.state)) {
     throw new StateConflictError(`item ${item.itemId} is ${item.state}, not ready for ${stage}`);
   }
-  const ready = item.state === READY_STATE[stage];
-  if (!ready && !WORKING_STATES[stage].includes(item.state)) return 'done';
+  const ready = item.state === states.ready;
+  if (!ready && !states.working.includes(item.state)) return 'done';
   if (leaseHeldByOther(item, lease.leaseOwner, now)) {
     // Come back when the lease lapses (at the latest): by then the holder has finished or crashed.
     throw new LeaseHeldError(item.itemId, { retryAfterMs: Math.max(1000, (item.leaseUntil ?? now) - now) });
   }
-  return { state: ready ? WORKING_STATE[stage] : item.state, set: lease };
+  return { state: ready ? (states.working[0] as ItemState) : item.state, set: lease };
 }

@@ -10,29 +10,13 @@ import type { IntakeItem, Knowledge } from './schemas.ts';
  * never both move an item, and a lease taken over after a crash makes the old holder's writes fail.
  */
 
-export const ITEM_STATES = [
-  'RECEIVED',
-  'EXTRACTING',
-  'EXTRACTED',
-  'DRAFTING',
-  'REVIEWING',
-  'PUBLISHED',
-  'DEAD_LETTER',
-  'DISCARDED',
-] as const;
-export type ItemState = (typeof ITEM_STATES)[number];
-
-/** States in which an invocation is (or was, before a crash) working on the item. */
-export const WORKING_STATES: Readonly<Record<Stage, readonly ItemState[]>> = {
-  extract: ['RECEIVED', 'EXTRACTING'],
-  draft: ['DRAFTING', 'REVIEWING'],
-};
-
 /**
- * States no stage moves an item out of by itself. DEAD_LETTER is left only through a redrive; DISCARDED (a dead
- * letter an operator gave up on, with who and why) is final: no message moves it again.
+ * An item's state: RECEIVED, a stage's working or done state, DEAD_LETTER or DISCARDED. The pipeline
+ * (functions/shared/pipeline.ts) says which there are; each stage function knows its own from its runtime config.
+ * DEAD_LETTER is left only through a redrive; DISCARDED (a dead letter an operator gave up on, with who and why)
+ * is final: no message moves it again.
  */
-export const TERMINAL_STATES: readonly ItemState[] = ['PUBLISHED', 'DEAD_LETTER', 'DISCARDED'];
+export type ItemState = string;
 
 export interface ErrorRecord {
   errorClass: string;
@@ -111,6 +95,13 @@ export interface ItemRecord {
   /** How many times the item was handed back to wait, over its whole life. */
   deferrals?: number;
   usage?: Partial<Record<Stage, UsageTotals>>;
+}
+
+/** Tokens the item spent in every stage but this one: what an earlier stage took from its token budget. */
+export function tokensOfOtherStages(item: ItemRecord, stage: Stage): number {
+  return Object.entries(item.usage ?? {})
+    .filter(([name]) => name !== stage)
+    .reduce((sum, [, usage]) => sum + (usage?.promptTokens ?? 0) + (usage?.completionTokens ?? 0), 0);
 }
 
 /** Changes to apply to an item in one conditional write. */

@@ -16,7 +16,7 @@ import {
 import type { ItemSession } from './item-claim.ts';
 import { type Completion, estimatePromptTokens } from './llm-client.ts';
 import type { Reservation } from './rate-limiter.ts';
-import type { Stage } from './runtime-config.ts';
+import { type RuntimeConfig, type Stage, stepSettings } from './runtime-config.ts';
 import type { StageRuntime } from './stage-runtime.ts';
 import { traced } from './telemetry.ts';
 
@@ -43,6 +43,8 @@ export const MIN_CALL_MS = 2000;
 
 export interface LlmStep<T> {
   stage: Stage;
+  /** Which of the stage's steps this is (`knowledge`, `draft`, `review`): it picks the model and the output limit. */
+  step: string;
   /** Step name, unique within the item and stage: `knowledge`, `draft.0`, `review.1`, ... */
   name: string;
   messages: ChatCompletionMessageParam[];
@@ -62,7 +64,7 @@ export interface StepResult<T> {
  * @param calls the item's ledger entries for this stage, kept current by this function.
  * @param tokensBefore tokens the item spent in earlier stages (counted against its token budget).
  * @example
- * const { value } = await runLlmStep(runtime, session, calls, 0, invocation, { stage: 'extract', name: 'knowledge', messages, format });
+ * const { value } = await runLlmStep(runtime, session, calls, 0, invocation, { stage: 'extract', step: 'knowledge', name: 'knowledge', messages, format });
  */
 export async function runLlmStep<T>(
   runtime: StageRuntime,
@@ -81,10 +83,11 @@ export async function runLlmStep<T>(
   }
 
   const { config } = runtime;
+  const { maxOutputTokens, ...models } = modelsOf(config, step.step);
   const itemId = session.item.itemId;
   const used = tokensBefore + tokensOf(calls);
   const promptEstimate = estimatePromptTokens(step.messages);
-  const worstTokens = promptEstimate + config.maxOutputTokens;
+  const worstTokens = promptEstimate + maxOutputTokens;
   if (used + worstTokens > config.itemTokenBudget) {
     throw new ItemBudgetExceededError(
       `${step.name} could take ${worstTokens} tokens; the item has used ${used} of its ${config.itemTokenBudget}`,
@@ -98,19 +101,19 @@ export async function runLlmStep<T>(
   }
 
   const owner = invocation.owner ?? `${itemId}#${step.name}`;
-  const { model, breaker, permit } = await chooseModel(runtime, owner);
+  const { model, breaker, permit } = await chooseModel(runtime, models, owner);
   let limit: Reservation | undefined;
   let spend: BudgetReservation | undefined;
   try {
     limit = await runtime.limiter
-      .reserve(model, { promptTokens: promptEstimate, maxTokens: config.maxOutputTokens })
+      .reserve(model, { promptTokens: promptEstimate, maxTokens: maxOutputTokens })
       .catch((error: unknown) => {
         if (error instanceof RateLimitedError) runtime.telemetry.call(model, { LimiterWaits: 1 });
         throw error;
       });
     const price = config.prices[model];
     spend = await runtime.budget.reserve(
-      price ? costNanoUsd(price, worstTokens - config.maxOutputTokens, config.maxOutputTokens) : 0,
+      price ? costNanoUsd(price, worstTokens - maxOutputTokens, maxOutputTokens) : 0,
     );
   } catch (error) {
     // A refused budget reservation means calls have stopped for the day: that is what the 100 % alarm is for.
@@ -134,7 +137,7 @@ export async function runLlmStep<T>(
         model,
         messages: step.messages,
         format: step.format,
-        maxTokens: config.maxOutputTokens,
+        maxTokens: maxOutputTokens,
         timeoutMs: Math.min(config.llm.timeoutMs, remaining),
         signal: invocation.signal,
       }),
@@ -184,7 +187,7 @@ export async function runLlmStep<T>(
   if (!parsed.success) {
     const why =
       completion.finishReason === 'length'
-        ? `truncated at ${config.maxOutputTokens} tokens`
+        ? `truncated at ${maxOutputTokens} tokens`
         : parsed.error.issues
             .slice(0, 3)
             .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
@@ -215,12 +218,18 @@ async function account(runtime: StageRuntime, entry: CallEntry): Promise<void> {
   await runtime.ledger.addUsage(entry);
 }
 
-/** The stage's model while its breaker lets calls through; the fallback model while it does not. */
+/** The step's model, the fallback and its completion limit. */
+function modelsOf(config: RuntimeConfig, step: string) {
+  const { model, maxOutputTokens } = stepSettings(config, step);
+  return { model, fallbackModel: config.fallbackModel, maxOutputTokens };
+}
+
+/** The step's model while its breaker lets calls through; the fallback model while it does not. */
 async function chooseModel(
   runtime: StageRuntime,
+  { model, fallbackModel }: { model: string; fallbackModel: string | undefined },
   owner: string,
 ): Promise<{ model: string; breaker: CircuitBreaker; permit: BreakerPermit }> {
-  const { model, fallbackModel } = runtime.config;
   const primary = runtime.breaker(model);
   try {
     return { model, breaker: primary, permit: await primary.acquire(owner) };

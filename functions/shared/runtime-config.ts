@@ -7,9 +7,11 @@ import { RATE_LIMIT_DIALECTS, TOKEN_COUNTINGS } from './provider-limits.ts';
  * parses it once at init and fails fast on anything wrong.
  */
 
-export const STAGES = ['extract', 'draft'] as const;
-export const stageSchema = z.enum(STAGES);
+/** A stage's name, as the pipeline (functions/pipeline.ts) defines it. */
+export const stageSchema = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/);
 export type Stage = z.infer<typeof stageSchema>;
+
+const stateSchema = z.string().regex(/^[A-Z][A-Z0-9_]{0,31}$/);
 
 /** Price of a model in US dollars per million tokens. */
 export const modelPriceSchema = z
@@ -23,12 +25,26 @@ export type ModelPrice = z.infer<typeof modelPriceSchema>;
 export const runtimeConfigSchema = z
   .object({
     stage: stageSchema,
-    /** Model for this stage's calls. */
+    /** The item states this stage reads and writes (functions/shared/pipeline.ts `stageStatesOf`). */
+    states: z
+      .object({
+        ready: stateSchema,
+        working: z.array(stateSchema).min(1),
+        done: stateSchema,
+        earlier: z.array(stateSchema),
+      })
+      .strict(),
+    /** Model for this stage's calls (a step without a model of its own uses it). */
     model: z.string().min(1),
     /** Model used while the primary model's breaker is open; none means defer instead. */
     fallbackModel: z.string().min(1).optional(),
     /** Upper bound of completion tokens per call (sent as max_tokens, reserved before each call). */
     maxOutputTokens: z.number().int().min(64).max(32_000),
+    /** Model and completion limit of each LLM step, by step name; a step not named uses the stage's. */
+    steps: z.record(
+      z.string().min(1),
+      z.object({ model: z.string().min(1), maxOutputTokens: z.number().int().min(64).max(32_000) }).strict(),
+    ),
     /** Draft stage: how many redrafts after a rejected review. */
     maxRevisions: z.number().int().min(0).max(10),
     llm: z
@@ -93,13 +109,30 @@ export const runtimeConfigSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
-    for (const model of [config.model, config.fallbackModel]) {
+    const stepModels = Object.values(config.steps).map((step) => step.model);
+    for (const model of [config.model, config.fallbackModel, ...stepModels]) {
       if (model !== undefined && config.prices[model] === undefined) {
         ctx.addIssue({ code: 'custom', path: ['prices'], message: `no price configured for model "${model}"` });
       }
     }
   });
 export type RuntimeConfig = z.infer<typeof runtimeConfigSchema>;
+
+/** The model and completion limit of one LLM step of the stage. */
+export function stepSettings(config: RuntimeConfig, step: string): { model: string; maxOutputTokens: number } {
+  return config.steps[step] ?? { model: config.model, maxOutputTokens: config.maxOutputTokens };
+}
+
+/** The largest completion any step of the stage may ask for. */
+export function largestOutputTokens(config: Pick<RuntimeConfig, 'maxOutputTokens' | 'steps'>): number {
+  return Math.max(config.maxOutputTokens, ...Object.values(config.steps).map((step) => step.maxOutputTokens));
+}
+
+/** Every model the stage may call: its own, its steps', and the fallback. */
+export function stageModels(config: Pick<RuntimeConfig, 'model' | 'fallbackModel' | 'steps'>): string[] {
+  const models = [config.model, ...Object.values(config.steps).map((step) => step.model), config.fallbackModel];
+  return [...new Set(models.filter((model): model is string => model !== undefined))];
+}
 
 /** Environment variables the stack sets on every stage function. */
 export const stageEnvironmentSchema = z.object({

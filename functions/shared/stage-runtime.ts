@@ -17,6 +17,7 @@ import { MemoryStore } from './memory-store.ts';
 import { SERVICE_NAME } from './metric-catalogue.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import {
+  largestOutputTokens,
   type RuntimeConfig,
   runtimeConfigSchema,
   type StageEnvironment,
@@ -120,7 +121,7 @@ export function runtimeFromEnvironment(
       dynamo,
       environment.STATE_TABLE_NAME,
       config.limits,
-      config.maxOutputTokens + LARGEST_PROMPT_TOKENS,
+      largestOutputTokens(config) + LARGEST_PROMPT_TOKENS,
       now,
       (change) => {
         const below = (to: number | undefined, from: number | undefined) => (to ?? Infinity) < (from ?? Infinity);

@@ -12,8 +12,8 @@ import { SERVICE_NAME } from '#shared/metric-catalogue.ts';
 import { apiKeyFromSecret } from '#shared/stage-runtime.ts';
 import { formatIssues } from '#shared/validation.ts';
 import {
-  type SupervisorEnvironment,
   type SupervisorRuntimeConfig,
+  supervisedStageKeys,
   supervisorEnvironmentSchema,
   supervisorRuntimeConfigSchema,
 } from './runtime-config.ts';
@@ -48,7 +48,7 @@ export function supervisorFromEnvironment(env: Record<string, string | undefined
     tableName: environment.STATE_TABLE_NAME,
     lambda: tracer.captureAWSv3Client(new LambdaClient({})),
     sqs: tracer.captureAWSv3Client(new SQSClient({})),
-    stages: stagesOf(environment),
+    stages: stagesOf(config, env),
     memory: new MemoryStore(dynamo, environment.MEMORY_TABLE_NAME),
     prober: new OpenAiLlmClient({
       apiKey: () => apiKeyFromSecret(environment.LLM_API_KEY_SECRET_ARN),
@@ -59,11 +59,20 @@ export function supervisorFromEnvironment(env: Record<string, string | undefined
   return { supervisor, config, logger, tracer };
 }
 
-function stagesOf(environment: SupervisorEnvironment) {
-  return {
-    extract: { mappingId: environment.EXTRACT_EVENT_SOURCE_MAPPING_ID, queueUrl: environment.EXTRACT_QUEUE_URL },
-    draft: { mappingId: environment.DRAFT_EVENT_SOURCE_MAPPING_ID, queueUrl: environment.DRAFT_QUEUE_URL },
-  };
+/** Each configured stage's queue and event source mapping, from the variables `supervisedStageKeys` names. */
+function stagesOf(config: SupervisorRuntimeConfig, env: Record<string, string | undefined>) {
+  const missing: string[] = [];
+  const stages = Object.fromEntries(
+    Object.keys(config.stages).map((stage) => {
+      const keys = supervisedStageKeys(stage);
+      const [queueUrl, mappingId] = [env[keys.queueUrl], env[keys.mappingId]];
+      if (!queueUrl) missing.push(keys.queueUrl);
+      if (!mappingId) missing.push(keys.mappingId);
+      return [stage, { queueUrl: queueUrl ?? '', mappingId: mappingId ?? '' }];
+    }),
+  );
+  if (missing.length > 0) throw new RuntimeConfigError(`invalid supervisor environment: ${missing.join(', ')} not set`);
+  return stages;
 }
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {

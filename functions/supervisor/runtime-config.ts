@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { modelPriceSchema, runtimeConfigSchema, STAGES } from '#shared/runtime-config.ts';
+import { modelPriceSchema, runtimeConfigSchema, stageSchema } from '#shared/runtime-config.ts';
 
 /**
  * What the supervisor function needs at run time: its own settings, and for each stage the models it may call,
@@ -14,8 +14,11 @@ export const supervisedStageSchema = z
   .object({
     model: z.string().min(1),
     fallbackModel: z.string().min(1).optional(),
+    /** Models some of its steps use instead of `model` (e.g. a cheaper reviewer). */
+    stepModels: z.array(z.string().min(1)).optional(),
     /** The stage's configured event source maximum concurrency: adaptive concurrency never goes above it. */
     maxConcurrency: z.number().int().min(2).max(1000),
+    /** The smallest completion limit of its steps: what its cheapest call reserves at least. */
     maxOutputTokens: stageRuntime.maxOutputTokens,
   })
   .strict();
@@ -42,11 +45,10 @@ export const supervisorRuntimeConfigSchema = z
         maxPerItem: z.number().int().min(1).max(10),
       })
       .strict(),
-    stages: z.object(
-      Object.fromEntries(STAGES.map((stage) => [stage, supervisedStageSchema])) as {
-        [S in (typeof STAGES)[number]]: typeof supervisedStageSchema;
-      },
-    ),
+    /** Every stage of the pipeline, by name. */
+    stages: z.record(stageSchema, supervisedStageSchema),
+    /** The stage whose items drafted without history are re-enriched, if the pipeline has one. */
+    reenrichStage: stageSchema.optional(),
     llm: stageRuntime.llm,
     /** The memory store's lookup timeout: the supervisor's probe of the memory store has the drafts' patience. */
     memory: z.object({ lookupTimeoutMs: stageRuntime.memory.shape.lookupTimeoutMs }).strict(),
@@ -63,15 +65,20 @@ export const supervisorEnvironmentSchema = z.object({
   /** The memory table, which the supervisor probes (one lookup) while the memory breaker is open. */
   MEMORY_TABLE_NAME: z.string().min(1),
   LLM_API_KEY_SECRET_ARN: z.string().min(1),
-  /** Each stage's input queue (intake for extract), whose depth tells whether a resumed stage drains. */
-  EXTRACT_QUEUE_URL: z.string().min(1),
-  DRAFT_QUEUE_URL: z.string().min(1),
-  /** UUIDs of the stages' SQS event source mappings, which the supervisor disables, enables and scales. */
-  EXTRACT_EVENT_SOURCE_MAPPING_ID: z.string().min(1),
-  DRAFT_EVENT_SOURCE_MAPPING_ID: z.string().min(1),
   SLUICE_SUPERVISOR_CONFIG: z.string().min(2),
 });
 export type SupervisorEnvironment = z.infer<typeof supervisorEnvironmentSchema>;
 
 /** Names of the variables above, for the stack that sets them. */
 export const SUPERVISOR_ENVIRONMENT_KEYS = supervisorEnvironmentSchema.keyof().enum;
+
+/**
+ * The variables that wire the supervisor to one stage: its input queue (intake for extract), whose depth tells
+ * whether a resumed stage drains, and the UUID of its SQS event source mapping, which the supervisor disables,
+ * enables and scales.
+ * @example supervisedStageKeys('draft') // { queueUrl: 'DRAFT_QUEUE_URL', mappingId: 'DRAFT_EVENT_SOURCE_MAPPING_ID' }
+ */
+export function supervisedStageKeys(stage: string): { queueUrl: string; mappingId: string } {
+  const prefix = stage.toUpperCase().replaceAll('-', '_');
+  return { queueUrl: `${prefix}_QUEUE_URL`, mappingId: `${prefix}_EVENT_SOURCE_MAPPING_ID` };
+}

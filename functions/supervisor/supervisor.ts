@@ -22,7 +22,7 @@ import type { LlmProber } from '#shared/llm-client.ts';
 import type { MemoryStore } from '#shared/memory-store.ts';
 import { MEMORY_DEPENDENCY } from '#shared/metric-catalogue.ts';
 import { RateLimiter } from '#shared/rate-limiter.ts';
-import { STAGES, type Stage } from '#shared/runtime-config.ts';
+import type { Stage } from '#shared/runtime-config.ts';
 import {
   PAUSED_STATES,
   readControlRecord,
@@ -32,7 +32,7 @@ import {
 } from '#shared/stage-control.ts';
 import type { EmfSink } from '#shared/telemetry.ts';
 import { Telemetry } from '#shared/telemetry.ts';
-import type { SupervisorRuntimeConfig } from './runtime-config.ts';
+import type { SupervisedStage, SupervisorRuntimeConfig } from './runtime-config.ts';
 
 /**
  * The supervisor: the loop that detects, decides, acts and verifies, one look at a time (every minute on AWS, on a
@@ -164,7 +164,7 @@ export class Supervisor {
   async look(): Promise<LookReport> {
     const errors: string[] = [];
     const stages: StageLook[] = [];
-    for (const stage of STAGES) {
+    for (const stage of Object.keys(this.#options.config.stages)) {
       const telemetry = new Telemetry({ stage, sink: this.#options.emf });
       try {
         stages.push(await this.#lookAtStage(stage, telemetry));
@@ -178,7 +178,8 @@ export class Supervisor {
     }
     let reenriched = 0;
     try {
-      const draft = stages.find((look) => look.stage === 'draft');
+      const { reenrichStage } = this.#options.config;
+      const draft = stages.find((look) => look.stage === reenrichStage);
       if (this.#options.config.reenrich.enabled && draft !== undefined && !draft.paused)
         reenriched = await this.#reenrich();
     } catch (error) {
@@ -190,7 +191,7 @@ export class Supervisor {
 
   async #lookAtStage(stage: Stage, telemetry: Telemetry): Promise<StageLook> {
     const { dynamo, tableName, lambda } = this.#options;
-    const { mappingId } = this.#options.stages[stage];
+    const { mappingId } = this.#wiring(stage);
     const [stored, mapping, control] = await Promise.all([
       this.#readRecord(stage),
       readMapping(lambda, stage, mappingId),
@@ -344,7 +345,7 @@ export class Supervisor {
     const outcome = await setStagePaused(
       { lambda, dynamo, tableName },
       stage,
-      this.#options.stages[stage].mappingId,
+      this.#wiring(stage).mappingId,
       'resume',
       {
         by: 'auto',
@@ -511,7 +512,7 @@ export class Supervisor {
     depth: QueueDepth,
   ): { value: number; why: string } | undefined {
     const { adaptiveConcurrency: settings } = this.#options.config;
-    const ceiling = this.#options.config.stages[stage].maxConcurrency;
+    const ceiling = this.#settings(stage).maxConcurrency;
     const previous = record.counters;
     if (!settings.enabled || previous === undefined || mapping.State !== 'Enabled') return undefined;
     const sameDay = previous.day === utcDay(this.#now());
@@ -565,11 +566,12 @@ export class Supervisor {
         item.autoReenrichments < maxPerItem &&
         (item.reenrichQueuedAt === undefined || item.reenrichQueuedAt < item.updatedAt),
     });
-    if (items.length === 0) return 0;
-    const queueUrl = this.#options.stages.draft.queueUrl;
+    const stage = config.reenrichStage;
+    if (items.length === 0 || stage === undefined) return 0;
+    const queueUrl = this.#wiring(stage).queueUrl;
     const perBatch = Math.min(SEND_BATCH, perSecond);
     let sent = 0;
-    const telemetry = new Telemetry({ stage: 'draft', sink: this.#options.emf });
+    const telemetry = new Telemetry({ stage, sink: this.#options.emf });
     try {
       for (let start = 0; start < items.length; start += perBatch) {
         const started = this.#now();
@@ -661,13 +663,26 @@ export class Supervisor {
   }
 
   #models(stage: Stage): string[] {
-    const { model, fallbackModel } = this.#options.config.stages[stage];
-    return fallbackModel === undefined || fallbackModel === model ? [model] : [model, fallbackModel];
+    const { model, fallbackModel, stepModels = [] } = this.#settings(stage);
+    const models = [model, ...stepModels, fallbackModel].filter((name): name is string => name !== undefined);
+    return [...new Set(models)];
+  }
+
+  #settings(stage: Stage): SupervisedStage {
+    const settings = this.#options.config.stages[stage];
+    if (settings === undefined) throw new Error(`stage ${stage} is not in the supervisor's config`);
+    return settings;
+  }
+
+  #wiring(stage: Stage): { mappingId: string; queueUrl: string } {
+    const wiring = this.#options.stages[stage];
+    if (wiring === undefined) throw new Error(`stage ${stage} has no queue or event source mapping configured`);
+    return wiring;
   }
 
   /** The least any call of the stage reserves: no prompt, the whole max_tokens, at its cheapest model's price. */
   #smallestCallNano(stage: Stage): number {
-    const { maxOutputTokens } = this.#options.config.stages[stage];
+    const { maxOutputTokens } = this.#settings(stage);
     const costs = this.#models(stage).map((model) => {
       const price = this.#options.config.prices[model];
       return price ? costNanoUsd(price, 0, maxOutputTokens) : 0;
@@ -703,7 +718,7 @@ export class Supervisor {
   async #queueDepth(stage: Stage): Promise<QueueDepth> {
     const { Attributes = {} } = await this.#options.sqs.send(
       new GetQueueAttributesCommand({
-        QueueUrl: this.#options.stages[stage].queueUrl,
+        QueueUrl: this.#wiring(stage).queueUrl,
         AttributeNames: [
           'ApproximateNumberOfMessages',
           'ApproximateNumberOfMessagesNotVisible',

@@ -31,7 +31,7 @@ export interface ObservabilityProps extends ObservedPipeline {
  * alarms after the stack, and sets their action once.
  * @example
  * const observability = new Observability(this, 'Observability', {
- *   stages: [{ stage: 'extract', queueName: 'Intake', queue, deadLetterQueue, function: fn, maxConcurrency: 5, model }],
+ *   stages: [{ stage: 'extract', queueName: 'Intake', queue, deadLetterQueue, function: fn, maxConcurrency: 5, models: [model] }],
  *   published: { queue: published.queue, deadLetterQueue: published.deadLetterQueue },
  *   thresholds: config.alarms,
  * });

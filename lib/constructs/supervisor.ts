@@ -7,8 +7,11 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { SupervisorEnvironment, SupervisorRuntimeConfig } from '#functions/supervisor/runtime-config.ts';
-import type { Stage } from '#shared/runtime-config.ts';
+import {
+  type SupervisorEnvironment,
+  type SupervisorRuntimeConfig,
+  supervisedStageKeys,
+} from '#functions/supervisor/runtime-config.ts';
 import { supervisorScheduleMinutes } from '../supervisor-schedule.ts';
 import type { MemoryTable } from './memory-table.ts';
 import { type FunctionDependencyLayer, SluiceFunction } from './sluice-function.ts';
@@ -61,8 +64,8 @@ export interface SupervisorProps {
   readonly llmTimeoutSeconds: number;
   /** Whether the function gets a reserved concurrency of 1, so two looks never overlap. */
   readonly reservedConcurrencyEnabled: boolean;
-  /** The stages it pauses, resumes and scales; items it re-enriches go to the draft stage's queue. */
-  readonly stages: Readonly<Record<Stage, SupervisedStageResources>>;
+  /** The stages it pauses, resumes and scales, by name; items it re-enriches go to `runtimeConfig.reenrichStage`'s queue. */
+  readonly stages: Readonly<Record<string, SupervisedStageResources>>;
   readonly stateTable: StateTable;
   /** The memory table, which the supervisor probes with one lookup while the memory breaker is open. */
   readonly memoryTable: MemoryTable;
@@ -110,16 +113,17 @@ export class Supervisor extends Construct {
     this.scheduleMinutes = supervisorScheduleMinutes(props.intervalSeconds);
     this.logGroup = new LogGroup(this, 'LogGroup', { retention: props.logRetention });
 
-    const environment: SupervisorEnvironment = {
+    const environment: SupervisorEnvironment & Record<string, string> = {
       STATE_TABLE_NAME: props.stateTable.tableName,
       MEMORY_TABLE_NAME: props.memoryTable.tableName,
       LLM_API_KEY_SECRET_ARN: props.apiKeySecret.secretArn,
-      EXTRACT_QUEUE_URL: stages.extract.queue.queueUrl,
-      DRAFT_QUEUE_URL: stages.draft.queue.queueUrl,
-      EXTRACT_EVENT_SOURCE_MAPPING_ID: stages.extract.eventSourceMappingId,
-      DRAFT_EVENT_SOURCE_MAPPING_ID: stages.draft.eventSourceMappingId,
       SLUICE_SUPERVISOR_CONFIG: JSON.stringify(props.runtimeConfig),
     };
+    for (const [stage, resources] of Object.entries(stages)) {
+      const keys = supervisedStageKeys(stage);
+      environment[keys.queueUrl] = resources.queue.queueUrl;
+      environment[keys.mappingId] = resources.eventSourceMappingId;
+    }
     this.function = new SluiceFunction(this, 'Function', {
       description: 'sluice supervisor: pauses, probes, resumes and scales the stages; re-enriches degraded items',
       entry: props.entry,
@@ -156,7 +160,7 @@ export class Supervisor extends Construct {
     this.function.addToRolePolicy(
       new PolicyStatement({
         actions: ['lambda:GetEventSourceMapping', 'lambda:UpdateEventSourceMapping'],
-        resources: [stages.extract.eventSourceMappingId, stages.draft.eventSourceMappingId].map((uuid) =>
+        resources: Object.values(stages).map(({ eventSourceMappingId: uuid }) =>
           stack.formatArn({
             service: 'lambda',
             resource: 'event-source-mapping',
@@ -166,10 +170,13 @@ export class Supervisor extends Construct {
         ),
       }),
     );
-    // Queue depths tell whether a resumed stage drains.
-    stages.extract.queue.grant(this.function, 'sqs:GetQueueAttributes');
-    // Items drafted without history are re-queued to the draft stage.
-    stages.draft.queue.grantSendMessages(this.function);
+    // Queue depths tell whether a resumed stage drains; items worked on without history are re-queued to the
+    // stage that re-enriches them (its send grant reads the queue's attributes too).
+    const reenriching = props.runtimeConfig.reenrichStage;
+    for (const [name, { queue }] of Object.entries(stages)) {
+      if (name === reenriching) queue.grantSendMessages(this.function);
+      else queue.grant(this.function, 'sqs:GetQueueAttributes');
+    }
     props.apiKeySecret.grantRead(this.function);
   }
 

@@ -1,13 +1,15 @@
 import type { Message, SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import type { SluiceConfig } from '#lib/config.ts';
+import { type SluiceConfig, stageConfigOf, stageModelsOf } from '#lib/config.ts';
+import { PUBLISHED_QUEUE_KEY, queueOutputKeys } from '#lib/outputs.ts';
 import { type RunReport, summariseUsage } from '#local/run-report.ts';
 import { peekAll, queueDepth } from '#ops/queue-io.ts';
 import { requiredOutput, scanAll } from '#ops/table-reads.ts';
 import type { CallEntry, UsageRow } from '#shared/call-ledger.ts';
 import { NO_HISTORY } from '#shared/item-claim.ts';
-import { ITEM_STATES, type ItemRecord, type ItemState, TERMINAL_STATES } from '#shared/item-store.ts';
+import type { ItemRecord, ItemState } from '#shared/item-store.ts';
+import type { Pipeline, StageDefinition } from '#shared/pipeline.ts';
 import type { Stage } from '#shared/runtime-config.ts';
 import { publishedEventSchema } from '#shared/schemas.ts';
 import type { SimulatorStats } from '#sim/server.ts';
@@ -84,6 +86,8 @@ export interface LateDuplicates {
 
 export interface CheckerInput {
   scenario: Scenario;
+  /** The pipeline the run ran: its stages, states and queues. */
+  pipeline: Pipeline;
   sqs: SQSClient;
   dynamo: DynamoDBDocumentClient;
   outputs: Readonly<Record<string, string>>;
@@ -130,14 +134,21 @@ const WAITING_CLASSES = new Set([
 /** Dead letters that are the design, not a fault's doing: bad input, an item too big for its token budget. */
 const DELIBERATE_CLASSES = new Set(['InvalidItemError', 'ItemBudgetExceededError']);
 
-const QUEUES = {
-  intake: 'IntakeQueueUrl',
-  draft: 'DraftQueueUrl',
-  published: 'PublishedQueueUrl',
-  intakeDlq: 'IntakeDeadLetterQueueUrl',
-  draftDlq: 'DraftDeadLetterQueueUrl',
-  publishedDlq: 'PublishedDeadLetterQueueUrl',
-} as const;
+/** Every queue of the pipeline by its name in the report (`intake`, `intakeDlq`, …, `published`), with its output key. */
+function queuesOf(pipeline: Pipeline): { name: string; outputKey: string; stage?: StageDefinition; dlq: boolean }[] {
+  const named = (queueKey: string) => queueKey.charAt(0).toLowerCase() + queueKey.slice(1);
+  const lanes = [
+    ...pipeline.stages.map((stage) => ({ queueKey: stage.queueKey, stage })),
+    { queueKey: PUBLISHED_QUEUE_KEY, stage: undefined },
+  ];
+  return lanes.flatMap(({ queueKey, stage }) => {
+    const keys = queueOutputKeys(queueKey);
+    return [
+      { name: named(queueKey), outputKey: keys.url, ...(stage && { stage }), dlq: false },
+      { name: `${named(queueKey)}Dlq`, outputKey: keys.deadLetterUrl, dlq: true },
+    ];
+  });
+}
 
 /**
  * Reads the run's outcome from the tables and queues and checks every invariant.
@@ -146,8 +157,12 @@ const QUEUES = {
  * outcome.checks.filter((check) => !check.ok);
  */
 export async function checkRun(input: CheckerInput): Promise<CheckOutcome> {
-  const { scenario, sqs, outputs } = input;
+  const { scenario, sqs, outputs, pipeline } = input;
   const config = scenario.pipeline;
+  const allQueues = queuesOf(pipeline);
+  const stageQueues = allQueues.filter((queue) => queue.stage !== undefined).map((queue) => queue.name);
+  const publisher = pipeline.stages[pipeline.stages.length - 1] as StageDefinition;
+  const publisherCrashes = input.crashes.byStage[publisher.name] ?? { 'after-send': 0, delete: 0 };
   const rows = await scanAll(input.dynamo, requiredOutput(outputs, 'StateTableName'));
   const items = new Map<string, ItemRecord>();
   const calls: CallEntry[] = [];
@@ -172,11 +187,11 @@ export async function checkRun(input: CheckerInput): Promise<CheckOutcome> {
   const callsByItem = groupBy(calls, (call) => call.itemId);
 
   const queues: CheckCounts['queues'] = {};
-  for (const [name, key] of Object.entries(QUEUES)) {
-    const url = outputs[key];
+  for (const { name, outputKey } of allQueues) {
+    const url = outputs[outputKey];
     if (url !== undefined) queues[name] = await queueDepth(sqs, url);
   }
-  const dlq = await readDeadLetterQueues(sqs, outputs);
+  const dlq = await readDeadLetterQueues(sqs, outputs, allQueues);
   const events = await readEvents(sqs, outputs);
 
   const evidence: Record<string, ItemEvidence[]> = {};
@@ -210,14 +225,14 @@ export async function checkRun(input: CheckerInput): Promise<CheckOutcome> {
 
   const poisonIds = new Set(input.accepted.poisonItemIds);
   const acceptedIds = [...new Set(input.accepted.itemIds)];
-  const terminal = (item: ItemRecord | undefined) => item !== undefined && TERMINAL_STATES.includes(item.state);
+  const terminal = (item: ItemRecord | undefined) => item !== undefined && pipeline.terminalStates.includes(item.state);
 
   // --- Nothing is lost -------------------------------------------------------------------------------------
-  const pendingMessages = (['intake', 'draft'] as const).reduce(
+  const pendingMessages = stageQueues.reduce(
     (sum, name) => sum + (queues[name]?.visible ?? 0) + (queues[name]?.inFlight ?? 0) + (queues[name]?.delayed ?? 0),
     0,
   );
-  const delayedMessages = (queues.intake?.delayed ?? 0) + (queues.draft?.delayed ?? 0);
+  const delayedMessages = stageQueues.reduce((sum, name) => sum + (queues[name]?.delayed ?? 0), 0);
   const unfinished = acceptedIds.filter((id) => items.has(id) && !terminal(items.get(id)));
   const parked = scenario.expect.budgetExhausted
     ? unfinished.filter((id) => items.get(id)?.deferredSince !== undefined)
@@ -264,7 +279,7 @@ export async function checkRun(input: CheckerInput): Promise<CheckOutcome> {
       detail:
         stuck.length === 0
           ? 'no item left in a working state'
-          : `${stuck.length} item(s) not finished: ${listed(stuck.map((id) => `${id} (${items.get(id)?.state})`))}; ${pendingMessages} message(s) still in the intake/draft queues`,
+          : `${stuck.length} item(s) not finished: ${listed(stuck.map((id) => `${id} (${items.get(id)?.state})`))}; ${pendingMessages} message(s) still in the ${stageQueues.join('/')} queues`,
     },
     stuck,
   );
@@ -344,8 +359,7 @@ export async function checkRun(input: CheckerInput): Promise<CheckOutcome> {
     duplicated,
   );
   const repeated = [...eventCounts.values()].reduce((sum, n) => sum + n - 1, 0);
-  const repeatAllowance =
-    input.crashes.byStage.draft['after-send'] + input.crashes.byStage.draft.delete + input.pollerTimeouts;
+  const repeatAllowance = publisherCrashes['after-send'] + publisherCrashes.delete + input.pollerTimeouts;
   const repeatedIds = [...eventCounts].filter(([, n]) => n > 1).map(([id]) => id);
   check(
     {
@@ -353,7 +367,7 @@ export async function checkRun(input: CheckerInput): Promise<CheckOutcome> {
       ok: repeated <= repeatAllowance,
       observed: repeated,
       limit: repeatAllowance,
-      detail: `${repeated} repeated event(s) (same publicationId) against ${input.crashes.byStage.draft['after-send']} crash(es) after the send and ${input.crashes.byStage.draft.delete} lost delete(s) in the draft stage${input.pollerTimeouts > 0 ? ` and ${input.pollerTimeouts} abandoned invocation(s)` : ''}${repeatedIds.length > 0 ? `: ${listed(repeatedIds)}` : ''}`,
+      detail: `${repeated} repeated event(s) (same publicationId) against ${publisherCrashes['after-send']} crash(es) after the send and ${publisherCrashes.delete} lost delete(s) in the ${publisher.name} stage${input.pollerTimeouts > 0 ? ` and ${input.pollerTimeouts} abandoned invocation(s)` : ''}${repeatedIds.length > 0 ? `: ${listed(repeatedIds)}` : ''}`,
     },
     repeatedIds.map((id) => id.split('#')[0] ?? id),
   );
@@ -435,14 +449,15 @@ export async function checkRun(input: CheckerInput): Promise<CheckOutcome> {
   );
 
   // --- Limits hold ---------------------------------------------------------------------------------------------
-  const semaphore = config.stages.extract.maxConcurrency + config.stages.draft.maxConcurrency;
+  const stageConcurrency = pipeline.stages.map((stage) => stageConfigOf(config, stage.name).maxConcurrency);
+  const semaphore = stageConcurrency.reduce((sum, count) => sum + count, 0);
   const maxConcurrent = input.simulator?.maxConcurrent ?? 0;
   check({
     name: 'maxConcurrentCalls',
     ok: maxConcurrent <= semaphore,
     observed: maxConcurrent,
     limit: semaphore,
-    detail: `most LLM calls in flight at once at the provider, against the stages' maxConcurrency (${config.stages.extract.maxConcurrency} + ${config.stages.draft.maxConcurrency})`,
+    detail: `most LLM calls in flight at once at the provider, against the stages' maxConcurrency (${stageConcurrency.join(' + ')})`,
   });
   check(limitCheck('maxRpm', 'rpm', config, input.simulator?.maxRpmInAnyWindowByModel ?? {}));
   check(limitCheck('maxTpm', 'tpm', config, input.simulator?.maxTpmInAnyWindowByModel ?? {}));
@@ -481,7 +496,7 @@ export async function checkRun(input: CheckerInput): Promise<CheckOutcome> {
     return (
       item?.state !== 'DEAD_LETTER' ||
       item.deadLetter?.errorClass !== 'InvalidItemError' ||
-      item.deadLetter.stage !== 'extract' ||
+      item.deadLetter.stage !== pipeline.stages[0]?.name ||
       (callsByItem.get(id) ?? []).length > 0 ||
       item.usage !== undefined
     );
@@ -494,7 +509,7 @@ export async function checkRun(input: CheckerInput): Promise<CheckOutcome> {
       limit: 0,
       detail:
         poisonWrong.length === 0
-          ? `all ${poisonIds.size} poison item(s) dead-lettered at extract as InvalidItemError without an LLM call`
+          ? `all ${poisonIds.size} poison item(s) dead-lettered at ${pipeline.stages[0]?.name} as InvalidItemError without an LLM call`
           : `${poisonWrong.length} poison item(s) not dead-lettered as InvalidItemError with 0 tokens: ${listed(poisonWrong)}`,
     },
     poisonWrong,
@@ -602,10 +617,10 @@ export async function checkRun(input: CheckerInput): Promise<CheckOutcome> {
 
   check(faultsInjectedCheck(scenario, input, parked.length));
 
-  const byState = Object.fromEntries(ITEM_STATES.map((state) => [state, 0])) as Record<ItemState, number>;
+  const byState: Record<ItemState, number> = Object.fromEntries(pipeline.states.map((state) => [state, 0]));
   const degraded: Record<string, number> = {};
   for (const item of items.values()) {
-    byState[item.state] += 1;
+    byState[item.state] = (byState[item.state] ?? 0) + 1;
     for (const flag of item.degraded ?? []) degraded[flag] = (degraded[flag] ?? 0) + 1;
   }
   const deadLetterCounts: Record<string, number> = {};
@@ -743,14 +758,14 @@ function spendCheck(
 }
 
 /** Per model: the stages that call it (their summed concurrency). */
-function modelConcurrency(config: SluiceConfig): Map<string, number> {
+function modelConcurrency(config: SluiceConfig, pipeline: Pipeline): Map<string, number> {
   const byModel = new Map<string, number>();
-  for (const stage of ['extract', 'draft'] as const) {
-    const { model, maxConcurrency } = config.stages[stage];
-    byModel.set(model, (byModel.get(model) ?? 0) + maxConcurrency);
-    const fallback = config.llm.fallbackModel;
-    if (fallback !== undefined && fallback !== model)
-      byModel.set(fallback, (byModel.get(fallback) ?? 0) + maxConcurrency);
+  for (const stage of pipeline.stages) {
+    const settings = stageConfigOf(config, stage.name);
+    const models = new Set([...stageModelsOf(settings), config.llm.fallbackModel]);
+    for (const model of models) {
+      if (model !== undefined) byModel.set(model, (byModel.get(model) ?? 0) + settings.maxConcurrency);
+    }
   }
   return byModel;
 }
@@ -778,7 +793,7 @@ function providerOutageCheck(scenario: Scenario, input: CheckerInput): CheckResu
   const cooldownMs = config.breaker.cooldownSeconds * 1000;
   let allowed = 0;
   for (const durationMs of durations) {
-    for (const concurrency of modelConcurrency(config).values()) {
+    for (const concurrency of modelConcurrency(config, input.pipeline).values()) {
       allowed += failuresToOpen(config) + concurrency + Math.ceil(durationMs / cooldownMs) + 1;
     }
   }
@@ -804,11 +819,14 @@ function memoryOutageCheck(scenario: Scenario, input: CheckerInput): CheckResult
     };
   }
   const cooldownMs = config.breaker.cooldownSeconds * 1000;
+  const rememberingConcurrency = input.pipeline.stages
+    .filter((stage) => stage.usesMemory)
+    .reduce((sum, stage) => sum + stageConfigOf(config, stage.name).maxConcurrency, 0);
   const allowed = memory.windows.reduce(
     (sum, window) =>
       sum +
       failuresToOpen(config) +
-      config.stages.draft.maxConcurrency +
+      rememberingConcurrency +
       Math.ceil((window.endMs - window.startMs) / cooldownMs) +
       1,
     0,
@@ -889,10 +907,11 @@ interface DeadLetterMessage {
 async function readDeadLetterQueues(
   sqs: SQSClient,
   outputs: Readonly<Record<string, string>>,
+  queues: ReturnType<typeof queuesOf>,
 ): Promise<{ byItem: Map<string, DeadLetterMessage[]>; backstop: DeadLetterMessage[] }> {
   const byItem = new Map<string, DeadLetterMessage[]>();
   const backstop: DeadLetterMessage[] = [];
-  for (const key of [QUEUES.intakeDlq, QUEUES.draftDlq, QUEUES.publishedDlq]) {
+  for (const key of queues.filter((queue) => queue.dlq).map((queue) => queue.outputKey)) {
     const url = outputs[key];
     if (url === undefined) continue;
     for (const message of await peekAll(sqs, url)) {
@@ -994,7 +1013,7 @@ function itemIdInBody(message: Message): string | undefined {
 async function readEvents(sqs: SQSClient, outputs: Readonly<Record<string, string>>) {
   const valid: z.infer<typeof publishedEventSchema>[] = [];
   const invalid: string[] = [];
-  const url = outputs[QUEUES.published];
+  const url = outputs[queueOutputKeys(PUBLISHED_QUEUE_KEY).url];
   if (url === undefined) return { valid, invalid };
   for (const message of await peekAll(sqs, url)) {
     let raw: unknown;

@@ -1,6 +1,8 @@
+import { PIPELINE } from '#functions/pipeline.ts';
 import { InjectedCrash } from '#shared/errors.ts';
 import type { CrashInjector, CrashPoint } from '#shared/faults.ts';
 import type { ItemStore } from '#shared/item-store.ts';
+import type { Pipeline } from '#shared/pipeline.ts';
 import type { Stage } from '#shared/runtime-config.ts';
 import { seededRandom, stableHash } from '#sim/hash.ts';
 import { CHAOS_CRASH_POINTS, type ChaosCrashPoint } from './scenario.ts';
@@ -16,10 +18,26 @@ export type CrashCounts = Record<ChaosCrashPoint, number>;
 export interface CrashReport {
   total: number;
   byPoint: CrashCounts;
+  /** Every stage of the run's pipeline, by name (zeros when none crashed there). */
   byStage: Record<Stage, CrashCounts>;
 }
 
 const zeroCounts = (): CrashCounts => Object.fromEntries(CHAOS_CRASH_POINTS.map((point) => [point, 0])) as CrashCounts;
+
+/**
+ * The crashes a report counts for one stage.
+ * @throws {Error} naming the stages the report has, when it has no such stage.
+ * @example stageCrashes(report, 'draft')['after-send']
+ */
+export function stageCrashes(report: Pick<CrashReport, 'byStage'>, stage: Stage): CrashCounts {
+  const counts = report.byStage[stage];
+  if (counts === undefined) {
+    throw new Error(
+      `the crash report has no stage ${JSON.stringify(stage)} (its stages: ${Object.keys(report.byStage).join(', ')})`,
+    );
+  }
+  return counts;
+}
 
 /**
  * @example
@@ -35,13 +53,19 @@ export class ChaosCrashes {
   readonly #crashes = new Map<string, number>();
   readonly #byItem = new Map<string, CrashCounts>();
   readonly #itemOfMessage = new Map<string, string>();
-  readonly #byStage: Record<Stage, CrashCounts> = { extract: zeroCounts(), draft: zeroCounts() };
+  readonly #byStage: Record<Stage, CrashCounts>;
 
-  constructor(settings: Partial<Record<ChaosCrashPoint, number>> & { maxPerItem: number }, seed: number) {
+  /** `pipeline`: the stages of the run, each counted apart (@default the pipeline sluice ships). */
+  constructor(
+    settings: Partial<Record<ChaosCrashPoint, number>> & { maxPerItem: number },
+    seed: number,
+    pipeline: Pipeline = PIPELINE,
+  ) {
     const { maxPerItem, ...probabilities } = settings;
     this.#probabilities = probabilities;
     this.#maxPerItem = maxPerItem;
     this.#seed = seed;
+    this.#byStage = Object.fromEntries(pipeline.stages.map((stage) => [stage.name, zeroCounts()]));
   }
 
   /** The injector one stage's runtime gets: crashes there are counted for that stage. */
@@ -65,7 +89,7 @@ export class ChaosCrashes {
       this.#decide('delete', stage, this.#itemOfMessage.get(messageId) ?? messageId),
     );
     if (lost.length === 0) return false;
-    this.#byStage[stage].delete += 1;
+    stageCrashes({ byStage: this.#byStage }, stage).delete += 1;
     for (const messageId of lost) {
       const itemId = this.#itemOfMessage.get(messageId);
       if (itemId !== undefined) this.#countItem('delete', itemId);
@@ -104,8 +128,8 @@ export class ChaosCrashes {
   /** Crashes injected so far. */
   report(): CrashReport {
     const byPoint = zeroCounts();
-    for (const stage of ['extract', 'draft'] as const) {
-      for (const point of CHAOS_CRASH_POINTS) byPoint[point] += this.#byStage[stage][point];
+    for (const counts of Object.values(this.#byStage)) {
+      for (const point of CHAOS_CRASH_POINTS) byPoint[point] += counts[point];
     }
     return {
       total: Object.values(byPoint).reduce((sum, n) => sum + n, 0),
@@ -134,7 +158,7 @@ export class ChaosCrashes {
   }
 
   #count(stage: Stage, point: ChaosCrashPoint, itemId: string) {
-    this.#byStage[stage][point] += 1;
+    stageCrashes({ byStage: this.#byStage }, stage)[point] += 1;
     this.#countItem(point, itemId);
   }
 

@@ -1,13 +1,14 @@
 import { parseIntakeMessage } from '#functions/extract/extract.ts';
 import type { LookReport } from '#functions/supervisor/supervisor.ts';
+import { queueOutputKeys } from '#lib/outputs.ts';
 import { type DevRuntime, type DevRuntimeOptions, startDevRuntime } from '#local/dev-runtime.ts';
 import { LocalMetrics, type MetricsSummary, summariseMetrics } from '#local/local-metrics.ts';
 import type { PollerStats } from '#local/poller.ts';
-import { type PipelineSnapshot, readSnapshot } from '#local/progress.ts';
+import { type PipelineSnapshot, queuedForStages, readSnapshot } from '#local/progress.ts';
 import { queueDepth, sendBodies } from '#ops/queue-io.ts';
 import { requiredOutput, scanAll } from '#ops/table-reads.ts';
 import { itemsWithoutHistory } from '#shared/degraded-items.ts';
-import { type ItemRecord, TERMINAL_STATES } from '#shared/item-store.ts';
+import type { ItemRecord } from '#shared/item-store.ts';
 import type { Stage } from '#shared/runtime-config.ts';
 import type { CallRecord, LlmSimulatorOptions, SimulatorStats } from '#sim/server.ts';
 import { type CheckCounts, type CheckResult, checkRun, type ItemEvidence, type LateDuplicates } from './checker.ts';
@@ -124,10 +125,12 @@ export async function runChaos(scenario: Scenario, options: RunChaosOptions = {}
   });
   try {
     const setupMs = Date.now() - began;
-    const queueStage = new Map<string, Stage>([
-      [requiredOutput(dev.outputs, 'IntakeQueueUrl'), 'extract'],
-      [requiredOutput(dev.outputs, 'DraftQueueUrl'), 'draft'],
-    ]);
+    const queueStage = new Map<string, Stage>(
+      dev.pipeline.stages.map((stage) => [
+        requiredOutput(dev.outputs, queueOutputKeys(stage.queueKey).url),
+        stage.name,
+      ]),
+    );
     for (const poller of dev.local.pollers) {
       const stage = queueStage.get(poller.queueUrl);
       if (stage === undefined) continue;
@@ -189,6 +192,7 @@ export async function runChaos(scenario: Scenario, options: RunChaosOptions = {}
     }));
     const outcome = await checkRun({
       scenario,
+      pipeline: dev.pipeline,
       sqs: dev.sqs,
       dynamo: dev.dynamo,
       outputs: dev.outputs,
@@ -252,11 +256,10 @@ async function settle(
       lastShown = now;
       onSnapshot(snapshot);
     }
-    const done = TERMINAL_STATES.reduce((sum, state) => sum + snapshot.byState[state], 0);
+    const done = dev.pipeline.terminalStates.reduce((sum, state) => sum + (snapshot.byState[state] ?? 0), 0);
     if (
       done >= total &&
-      snapshot.queues.intake === 0 &&
-      snapshot.queues.draft === 0 &&
+      queuedForStages(snapshot) === 0 &&
       !(scenario.expect.reenriched && (await awaitingReenrichment(dev, scenario)))
     ) {
       onSnapshot(snapshot);
@@ -336,7 +339,7 @@ async function awaitingReenrichment(dev: DevRuntime, scenario: Scenario): Promis
 /** No message visible or in flight, and every unfinished item waits (deferred) with a delayed message to wake it. */
 async function allWaitingForBudget(dev: DevRuntime): Promise<boolean> {
   let delayed = 0;
-  for (const key of ['IntakeQueueUrl', 'DraftQueueUrl']) {
+  for (const key of dev.pipeline.stages.map((stage) => queueOutputKeys(stage.queueKey).url)) {
     const depth = await queueDepth(dev.sqs, requiredOutput(dev.outputs, key));
     if (depth.visible > 0 || depth.inFlight > 0) return false;
     delayed += depth.delayed;
@@ -345,7 +348,7 @@ async function allWaitingForBudget(dev: DevRuntime): Promise<boolean> {
   const items = (await scanAll(dev.dynamo, requiredOutput(dev.outputs, 'StateTableName'))).filter(
     (row) => row.sk === 'ITEM',
   ) as unknown as ItemRecord[];
-  const unfinished = items.filter((item) => !TERMINAL_STATES.includes(item.state));
+  const unfinished = items.filter((item) => !dev.pipeline.terminalStates.includes(item.state));
   return (
     unfinished.length > 0 &&
     unfinished.length <= delayed &&

@@ -1,5 +1,7 @@
+import { PIPELINE } from '#functions/pipeline.ts';
 import type { LookReport } from '#functions/supervisor/supervisor.ts';
-import { STAGES, type Stage } from '#shared/runtime-config.ts';
+import { stageConfigOf, stageModelsOf } from '#lib/config.ts';
+import type { Stage } from '#shared/runtime-config.ts';
 import type { CallRecord } from '#sim/server.ts';
 import type { CheckResult } from './checker.ts';
 import type { Scenario } from './scenario.ts';
@@ -58,7 +60,8 @@ function autoPauseChecks(input: SelfHealingInput): CheckResult[] {
   const actionIn = (index: number, stage: Stage, kind: 'paused' | 'resumed') =>
     looks[index]?.stages.some((look) => look.stage === stage && look.actions.some((a) => a.startsWith(`${kind}:`))) ??
     false;
-  const graceMs = Math.max(...STAGES.map((stage) => config.stages[stage].timeoutSeconds)) * 1000;
+  const stages = PIPELINE.stages.map((stage) => stage.name);
+  const graceMs = Math.max(...stages.map((stage) => stageConfigOf(config, stage).timeoutSeconds)) * 1000;
   const outages = input.timeline.providerOutages
     .map((outage) => ({ start: input.startedAt + outage.startMs, end: input.startedAt + outage.endMs }))
     // Touching windows (a hang, then errors) are one outage to the pipeline; their timers may fire a little apart.
@@ -88,8 +91,10 @@ function autoPauseChecks(input: SelfHealingInput): CheckResult[] {
         .map((call) => call.model),
     );
     const modelsOf = (stage: Stage) =>
-      [config.stages[stage].model, config.llm.fallbackModel].filter((model): model is string => model !== undefined);
-    const affected = STAGES.filter((stage) => modelsOf(stage).some((model) => called.has(model)));
+      [...stageModelsOf(stageConfigOf(config, stage)), config.llm.fallbackModel].filter(
+        (model): model is string => model !== undefined,
+      );
+    const affected = stages.filter((stage) => modelsOf(stage).some((model) => called.has(model)));
     const pauses: number[] = [];
     for (const stage of affected) {
       const from = lookAtOrAfter(outage.start);

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseIntakeMessage } from '#functions/extract/extract.ts';
+import { PIPELINE } from '#functions/pipeline.ts';
 import { type DevRuntime, startDevRuntime } from '#local/dev-runtime.ts';
 import { LocalMetrics, summariseMetrics } from '#local/local-metrics.ts';
 import { collectRunReport, type RunReport } from '#local/run-report.ts';
 import { peekAll, sendBodies } from '#ops/queue-io.ts';
 import { InvalidItemError } from '#shared/errors.ts';
-import { TERMINAL_STATES } from '#shared/item-store.ts';
 import { intakeItemSchema } from '#shared/schemas.ts';
 import { readSampleFile } from '../sim/sample-items.ts';
 import { TEST_CONFIG } from '../support/pipeline.ts';
@@ -107,7 +107,7 @@ async function drained(dev: DevRuntime, accepted: readonly string[]): Promise<Ru
   const deadline = Date.now() + 60_000;
   for (;;) {
     const report = await collectRunReport({ sqs: dev.sqs, dynamo: dev.dynamo, outputs: dev.outputs });
-    const done = TERMINAL_STATES.reduce((sum, state) => sum + report.items.byState[state], 0);
+    const done = PIPELINE.terminalStates.reduce((sum, state) => sum + (report.items.byState[state] ?? 0), 0);
     if (done >= accepted.length || Date.now() > deadline) {
       return collectRunReport({ sqs: dev.sqs, dynamo: dev.dynamo, outputs: dev.outputs, acceptedItemIds: accepted });
     }

@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PIPELINE } from '#functions/pipeline.ts';
 import { STACK_NAME, synthesizeTemplate } from '#lib/template.ts';
 import { type CheckerInput, type CheckOutcome, causeOf, checkRun } from '#local/chaos/checker.ts';
 import { ChaosCrashes } from '#local/chaos/crashes.ts';
@@ -137,6 +138,7 @@ describe('Function: checkRun', () => {
     }
     const input: CheckerInput = {
       scenario,
+      pipeline: PIPELINE,
       sqs: stack.sqs,
       dynamo: stack.dynamo,
       outputs: stack.local.outputs,

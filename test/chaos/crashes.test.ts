@@ -10,7 +10,7 @@ describe('Chaos: crashes and redelivery', () => {
     // Assess
     expect(failedChecks(report)).toEqual([]);
     for (const point of CHAOS_CRASH_POINTS) expect(report.crashes.byPoint[point], point).toBeGreaterThan(0);
-    expect(report.crashes.byStage.draft['after-send']).toBeGreaterThan(0);
+    expect(report.crashes.byStage.draft?.['after-send']).toBeGreaterThan(0);
     expect(report.counts.ledger.rebilled).toBeGreaterThan(0);
     expect(report.counts.byState.PUBLISHED).toBe(report.counts.valid);
   }, 150_000);

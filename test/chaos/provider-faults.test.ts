@@ -12,7 +12,8 @@ describe('Chaos: provider faults', () => {
     expect(report.simulator?.errorsServed['503']).toBeGreaterThan(0);
     const refused = report.simulator?.errorsServed['400'] ?? 0;
     expect(refused).toBeGreaterThan(0);
-    expect(report.counts.byState.PUBLISHED + report.counts.byState.DEAD_LETTER).toBe(report.counts.accepted);
+    const { PUBLISHED: published = 0, DEAD_LETTER: deadLettered = 0 } = report.counts.byState;
+    expect(published + deadLettered).toBe(report.counts.accepted);
     expect(report.counts.byState.PUBLISHED).toBeGreaterThan(report.counts.accepted / 2);
   }, 120_000);
 

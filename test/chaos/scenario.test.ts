@@ -1,5 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
+import { stageConfigOf } from '#lib/config.ts';
 import { ChaosCrashes } from '#local/chaos/crashes.ts';
 import { chaosMessages } from '#local/chaos/items.ts';
 import { loadScenario, parseScenario, ScenarioError } from '#local/chaos/scenario.ts';
@@ -32,7 +33,7 @@ describe('Function: parseScenario', () => {
     // Assess
     expect(files.length).toBeGreaterThanOrEqual(10);
     for (const scenario of scenarios) {
-      expect(scenario.pipeline.stages.extract.timeoutSeconds).toBeGreaterThanOrEqual(3);
+      expect(stageConfigOf(scenario.pipeline, 'extract').timeoutSeconds).toBeGreaterThanOrEqual(3);
       expect(scenario.drainTimeoutSeconds).toBeGreaterThan(0);
     }
   });
@@ -170,7 +171,7 @@ describe('Class: ChaosCrashes', () => {
     expect(first).toEqual(['a']);
     expect(second).toEqual([]);
     expect(claimCrashed).toBe(false);
-    expect(crashes.report().byStage.extract['after-send']).toBe(1);
+    expect(crashes.report().byStage.extract?.['after-send']).toBe(1);
     expect(crashes.report().total).toBe(1);
     expect(crashes.forItem('a')['after-send']).toBe(1);
   });

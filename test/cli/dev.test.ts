@@ -164,7 +164,7 @@ describe('Command: sluice dev', () => {
     expect(config.llm).toEqual({ timeoutSeconds: 60, fallbackModel: 'gpt-4o-mini' });
     expect(config.supervisor.enabled).toBe(false);
     expect(config.stages.draft).toMatchObject({ maxRevisions: 1, model: 'gpt-4.1-mini', timeoutSeconds: 300 });
-    expect(config.stages.extract.maxConcurrency).toBe(5);
+    expect(config.stages.extract?.maxConcurrency).toBe(5);
     expect(run.stdout).not.toMatch(/starting the emulators|endpoint/);
   });
 

@@ -16,9 +16,9 @@ import type { DoctorCheck, DoctorReport } from '#cli/doctor/check.ts';
 import { renderDoctorReport } from '#cli/doctor/command.ts';
 import { runDoctorChecks, runPreDeployChecks } from '#cli/doctor/runner.ts';
 import { pauseStage } from '#cli/pause.ts';
+import { PIPELINE } from '#functions/pipeline.ts';
 import { loadConfig } from '#lib/config.ts';
-import { OPTIONAL_STACK_OUTPUT_KEYS, STACK_OUTPUT_KEYS } from '#lib/outputs.ts';
-import { STACK_NAME } from '#lib/outputs.ts';
+import { OPTIONAL_STACK_OUTPUT_KEYS, STACK_NAME, STACK_OUTPUT_KEYS } from '#lib/outputs.ts';
 import { LANE_NAMES, type Lane, type LaneName, resolveTarget, type Target } from '#ops/target.ts';
 import { type CallRecord, type LlmSimulator, startLlmSimulator } from '#sim/server.ts';
 import { startTestPipeline, type TestPipeline } from '../support/pipeline.ts';
@@ -445,6 +445,7 @@ describe('Function: runDoctorChecks, on AWS (SDK clients stubbed in process)', (
     }));
     target = {
       kind: 'aws',
+      pipeline: PIPELINE,
       stackName: 'Sluice',
       source: 'CloudFormation stack Sluice',
       region,

@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PIPELINE } from '#functions/pipeline.ts';
 import { queueDepth } from '#ops/queue-io.ts';
 import { countItemsByState } from '#ops/table-reads.ts';
 import type { ItemState } from '#shared/item-store.ts';
@@ -110,7 +111,7 @@ describe('Command: sluice enqueue', () => {
  */
 async function waitForPublished(pipeline: TestPipeline, expected: number, stallMs: number) {
   const count = async (state: ItemState) =>
-    (await countItemsByState(pipeline.dev.dynamo, pipeline.outputs.StateTableName ?? ''))[state];
+    (await countItemsByState(pipeline.dev.dynamo, pipeline.outputs.StateTableName ?? '', PIPELINE.states))[state] ?? 0;
   let finished = -1;
   let progressAt = Date.now();
   for (;;) {

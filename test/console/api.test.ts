@@ -7,6 +7,7 @@ import { runConsole } from '#cli/console.ts';
 import type { CostsReport } from '#cli/costs.ts';
 import type { RedriveReport } from '#cli/redrive.ts';
 import type { ItemChain } from '#cli/show.ts';
+import { PIPELINE } from '#functions/pipeline.ts';
 import { itemIdOf } from '#ops/dead-letter-mover.ts';
 import { peekAll, sendBodies } from '#ops/queue-io.ts';
 import type { StatusSnapshot } from '#ops/status-snapshot.ts';
@@ -14,7 +15,7 @@ import { countItemsByState, scanAll } from '#ops/table-reads.ts';
 import { LANE_NAMES, resolveTarget, type Target } from '#ops/target.ts';
 import { utcDay } from '#shared/budget.ts';
 import { LlmCallError } from '#shared/errors.ts';
-import { ITEM_STATES, type ItemRecord } from '#shared/item-store.ts';
+import type { ItemRecord } from '#shared/item-store.ts';
 import type { PipelineShape } from '../../console/api.ts';
 import type { EconomicsReport } from '../../console/economics.ts';
 import type { DeadLetterGroups, ItemList } from '../../console/item-queries.ts';
@@ -129,8 +130,12 @@ describe('Console: the HTTP API over a finished local run', () => {
     await sendBodies(pipeline.dev.sqs, pipeline.outputs.IntakeQueueUrl ?? '', [...lines, ...FAULTED.map(article)]);
     pipeline.dev.start();
     await waitFor(async () => {
-      const byState = await countItemsByState(pipeline.dev.dynamo, pipeline.outputs.StateTableName ?? '');
-      return byState.PUBLISHED + byState.DEAD_LETTER === accepted;
+      const byState = await countItemsByState(
+        pipeline.dev.dynamo,
+        pipeline.outputs.StateTableName ?? '',
+        PIPELINE.states,
+      );
+      return (byState.PUBLISHED ?? 0) + (byState.DEAD_LETTER ?? 0) === accepted;
     }, 50_000);
     target = await resolveTarget({ outputs });
     server = await startConsole({ target });
@@ -151,7 +156,7 @@ describe('Console: the HTTP API over a finished local run', () => {
 
       // Assess
       expect(answer.status).toBe(200);
-      expect(answer.json.itemStates).toEqual([...ITEM_STATES]);
+      expect(answer.json.itemStates).toEqual([...PIPELINE.states]);
       expect(answer.json.stages).toEqual([...LANE_NAMES]);
       expect(Object.keys(answer.json.laneLabels).sort()).toEqual([...LANE_NAMES].sort());
       expect(answer.json.laneLabels.extract).toBe('intake DLQ → intake queue');

@@ -2,6 +2,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { PIPELINE } from '#functions/pipeline.ts';
+import { stageStatesOf } from '#shared/pipeline.ts';
 import type { RuntimeConfig } from '#shared/runtime-config.ts';
 import { type LlmSimulator, type ManualClock, manualClock, startLlmSimulator } from '#sim/server.ts';
 import { type LimiterWorker, limiterWorker, runLimiterWorkers } from '../support/limiter-workers.ts';
@@ -14,8 +16,10 @@ const START = Date.parse('2026-11-03T09:00:00Z');
 /** The extract stage's settings, paced for the provider's advertised 120 requests per minute. */
 const config = (baseUrl: string): RuntimeConfig => ({
   stage: 'extract',
+  states: stageStatesOf(PIPELINE, 'extract'),
   model: MODEL,
   maxOutputTokens: 800,
+  steps: {},
   maxRevisions: 0,
   llm: { baseUrl, timeoutMs: 10_000 },
   prices: { [MODEL]: { inputPerMillionUsd: 0.15, outputPerMillionUsd: 0.6 } },

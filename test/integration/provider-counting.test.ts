@@ -2,6 +2,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { PIPELINE } from '#functions/pipeline.ts';
+import { stageStatesOf } from '#shared/pipeline.ts';
 import type { RuntimeConfig } from '#shared/runtime-config.ts';
 import {
   type LlmSimulator,
@@ -57,8 +59,10 @@ describe('Integration: the rate limiter counts as the provider counts', () => {
   async function instance(running: LlmSimulator, model: string, limits: RuntimeConfig['limits'][string]) {
     const config: RuntimeConfig = {
       stage: 'extract',
+      states: stageStatesOf(PIPELINE, 'extract'),
       model,
       maxOutputTokens: 2048,
+      steps: {},
       maxRevisions: 0,
       llm: { baseUrl: running.url, timeoutMs: 10_000 },
       prices: { [model]: PRICE },

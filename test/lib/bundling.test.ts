@@ -61,7 +61,7 @@ describe('Bundling: the stage functions, the supervisor and the dependency layer
 
     // Assess
     expect(stack.supervisor).toBeDefined();
-    for (const fn of [stack.extract.function, stack.draft.function, stack.supervisor?.function]) {
+    for (const fn of [stack.stage('extract').function, stack.stage('draft').function, stack.supervisor?.function]) {
       const dir = assetDir(fn);
       const bundle = readFileSync(join(dir, 'index.mjs'), 'utf8');
       expect(bundle.startsWith('import { createRequire')).toBe(true);
@@ -84,7 +84,7 @@ describe('Bundling: the stage functions, the supervisor and the dependency layer
     for (const name of ['openai', 'zod', '@middy/core', '@aws-lambda-powertools/logger']) {
       expect(statSync(join(layerDir, 'nodejs', 'node_modules', name, 'package.json')).isFile()).toBe(true);
     }
-    const bundle = readFileSync(join(assetDir(stack.extract.function), 'index.mjs'), 'utf8');
+    const bundle = readFileSync(join(assetDir(stack.stage('extract').function), 'index.mjs'), 'utf8');
     expect(bundle).toMatch(/from\s*"openai"/);
     expect(bundle).toMatch(/from\s*"@middy\/core"/);
     const supervisorBundle = readFileSync(join(assetDir(stack.supervisor?.function), 'index.mjs'), 'utf8');

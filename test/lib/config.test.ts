@@ -27,9 +27,10 @@ describe('Function: loadConfig', () => {
       timeoutSeconds: 120,
       memoryMb: 512,
       maxOutputTokens: 2048,
+      steps: { knowledge: {} },
     });
-    expect(config.stages.draft.timeoutSeconds).toBe(300);
-    expect(config.stages.draft.maxRevisions).toBe(2);
+    expect(config.stages.draft?.timeoutSeconds).toBe(300);
+    expect(config.stages.draft?.maxRevisions).toBe(2);
     expect(config.llm).toEqual({ timeoutSeconds: 60 });
     expect(config.prices['gpt-4o-mini']).toEqual({ inputPerMillionUsd: 0.15, outputPerMillionUsd: 0.6 });
     expect(config.prices['gpt-4.1-mini']).toEqual({ inputPerMillionUsd: 0.4, outputPerMillionUsd: 1.6 });
@@ -145,7 +146,7 @@ describe('Function: loadConfig', () => {
     expect(message).toContain(
       'stages.extract.maxConcurrency must be at most stages.extract.reservedConcurrency (4) while reservedConcurrencyEnabled is true (got 8)',
     );
-    expect(loadConfig({ stages, reservedConcurrencyEnabled: false }).stages.extract.maxConcurrency).toBe(8);
+    expect(loadConfig({ stages, reservedConcurrencyEnabled: false }).stages.extract?.maxConcurrency).toBe(8);
   });
 
   it('rejects a model, stage or fallback, that has no price', () => {
@@ -216,6 +217,30 @@ describe('Function: runtimeConfigFor', () => {
     expect(draft.prices).toEqual(config.prices);
   });
 
+  it('gives the draft and review steps their own model and output limit, the stage its own for the rest', () => {
+    // Prepare: a cheaper reviewer is one setting
+    const config = loadConfig({ stages: { draft: { steps: { review: { model: 'gpt-4o-mini', maxOutputTokens: 1024 } } } } });
+
+    // Act
+    const draft = runtimeConfigSchema.parse(runtimeConfigFor(config, 'draft'));
+
+    // Assess
+    expect(draft.steps).toEqual({
+      draft: { model: 'gpt-4.1-mini', maxOutputTokens: 4096 },
+      review: { model: 'gpt-4o-mini', maxOutputTokens: 1024 },
+    });
+  });
+
+  it('refuses a step the stage does not have and a step model without a price, naming the key', () => {
+    // Act & Assess
+    expect(() => loadConfig({ stages: { draft: { steps: { critic: { model: 'gpt-4o-mini' } } } } })).toThrow(
+      /stages\.draft\.steps.*critic/,
+    );
+    expect(() => loadConfig({ stages: { draft: { steps: { review: { model: 'no-such-model' } } } } })).toThrow(
+      /stages\.draft\.steps\.review\.model/,
+    );
+  });
+
   it('leaves out the optional settings that are not configured', () => {
     // Act
     const runtime = runtimeConfigFor(loadConfig({}), 'extract');
@@ -249,7 +274,7 @@ describe('Function: loadLayeredConfig', () => {
     // Assess: the later layer wins, the rest of each object is kept
     expect(config.dailyBudgetUsd).toBe(7);
     expect(config.stages.draft).toMatchObject({ batchSize: 2, model: 'gpt-4.1-mini', maxRevisions: 2 });
-    expect(config.stages.extract.batchSize).toBe(1);
+    expect(config.stages.extract?.batchSize).toBe(1);
   });
 
   it('validates the merge, so a later layer may complete an earlier one', () => {

@@ -75,14 +75,14 @@ describe('Least privilege: each role may do exactly what its code does', () => {
 
   it('lets the extract function use the state table, its queues and the secret, and nothing else', () => {
     // Act
-    const grants = grantsOf(defaults, stack.extract.function);
+    const grants = grantsOf(defaults, stack.stage('extract').function);
 
     // Assess
     expect(grants).toEqual({
       '*': XRAY,
-      [id(stack.extract.queue)]: CONSUME,
-      [id(stack.extract.deadLetterQueue)]: SEND,
-      [id(stack.draft.queue)]: SEND,
+      [id(stack.stage('extract').queue)]: CONSUME,
+      [id(stack.stage('extract').deadLetterQueue)]: SEND,
+      [id(stack.stage('draft').queue)]: SEND,
       [stateTable]: STAGE_STATE,
       [secret]: SECRET,
     });
@@ -90,13 +90,13 @@ describe('Least privilege: each role may do exactly what its code does', () => {
 
   it('lets the draft function look up and remember past items in the memory table besides', () => {
     // Act
-    const grants = grantsOf(defaults, stack.draft.function);
+    const grants = grantsOf(defaults, stack.stage('draft').function);
 
     // Assess
     expect(grants).toEqual({
       '*': XRAY,
-      [id(stack.draft.queue)]: CONSUME,
-      [id(stack.draft.deadLetterQueue)]: SEND,
+      [id(stack.stage('draft').queue)]: CONSUME,
+      [id(stack.stage('draft').deadLetterQueue)]: SEND,
       [id(stack.published.queue)]: SEND,
       [stateTable]: STAGE_STATE,
       [memoryTable]: ['dynamodb:BatchWriteItem', 'dynamodb:Query'],
@@ -109,7 +109,7 @@ describe('Least privilege: each role may do exactly what its code does', () => {
     const supervisor = stack.supervisor;
     if (supervisor === undefined) throw new Error('the supervisor is on by default');
     const mapping = (stage: 'extract' | 'draft') =>
-      `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:event-source-mapping:${nameOf(stack.resolve(stack[stage].eventSourceMappingId))}`;
+      `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:event-source-mapping:${nameOf(stack.resolve(stack.stage(stage).eventSourceMappingId))}`;
 
     // Act
     const grants = grantsOf(defaults, supervisor.function);
@@ -122,8 +122,8 @@ describe('Least privilege: each role may do exactly what its code does', () => {
       [memoryTable]: ['dynamodb:Query'],
       [mapping('extract')]: ['lambda:GetEventSourceMapping', 'lambda:UpdateEventSourceMapping'],
       [mapping('draft')]: ['lambda:GetEventSourceMapping', 'lambda:UpdateEventSourceMapping'],
-      [id(stack.extract.queue)]: ['sqs:GetQueueAttributes'],
-      [id(stack.draft.queue)]: SEND,
+      [id(stack.stage('extract').queue)]: ['sqs:GetQueueAttributes'],
+      [id(stack.stage('draft').queue)]: SEND,
       [secret]: SECRET,
     });
   });

@@ -136,13 +136,17 @@ export function sluiceDimensions(dimensions: Record<string, string>): Record<str
 
 export function queueDimensions(synth: SynthesizedStack, queue: 'intake' | 'draft' | 'published', dlq: boolean) {
   const construct =
-    queue === 'intake' ? synth.stack.extract : queue === 'draft' ? synth.stack.draft : synth.stack.published;
+    queue === 'intake'
+      ? synth.stack.stage('extract')
+      : queue === 'draft'
+        ? synth.stack.stage('draft')
+        : synth.stack.published;
   const target = dlq ? construct.deadLetterQueue : construct.queue;
   return { QueueName: { 'Fn::GetAtt': [synth.logicalId(target), 'QueueName'] } };
 }
 
 export function functionDimensions(synth: SynthesizedStack, stage: Stage) {
-  return { FunctionName: { Ref: synth.logicalId(synth.stack[stage].function) } };
+  return { FunctionName: { Ref: synth.logicalId(synth.stack.stage(stage).function) } };
 }
 
 export function topicRef(synth: SynthesizedStack) {

@@ -64,7 +64,9 @@ describe('Compliance: cdk-nag AwsSolutions and Serverless packs', () => {
     (stage) => {
       // Prepare
       const { app, stack } = buildStack();
-      stack[stage].function.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:GetItem'], resources: ['*'] }));
+      stack
+        .stage(stage)
+        .function.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:GetItem'], resources: ['*'] }));
       const capitalized = `${stage.charAt(0).toUpperCase()}${stage.slice(1)}`;
 
       // Act

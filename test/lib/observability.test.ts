@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { SHIPPED_STAGES as STAGES } from '#functions/pipeline.ts';
 import { ConfigError, loadConfig, type SluiceConfigInput } from '#lib/config.ts';
 import { DEFAULT_RUNBOOK_URL, RUNBOOK_SECTIONS } from '#lib/constructs/alarms.ts';
 import { PROJECT_ROOT } from '#lib/sluice-stack.ts';
 import { DIMENSION_SETS, METRIC_CATALOGUE, type MetricName } from '#shared/metric-catalogue.ts';
-import { STAGES } from '#shared/runtime-config.ts';
 import {
   alarmOf,
   dashboardOf,

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { SHIPPED_STAGES as STAGES } from '#functions/pipeline.ts';
 import { SUPERVISOR_ENVIRONMENT_KEYS, supervisorRuntimeConfigSchema } from '#functions/supervisor/runtime-config.ts';
 import { loadConfig, type SluiceConfigInput, supervisorConfigFor } from '#lib/config.ts';
 import { RUNBOOK_SECTIONS } from '#lib/constructs/alarms.ts';
 import { supervisorScheduleMinutes, supervisorTimeoutSeconds } from '#lib/constructs/supervisor.ts';
-import { STAGES, type Stage } from '#shared/runtime-config.ts';
+import type { Stage } from '#shared/runtime-config.ts';
 import { alarmOf, graph, readAlarm, row, sluiceMetric } from './monitoring-readers.ts';
 import { resourcesOfType, type SynthesizedStack, synthesizeStack, type TemplateResource } from './stack-fixture.ts';
 
@@ -59,7 +60,7 @@ function onlyOf(synth: SynthesizedStack, type: string): Record<string, unknown> 
 
 /** Logical id of a stage's event source mapping: the one whose FunctionName is the stage function. */
 function mappingIdOf(synth: SynthesizedStack, stage: Stage): string {
-  const stageFunctionId = synth.logicalId(synth.stack[stage].function);
+  const stageFunctionId = synth.logicalId(synth.stack.stage(stage).function);
   const [id] = Object.entries(resourcesOfType(synth.template, 'AWS::Lambda::EventSourceMapping'))
     .filter(([, mapping]) => JSON.stringify(props(mapping).FunctionName) === JSON.stringify({ Ref: stageFunctionId }))
     .map(([logicalId]) => logicalId);
@@ -173,7 +174,7 @@ describe('Construct: Supervisor', () => {
       for (const stage of STAGES) {
         const stageFunction = props(
           resourcesOfType(defaults.template, 'AWS::Lambda::Function')[
-            defaults.logicalId(defaults.stack[stage].function)
+            defaults.logicalId(defaults.stack.stage(stage).function)
           ],
         );
         for (const key of ['Runtime', 'Architectures', 'Handler', 'TracingConfig'] as const) {
@@ -208,6 +209,11 @@ describe('Construct: Supervisor', () => {
       expect(Object.keys(environment).sort()).toEqual(
         [
           ...Object.keys(SUPERVISOR_ENVIRONMENT_KEYS),
+          // Each supervised stage's queue and event source mapping.
+          'EXTRACT_QUEUE_URL',
+          'EXTRACT_EVENT_SOURCE_MAPPING_ID',
+          'DRAFT_QUEUE_URL',
+          'DRAFT_EVENT_SOURCE_MAPPING_ID',
           'POWERTOOLS_SERVICE_NAME',
           'POWERTOOLS_METRICS_NAMESPACE',
           'POWERTOOLS_LOG_LEVEL',
@@ -230,8 +236,8 @@ describe('Construct: Supervisor', () => {
       expect(environment).toMatchObject({
         STATE_TABLE_NAME: { Ref: defaults.logicalId(defaults.stack.stateTable) },
         LLM_API_KEY_SECRET_ARN: { Ref: defaults.logicalId(defaults.stack.apiKeySecret) },
-        EXTRACT_QUEUE_URL: { Ref: defaults.logicalId(defaults.stack.extract.queue) },
-        DRAFT_QUEUE_URL: { Ref: defaults.logicalId(defaults.stack.draft.queue) },
+        EXTRACT_QUEUE_URL: { Ref: defaults.logicalId(defaults.stack.stage('extract').queue) },
+        DRAFT_QUEUE_URL: { Ref: defaults.logicalId(defaults.stack.stage('draft').queue) },
         EXTRACT_EVENT_SOURCE_MAPPING_ID: { Ref: mappingIdOf(defaults, 'extract') },
         DRAFT_EVENT_SOURCE_MAPPING_ID: { Ref: mappingIdOf(defaults, 'draft') },
       });
@@ -324,9 +330,12 @@ describe('Construct: Supervisor', () => {
 
       // Assess
       expect(sorted(attributes)).toEqual(
-        sorted([arn(defaults, defaults.stack.extract.queue), arn(defaults, defaults.stack.draft.queue)]),
+        sorted([
+          arn(defaults, defaults.stack.stage('extract').queue),
+          arn(defaults, defaults.stack.stage('draft').queue),
+        ]),
       );
-      expect(sends).toEqual([arn(defaults, defaults.stack.draft.queue)]);
+      expect(sends).toEqual([arn(defaults, defaults.stack.stage('draft').queue)]);
     });
 
     it('reads the API key secret', () => {
@@ -569,7 +578,7 @@ describe('Construct: Supervisor', () => {
       // Assess
       expect(disabled.stack.supervisor).toBeUndefined();
       expect(Object.keys(functions).sort()).toEqual(
-        STAGES.map((stage) => disabled.logicalId(disabled.stack[stage].function)).sort(),
+        STAGES.map((stage) => disabled.logicalId(disabled.stack.stage(stage).function)).sort(),
       );
       for (const type of ['AWS::Events::Rule', 'AWS::Lambda::Permission', 'AWS::Lambda::EventInvokeConfig']) {
         disabled.template.resourceCountIs(type, 0);

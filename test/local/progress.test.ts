@@ -1,22 +1,21 @@
 import { describe, expect, it } from 'vitest';
+import { PIPELINE } from '#functions/pipeline.ts';
 import { IdleNotice, type PipelineSnapshot, renderSnapshot } from '#local/progress.ts';
 import { summariseUsage, usageSince } from '#local/run-report.ts';
 import type { UsageRow } from '#shared/call-ledger.ts';
-import { ITEM_STATES, type ItemState } from '#shared/item-store.ts';
 
 /** A snapshot with `states` counted and `queued` messages in the intake and draft queues. */
 function snapshot(
-  states: Partial<Record<ItemState, number>>,
+  states: Partial<Record<string, number>>,
   queued: { intake?: number; draft?: number } = {},
   missingQueues: string[] = [],
 ): PipelineSnapshot {
-  const byState = Object.fromEntries(ITEM_STATES.map((state) => [state, states[state] ?? 0])) as Record<
-    ItemState,
-    number
-  >;
+  const byState = Object.fromEntries(PIPELINE.states.map((state) => [state, states[state] ?? 0]));
   return {
+    pipeline: PIPELINE,
     byState,
-    queues: { intake: queued.intake ?? 0, draft: queued.draft ?? 0, published: 0, deadLetters: 0 },
+    queues: { extract: queued.intake ?? 0, draft: queued.draft ?? 0, published: 0 },
+    deadLetters: 0,
     missingQueues,
     llm: { calls: 0, tokens: 0, costUsd: 0 },
   };

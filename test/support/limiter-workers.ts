@@ -84,6 +84,7 @@ export async function runLimiterWorkers(
         { remainingMs: () => 60 * SECOND },
         {
           stage: 'extract',
+          step: 'knowledge',
           name: `knowledge.${worker.steps}`,
           messages: extractMessages({ item: sample(worker.steps) }),
           format: { name: OUTPUT_FORMATS.knowledge, schema: knowledgeSchema },

@@ -3,7 +3,8 @@ import { type Finding, type Outcome, ok, problems, skipped, type Watch } from '#
 import type { DoctorContext } from '#cli/doctor/context.ts';
 import { endpointOf, failedFinding, redeployFix } from '#cli/doctor/findings.ts';
 import { functionFindings } from '#cli/doctor/stage-functions.ts';
-import type { Target } from '#ops/target.ts';
+import { laneOf, type Target } from '#ops/target.ts';
+import { nextStageOf, PUBLISHED_LANE } from '#shared/pipeline.ts';
 import type { Stage } from '#shared/runtime-config.ts';
 
 /**
@@ -54,8 +55,8 @@ export async function permissionsCheck(context: DoctorContext, watch: Watch): Pr
 
 /** What a stage's role needs, on which resources, and why. */
 function stageNeeds(target: Target, stage: Stage): { actions: string[]; resources: string[]; why: string }[] {
-  const lane = target.lanes[stage];
-  const next = stage === 'extract' ? target.lanes.draft : target.lanes.published;
+  const lane = laneOf(target, stage);
+  const next = laneOf(target, nextStageOf(target.pipeline, stage)?.name ?? PUBLISHED_LANE);
   const queueArn = lane.queue.arn ?? '';
   const [, partition = 'aws', , region = '', account = ''] = queueArn.split(':');
   const tableArn = `arn:${partition}:dynamodb:${region}:${account}:table/${target.stateTableName}`;

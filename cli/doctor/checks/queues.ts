@@ -4,7 +4,7 @@ import type { DoctorContext } from '#cli/doctor/context.ts';
 import { isMissingQueue } from '#cli/doctor/errors.ts';
 import { endpointOf, failedFinding } from '#cli/doctor/findings.ts';
 import { parseRedrivePolicy } from '#cli/doctor/parse.ts';
-import { LANE_NAMES, type LaneName, type QueueRef, type Target } from '#ops/target.ts';
+import { type LaneName, laneOf, type QueueRef, type Target } from '#ops/target.ts';
 
 /**
  * Every queue exists, each working queue redrives to its DLQ, and no DLQ holds messages.
@@ -25,7 +25,7 @@ export async function queuesCheck(context: DoctorContext, watch: Watch): Promise
       return { queue, error };
     }
   };
-  const lanes = LANE_NAMES.map((name) => target.lanes[name]);
+  const lanes = target.pipeline.lanes.map((name) => laneOf(target, name));
   const results = await Promise.all(
     lanes.map(async (lane) => {
       const [queue, dlq] = await Promise.all([read(lane.queue), read(lane.deadLetterQueue)]);

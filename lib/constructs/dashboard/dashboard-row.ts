@@ -23,8 +23,8 @@ export interface ObservedStage {
   readonly function: LambdaFunction;
   /** Maximum concurrency of the function's event source (the semaphore). */
   readonly maxConcurrency: number;
-  /** The stage's model. */
-  readonly model: string;
+  /** The models the stage's steps call. */
+  readonly models: readonly string[];
 }
 
 /** The supervisor as the dashboard and alarms see it. */
@@ -81,7 +81,7 @@ export function unique(values: readonly (string | undefined)[]): string[] {
 
 /** Models a stage may call: its own and the fallback. */
 export function modelsOf(pipeline: ObservedPipeline, stage: ObservedStage): string[] {
-  return unique([stage.model, pipeline.fallbackModel]);
+  return unique([...stage.models, pipeline.fallbackModel]);
 }
 
 /** Every model any stage may call, each once. */

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PIPELINE } from '#functions/pipeline.ts';
 import { LeaseHeldError, StateConflictError } from '#shared/errors.ts';
 import { claimItem } from '#shared/item-claim.ts';
 import { ItemStore } from '#shared/item-store.ts';
+import { stageStatesOf } from '#shared/pipeline.ts';
 import type { IntakeItem } from '#shared/schemas.ts';
 import { startTestPipeline, type TestPipeline } from '../../support/pipeline.ts';
 
@@ -30,6 +32,7 @@ describe('Function: claimItem', () => {
     const claim = await claimItem(items, {
       itemId: 'c-1',
       stage: 'extract',
+      states: stageStatesOf(PIPELINE, 'extract'),
       owner: 'a',
       leaseUntil: now + 1000,
       now,
@@ -49,6 +52,7 @@ describe('Function: claimItem', () => {
     const first = await claimItem(items, {
       itemId: 'c-2',
       stage: 'extract',
+      states: stageStatesOf(PIPELINE, 'extract'),
       owner: 'a',
       leaseUntil: now + 1000,
       now,
@@ -61,6 +65,7 @@ describe('Function: claimItem', () => {
       claimItem(items, {
         itemId: 'c-2',
         stage: 'extract',
+        states: stageStatesOf(PIPELINE, 'extract'),
         owner: 'b',
         leaseUntil: now + 1000,
         now,
@@ -73,6 +78,7 @@ describe('Function: claimItem', () => {
     const second = await claimItem(items, {
       itemId: 'c-2',
       stage: 'extract',
+      states: stageStatesOf(PIPELINE, 'extract'),
       owner: 'b',
       leaseUntil: now + 1000,
       now,
@@ -90,6 +96,7 @@ describe('Function: claimItem', () => {
     const claim = await claimItem(items, {
       itemId: 'c-3',
       stage: 'extract',
+      states: stageStatesOf(PIPELINE, 'extract'),
       owner: 'a',
       leaseUntil: now + 1000,
       now,
@@ -102,6 +109,7 @@ describe('Function: claimItem', () => {
     const again = await claimItem(items, {
       itemId: 'c-3',
       stage: 'extract',
+      states: stageStatesOf(PIPELINE, 'extract'),
       owner: 'b',
       leaseUntil: now + 1000,
       now,
@@ -117,6 +125,7 @@ describe('Function: claimItem', () => {
     await claimItem(items, {
       itemId: 'c-4',
       stage: 'extract',
+      states: stageStatesOf(PIPELINE, 'extract'),
       owner: 'a',
       leaseUntil: now + 1000,
       now,
@@ -125,7 +134,14 @@ describe('Function: claimItem', () => {
 
     // Act & Assess
     await expect(
-      claimItem(items, { itemId: 'c-4', stage: 'draft', owner: 'b', leaseUntil: now + 1000, now }),
+      claimItem(items, {
+        itemId: 'c-4',
+        stage: 'draft',
+        states: stageStatesOf(PIPELINE, 'draft'),
+        owner: 'b',
+        leaseUntil: now + 1000,
+        now,
+      }),
     ).rejects.toBeInstanceOf(StateConflictError);
   });
 
@@ -134,6 +150,7 @@ describe('Function: claimItem', () => {
     const claim = await claimItem(items, {
       itemId: 'c-5',
       stage: 'extract',
+      states: stageStatesOf(PIPELINE, 'extract'),
       owner: 'a',
       leaseUntil: now + 1000,
       now,
@@ -156,6 +173,7 @@ describe('Function: claimItem', () => {
     const redrive = await claimItem(items, {
       itemId: 'c-5',
       stage: 'extract',
+      states: stageStatesOf(PIPELINE, 'extract'),
       owner: 'b',
       leaseUntil: now + 1000,
       now,
@@ -175,6 +193,7 @@ describe('Function: claimItem', () => {
     const claim = await claimItem(items, {
       itemId: 'c-6',
       stage: 'extract',
+      states: stageStatesOf(PIPELINE, 'extract'),
       owner: 'a',
       leaseUntil: now + 1000,
       now,
@@ -198,6 +217,7 @@ describe('Function: claimItem', () => {
     const again = await claimItem(items, {
       itemId: 'c-6',
       stage: 'extract',
+      states: stageStatesOf(PIPELINE, 'extract'),
       owner: 'b',
       leaseUntil: now + 1000,
       now,
@@ -233,6 +253,7 @@ describe('Function: claimItem', () => {
       claimItem(items, {
         itemId,
         stage: 'extract',
+        states: stageStatesOf(PIPELINE, 'extract'),
         owner,
         leaseUntil: now + 1000,
         now,
