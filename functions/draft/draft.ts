@@ -3,7 +3,7 @@ import type { RecordInvocation } from '#shared/batch.ts';
 import { type CallEntry, sumUsage } from '#shared/call-ledger.ts';
 import type { BreakerPermit } from '#shared/circuit-breaker.ts';
 import { describeError, failureLogFields, ItemStateError, StateConflictError } from '#shared/errors.ts';
-import { claimItem, type ItemSession } from '#shared/item-claim.ts';
+import type { ItemSession } from '#shared/item-claim.ts';
 import { type ItemRecord, type Publication, tokensOfOtherStages } from '#shared/item-store.ts';
 import { runLlmStep } from '#shared/llm-step.ts';
 import { MEMORY_DEPENDENCY } from '#shared/metric-catalogue.ts';
@@ -19,8 +19,7 @@ import {
   type Review,
   reviewSchema,
 } from '#shared/schemas.ts';
-import { deadLetterIdOf } from '#shared/stage-queues.ts';
-import { renewFailureBudget, runStageRecord } from '#shared/stage-record.ts';
+import { claimForRecord, renewFailureBudget, runStageRecord } from '#shared/stage-record.ts';
 import type { StageRuntime } from '#shared/stage-runtime.ts';
 import { keepWebLinks } from './markdown-links.ts';
 import { DRAFT_STAGE } from './stage.ts';
@@ -62,20 +61,10 @@ export async function draftRecord(runtime: StageRuntime, record: SQSRecord, invo
     throw new ItemStateError(`malformed draft message ${record.messageId}`);
   }
   const { itemId, reenrich } = parsed.data;
-  const { stage, states } = runtime.config;
+  const { stage } = runtime.config;
   await runStageRecord(runtime, stage, record, invocation, {
     itemId,
-    claim: () =>
-      claimItem(runtime.items, {
-        itemId,
-        stage,
-        states,
-        owner: invocation.owner,
-        leaseUntil: invocation.leaseUntil,
-        now: runtime.now(),
-        reenrich,
-        deadLetterId: deadLetterIdOf(record),
-      }),
+    claim: () => claimForRecord(runtime, record, invocation, itemId, { reenrich }),
     done: async ({ item }) => {
       runtime.logger.info('duplicate delivery of a finished item', { itemId, state: item.state });
     },

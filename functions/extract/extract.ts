@@ -2,12 +2,12 @@ import type { SQSRecord } from 'aws-lambda';
 import type { RecordInvocation } from '#shared/batch.ts';
 import { sumUsage } from '#shared/call-ledger.ts';
 import { describeError, failureLogFields, InvalidItemError } from '#shared/errors.ts';
-import { claimItem, ItemSession } from '#shared/item-claim.ts';
+import { ItemSession } from '#shared/item-claim.ts';
 import { runLlmStep } from '#shared/llm-step.ts';
 import { extractMessages } from '#shared/prompts.ts';
 import { type IntakeItem, intakeItemSchema, knowledgeSchema, OUTPUT_FORMATS } from '#shared/schemas.ts';
 import { deadLetterIdOf } from '#shared/stage-queues.ts';
-import { deadLetter, runStageRecord } from '#shared/stage-record.ts';
+import { claimForRecord, deadLetter, runStageRecord } from '#shared/stage-record.ts';
 import type { StageRuntime } from '#shared/stage-runtime.ts';
 import { formatIssues } from '#shared/validation.ts';
 
@@ -54,16 +54,7 @@ export async function extractRecord(runtime: StageRuntime, record: SQSRecord, in
   await runStageRecord(runtime, stage, record, invocation, {
     itemId,
     claim: async () => {
-      const claim = await claimItem(runtime.items, {
-        itemId,
-        stage,
-        states,
-        owner: invocation.owner,
-        leaseUntil: invocation.leaseUntil,
-        now: runtime.now(),
-        input: parsed.item,
-        deadLetterId: deadLetterIdOf(record),
-      });
+      const claim = await claimForRecord(runtime, record, invocation, itemId, { input: parsed.item });
       if (claim.outcome === 'claimed' && claim.session.created) runtime.telemetry.count('ItemsReceived');
       return claim;
     },

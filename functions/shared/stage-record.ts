@@ -11,7 +11,7 @@ import {
   type SluiceError,
   StateConflictError,
 } from './errors.ts';
-import type { Claim, ItemSession } from './item-claim.ts';
+import { type Claim, type ClaimRequest, claimItem, type ItemSession } from './item-claim.ts';
 import type { DeadLetterRecord, ErrorRecord } from './item-store.ts';
 import { CHECKPOINT_MARGIN_MS, MIN_CALL_MS } from './llm-step.ts';
 import { decide } from './retry-policy.ts';
@@ -153,6 +153,32 @@ export async function runStageRecord(
  * leaves the earlier failures counted, which can only dead-letter sooner.
  * @example const { value, paid } = await runLlmStep(...); if (paid) await renewFailureBudget(session, 'draft');
  */
+/**
+ * Claims the record's item for the runtime's stage: its states, this invocation's lease, and the dead-letter id
+ * the message carries (a redriven dead letter). `extra` adds what only some stages pass (the intake item, a
+ * re-enrichment).
+ * @example await claimForRecord(runtime, record, invocation, 'sample-001')
+ */
+export function claimForRecord(
+  runtime: StageRuntime,
+  record: SQSRecord,
+  invocation: RecordInvocation,
+  itemId: string,
+  extra: Pick<ClaimRequest, 'input' | 'reenrich'> = {},
+): Promise<Claim> {
+  const { stage, states } = runtime.config;
+  return claimItem(runtime.items, {
+    itemId,
+    stage,
+    states,
+    owner: invocation.owner,
+    leaseUntil: invocation.leaseUntil,
+    now: runtime.now(),
+    deadLetterId: deadLetterIdOf(record),
+    ...extra,
+  });
+}
+
 export async function renewFailureBudget(session: ItemSession, stage: Stage): Promise<void> {
   if ((session.item.attempts[stage] ?? 0) === 0) return;
   await session.update({ set: { attempts: { ...session.item.attempts, [stage]: 0 } } });
