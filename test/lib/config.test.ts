@@ -219,7 +219,9 @@ describe('Function: runtimeConfigFor', () => {
 
   it('gives the draft and review steps their own model and output limit, the stage its own for the rest', () => {
     // Prepare: a cheaper reviewer is one setting
-    const config = loadConfig({ stages: { draft: { steps: { review: { model: 'gpt-4o-mini', maxOutputTokens: 1024 } } } } });
+    const config = loadConfig({
+      stages: { draft: { steps: { review: { model: 'gpt-4o-mini', maxOutputTokens: 1024 } } } },
+    });
 
     // Act
     const draft = runtimeConfigSchema.parse(runtimeConfigFor(config, 'draft'));
