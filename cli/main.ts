@@ -1,15 +1,3 @@
-import { CHAOS_HELP, runChaosCommand } from './chaos.ts';
-import { CONSOLE_HELP, runConsole } from './console.ts';
-import { COSTS_HELP, runCosts } from './costs.ts';
-import { DEV_HELP, runDev } from './dev.ts';
-import { DISCARD_HELP, runDiscard } from './discard.ts';
-import { DOCTOR_HELP, runDoctor } from './doctor/command.ts';
-import { ENQUEUE_HELP, runEnqueue } from './enqueue.ts';
-import { PAUSE_HELP, RESUME_HELP, runPause, runResume } from './pause.ts';
-import { REDRIVE_HELP, runRedrive } from './redrive.ts';
-import { REENRICH_HELP, runReenrich } from './reenrich.ts';
-import { runShow, SHOW_HELP } from './show.ts';
-import { runStatus, STATUS_HELP } from './status.ts';
 import { terminalSafe } from './text-table.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
@@ -35,37 +23,91 @@ Run 'sluice <command> --help' for a command's options and examples. The operator
 the stack 'sluice dev' runs (its .sluice/outputs.json) or a deployed one (--outputs FILE, --stack NAME).
 `;
 
-const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help: string }> = {
-  dev: { run: runDev, help: DEV_HELP },
-  chaos: { run: runChaosCommand, help: CHAOS_HELP },
-  enqueue: { run: runEnqueue, help: ENQUEUE_HELP },
-  status: { run: runStatus, help: STATUS_HELP },
-  show: { run: runShow, help: SHOW_HELP },
-  costs: { run: runCosts, help: COSTS_HELP },
-  redrive: { run: runRedrive, help: REDRIVE_HELP },
-  discard: { run: runDiscard, help: DISCARD_HELP },
-  reenrich: { run: runReenrich, help: REENRICH_HELP },
-  pause: { run: runPause, help: PAUSE_HELP },
-  resume: { run: runResume, help: RESUME_HELP },
-  console: { run: runConsole, help: CONSOLE_HELP },
-  doctor: { run: runDoctor, help: DOCTOR_HELP },
+interface Command {
+  run: (args: string[]) => Promise<number>;
+  help: string;
+}
+
+/**
+ * Each command is loaded when it runs, so a command loads only what it uses: `sluice status` against AWS loads
+ * the SDK clients it reads with, not the CDK, the emulators or the simulator that `dev` and `chaos` need.
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  dev: async () => {
+    const { runDev, DEV_HELP } = await import('./dev.ts');
+    return { run: runDev, help: DEV_HELP };
+  },
+  chaos: async () => {
+    const { runChaosCommand, CHAOS_HELP } = await import('./chaos.ts');
+    return { run: runChaosCommand, help: CHAOS_HELP };
+  },
+  enqueue: async () => {
+    const { runEnqueue, ENQUEUE_HELP } = await import('./enqueue.ts');
+    return { run: runEnqueue, help: ENQUEUE_HELP };
+  },
+  status: async () => {
+    const { runStatus, STATUS_HELP } = await import('./status.ts');
+    return { run: runStatus, help: STATUS_HELP };
+  },
+  show: async () => {
+    const { runShow, SHOW_HELP } = await import('./show.ts');
+    return { run: runShow, help: SHOW_HELP };
+  },
+  costs: async () => {
+    const { runCosts, COSTS_HELP } = await import('./costs.ts');
+    return { run: runCosts, help: COSTS_HELP };
+  },
+  redrive: async () => {
+    const { runRedrive, REDRIVE_HELP } = await import('./redrive.ts');
+    return { run: runRedrive, help: REDRIVE_HELP };
+  },
+  discard: async () => {
+    const { runDiscard, DISCARD_HELP } = await import('./discard.ts');
+    return { run: runDiscard, help: DISCARD_HELP };
+  },
+  reenrich: async () => {
+    const { runReenrich, REENRICH_HELP } = await import('./reenrich.ts');
+    return { run: runReenrich, help: REENRICH_HELP };
+  },
+  pause: async () => {
+    const { runPause, PAUSE_HELP } = await import('./pause.ts');
+    return { run: runPause, help: PAUSE_HELP };
+  },
+  resume: async () => {
+    const { runResume, RESUME_HELP } = await import('./pause.ts');
+    return { run: runResume, help: RESUME_HELP };
+  },
+  console: async () => {
+    const { runConsole, CONSOLE_HELP } = await import('./console.ts');
+    return { run: runConsole, help: CONSOLE_HELP };
+  },
+  doctor: async () => {
+    const { runDoctor, DOCTOR_HELP } = await import('./doctor/command.ts');
+    return { run: runDoctor, help: DOCTOR_HELP };
+  },
 };
+
+/** The loader of a command by name; `toString` and the like are not commands. */
+function commandNamed(name: string): (() => Promise<Command>) | undefined {
+  return Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+}
 
 /** Runs the CLI and returns its exit code: 0 ok, 1 failure, 2 bad usage. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     const topic = command === 'help' ? args[0] : undefined;
-    process.stdout.write(topic && COMMANDS[topic] ? COMMANDS[topic].help : HELP);
+    const load = topic === undefined ? undefined : commandNamed(topic);
+    process.stdout.write(load === undefined ? HELP : (await load()).help);
     return EXIT.ok;
   }
-  const entry = COMMANDS[command];
-  if (entry === undefined) {
+  const load = commandNamed(command);
+  if (load === undefined) {
     process.stderr.write(`sluice: unknown command '${terminalSafe(command)}'\n\n${HELP}`);
     return EXIT.usage;
   }
   try {
-    return await entry.run(args);
+    return await (await load()).run(args);
   } catch (error) {
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(
