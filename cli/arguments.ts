@@ -1,3 +1,4 @@
+import { shown } from '#ops/errors.ts';
 import { utcDay } from '#shared/budget.ts';
 import { intakeItemSchema } from '#shared/schemas.ts';
 import { UsageError } from './usage-error.ts';
@@ -13,17 +14,6 @@ const DATE_TIME = /^(\d{4}-\d{2}-\d{2})T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z
 const UNIT_MS = { d: 86_400_000, h: 3_600_000, m: 60_000 } as const;
 /** The longest age an option takes (100 years): anything older is a typo. */
 const MAX_AGE_MS = 36_500 * 86_400_000;
-/** Longest part of a bad value an error message repeats. */
-const SHOWN_CHARACTERS = 60;
-
-/**
- * A value as an error message repeats it: as it is when short, else its start and its length, so a pasted
- * 10,000-character argument still gives a one-line error.
- * @example shown('x'.repeat(10_000)) // 'xxxx…x… (10000 characters)'
- */
-export function shown(text: string): string {
-  return text.length <= SHOWN_CHARACTERS ? text : `${text.slice(0, 40)}… (${text.length} characters)`;
-}
 
 /** Whether `text` is a real calendar day written YYYY-MM-DD (not 2026-02-30). @example isCalendarDay('2026-02-29') // false */
 export function isCalendarDay(text: string): boolean {
@@ -63,18 +53,6 @@ export function parseInstant(option: string, text: string, now: number): number 
  */
 export function parseDay(option: string, text: string, now: number): string {
   return utcDay(parseInstant(option, text, now));
-}
-
-/**
- * Every UTC day from `since` to `until`, both included.
- * @example daysBetween('2026-11-29', '2026-12-01') // ['2026-11-29', '2026-11-30', '2026-12-01']
- */
-export function daysBetween(since: string, until: string): string[] {
-  const days: string[] = [];
-  for (let at = Date.parse(`${since}T00:00:00Z`); at <= Date.parse(`${until}T00:00:00Z`); at += 86_400_000) {
-    days.push(utcDay(at));
-  }
-  return days;
 }
 
 /** A whole number ≥ 1, written in digits. @example parsePositiveInteger('--max', '50') // 50 */

@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { CheckResult } from '#local/chaos/checker.ts';
+import type { CheckResult } from '#local/chaos/check-result.ts';
 import { type ChaosProgress, type ChaosReport, runChaos } from '#local/chaos/runner.ts';
 import { loadScenario, type Scenario, ScenarioError } from '#local/chaos/scenario.ts';
 import { ProgressView, renderSnapshot } from '#local/progress.ts';

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { CommandError } from '#ops/errors.ts';
 import { TARGET_HELP, TARGET_OPTIONS, type TargetRequest } from '#ops/target.ts';
 import {
   allowedHostNames,
@@ -10,14 +11,7 @@ import {
   startConsole,
 } from '../console/server.ts';
 import { noPositionals } from './arguments.ts';
-import {
-  CommandError,
-  type CommandIo,
-  PROCESS_IO,
-  printer,
-  runOperatorCommand,
-  targetRequestOf,
-} from './operator-command.ts';
+import { type CommandIo, PROCESS_IO, printer, runOperatorCommand, targetRequestOf } from './operator-command.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
 /** The port `sluice console` listens on unless told otherwise. */

@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { type MoveLane, moveDeadLetters } from '#ops/dead-letter-mover.ts';
+import { shown } from '#ops/errors.ts';
 import {
   LANE_NAMES,
   type LaneName,
@@ -14,7 +15,7 @@ import {
 } from '#ops/target.ts';
 import { StateConflictError } from '#shared/errors.ts';
 import { type ItemRecord, ItemStore, itemKey } from '#shared/item-store.ts';
-import { noPositionals, parseChoice, parseErrorClass, parseItemId, parsePositiveInteger, shown } from './arguments.ts';
+import { noPositionals, parseChoice, parseErrorClass, parseItemId, parsePositiveInteger } from './arguments.ts';
 import {
   type CommandIo,
   PROCESS_IO,

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { buffer as readStream } from 'node:stream/consumers';
 import { parseArgs } from 'node:util';
 import { ProgressView } from '#local/progress.ts';
+import { CommandError } from '#ops/errors.ts';
 import { type SentMessage, sendBodies } from '#ops/queue-io.ts';
 import { intakeLane, TARGET_HELP, TARGET_OPTIONS, type TargetRequest } from '#ops/target.ts';
 import { parseChoice } from './arguments.ts';
@@ -16,7 +17,6 @@ import {
   type ItemFormat,
 } from './item-file.ts';
 import {
-  CommandError,
   type CommandIo,
   PROCESS_IO,
   printer,

@@ -1,3 +1,4 @@
+import { CommandError } from '#ops/errors.ts';
 import { resolveTarget, type Target, TargetError, type TargetRequest } from '#ops/target.ts';
 import { terminalSafe } from './text-table.ts';
 import { EXIT } from './usage-error.ts';
@@ -6,17 +7,6 @@ import { EXIT } from './usage-error.ts';
  * What the operator commands share: resolving the target once, closing its clients, and turning an expected
  * failure (a target that cannot be reached, an unknown item, a refusal) into one clear line and exit code 1.
  */
-
-/**
- * An expected failure of an operator command: its message is printed as is, and the exit code is 1.
- * @example throw new CommandError(`no item '${itemId}' in the state table`);
- */
-export class CommandError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'CommandError';
-  }
-}
 
 /** Where a command writes: stdout and stderr by default, anything with `write` in tests. @example runStatus(args, { out, err }) */
 export interface CommandIo {

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ProgressView } from '#local/progress.ts';
+import type { EventSourceStatus } from '#ops/stage-switch.ts';
 import { readStatus, type StatusSnapshot } from '#ops/status-snapshot.ts';
 import type { Target, TargetRequest } from '#ops/target.ts';
 import { TARGET_HELP, TARGET_OPTIONS } from '#ops/target.ts';
@@ -12,7 +13,7 @@ import {
   targetRequestOf,
   writeLines,
 } from './operator-command.ts';
-import { describeControl, type EventSourceStatus } from './pause.ts';
+import { describeControl } from './pause.ts';
 import {
   type Align,
   formatCount,

@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { daysBetween, shown } from '#cli/arguments.ts';
-import { COST_GROUPS, type CostGroup, type CostsReport, defaultSince, MAX_COST_DAYS, readCosts } from '#cli/costs.ts';
-import { type RedriveReport, redrive } from '#cli/redrive.ts';
-import { type ReenrichReport, reenrich } from '#cli/reenrich.ts';
-import { type ItemChain, readItemChain } from '#cli/show.ts';
+import { COST_GROUPS, type CostGroup, type CostsReport, defaultSince, MAX_COST_DAYS, readCosts } from '#ops/costs.ts';
+import { daysBetween } from '#ops/days.ts';
+import { shown } from '#ops/errors.ts';
+import { type ItemChain, readItemChain } from '#ops/item-chain.ts';
+import { type RedriveReport, redrive } from '#ops/redrive.ts';
+import { type ReenrichReport, reenrich } from '#ops/reenrich.ts';
 import { projectConfig, readStatus, type StatusSnapshot } from '#ops/status-snapshot.ts';
 import { LANE_NAMES, type Target } from '#ops/target.ts';
 import { utcDay } from '#shared/budget.ts';

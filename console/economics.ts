@@ -1,5 +1,5 @@
-import { daysBetween } from '#cli/arguments.ts';
-import { readUsage } from '#cli/costs.ts';
+import { readUsage } from '#ops/costs.ts';
+import { daysBetween } from '#ops/days.ts';
 import type { Target } from '#ops/target.ts';
 import { DailyBudget } from '#shared/budget.ts';
 import { nanoToUsd } from '#shared/call-ledger.ts';

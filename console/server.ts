@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CommandError } from '#cli/operator-command.ts';
+import { CommandError } from '#ops/errors.ts';
 import { errorText, type Target, TargetError } from '#ops/target.ts';
 import { ApiError, type ApiRoute, matchRoute } from './api.ts';
 

@@ -1,10 +1,10 @@
 import { DescribeAlarmsCommand, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import type { Message } from '@aws-sdk/client-sqs';
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
-import { type EventSourceStatus, readEventSources } from '#cli/pause.ts';
 import { cdkJsonContext } from '#lib/cdk-json.ts';
 import { configuredModels, loadConfig, type SluiceConfig } from '#lib/config.ts';
 import { peekAll, queueDepth } from '#ops/queue-io.ts';
+import { type EventSourceStatus, readEventSources } from '#ops/stage-switch.ts';
 import { countItemsByState } from '#ops/table-reads.ts';
 import { DailyBudget, utcDay } from '#shared/budget.ts';
 import { CallLedger, nanoToUsd, type UsageRow } from '#shared/call-ledger.ts';

@@ -13,6 +13,7 @@ import type { Pipeline, StageDefinition } from '#shared/pipeline.ts';
 import type { Stage } from '#shared/runtime-config.ts';
 import { publishedEventSchema } from '#shared/schemas.ts';
 import type { SimulatorStats } from '#sim/server.ts';
+import type { CheckResult } from './check-result.ts';
 import type { CrashCounts, CrashReport } from './crashes.ts';
 import type { Scenario } from './scenario.ts';
 import { type SelfHealingInput, selfHealingChecks } from './self-healing.ts';
@@ -23,15 +24,6 @@ import type { TimelineReport } from './timeline.ts';
  * outside — the state table, every queue and DLQ, the simulator's counters — and checks each of sluice's
  * invariants against what was injected. Nothing here trusts the runtime's own view of what it did.
  */
-
-/** One verdict: what was observed against what is allowed, and the evidence when it fails. */
-export interface CheckResult {
-  name: string;
-  ok: boolean;
-  observed: number | string | null;
-  limit: number | string | null;
-  detail: string;
-}
 
 /** The state of an item involved in a failed check, straight from the state table. */
 export interface ItemEvidence {

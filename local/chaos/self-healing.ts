@@ -3,7 +3,7 @@ import type { LookReport } from '#functions/supervisor/supervisor.ts';
 import { stageConfigOf, stageModelsOf } from '#lib/config.ts';
 import type { Stage } from '#shared/runtime-config.ts';
 import type { CallRecord } from '#sim/server.ts';
-import type { CheckResult } from './checker.ts';
+import type { CheckResult } from './check-result.ts';
 import type { Scenario } from './scenario.ts';
 import type { TimelineReport } from './timeline.ts';
 

@@ -1,7 +1,8 @@
 import { type Finding, type Outcome, ok, problems, type Watch } from '#cli/doctor/check.ts';
 import type { DoctorContext } from '#cli/doctor/context.ts';
 import { endpointOf, redeployFix } from '#cli/doctor/findings.ts';
-import { describeControl, readEventSources } from '#cli/pause.ts';
+import { describeControl } from '#cli/pause.ts';
+import { readEventSources } from '#ops/stage-switch.ts';
 
 /**
  * Each stage's event source is enabled; a paused one says who paused it and why.
