@@ -16,7 +16,7 @@ const UNIT_MS = { d: 86_400_000, h: 3_600_000, m: 60_000 } as const;
 const MAX_AGE_MS = 36_500 * 86_400_000;
 
 /** Whether `text` is a real calendar day written YYYY-MM-DD (not 2026-02-30). @example isCalendarDay('2026-02-29') // false */
-export function isCalendarDay(text: string): boolean {
+function isCalendarDay(text: string): boolean {
   if (!DAY.test(text)) return false;
   const at = Date.parse(`${text}T00:00:00Z`);
   return Number.isFinite(at) && utcDay(at) === text;

@@ -43,7 +43,7 @@ interface ChaosOptions {
 }
 
 /** @example parseChaosArgs(['--scenario', 'chaos/scenarios/crashes.json', '--quiet']) */
-export function parseChaosArgs(args: string[]): ChaosOptions | 'help' {
+function parseChaosArgs(args: string[]): ChaosOptions | 'help' {
   const { values, positionals } = parseArgs({
     args,
     strict: true,

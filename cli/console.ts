@@ -15,7 +15,7 @@ import { type CommandIo, PROCESS_IO, printer, runOperatorCommand, targetRequestO
 import { EXIT, UsageError } from './usage-error.ts';
 
 /** The port `sluice console` listens on unless told otherwise. */
-export const DEFAULT_CONSOLE_PORT = 4310;
+const DEFAULT_CONSOLE_PORT = 4310;
 
 export const CONSOLE_HELP = `Usage: sluice console [options]
 

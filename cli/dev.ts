@@ -115,7 +115,7 @@ interface DevOptions {
   printConfig: boolean;
 }
 
-export function parseDevArgs(args: string[]): DevOptions | 'help' {
+function parseDevArgs(args: string[]): DevOptions | 'help' {
   const { values } = parseArgs({
     args,
     strict: true,

@@ -177,7 +177,7 @@ export interface DiscardReport {
  * then their dead letters deleted. In a dry run, only lists them.
  * @example const report = await discard(target, { stages: LANE_NAMES, itemIds: ['x'], by: 'alice', reason: 'spam', dryRun: false });
  */
-export async function discard(target: Target, request: DiscardRequest, now = Date.now): Promise<DiscardReport> {
+async function discard(target: Target, request: DiscardRequest, now = Date.now): Promise<DiscardReport> {
   const lanes: MoveLane[] = request.stages.map((name) => {
     const lane = laneOf(target, name);
     return { name, from: lane.deadLetterQueue, to: lane.queue };
@@ -277,7 +277,7 @@ async function writeAudit(target: Target, item: ItemRecord, request: DiscardRequ
 }
 
 /** Whether the discard left something it was asked to do: an item not discarded, a dead letter not deleted. */
-export function discardFailed(report: DiscardReport): boolean {
+function discardFailed(report: DiscardReport): boolean {
   return (
     report.items.some((item) => item.outcome === 'left') ||
     report.failed.length > 0 ||

@@ -70,8 +70,8 @@ export interface ApiRoute {
 }
 
 /** Most items a list returns. */
-export const MAX_ITEMS_LIMIT = 1000;
-export const DEFAULT_ITEMS_LIMIT = 200;
+const MAX_ITEMS_LIMIT = 1000;
+const DEFAULT_ITEMS_LIMIT = 200;
 
 /** The intake schema's rule for ids: an id outside it names no item (and the table would refuse it as a key). */
 const ITEM_ID_SCHEMA = intakeItemSchema.shape.id;
@@ -99,20 +99,20 @@ export interface PipelineShape {
 }
 
 /** `GET /api/pipeline`: the item states, stages and lane labels, so the pages never keep copies of them. */
-export async function getPipeline(context: ApiContext, request: ApiRequest): Promise<PipelineShape> {
+async function getPipeline(context: ApiContext, request: ApiRequest): Promise<PipelineShape> {
   readParams(request.query, {});
   const { pipeline } = context.target;
   return { itemStates: pipeline.states, stages: pipeline.lanes, laneLabels: laneLabelsOf(pipeline) };
 }
 
 /** `GET /api/status`: what `sluice status --json` prints. */
-export async function getStatus(context: ApiContext, request: ApiRequest): Promise<StatusSnapshot> {
+async function getStatus(context: ApiContext, request: ApiRequest): Promise<StatusSnapshot> {
   readParams(request.query, {});
   return readStatus(context.target, { now: context.now() });
 }
 
 /** `GET /api/items?state=&stage=&degraded=&errorClass=&since=&until=&q=&limit=`: the matching items, newest first. */
-export async function getItems(context: ApiContext, request: ApiRequest): Promise<ItemList> {
+async function getItems(context: ApiContext, request: ApiRequest): Promise<ItemList> {
   const params = readParams(request.query, {
     state: choice(context.target.pipeline.states),
     stage: choice(context.target.pipeline.lanes),
@@ -138,7 +138,7 @@ export async function getItems(context: ApiContext, request: ApiRequest): Promis
 }
 
 /** `GET /api/items/:id`: what `sluice show ID --json` prints; 404 when there is no such item. */
-export async function getItem(context: ApiContext, request: ApiRequest): Promise<ItemChain> {
+async function getItem(context: ApiContext, request: ApiRequest): Promise<ItemChain> {
   readParams(request.query, {});
   const itemId = itemIdParam(request.params.id ?? '', 'id');
   const chain = await readItemChain(context.target, itemId);
@@ -149,13 +149,13 @@ export async function getItem(context: ApiContext, request: ApiRequest): Promise
 }
 
 /** `GET /api/dead-letters`: the dead-lettered items by stage and error class. */
-export async function getDeadLetters(context: ApiContext, request: ApiRequest): Promise<DeadLetterGroups> {
+async function getDeadLetters(context: ApiContext, request: ApiRequest): Promise<DeadLetterGroups> {
   readParams(request.query, {});
   return deadLetterGroups(context.target);
 }
 
 /** `GET /api/costs?since=&until=&by=`: what `sluice costs --json` prints. */
-export async function getCosts(context: ApiContext, request: ApiRequest): Promise<CostsReport> {
+async function getCosts(context: ApiContext, request: ApiRequest): Promise<CostsReport> {
   const params = readParams(request.query, { since: day, until: day, by: choice(COST_GROUPS) });
   const window = dayWindow(context, params.since, params.until);
   const by: CostGroup = params.by ?? 'stage';
@@ -163,7 +163,7 @@ export async function getCosts(context: ApiContext, request: ApiRequest): Promis
 }
 
 /** `GET /api/economics?since=&until=`: tokens and dollars per day, stage and model, with the budget. */
-export async function getEconomics(context: ApiContext, request: ApiRequest): Promise<EconomicsReport> {
+async function getEconomics(context: ApiContext, request: ApiRequest): Promise<EconomicsReport> {
   const params = readParams(request.query, { since: day, until: day });
   const window = dayWindow(context, params.since, params.until);
   return readEconomics(context.target, { ...window, limitUsd: projectConfig()?.dailyBudgetUsd ?? null });
@@ -187,7 +187,7 @@ const redriveBody = z.strictObject({
  * `POST /api/redrive` `{ confirm: true, stage?, errorClass?, itemIds?, dryRun? }`: what `sluice redrive --json`
  * prints. A dry run needs no confirmation and moves nothing.
  */
-export async function postRedrive(context: ApiContext, request: ApiRequest): Promise<RedriveReport> {
+async function postRedrive(context: ApiContext, request: ApiRequest): Promise<RedriveReport> {
   readParams(request.query, {});
   const body = parseBody(redriveBody, request.body);
   const dryRun = body.dryRun === true;
@@ -212,7 +212,7 @@ const reenrichBody = z.strictObject({
  * `POST /api/reenrich` `{ confirm: true, since?, max?, dryRun? }`: what `sluice reenrich --json` prints; 409
  * while the memory breaker is open.
  */
-export async function postReenrich(context: ApiContext, request: ApiRequest): Promise<ReenrichReport> {
+async function postReenrich(context: ApiContext, request: ApiRequest): Promise<ReenrichReport> {
   readParams(request.query, {});
   const body = parseBody(reenrichBody, request.body);
   const dryRun = body.dryRun === true;
@@ -225,7 +225,7 @@ export async function postReenrich(context: ApiContext, request: ApiRequest): Pr
 }
 
 /** Every route of the API. */
-export const API_ROUTES: readonly ApiRoute[] = [
+const API_ROUTES: readonly ApiRoute[] = [
   { method: 'GET', path: '/api/pipeline', handle: getPipeline },
   { method: 'GET', path: '/api/status', handle: getStatus, exclusive: true },
   { method: 'GET', path: '/api/items', handle: getItems },

@@ -72,7 +72,7 @@ const PAGE_ROUTES = [/^\/$/, /^\/board$/, /^\/items$/, /^\/items\/[^/]+$/, /^\/d
 const ASSET_PATH = /^(?:[A-Za-z0-9][A-Za-z0-9_-]*\/){0,2}[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)+$/;
 const CHART_ASSET = 'chart.umd.min.js';
 /** The cookie that carries the token for the browser; opening `/?token=…` sets it. */
-export const TOKEN_COOKIE = 'sluice_console_token';
+const TOKEN_COOKIE = 'sluice_console_token';
 /** Random bytes in a token (256 bits). */
 const TOKEN_BYTES = 32;
 /** A host name as DNS spells it (labels of letters, digits and inner hyphens), with no port or scheme. */

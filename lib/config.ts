@@ -24,15 +24,15 @@ export class ConfigError extends Error {
 }
 
 /** Retention periods CloudWatch Logs accepts, in days. */
-export const LOG_RETENTION_DAYS = [
+const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ] as const;
 
 /** Log levels Powertools Logger understands. */
-export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
 
 /** Public list prices (US dollars per million tokens) of the models the defaults use. */
-export const DEFAULT_PRICES: Readonly<Record<string, ModelPrice>> = {
+const DEFAULT_PRICES: Readonly<Record<string, ModelPrice>> = {
   'gpt-4o-mini': { inputPerMillionUsd: 0.15, outputPerMillionUsd: 0.6 },
   'gpt-4.1-mini': { inputPerMillionUsd: 0.4, outputPerMillionUsd: 1.6 },
 };
@@ -185,7 +185,7 @@ function stagesSchemaFor(pipeline: Pipeline) {
  * @example
  * const parsed = sluiceConfigSchema.safeParse({ stages: { extract: { batchSize: 2 } } });
  */
-export function configSchemaFor(pipeline: Pipeline) {
+function configSchemaFor(pipeline: Pipeline) {
   return section({
     llm: section({
       /**
@@ -616,7 +616,7 @@ export function stageConfigOf(config: SluiceConfig, stage: Stage): StageConfig {
 }
 
 /** The model and completion limit of each step of a stage, its overrides filled in from the stage's settings. */
-export function stepsOf(settings: StageConfig): RuntimeConfig['steps'] {
+function stepsOf(settings: StageConfig): RuntimeConfig['steps'] {
   return Object.fromEntries(
     Object.entries(settings.steps).map(([step, override]) => [
       step,

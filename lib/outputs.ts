@@ -36,7 +36,7 @@ export function stageOutputKeys(constructId: string) {
  * The outputs the stack always defines for a pipeline: each stage's queue, then the published queue, the tables,
  * the secret, each stage's function and mapping, the alarm topic and the dashboard.
  */
-export function stackOutputKeysOf(pipeline: Pipeline): readonly string[] {
+function stackOutputKeysOf(pipeline: Pipeline): readonly string[] {
   const queues = [...pipeline.stages.map((stage) => stage.queueKey), PUBLISHED_QUEUE_KEY];
   return [
     ...queues.flatMap((key) => Object.values(queueOutputKeys(key))),

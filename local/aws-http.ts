@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 /** Request and response bodies of the local AWS APIs (the Lambda control API, Secrets Manager): JSON both ways. */
 
 /** Largest request body the local AWS APIs accept, as the real ones do. */
-export const MAX_BODY_BYTES = 256 * 1024;
+const MAX_BODY_BYTES = 256 * 1024;
 
 /**
  * Reads a request's JSON body for the local AWS APIs (an empty body is `{}`), with each API's own errors for a

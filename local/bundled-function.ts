@@ -20,7 +20,7 @@ import type { LocalEndpoints } from './runtime.ts';
  */
 
 /** Base error of this module: a bundle that could not be loaded or whose invocation failed. */
-export class BundledFunctionError extends Error {
+class BundledFunctionError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'BundledFunctionError';

@@ -54,7 +54,7 @@ export function localOutputs(dev: Pick<DevRuntime, 'outputs' | 'local'>): Record
 }
 
 /** Where `bundles` synthesizes: inside the project, so the bundles' `@aws-sdk/*` imports find its node_modules. */
-export const BUNDLES_DIR = join(PROJECT_ROOT, '.sluice', 'bundles');
+const BUNDLES_DIR = join(PROJECT_ROOT, '.sluice', 'bundles');
 
 /** Options that reach into the stage functions' process, which a bundle run in its own environment cannot take. */
 const SOURCES_ONLY_OPTIONS = [
@@ -72,7 +72,7 @@ const SOURCES_ONLY_OPTIONS = [
  * Secrets Manager on N+2, the LLM simulator on N+3. Fixed ports keep the queue URLs (which hold the SQS port) the
  * same across restarts.
  */
-export const PORT_OFFSETS = { sqs: 0, dynamodb: 1, lambda: 2, simulator: 3 } as const;
+const PORT_OFFSETS = { sqs: 0, dynamodb: 1, lambda: 2, simulator: 3 } as const;
 
 /** How many ports from the base a dev runtime may take. */
 export const PORTS_TAKEN = Object.keys(PORT_OFFSETS).length;

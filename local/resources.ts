@@ -37,7 +37,7 @@ export class LocalResourceError extends Error {
 }
 
 /** Concurrency of an event source whose template sets neither maximum nor reserved concurrency. */
-export const DEFAULT_EVENT_SOURCE_CONCURRENCY = 5;
+const DEFAULT_EVENT_SOURCE_CONCURRENCY = 5;
 
 export interface LocalQueue {
   readonly logicalId: string;

@@ -49,7 +49,7 @@ export const GLOBAL_TABLE_TYPE = 'AWS::DynamoDB::GlobalTable';
 export const FUNCTION_TYPE = 'AWS::Lambda::Function';
 export const EVENT_SOURCE_MAPPING_TYPE = 'AWS::Lambda::EventSourceMapping';
 export const SECRET_TYPE = 'AWS::SecretsManager::Secret';
-export const RULE_TYPE = 'AWS::Events::Rule';
+const RULE_TYPE = 'AWS::Events::Rule';
 
 /** Attributes `Fn::GetAtt` may ask of each emulated type (anything else fails at parse time). */
 const GET_ATT_ATTRIBUTES: Readonly<Record<string, readonly string[]>> = {

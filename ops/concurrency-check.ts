@@ -10,7 +10,7 @@ import type { SluiceConfig } from '#lib/config.ts';
  */
 
 /** Concurrent executions Lambda keeps unreserved in every account and region. */
-export const MINIMUM_UNRESERVED_CONCURRENCY = 10;
+const MINIMUM_UNRESERVED_CONCURRENCY = 10;
 
 /** What the stack reserves, function by function, as `cdk.json`'s config would deploy it. */
 export interface ReservedConcurrencyPlan {

@@ -50,7 +50,7 @@ export interface CostsReport {
  * Groups usage rows into a cost table with a totals row.
  * @example costTable(rows, 'model', '2026-11-01', '2026-11-30').totals.costUsd
  */
-export function costTable(usage: readonly UsageRow[], by: CostGroup, since: string, until: string): CostsReport {
+function costTable(usage: readonly UsageRow[], by: CostGroup, since: string, until: string): CostsReport {
   const groups = new Map<string, CostRow>();
   const totals = emptyRow('total');
   for (const row of usage) {

@@ -28,7 +28,7 @@ import type { LaneName, QueueRef } from './target.ts';
  */
 
 /** Class of a dead letter SQS moved itself after maxReceiveCount receives (a crash backstop): it carries none. */
-export const NO_ERROR_CLASS = '(none)';
+const NO_ERROR_CLASS = '(none)';
 
 const BATCH = 10;
 
@@ -304,7 +304,7 @@ export function errorClassOf(message: Message): string {
  * class that is always permanent. The one rule behind every redrive warning.
  * @example isPermanentDeadLetter(message) // true for an InvalidItemError or a provider's 400
  */
-export function isPermanentDeadLetter(message: Message): boolean {
+function isPermanentDeadLetter(message: Message): boolean {
   const kind = message.MessageAttributes?.[FAILURE_KIND_ATTRIBUTE]?.StringValue;
   if (kind !== undefined) return kind === 'permanent';
   return PERMANENT_ERROR_CLASSES.includes(errorClassOf(message));

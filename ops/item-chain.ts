@@ -55,7 +55,7 @@ const relatedSchema = z.array(z.object({ itemId: z.string(), title: z.string() }
  * The item's chain, assembled from its record and its call ledger.
  * @example const chain = assembleChain(item, await ledger.list(item.itemId));
  */
-export function assembleChain(item: ItemRecord, entries: readonly CallEntry[]): ItemChain {
+function assembleChain(item: ItemRecord, entries: readonly CallEntry[]): ItemChain {
   const rounds = new Map<string, DraftRound>();
   const memory: MemoryUse[] = [];
   const publication = item.publication as (ItemRecord['publication'] & { generation?: number }) | undefined;

@@ -14,7 +14,7 @@ import { MEMORY_DEPENDENCY } from '#shared/metric-catalogue.ts';
  * Ids of the published items flagged NO_HISTORY, oldest first.
  * @example const ids = await itemIdsWithoutHistory(target, '2026-11-01T00:00:00.000Z', 50);
  */
-export async function itemIdsWithoutHistory(
+async function itemIdsWithoutHistory(
   target: Target,
   since: string | undefined,
   max: number | undefined,

@@ -23,8 +23,7 @@ import {
 /** Longest reason kept on a control record. */
 export const MAX_REASON_LENGTH = 500;
 
-export type { ControlledBy, StageControlOutcome, StageControlRecord } from '#shared/stage-control.ts';
-export { controlRecordKey, readControlRecord } from '#shared/stage-control.ts';
+export type { StageControlOutcome, StageControlRecord } from '#shared/stage-control.ts';
 
 /** A stage's event source as `sluice status` shows it. */
 export interface EventSourceStatus {

@@ -279,7 +279,7 @@ async function ageFromMessages(target: Target, queues: readonly QueueRef[], now:
  * models, fallback) and of the memory store, read by key in one BatchGetItem (never a scan of the table).
  * @example const { breakers, limiters } = await readControlRecords(target, projectConfig(), Date.now());
  */
-export async function readControlRecords(
+async function readControlRecords(
   target: Target,
   config: SluiceConfig | undefined,
   now: number,

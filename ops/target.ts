@@ -22,7 +22,7 @@ import { type Pipeline, queueKeyOf, reenrichingStageOf } from '#shared/pipeline.
  */
 
 /** The outputs file `sluice dev` writes, used when neither `--outputs` nor `--stack` is given. */
-export const DEFAULT_OUTPUTS_FILE = '.sluice/outputs.json';
+const DEFAULT_OUTPUTS_FILE = '.sluice/outputs.json';
 
 /**
  * The lanes of the pipeline sluice ships: each stage's input queue and the dead-letter queue it (or SQS's

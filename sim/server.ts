@@ -33,17 +33,14 @@ const CLIENT_CLOSED = 499;
  */
 
 export type { ManualClock, SimClock } from './clock.ts';
-export { manualClock, realClock } from './clock.ts';
-export type { ModelLimits, OutageMode, OutageWindow, RateLimits, SimulatorFaults } from './faults/config.ts';
+export { manualClock } from './clock.ts';
+export type { OutageMode, RateLimits, SimulatorFaults } from './faults/config.ts';
 export { FaultConfigError } from './faults/config.ts';
-export type { DraftFlaw } from './generators/draft.ts';
 export { generateDraft, plannedFlaw } from './generators/draft.ts';
-export type { Answer, AnswerFormat } from './generators/formats.ts';
 export { answerFor } from './generators/formats.ts';
 export { generateKnowledge } from './generators/knowledge.ts';
 export { ALWAYS_ACCEPT_FROM_REVISION, generateReview } from './generators/review.ts';
-export type { LatencySpec, LognormalLatency } from './latency.ts';
-export type { CallContext, CallHandler, CallStage, PlannedAnswer, SimResponse } from './pipeline.ts';
+export type { LatencySpec } from './latency.ts';
 export type { SimulatorStats } from './stats.ts';
 export { countCompletionTokens, countPromptTokens, countTextTokens } from './tokens.ts';
 
@@ -60,9 +57,9 @@ export const DEFAULT_MODELS: readonly string[] = [
   'o4-mini',
 ];
 /** Prompt plus completion tokens a model accepts in one call. */
-export const CONTEXT_WINDOW_TOKENS = 128_000;
+const CONTEXT_WINDOW_TOKENS = 128_000;
 /** Largest request body accepted; bigger bodies get 413 as from the provider. */
-export const MAX_BODY_BYTES = 8 * 1024 * 1024;
+const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
 export interface LlmSimulatorOptions {
   /** @default 0 (any free port) */

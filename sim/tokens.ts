@@ -7,9 +7,9 @@
 /** Characters per token of the approximation. */
 export const CHARS_PER_TOKEN = 4;
 /** Framing tokens each message costs on top of its content (role, separators). */
-export const TOKENS_PER_MESSAGE = 4;
+const TOKENS_PER_MESSAGE = 4;
 /** Tokens that prime the assistant's reply, charged once per request. */
-export const TOKENS_PER_REPLY = 3;
+const TOKENS_PER_REPLY = 3;
 
 /** A chat message as far as token counting cares. */
 export interface CountableMessage {

@@ -10,13 +10,13 @@ const ROLES_WITH_REQUIRED_CONTENT: ReadonlySet<string> = new Set(['system', 'dev
 
 const contentPartSchema = z.looseObject({ type: z.string(), text: z.string().optional() });
 
-export const chatMessageSchema = z.looseObject({
+const chatMessageSchema = z.looseObject({
   role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']),
   content: z.union([z.string(), z.array(contentPartSchema), z.null()]).optional(),
   name: z.string().optional(),
 });
 
-export const responseFormatSchema = z.discriminatedUnion('type', [
+const responseFormatSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('text') }),
   z.strictObject({ type: z.literal('json_object') }),
   z.strictObject({

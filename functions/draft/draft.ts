@@ -35,7 +35,7 @@ const [DRAFTING, REVIEWING] = DRAFT_STAGE.working as [string, string];
  */
 
 /** Why a published item is flagged. */
-export const DEGRADED = {
+const DEGRADED = {
   /** The memory store was down or slow: drafted without related items (can be re-enriched later). */
   noHistory: 'NO_HISTORY',
   /** The reviewer still rejected the last draft allowed by max revisions. */

@@ -65,8 +65,7 @@ export function costNanoUsd(price: ModelPrice, promptTokens: number, completionT
 /** Nano-dollars as dollars, for display. */
 export const nanoToUsd = (nano: number): number => nano / 1e9;
 
-export const callSortKey = (stage: Stage, step: string, n: number) =>
-  `CALL#${stage}#${step}#${String(n).padStart(3, '0')}`;
+const callSortKey = (stage: Stage, step: string, n: number) => `CALL#${stage}#${step}#${String(n).padStart(3, '0')}`;
 
 /**
  * @example

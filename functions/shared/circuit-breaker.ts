@@ -146,7 +146,7 @@ function bucketing(windowMs: number): { bucketMs: number; count: number } {
  * newest buckets that together hold `minCalls` calls or more (each longer run of buckets too).
  * @example windowVerdict(record.buckets, 1234, { count: 30, minCalls: 20, failureRate: 0.5 }) // { calls, failed, tripped }
  */
-export function windowVerdict(
+function windowVerdict(
   buckets: readonly BreakerBucket[],
   currentBucket: number,
   settings: { count: number; minCalls: number; failureRate: number },

@@ -175,7 +175,7 @@ export class InvalidOutputError extends SluiceError {
 }
 
 /** How long an item waits before it tries the API key secret again (an operator has to act: no use hurrying). */
-export const SECRET_RETRY_MS = 60_000;
+const SECRET_RETRY_MS = 60_000;
 
 /**
  * The LLM API key secret cannot be read (deleted or scheduled for deletion, access denied, its KMS key unusable,

@@ -43,7 +43,7 @@ export interface Completion {
 }
 
 /** Header naming who makes a call that is not an item's (`supervisor`, `doctor`), for the provider's logs. */
-export const CALLER_HEADER = 'x-sluice-caller';
+const CALLER_HEADER = 'x-sluice-caller';
 
 /** A one-token call that only asks whether the provider answers for a model. */
 export interface ProbeRequest {

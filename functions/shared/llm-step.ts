@@ -308,7 +308,7 @@ async function release(
 }
 
 /** Tokens of the given calls (prompt and completion). */
-export function tokensOf(calls: readonly CallEntry[]): number {
+function tokensOf(calls: readonly CallEntry[]): number {
   const total = sumUsage(calls);
   return total.promptTokens + total.completionTokens;
 }

@@ -1,5 +1,5 @@
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import type { Draft, IntakeItem, Knowledge, Review } from './schemas.ts';
+import type { Draft, IntakeItem, Knowledge } from './schemas.ts';
 
 /**
  * Prompts for the three LLM steps. Each user message ends with one fenced JSON block holding the
@@ -93,4 +93,4 @@ export function readPayload(content: unknown): unknown {
   }
 }
 
-export type { Draft, Review };
+export type { Draft };

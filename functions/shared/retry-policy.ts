@@ -17,7 +17,7 @@ export interface RetrySettings {
 }
 
 /** How long to wait when a waiting error does not say. */
-export const DEFAULT_WAIT_MS = 1000;
+const DEFAULT_WAIT_MS = 1000;
 
 export type Decision =
   /** Wait `delayMs` here, then try again (an attempt may have been counted). */

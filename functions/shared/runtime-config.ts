@@ -128,12 +128,6 @@ export function largestOutputTokens(config: Pick<RuntimeConfig, 'maxOutputTokens
   return Math.max(config.maxOutputTokens, ...Object.values(config.steps).map((step) => step.maxOutputTokens));
 }
 
-/** Every model the stage may call: its own, its steps', and the fallback. */
-export function stageModels(config: Pick<RuntimeConfig, 'model' | 'fallbackModel' | 'steps'>): string[] {
-  const models = [config.model, ...Object.values(config.steps).map((step) => step.model), config.fallbackModel];
-  return [...new Set(models.filter((model): model is string => model !== undefined))];
-}
-
 /** Environment variables the stack sets on every stage function. */
 export const stageEnvironmentSchema = z.object({
   STATE_TABLE_NAME: z.string().min(1),

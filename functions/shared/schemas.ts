@@ -94,7 +94,6 @@ export const OUTPUT_FORMATS = {
 export const draftMessageSchema = z
   .object({ itemId: z.string().regex(ITEM_ID), reenrich: z.literal(true).optional() })
   .strict();
-export type DraftMessage = z.infer<typeof draftMessageSchema>;
 
 /** Event on the published queue. `publicationId` is stable per item and revision so consumers can dedupe. */
 export const publishedEventSchema = z

@@ -70,7 +70,7 @@ export const PAUSED_STATES: ReadonlySet<string> = new Set(['Disabled', 'Disablin
 const RUNNING_STATES: ReadonlySet<string> = new Set(['Enabled', 'Enabling']);
 
 /** Key of a stage's control record. @example controlRecordKey('extract') // { pk: 'CONTROL#extract', sk: 'CONTROL' } */
-export function controlRecordKey(stage: Stage): { pk: string; sk: string } {
+function controlRecordKey(stage: Stage): { pk: string; sk: string } {
   return { pk: `CONTROL#${stage}`, sk: 'CONTROL' };
 }
 

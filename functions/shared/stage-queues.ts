@@ -4,7 +4,7 @@ import { inertEscape } from './inert-escape.ts';
 import type { DeadLetterRecord } from './item-store.ts';
 
 /** The message attribute that marks a stage's dead letter with the id recorded on its item. */
-export const DEAD_LETTER_ID_ATTRIBUTE = 'deadLetterId';
+const DEAD_LETTER_ID_ATTRIBUTE = 'deadLetterId';
 /** The message attribute of a dead letter that says how the retry policy classed its failure (`permanent`, ...). */
 export const FAILURE_KIND_ATTRIBUTE = 'failureKind';
 
@@ -99,6 +99,6 @@ const SQS_REFUSED = /(?![\t\n\r])[\p{Cc}\p{Cs}\uFFFE\uFFFF]/gu;
  * dead-letter send fail. Written by hand: one regular expression over the characters SQS documents.
  * @example sqsAttributeText('a\u001bb') // 'a\\x1bb'
  */
-export function sqsAttributeText(value: string): string {
+function sqsAttributeText(value: string): string {
   return value.replace(SQS_REFUSED, inertEscape);
 }

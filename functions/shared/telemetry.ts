@@ -22,7 +22,7 @@ import type { Stage } from './runtime-config.ts';
 /** Where serialized EMF lines go. */
 export type EmfSink = (line: string) => void;
 
-export const stdoutSink: EmfSink = (line) => {
+const stdoutSink: EmfSink = (line) => {
   process.stdout.write(`${line}\n`);
 };
 

@@ -61,12 +61,12 @@ import type { SupervisedStage, SupervisorRuntimeConfig } from './runtime-config.
  */
 
 /** Adaptive concurrency never goes below this: one slow call must not stall a stage. */
-export const MIN_CONCURRENCY = 2;
+const MIN_CONCURRENCY = 2;
 /**
  * Latency growth smaller than this is noise, not a provider under strain: a provider's calls take seconds, and a
  * few milliseconds doubled (a busy machine, a fast local server) must not cut the concurrency.
  */
-export const MIN_LATENCY_GROWTH_MS = 1000;
+const MIN_LATENCY_GROWTH_MS = 1000;
 /** A look counts latency only over at least this many calls. */
 const MIN_CALLS_FOR_LATENCY = 3;
 /** SQS takes at most ten entries a batch. */

@@ -54,7 +54,7 @@ export interface SluiceFunctionProps {
  * @example
  * const environment = { ...commonFunctionEnvironment('INFO'), STATE_TABLE_NAME: table.tableName };
  */
-export function commonFunctionEnvironment(logLevel: string): Record<string, string> {
+function commonFunctionEnvironment(logLevel: string): Record<string, string> {
   return {
     POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
     POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,

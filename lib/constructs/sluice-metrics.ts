@@ -46,7 +46,7 @@ export interface SluiceMetricOptions {
 }
 
 /** A dimension set does not match the catalogue: the metric would read a series the functions never write. */
-export class MetricDimensionsError extends Error {
+class MetricDimensionsError extends Error {
   constructor(name: MetricName, given: readonly string[], expected: readonly string[]) {
     super(`metric ${name} takes dimensions ${expected.join(', ')} (got ${given.join(', ')})`);
     this.name = 'MetricDimensionsError';

@@ -8,15 +8,10 @@ import type { Construct } from 'constructs';
  * records (items, checkpoints, ledger entries, breaker / rate-limit / budget records) and queries of an item's
  * ledger. No scans, deletes, batches or index queries: nothing in a stage sends them.
  */
-export const STAGE_STATE_ACTIONS = [
-  'dynamodb:GetItem',
-  'dynamodb:PutItem',
-  'dynamodb:UpdateItem',
-  'dynamodb:Query',
-] as const;
+const STAGE_STATE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'] as const;
 
 /** What the supervisor does on the table's records: reads, writes and conditional updates of single records. */
-export const RECORD_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'] as const;
+const RECORD_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'] as const;
 
 /**
  * The item state machine, checkpoints, LLM call ledger, token/cost ledger and breaker / rate-limit / budget

@@ -29,7 +29,7 @@ const zeroCounts = (): CrashCounts => Object.fromEntries(CHAOS_CRASH_POINTS.map(
  * @throws {Error} naming the stages the report has, when it has no such stage.
  * @example stageCrashes(report, 'draft')['after-send']
  */
-export function stageCrashes(report: Pick<CrashReport, 'byStage'>, stage: Stage): CrashCounts {
+function stageCrashes(report: Pick<CrashReport, 'byStage'>, stage: Stage): CrashCounts {
   const counts = report.byStage[stage];
   if (counts === undefined) {
     throw new Error(

@@ -67,7 +67,7 @@ function noOverlap(windows: readonly { atSeconds: number; forSeconds: number }[]
 }
 
 /** The schema of a scenario file. Parse with {@link parseScenario}, which also validates `config` and the faults. */
-export const scenarioSchema = z.strictObject({
+const scenarioSchema = z.strictObject({
   /** Names the run in reports; also the prefix of the generated item ids. */
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'must be 1-64 letters, digits, "-" or "_"'),
   description: z.string().optional(),

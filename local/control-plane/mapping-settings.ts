@@ -4,7 +4,7 @@ import { LambdaApiError, namesFunction } from './lambda-api.ts';
 /** What `UpdateEventSourceMapping` may change on a local mapping, and AWS's rules for changing it. */
 
 /** AWS's limits on the settings this API changes (API_UpdateEventSourceMapping, API_ScalingConfig). */
-export const MAPPING_LIMITS = {
+const MAPPING_LIMITS = {
   batchSize: { min: 1, max: 10_000 },
   /** SQS: more than 10 records per batch needs a batching window of at least one second. */
   batchSizeWithoutWindow: 10,

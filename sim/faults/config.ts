@@ -102,7 +102,7 @@ const latencySchema = z.union(
  * The schema of `SimulatorFaults`, for options, `configure()` and `POST /_sim/faults` alike.
  * @example simulatorFaultsSchema.safeParse({ hangRate: 2 }).success // false
  */
-export const simulatorFaultsSchema = z.strictObject({
+const simulatorFaultsSchema = z.strictObject({
   limits: z
     .strictObject({
       rpm: limit.optional(),

@@ -46,7 +46,7 @@ export class ErrorRatePolicy {
  * The provider's error body for a status.
  * @example injectedError(500, 'gpt-4o-mini').body.error.type // 'server_error'
  */
-export function injectedError(status: number, model: string): SimResponse {
+function injectedError(status: number, model: string): SimResponse {
   const headers: Record<string, string> = status === 429 ? { 'retry-after': '1', 'retry-after-ms': '1000' } : {};
   return { status, body: errorBody(status, model), headers };
 }

@@ -11,7 +11,7 @@ import type { OutageMode, OutageWindow } from './config.ts';
  */
 
 /** The body of a 503 from an overloaded or unavailable provider. */
-export const SERVICE_UNAVAILABLE = openAiError('The server is overloaded or not ready yet.', 'server_error');
+const SERVICE_UNAVAILABLE = openAiError('The server is overloaded or not ready yet.', 'server_error');
 
 /**
  * Which outage, if any, is on at a given time.

@@ -28,7 +28,7 @@ export interface TokenFigures {
  * The tokens a provider counting in `counting` charges a call when it admits it.
  * @example chargedTokens('admission', { promptTokens: 900, maxCompletionTokens: 2048, completionTokens: () => 300 }) // 2948
  */
-export function chargedTokens(counting: TokenCounting, figures: TokenFigures): number {
+function chargedTokens(counting: TokenCounting, figures: TokenFigures): number {
   const maxCompletion = figures.maxCompletionTokens ?? 0;
   if (counting === 'admission') return figures.promptTokens + maxCompletion;
   if (counting === 'admission-max') return Math.max(figures.promptTokens, maxCompletion);

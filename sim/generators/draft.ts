@@ -12,7 +12,7 @@ import { LANGUAGES, type Language, normalise, numbersIn, splitSentences, squash,
  */
 
 /** Most related items the post links to. */
-export const MAX_RELATED_IN_POST = 5;
+const MAX_RELATED_IN_POST = 5;
 
 interface Phrases {
   facts: string;

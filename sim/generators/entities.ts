@@ -11,7 +11,7 @@ export type Entity = Knowledge['entities'][number];
 export type EntityKind = Entity['kind'];
 
 /** At most this many entities per item, in order of first mention. */
-export const MAX_ENTITIES = 15;
+const MAX_ENTITIES = 15;
 
 const KNOWN = new Map<string, EntityKind>([
   ...kindOf(

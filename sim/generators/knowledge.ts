@@ -10,11 +10,11 @@ import { COMMON_WORDS, detectLanguage, splitSentences, squash, truncateAtWord, w
  */
 
 /** Longest summary, in characters; a lead longer than this is cut at a word. */
-export const MAX_SUMMARY_CHARS = 400;
+const MAX_SUMMARY_CHARS = 400;
 /** Most key claims per item. */
-export const MAX_KEY_CLAIMS = 8;
+const MAX_KEY_CLAIMS = 8;
 /** Most topics per item. */
-export const MAX_TOPICS = 6;
+const MAX_TOPICS = 6;
 const MAX_CLAIM_CHARS = 320;
 const MIN_CLAIM_CHARS = 25;
 
@@ -24,7 +24,7 @@ const HEDGES =
   /(?<![\p{L}\d])(?:i think|we think|i believe|in my view|in my opinion|perhaps|maybe|might|arguably|hopefully|probably|seems?|feel like|it remains to be seen|vielleicht|wahrscheinlich|meiner meinung|peut-être|probablement|à mon avis|quizás|tal vez|probablemente|en mi opinión)(?![\p{L}\d])/iu;
 
 /** Topic → words that signal it (lower case, matched as whole words or phrases). */
-export const TOPIC_VOCABULARY: Readonly<Record<string, readonly string[]>> = {
+const TOPIC_VOCABULARY: Readonly<Record<string, readonly string[]>> = {
   ai: [
     'ai',
     'artificial intelligence',

@@ -46,7 +46,7 @@ export function generateReview(payload: ReviewPayload): Review {
  * What an editor would flag in a draft, checked against the facts.
  * @example findIssues(knowledge, draft).missingClaims
  */
-export function findIssues(knowledge: Knowledge, draft: Draft): ReviewFindings {
+function findIssues(knowledge: Knowledge, draft: Draft): ReviewFindings {
   const claims = knowledge.keyClaims.map(normalise);
   const text = normalise(draft.markdown);
   const backing = [normalise(knowledge.summary), ...claims];

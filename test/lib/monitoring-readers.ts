@@ -216,7 +216,7 @@ export interface DashboardRow {
   graphs: Graph[];
 }
 
-export function plotted(entry: readonly unknown[]): PlottedMetric {
+function plotted(entry: readonly unknown[]): PlottedMetric {
   const last = entry.at(-1);
   const hasRendering = typeof last === 'object' && last !== null;
   const rendering = renderingSchema.parse(hasRendering ? last : {});

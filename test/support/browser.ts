@@ -15,7 +15,7 @@ export const CHROMIUM_VARIABLE = 'SLUICE_CHROMIUM';
  * Flags for a headless browser on a machine without a display or a network: without the background-networking
  * flags Chromium keeps trying to reach Google's hosts.
  */
-export const CHROMIUM_ARGS = [
+const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
   '--disable-gpu',

@@ -64,7 +64,7 @@ export function h(tag, props = {}, ...children) {
  * @param {ParentNode} parent
  * @param {readonly Child[]} children
  */
-export function append(parent, children) {
+function append(parent, children) {
   for (const child of /** @type {readonly Child[]} */ (children.flat(Number.POSITIVE_INFINITY))) {
     if (child === undefined || child === null || child === false) continue;
     parent.append(child instanceof Node ? child : String(child));

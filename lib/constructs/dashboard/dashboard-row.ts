@@ -75,7 +75,7 @@ export function capitalized(value: string): string {
 }
 
 /** The defined values, each once, in their first order. */
-export function unique(values: readonly (string | undefined)[]): string[] {
+function unique(values: readonly (string | undefined)[]): string[] {
   return [...new Set(values.filter((value): value is string => value !== undefined))];
 }
 
