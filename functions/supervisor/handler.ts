@@ -4,6 +4,7 @@ import type { Tracer } from '@aws-lambda-powertools/tracer';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context, ScheduledEvent } from 'aws-lambda';
+import { describeAction } from './actions.ts';
 import type { SupervisorRuntimeConfig } from './runtime-config.ts';
 import type { LookReport, Supervisor } from './supervisor.ts';
 
@@ -51,7 +52,8 @@ export function createSupervisorHandler(parts: {
       if (report.errors.length > 0) logger.warn('supervisor look met problems', { errors: report.errors });
       const acted = report.stages.filter((stage) => stage.actions.length > 0);
       if (acted.length > 0 || report.reenriched > 0) {
-        logger.info('supervisor acted', { stages: acted, reenriched: report.reenriched });
+        const actions = acted.map((stage) => ({ stage: stage.stage, actions: stage.actions.map(describeAction) }));
+        logger.info('supervisor acted', { stages: actions, reenriched: report.reenriched });
       }
     }
     const problems = reports.flatMap((report) => report.errors);

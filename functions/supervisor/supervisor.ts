@@ -1,26 +1,12 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import {
-  type EventSourceMappingConfiguration,
-  type LambdaClient,
-  UpdateEventSourceMappingCommand,
-} from '@aws-sdk/client-lambda';
-import { GetQueueAttributesCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type LambdaClient, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
+import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { DailyBudget, utcDay } from '#shared/budget.ts';
-import { costNanoUsd } from '#shared/call-ledger.ts';
-import { CircuitBreaker, readBreakerRecord } from '#shared/circuit-breaker.ts';
-import { itemsWithoutHistory } from '#shared/degraded-items.ts';
-import {
-  BreakerOpenError,
-  BudgetExhaustedError,
-  describeError,
-  errorText,
-  failureLogFields,
-  LlmCallError,
-} from '#shared/errors.ts';
+import { readBreakerRecord } from '#shared/circuit-breaker.ts';
+import { errorText } from '#shared/errors.ts';
 import type { LlmProber } from '#shared/llm-client.ts';
 import type { MemoryStore } from '#shared/memory-store.ts';
-import { MEMORY_DEPENDENCY } from '#shared/metric-catalogue.ts';
 import { RateLimiter } from '#shared/rate-limiter.ts';
 import type { Stage } from '#shared/runtime-config.ts';
 import {
@@ -32,6 +18,22 @@ import {
 } from '#shared/stage-control.ts';
 import type { EmfSink } from '#shared/telemetry.ts';
 import { Telemetry } from '#shared/telemetry.ts';
+import type { SupervisorAction, SupervisorActionKind } from './actions.ts';
+import {
+  adaptConcurrency,
+  type BudgetRoom,
+  budgetPause,
+  budgetRecovered,
+  type PauseReason,
+  providerPause,
+  type QueueDepth,
+  type StageCounters,
+  smallestCallNano,
+  stageModels,
+  verifyResume,
+} from './policy.ts';
+import { type ProbeContext, probeModel } from './probe.ts';
+import { reenrich } from './reenrichment.ts';
 import type { SupervisedStage, SupervisorRuntimeConfig } from './runtime-config.ts';
 
 /**
@@ -57,22 +59,9 @@ import type { SupervisedStage, SupervisorRuntimeConfig } from './runtime-config.
  * stage redrafts an item only while it is published without history).
  *
  * Everything it decides is logged, emitted as a metric and kept in one record per stage (`SUPERVISOR#<stage>`)
- * that `sluice status` and the console show.
+ * that `sluice status` and the console show. The decisions are pure functions (policy.ts); this class reads what
+ * they need and carries them out; probes and re-enrichment are in probe.ts and reenrichment.ts.
  */
-
-/** Adaptive concurrency never goes below this: one slow call must not stall a stage. */
-const MIN_CONCURRENCY = 2;
-/**
- * Latency growth smaller than this is noise, not a provider under strain: a provider's calls take seconds, and a
- * few milliseconds doubled (a busy machine, a fast local server) must not cut the concurrency.
- */
-const MIN_LATENCY_GROWTH_MS = 1000;
-/** A look counts latency only over at least this many calls. */
-const MIN_CALLS_FOR_LATENCY = 3;
-/** SQS takes at most ten entries a batch. */
-const SEND_BATCH = 10;
-/** How long the limiter holds a model after a probe answered 429 without saying for how long. */
-const DEFAULT_429_WAIT_MS = 1000;
 
 /** What the supervisor keeps about a stage between looks (`pk = SUPERVISOR#<stage>`, `sk = SUPERVISOR`). */
 export interface SupervisorStageRecord {
@@ -91,7 +80,7 @@ export interface SupervisorStageRecord {
   /** The event source's maximum concurrency as last seen or set. */
   concurrency?: number | undefined;
   /** The last thing the supervisor did to the stage, for `sluice status` and the console. */
-  lastAction?: { at: string; action: string; detail: string } | undefined;
+  lastAction?: { at: string; action: SupervisorActionKind; detail: string } | undefined;
   /** When this record was written (ISO 8601): the supervisor's last look. */
   lookedAt?: string | undefined;
 }
@@ -104,7 +93,8 @@ export interface StageLook {
   paused: boolean;
   pausedBy: 'operator' | 'auto' | null;
   concurrency: number | null;
-  actions: string[];
+  /** What the supervisor did to the stage at this look. */
+  actions: SupervisorAction[];
   /**
    * Since when every model of the stage had its breaker open, as this look read them (ISO 8601), when they all
    * had; absent when one was closed or the stage was paused. The pause comes once this is `pauseAfterSeconds` old.
@@ -149,15 +139,20 @@ export class Supervisor {
   readonly #now: () => number;
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #budget: DailyBudget;
-  /** Only for holds after a 429 (the stages' limiter reads them); the supervisor reserves nothing. */
-  readonly #limiter: RateLimiter;
+  readonly #probes: ProbeContext;
 
   constructor(options: SupervisorOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.#budget = new DailyBudget(options.dynamo, options.tableName, options.config.dailyBudgetUsd, this.#now);
-    this.#limiter = new RateLimiter(options.dynamo, options.tableName, {}, 0, this.#now);
+    this.#probes = {
+      ...options,
+      budget: this.#budget,
+      // Only for holds after a 429 (the stages' limiter reads them); the supervisor reserves nothing.
+      limiter: new RateLimiter(options.dynamo, options.tableName, {}, 0, this.#now),
+      now: this.#now,
+    };
   }
 
   /** One look at every stage (one after the other, so two stages on one model never probe it twice), then memory. */
@@ -180,8 +175,10 @@ export class Supervisor {
     try {
       const { reenrichStage } = this.#options.config;
       const draft = stages.find((look) => look.stage === reenrichStage);
-      if (this.#options.config.reenrich.enabled && draft !== undefined && !draft.paused)
-        reenriched = await this.#reenrich();
+      if (this.#options.config.reenrich.enabled && draft !== undefined && !draft.paused) {
+        const context = { ...this.#options, now: this.#now, sleep: this.#sleep };
+        reenriched = await reenrich(context, this.#wiring(draft.stage).queueUrl);
+      }
     } catch (error) {
       this.#options.logger.error('supervisor could not re-enrich', { error });
       errors.push(`re-enrichment: ${errorText(error)}`);
@@ -207,9 +204,9 @@ export class Supervisor {
       actions: [],
     };
     const now = this.#now();
-    const act = (action: string, detail: string) => {
-      look.actions.push(`${action}: ${detail}`);
-      record.lastAction = { at: new Date(now).toISOString(), action, detail };
+    const act = (action: SupervisorAction) => {
+      look.actions.push(action);
+      record.lastAction = { at: new Date(now).toISOString(), action: action.kind, detail: action.detail };
     };
 
     if (look.paused) {
@@ -244,7 +241,7 @@ export class Supervisor {
         look.state = outcome.state;
         telemetry.count('StageAutoPaused');
         this.#options.logger.warn('stage paused', { stage, reason: reason.text, mappingState: outcome.state });
-        act('paused', reason.text);
+        act({ kind: 'paused', detail: reason.text });
       } else {
         const counters = await this.#counters(stage);
         const depth = await this.#queueDepth(stage);
@@ -260,10 +257,10 @@ export class Supervisor {
             to: next.value,
             why: next.why,
           });
-          act(
-            next.value > (look.concurrency ?? 0) ? 'concurrency up' : 'concurrency down',
-            `${look.concurrency} → ${next.value}: ${next.why}`,
-          );
+          act({
+            kind: next.value > (look.concurrency ?? 0) ? 'concurrency up' : 'concurrency down',
+            detail: `${look.concurrency} → ${next.value}: ${next.why}`,
+          });
           look.concurrency = next.value;
         }
         record.counters = { ...counters, day: utcDay(now) };
@@ -283,39 +280,29 @@ export class Supervisor {
     record: SupervisorStageRecord,
     look: StageLook,
     now: number,
-  ): Promise<{ kind: 'provider' | 'budget'; text: string } | undefined> {
-    const { pauseAfterMs } = this.#options.config;
-    const models = this.#models(stage);
-    const breakers = await Promise.all(
-      models.map((model) => readBreakerRecord(this.#options.dynamo, this.#options.tableName, model)),
-    );
-    const since = breakers.map((breaker) =>
+  ): Promise<PauseReason | undefined> {
+    const { config, dynamo, tableName } = this.#options;
+    const models = stageModels(this.#settings(stage));
+    const breakers = await Promise.all(models.map((model) => readBreakerRecord(dynamo, tableName, model)));
+    const openSince = breakers.map((breaker) =>
       breaker.state === 'closed' ? undefined : (breaker.openSince ?? breaker.openedAt ?? now),
     );
+    const provider = providerPause(models, openSince, now, config.pauseAfterMs);
     // Recorded so a look can be judged on its own clock (the chaos checks): pause once this is the threshold old.
-    if (since.every((at) => at !== undefined)) look.unavailableSince = new Date(Math.max(...since)).toISOString();
-    if (since.every((at) => at !== undefined && now - at >= pauseAfterMs)) {
-      const oldest = Math.min(...since.map((at) => at ?? now));
-      return {
-        kind: 'provider',
-        text: `${models.join(' and ')} unavailable since ${new Date(oldest).toISOString()} (breaker open ${Math.round((now - oldest) / 1000)} s, threshold ${Math.round(pauseAfterMs / 1000)} s)`,
-      };
-    }
-    const room = await this.#budgetRoom(now);
-    const smallest = this.#smallestCallNano(stage);
-    if (room.roomNano >= smallest) {
-      record.budgetShortSince = undefined;
-      return undefined;
-    }
-    if (record.budgetShortSince === undefined) {
-      // Reservations of calls in flight count until they settle: wait one look before calling it spent.
-      record.budgetShortSince = now;
-      return undefined;
-    }
-    return {
-      kind: 'budget',
-      text: `the daily budget of $${this.#options.config.dailyBudgetUsd} is spent for ${room.day} ($${(room.committedNano / 1e9).toFixed(4)} committed; the smallest ${stage} call may cost $${(smallest / 1e9).toFixed(6)})`,
-    };
+    if (provider.unavailableSince !== undefined)
+      look.unavailableSince = new Date(provider.unavailableSince).toISOString();
+    if (provider.reason !== undefined) return provider.reason;
+    const smallest = smallestCallNano(this.#settings(stage), config.prices);
+    const budget = budgetPause(
+      stage,
+      await this.#budgetRoom(now),
+      smallest,
+      record.budgetShortSince,
+      now,
+      config.dailyBudgetUsd,
+    );
+    record.budgetShortSince = budget.budgetShortSince;
+    return budget.reason;
   }
 
   /** The stage was paused by the supervisor: probe (or look at the budget) and resume when healthy. */
@@ -324,19 +311,22 @@ export class Supervisor {
     record: SupervisorStageRecord,
     control: StageControlRecord,
     telemetry: Telemetry,
-    act: (action: string, detail: string) => void,
+    act: (action: SupervisorAction) => void,
     look: StageLook,
   ): Promise<void> {
     const now = this.#now();
+    const { config } = this.#options;
+    const settings = this.#settings(stage);
     let healthy: string | undefined;
     if (record.pausedFor === 'budget') {
-      const room = await this.#budgetRoom(now);
-      if (room.roomNano >= this.#smallestCallNano(stage)) {
-        healthy = `the budget has room again ($${(room.committedNano / 1e9).toFixed(4)} of $${this.#options.config.dailyBudgetUsd} committed on ${room.day})`;
-      }
+      healthy = budgetRecovered(
+        await this.#budgetRoom(now),
+        smallestCallNano(settings, config.prices),
+        config.dailyBudgetUsd,
+      );
     } else {
-      for (const model of this.#models(stage)) {
-        healthy = await this.#probe(stage, model, telemetry);
+      for (const model of stageModels(settings)) {
+        healthy = await probeModel(this.#probes, stage, model, telemetry);
         if (healthy !== undefined) break;
       }
     }
@@ -363,112 +353,10 @@ export class Supervisor {
     look.state = outcome.state;
     telemetry.count('StageAutoResumed');
     this.#options.logger.info('stage resumed', { stage, reason: healthy, pausedAt: control.at });
-    act('resumed', healthy);
+    act({ kind: 'resumed', detail: healthy });
   }
 
-  /**
-   * One probe of a model through its breaker: only when the breaker lets a prober in (its cooldown over), and as
-   * that one prober, so the answer closes the breaker for every stage. Returns why the model is healthy, or
-   * undefined.
-   */
-  async #probe(stage: Stage, model: string, telemetry: Telemetry): Promise<string | undefined> {
-    const { config, dynamo, tableName, logger } = this.#options;
-    const breaker = new CircuitBreaker(
-      dynamo,
-      tableName,
-      model,
-      { ...config.breaker, probeLeaseMs: config.llm.timeoutMs + 5000, cacheMs: 0 },
-      this.#now,
-      (change) => logger.info('circuit breaker changed state', change),
-    );
-    const state = await breaker.state();
-    if (state.state === 'closed') return `${model}'s breaker is closed`;
-    let permit: Awaited<ReturnType<CircuitBreaker['acquire']>>;
-    try {
-      permit = await breaker.acquire(`supervisor#${stage}`);
-    } catch (error) {
-      if (error instanceof BreakerOpenError) return undefined;
-      throw error;
-    }
-    let reservation: Awaited<ReturnType<DailyBudget['reserve']>>;
-    const price = config.prices[model];
-    try {
-      // A few prompt tokens and one completion token: reserve a generous worst case.
-      reservation = await this.#budget.reserve(price ? costNanoUsd(price, 64, 1) : 0);
-    } catch (error) {
-      await breaker.release(permit);
-      if (error instanceof BudgetExhaustedError) return undefined;
-      throw error;
-    }
-    telemetry.dependency(model, { ProbeCalls: 1 });
-    try {
-      const answer = await this.#options.prober.probe({ model, timeoutMs: config.llm.timeoutMs, caller: 'supervisor' });
-      const cost = price ? costNanoUsd(price, answer.promptTokens, answer.completionTokens) : 0;
-      await Promise.all([
-        this.#budget.settle(reservation, cost),
-        breaker.onSuccess(permit),
-        this.#recordProbe(stage, model, 'ok', answer.latencyMs, answer.promptTokens, answer.completionTokens, cost),
-      ]);
-      return `probe of ${model} answered in ${answer.latencyMs} ms`;
-    } catch (error) {
-      if (error instanceof LlmCallError && error.status === 429) {
-        // The provider answered: it is up, only busy. The breaker closes and the stage resumes; the shared
-        // limiter holds every caller until the Retry-After, and then paces them, rather than the stage staying
-        // paused until a probe happens to find the provider idle.
-        const retryAfterMs = error.retryAfterMs ?? DEFAULT_429_WAIT_MS;
-        await Promise.all([
-          this.#budget.settle(reservation, 0),
-          breaker.onSuccess(permit),
-          this.#limiter.holdUntil(model, this.#now() + retryAfterMs),
-          this.#recordProbe(stage, model, 'throttled', 0, 0, 0, 0, errorText(error)),
-        ]);
-        return `probe of ${model} answered 429 (the provider is up; calls held ${Math.round(retryAfterMs / 1000)} s by the limiter)`;
-      }
-      telemetry.dependency(model, { ProbeFailures: 1 });
-      const providerFault = error instanceof LlmCallError && error.isProviderFailure;
-      await Promise.all([
-        this.#budget.settle(reservation, 0),
-        providerFault ? breaker.onFailure(permit) : breaker.release(permit),
-        this.#recordProbe(stage, model, 'failed', 0, 0, 0, 0, errorText(error)),
-      ]);
-      logger.warn('probe failed: the stage stays paused', { stage, model, ...failureLogFields(describeError(error)) });
-      return undefined;
-    }
-  }
-
-  /** Probe calls are kept in their own partition per day (`PROBE#<day>`): they belong to no item. */
-  async #recordProbe(
-    stage: Stage,
-    model: string,
-    outcome: 'ok' | 'throttled' | 'failed',
-    latencyMs: number,
-    promptTokens: number,
-    completionTokens: number,
-    costNanoUsd: number,
-    error?: string,
-  ): Promise<void> {
-    const at = new Date(this.#now()).toISOString();
-    await this.#options.dynamo.send(
-      new PutCommand({
-        TableName: this.#options.tableName,
-        Item: {
-          pk: `PROBE#${at.slice(0, 10)}`,
-          sk: `${at}#${stage}#${model}`,
-          stage,
-          model,
-          outcome,
-          latencyMs,
-          promptTokens,
-          completionTokens,
-          costNanoUsd,
-          at,
-          ...(error === undefined ? {} : { error }),
-        },
-      }),
-    );
-  }
-
-  /** A resume is verified once the stage's call count has grown, or its queue is empty; or it times out. */
+  /** Carries out verifyResume's verdict on a resume not verified yet. */
   #verify(
     stage: Stage,
     record: SupervisorStageRecord,
@@ -476,196 +364,44 @@ export class Supervisor {
     depth: QueueDepth,
     now: number,
     telemetry: Telemetry,
-    act: (action: string, detail: string) => void,
+    act: (action: SupervisorAction) => void,
   ): void {
-    const pending = record.verify;
-    if (pending === undefined) return;
-    if (calls > pending.calls || depth.total === 0) {
-      record.verify = undefined;
-      const detail =
-        calls > pending.calls
-          ? `${calls - pending.calls} call(s) answered since the resume`
-          : 'its queue is empty: nothing waits';
+    if (record.verify === undefined) return;
+    const verdict = verifyResume(record.verify, calls, depth, now, this.#options.config.verifyMs);
+    if (verdict === undefined) return;
+    record.verify = undefined;
+    if (verdict.kind === 'resume verified') {
       telemetry.count('ResumeVerified');
-      this.#options.logger.info('resume verified: items flow', { stage, detail });
-      act('resume verified', detail);
-      return;
-    }
-    if (now - pending.since >= this.#options.config.verifyMs) {
-      record.verify = undefined;
-      const detail = `no call answered in ${Math.round((now - pending.since) / 1000)} s while ${depth.total} message(s) wait`;
+      this.#options.logger.info('resume verified: items flow', { stage, detail: verdict.detail });
+    } else {
       telemetry.count('ResumeUnverified');
-      this.#options.logger.error('resume not verified: the stage processes nothing', { stage, detail });
-      act('resume unverified', detail);
+      this.#options.logger.error('resume not verified: the stage processes nothing', { stage, detail: verdict.detail });
     }
+    act(verdict);
   }
 
-  /**
-   * AIMD on the event source's maximum concurrency. Returns the new value and why, or undefined to keep it.
-   * Updates the latency baseline.
-   */
+  /** The AIMD step for a running stage (policy.ts); keeps the latency baseline it learns. */
   #adapt(
     stage: Stage,
     record: SupervisorStageRecord,
-    mapping: EventSourceMappingConfiguration,
-    counters: Counters,
+    mapping: { State?: string | undefined; ScalingConfig?: { MaximumConcurrency?: number | undefined } | undefined },
+    counters: StageCounters,
     depth: QueueDepth,
   ): { value: number; why: string } | undefined {
-    const { adaptiveConcurrency: settings } = this.#options.config;
+    if (mapping.State !== 'Enabled') return undefined;
     const ceiling = this.#settings(stage).maxConcurrency;
-    const previous = record.counters;
-    if (!settings.enabled || previous === undefined || mapping.State !== 'Enabled') return undefined;
-    const sameDay = previous.day === utcDay(this.#now());
-    const calls = counters.calls - (sameDay ? previous.calls : 0);
-    const latency = counters.latencyMsTotal - (sameDay ? previous.latencyMsTotal : 0);
-    const throttled = Math.max(0, counters.throttled - previous.throttled);
-    const current = mapping.ScalingConfig?.MaximumConcurrency ?? ceiling;
-    if (calls + throttled <= 0) return undefined;
-
-    const decrease = (why: string) => {
-      const value = Math.max(MIN_CONCURRENCY, Math.floor(current * settings.decreaseFactor));
-      return value < current ? { value, why } : undefined;
-    };
-    const share = throttled / (calls + throttled);
-    if (throttled > 0 && share > settings.throttleRatio) {
-      return decrease(`${throttled} of ${calls + throttled} calls answered 429 (${(share * 100).toFixed(1)} %)`);
-    }
-    const mean = calls >= MIN_CALLS_FOR_LATENCY ? latency / calls : undefined;
-    const baseline = record.baselineLatencyMs;
-    if (
-      mean !== undefined &&
-      baseline !== undefined &&
-      mean > baseline * settings.latencyFactor &&
-      mean - baseline >= MIN_LATENCY_GROWTH_MS
-    ) {
-      return decrease(
-        `mean latency ${Math.round(mean)} ms, ${(mean / baseline).toFixed(1)}× the baseline ${Math.round(baseline)} ms`,
-      );
-    }
-    if (mean !== undefined) {
-      // Quick to learn that calls got faster, slow to accept that they got slower.
-      record.baselineLatencyMs =
-        baseline === undefined ? mean : mean < baseline ? (mean + baseline) / 2 : baseline * 0.9 + mean * 0.1;
-    }
-    if (current < ceiling && depth.visible > 0) {
-      return { value: Math.min(ceiling, current + 1), why: `calls healthy with ${depth.visible} message(s) waiting` };
-    }
-    if (current > ceiling) return { value: ceiling, why: `above the configured maximum ${ceiling}` };
-    return undefined;
-  }
-
-  /** Re-queues items published without history, once the memory store answers its lookup. Returns how many. */
-  async #reenrich(): Promise<number> {
-    const { config, dynamo, tableName, sqs, logger } = this.#options;
-    if (!(await this.#memoryAvailable())) return 0;
-    const { maxPerRun, perSecond, maxPerItem } = config.reenrich;
-    const items = await itemsWithoutHistory(dynamo, tableName, {
-      max: maxPerRun,
-      // Not re-queued since its last publication, and not too often.
-      accept: (item) =>
-        item.autoReenrichments < maxPerItem &&
-        (item.reenrichQueuedAt === undefined || item.reenrichQueuedAt < item.updatedAt),
+    const step = adaptConcurrency({
+      settings: this.#options.config.adaptiveConcurrency,
+      ceiling,
+      current: mapping.ScalingConfig?.MaximumConcurrency ?? ceiling,
+      previous: record.counters,
+      counters,
+      today: utcDay(this.#now()),
+      depth,
+      baselineLatencyMs: record.baselineLatencyMs,
     });
-    const stage = config.reenrichStage;
-    if (items.length === 0 || stage === undefined) return 0;
-    const queueUrl = this.#wiring(stage).queueUrl;
-    const perBatch = Math.min(SEND_BATCH, perSecond);
-    let sent = 0;
-    const telemetry = new Telemetry({ stage, sink: this.#options.emf });
-    try {
-      for (let start = 0; start < items.length; start += perBatch) {
-        const started = this.#now();
-        const batch = items.slice(start, start + perBatch);
-        const { Failed } = await sqs.send(
-          new SendMessageBatchCommand({
-            QueueUrl: queueUrl,
-            Entries: batch.map((item, index) => ({
-              Id: String(index),
-              MessageBody: JSON.stringify({ itemId: item.itemId, reenrich: true }),
-            })),
-          }),
-        );
-        const failed = new Set((Failed ?? []).map((entry) => entry.Id));
-        const queued = batch.filter((_, index) => !failed.has(String(index)));
-        const at = new Date(this.#now()).toISOString();
-        // Marked after the send: a crash in between sends the item again next look, which the draft stage ignores.
-        await Promise.all(
-          queued.map((item) =>
-            dynamo.send(
-              new UpdateCommand({
-                TableName: tableName,
-                Key: { pk: `ITEM#${item.itemId}`, sk: 'ITEM' },
-                UpdateExpression: 'SET reenrichQueuedAt = :at ADD autoReenrichments :one',
-                ConditionExpression: 'attribute_exists(pk)',
-                ExpressionAttributeValues: { ':at': at, ':one': 1 },
-              }),
-            ),
-          ),
-        );
-        sent += queued.length;
-        if (failed.size > 0)
-          logger.warn('re-enrichment sends failed; they are tried again at the next look', { failed: failed.size });
-        const spacing = (1000 * batch.length) / perSecond - (this.#now() - started);
-        if (start + perBatch < items.length && spacing > 0) await this.#sleep(spacing);
-      }
-    } finally {
-      if (sent > 0) {
-        telemetry.global({ ItemsReenriched: sent });
-        logger.info('items drafted without history re-queued for a redraft with history', { count: sent });
-      }
-    }
-    return sent;
-  }
-
-  /**
-   * Whether the memory store answers now: the supervisor's own lookup, through the memory breaker, was answered.
-   * A closed breaker is not enough: it counts as closed until enough lookups have failed, so a store that has just
-   * gone would get every degraded item redrafted without history again, each spending one of its re-enrichments.
-   * While the breaker is open, the lookup is its one probe once the cooldown is over (and closes it when answered):
-   * otherwise a breaker left open after an outage would wait for a draft's lookup, and none would come while every
-   * item waits for re-enrichment.
-   */
-  async #memoryAvailable(): Promise<boolean> {
-    const { config, dynamo, tableName, logger, memory } = this.#options;
-    if (memory === undefined) return false;
-    const breaker = new CircuitBreaker(
-      dynamo,
-      tableName,
-      MEMORY_DEPENDENCY,
-      { ...config.breaker, probeLeaseMs: config.memory.lookupTimeoutMs + 5000, cacheMs: 0 },
-      this.#now,
-      (change) => logger.info('circuit breaker changed state', change),
-    );
-    let permit: Awaited<ReturnType<CircuitBreaker['acquire']>>;
-    try {
-      permit = await breaker.acquire('supervisor#memory');
-    } catch (error) {
-      if (error instanceof BreakerOpenError) return false;
-      throw error;
-    }
-    try {
-      await memory.findRelated({
-        topics: ['sluice'],
-        entities: [],
-        excludeItemId: '',
-        limit: 1,
-        timeoutMs: config.memory.lookupTimeoutMs,
-      });
-    } catch (error) {
-      await breaker.onFailure(permit);
-      logger.warn('memory probe failed: items drafted without history wait', {
-        ...failureLogFields(describeError(error)),
-      });
-      return false;
-    }
-    await breaker.onSuccess(permit);
-    return true;
-  }
-
-  #models(stage: Stage): string[] {
-    const { model, fallbackModel, stepModels = [] } = this.#settings(stage);
-    const models = [model, ...stepModels, fallbackModel].filter((name): name is string => name !== undefined);
-    return [...new Set(models)];
+    record.baselineLatencyMs = step.baselineLatencyMs;
+    return step.next;
   }
 
   #settings(stage: Stage): SupervisedStage {
@@ -680,30 +416,20 @@ export class Supervisor {
     return wiring;
   }
 
-  /** The least any call of the stage reserves: no prompt, the whole max_tokens, at its cheapest model's price. */
-  #smallestCallNano(stage: Stage): number {
-    const { maxOutputTokens } = this.#settings(stage);
-    const costs = this.#models(stage).map((model) => {
-      const price = this.#options.config.prices[model];
-      return price ? costNanoUsd(price, 0, maxOutputTokens) : 0;
-    });
-    return Math.max(1, Math.min(...costs));
-  }
-
-  async #budgetRoom(now: number): Promise<{ day: string; committedNano: number; roomNano: number }> {
+  async #budgetRoom(now: number): Promise<BudgetRoom> {
     const day = utcDay(now);
     const { committedNano } = await this.#budget.read(day);
     return { day, committedNano, roomNano: this.#budget.limitNano - committedNano };
   }
 
   /** The stage's calls and their latency today (every model it may call), and its models' 429s (ever). */
-  async #counters(stage: Stage): Promise<Counters> {
+  async #counters(stage: Stage): Promise<StageCounters> {
     const day = utcDay(this.#now());
-    const models = this.#models(stage);
+    const models = stageModels(this.#settings(stage));
     const rows = await Promise.all(
       models.flatMap((model) => [this.#get(`USAGE#${day}`, `${stage}#${model}`), this.#get(`LIMIT#${model}`, 'LIMIT')]),
     );
-    const counters: Counters = { calls: 0, latencyMsTotal: 0, throttled: 0 };
+    const counters: StageCounters = { calls: 0, latencyMsTotal: 0, throttled: 0 };
     for (const [index, row] of rows.entries()) {
       if (index % 2 === 0) {
         counters.calls += Number(row?.calls ?? 0);
@@ -755,19 +481,6 @@ export class Supervisor {
     );
     return Item;
   }
-}
-
-interface Counters {
-  calls: number;
-  latencyMsTotal: number;
-  throttled: number;
-}
-
-interface QueueDepth {
-  /** Messages ready to be received: a backlog. */
-  visible: number;
-  /** Every message in the queue: ready, in flight, delayed. */
-  total: number;
 }
 
 /**

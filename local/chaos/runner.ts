@@ -1,4 +1,5 @@
 import { parseIntakeMessage } from '#functions/extract/extract.ts';
+import type { SupervisorAction } from '#functions/supervisor/actions.ts';
 import type { LookReport } from '#functions/supervisor/supervisor.ts';
 import { queueOutputKeys } from '#lib/outputs.ts';
 import { type DevRuntime, type DevRuntimeOptions, startDevRuntime } from '#local/dev-runtime.ts';
@@ -66,8 +67,8 @@ export interface ChaosReport {
   metrics: MetricsSummary;
   /** The state-table records of the items behind each failed check. */
   evidence: Record<string, ItemEvidence[]>;
-  /** What the supervisor did to each stage, look by look (`concurrency down: 6 → 4: …`, `paused: …`). */
-  supervisorActions: { at: string; stage: Stage; action: string }[];
+  /** What the supervisor did to each stage, look by look (`concurrency down` with `6 → 4: …`, `paused`, …). */
+  supervisorActions: ({ at: string; stage: Stage } & SupervisorAction)[];
 }
 
 /** How long a pipeline whose remaining items all wait for the budget must stay unchanged to count as settled. */
@@ -225,7 +226,7 @@ export async function runChaos(scenario: Scenario, options: RunChaosOptions = {}
       metrics: summariseMetrics(metrics),
       evidence: outcome.evidence,
       supervisorActions: looks.flatMap((look) =>
-        look.stages.flatMap((stage) => stage.actions.map((action) => ({ at: look.at, stage: stage.stage, action }))),
+        look.stages.flatMap((stage) => stage.actions.map((action) => ({ at: look.at, stage: stage.stage, ...action }))),
       ),
     };
   } finally {

@@ -58,7 +58,7 @@ function autoPauseChecks(input: SelfHealingInput): CheckResult[] {
   const looks = input.looks.map((look) => ({ at: Date.parse(look.at), stages: look.stages }));
   const lookAtOrAfter = (time: number) => looks.findIndex((look) => look.at >= time);
   const actionIn = (index: number, stage: Stage, kind: 'paused' | 'resumed') =>
-    looks[index]?.stages.some((look) => look.stage === stage && look.actions.some((a) => a.startsWith(`${kind}:`))) ??
+    looks[index]?.stages.some((look) => look.stage === stage && look.actions.some((action) => action.kind === kind)) ??
     false;
   const stages = PIPELINE.stages.map((stage) => stage.name);
   const graceMs = Math.max(...stages.map((stage) => stageConfigOf(config, stage).timeoutSeconds)) * 1000;

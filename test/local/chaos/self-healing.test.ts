@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { SupervisorAction } from '#functions/supervisor/actions.ts';
 import type { LookReport, StageLook } from '#functions/supervisor/supervisor.ts';
 import { parseScenario } from '#local/chaos/scenario.ts';
 import { type SelfHealingInput, selfHealingChecks } from '#local/chaos/self-healing.ts';
@@ -45,7 +46,7 @@ type StageName = 'extract' | 'draft';
 /** What a look saw and did for a stage: its breakers open since (seconds), an action, or the stage paused. */
 interface StageAt {
   since?: number;
-  action?: string;
+  action?: SupervisorAction;
   paused?: boolean;
 }
 
@@ -108,8 +109,9 @@ function played(
     for (const stage of ['extract', 'draft'] as const) {
       const pause = pauseAt[stage];
       const resume = resumeAt[stage];
-      if (at === pause) stages[stage] = { since: 12, action: `paused: ${MODELS[stage]} unavailable` };
-      else if (at === resume) stages[stage] = { action: 'resumed: probe answered' };
+      if (at === pause)
+        stages[stage] = { since: 12, action: { kind: 'paused', detail: `${MODELS[stage]} unavailable` } };
+      else if (at === resume) stages[stage] = { action: { kind: 'resumed', detail: 'probe answered' } };
       else if (pause !== undefined && at > pause && (resume === undefined || at < resume)) {
         stages[stage] = { paused: true };
       } else if (at >= 12 && (pause === undefined || at < pause)) stages[stage] = { since: 12 };
