@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { PIPELINE } from '#functions/pipeline.ts';
 import { type SupervisorRuntimeConfig, supervisorRuntimeConfigSchema } from '#functions/supervisor/runtime-config.ts';
+import { HOURS_TO_MS, RANGES, type Range, SECONDS_TO_MS } from '#shared/config-ranges.ts';
 import { type Pipeline, reenrichingStageOf, type StageDefaults, stageStatesOf } from '#shared/pipeline.ts';
 import { RATE_LIMIT_DIALECTS, TOKEN_COUNTINGS } from '#shared/provider-limits.ts';
 import { type ModelPrice, type RuntimeConfig, runtimeConfigSchema, type Stage } from '#shared/runtime-config.ts';
@@ -67,6 +68,11 @@ function numberBetween(min: number, max: number) {
     .max(max, { error: (issue) => `must be ${range} (got ${shown(issue.input)})` });
 }
 
+/** A setting in its range (config-ranges.ts), whole or not as the range says. */
+function within(range: Range) {
+  return range.whole ? integerBetween(range.min, range.max) : numberBetween(range.min, range.max);
+}
+
 /** One of `values`; a failure lists them and names the value received. */
 function oneOf<const Values extends readonly [string, ...string[]]>(values: Values) {
   const allowed = values.map((value) => JSON.stringify(value)).join(', ');
@@ -91,9 +97,9 @@ function section<Shape extends z.core.$ZodLooseShape>(shape: Shape) {
 
 const modelPriceConfigSchema = section({
   /** US dollars per million prompt tokens. */
-  inputPerMillionUsd: numberBetween(0, 1000),
+  inputPerMillionUsd: within(RANGES.price.perMillionUsd),
   /** US dollars per million completion tokens. */
-  outputPerMillionUsd: numberBetween(0, 1000),
+  outputPerMillionUsd: within(RANGES.price.perMillionUsd),
 });
 
 function stageSchema(defaults: StageDefaults) {
@@ -109,7 +115,7 @@ function stageSchema(defaults: StageDefaults) {
      * Maximum concurrency of the SQS event source (2..1000): the semaphore on concurrent batches, hence on
      * concurrent LLM calls. At most `reservedConcurrency` while reserved concurrency is enabled.
      */
-    maxConcurrency: integerBetween(2, 1000).default(defaults.maxConcurrency),
+    maxConcurrency: within(RANGES.stage.maxConcurrency).default(defaults.maxConcurrency),
     /**
      * Records per invocation (1..10). With 1, `maxConcurrency` is exactly the number of items in flight and a slow
      * item never holds others past their visibility timeout.
@@ -124,7 +130,7 @@ function stageSchema(defaults: StageDefaults) {
     /** Function memory in MB (128..10240); Lambda allocates CPU in proportion. */
     memoryMb: integerBetween(128, 10_240).default(defaults.memoryMb),
     /** Upper bound of completion tokens per call (64..32000), reserved against the budgets before each call. */
-    maxOutputTokens: integerBetween(64, 32_000).default(defaults.maxOutputTokens),
+    maxOutputTokens: within(RANGES.stage.maxOutputTokens).default(defaults.maxOutputTokens),
   };
 }
 
@@ -133,7 +139,7 @@ const stepConfigSchema = section({
   /** Model of this step's calls. It must have an entry in `prices`. */
   model: nonEmptyString().optional(),
   /** Upper bound of completion tokens of this step's calls (64..32000). */
-  maxOutputTokens: integerBetween(64, 32_000).optional(),
+  maxOutputTokens: within(RANGES.stage.maxOutputTokens).optional(),
 });
 
 /** Settings of one stage, every default filled in. */
@@ -168,7 +174,7 @@ function stagesSchemaFor(pipeline: Pipeline) {
           ? {}
           : {
               /** Redrafts after a rejected review (0..10), bounded also by `itemTokenBudget`. */
-              maxRevisions: integerBetween(0, 10).default(stage.maxRevisions),
+              maxRevisions: within(RANGES.stage.maxRevisions).default(stage.maxRevisions),
             };
       return [stage.name, section({ ...stageSchema(stage.defaults), steps, ...revisions }).prefault({})];
     }),
@@ -202,7 +208,7 @@ function configSchemaFor(pipeline: Pipeline) {
        * Timeout of one LLM call in seconds (1..900); the function always caps it by the time left in the invocation.
        * @default 60
        */
-      timeoutSeconds: integerBetween(1, 900).default(60),
+      timeoutSeconds: within(RANGES.llm.timeoutSeconds).default(60),
       /**
        * Model used while the primary model's breaker is open; it must have an entry in `prices`.
        * @default none: calls are deferred instead
@@ -252,29 +258,29 @@ function configSchemaFor(pipeline: Pipeline) {
      * a breaker or the budget does not count. Less than `maxReceiveCount`.
      * @default 3
      */
-    maxAttempts: integerBetween(1, 100).default(3),
+    maxAttempts: within(RANGES.maxAttempts).default(3),
     /**
      * Most tokens (prompt + completion, every call of both stages) one item may use (1000..10000000).
      * @default 30000
      */
-    itemTokenBudget: integerBetween(1000, 10_000_000).default(30_000),
+    itemTokenBudget: within(RANGES.itemTokenBudget).default(30_000),
     /**
      * Most US dollars all LLM calls of one UTC day may cost (0..1000000).
      * @default 25
      */
-    dailyBudgetUsd: numberBetween(0, 1_000_000).default(25),
+    dailyBudgetUsd: within(RANGES.dailyBudgetUsd).default(25),
     memory: section({
       /**
        * Timeout of the related-items lookup in milliseconds (50..30000); past it the draft goes ahead without
        * history and the item is flagged degraded.
        * @default 1500
        */
-      lookupTimeoutMs: integerBetween(50, 30_000).default(1500),
+      lookupTimeoutMs: within(RANGES.memory.lookupTimeoutMs).default(1500),
       /**
        * Most related past items given to the draft (0..50).
        * @default 5
        */
-      maxRelated: integerBetween(0, 50).default(5),
+      maxRelated: within(RANGES.memory.maxRelated).default(5),
     }).prefault({}),
     /**
      * The provider's rate limits per model (requests and tokens per minute), enforced across every function
@@ -286,9 +292,9 @@ function configSchemaFor(pipeline: Pipeline) {
         nonEmptyString(),
         section({
           /** Requests per minute (1..1000000). */
-          rpm: integerBetween(1, 1_000_000).optional(),
+          rpm: within(RANGES.limits.rpm).optional(),
           /** Tokens (prompt + completion) per minute (100..1000000000). */
-          tpm: integerBetween(100, 1_000_000_000).optional(),
+          tpm: within(RANGES.limits.tpm).optional(),
           /**
            * How the provider counts a request's tokens against `tpm`: `admission` charges the prompt estimate plus
            * `max_tokens` when it admits the request and gives nothing back (OpenAI's documented rule);
@@ -318,25 +324,25 @@ function configSchemaFor(pipeline: Pipeline) {
        * 3.5–7 s and 7–14 s, so the default 3 attempts cannot be spent in under 10.5 s on a burst of 5xx.
        * @default 7000
        */
-      baseDelayMs: integerBetween(1, 600_000).default(7000),
+      baseDelayMs: within(RANGES.retry.baseDelayMs).default(7000),
       /**
        * Largest backoff step in milliseconds (1..900000): at most the 15 minutes SQS can delay a message handed
        * back to wait.
        * @default 120000
        */
-      maxDelayMs: integerBetween(1, 900_000).default(120_000),
+      maxDelayMs: within(RANGES.retry.maxDelayMs).default(120_000),
       /**
        * Waits up to this many milliseconds (0..60000) happen inside the invocation; longer ones send the message
        * back to its queue with a delay, so no Lambda sits idle.
        * @default 5000
        */
-      maxInProcessWaitMs: integerBetween(0, 60_000).default(5000),
+      maxInProcessWaitMs: within(RANGES.retry.maxInProcessWaitMs).default(5000),
       /**
        * Longest an item may keep waiting for a rate limit, a breaker or the budget in one stage, in hours
        * (1..336), before it is dead-lettered with DeferralLimitError instead of waiting forever unseen.
        * @default 48
        */
-      maxDeferralHours: integerBetween(1, 336).default(48),
+      maxDeferralHours: within(RANGES.retry.maxDeferralHours).default(48),
     }).prefault({}),
     breaker: section({
       /**
@@ -345,31 +351,31 @@ function configSchemaFor(pipeline: Pipeline) {
        * `maxAttempts` keeps a lone item from being dead-lettered by an outage before the breaker opens.
        * @default 3
        */
-      failureThreshold: integerBetween(1, 100).default(3),
+      failureThreshold: within(RANGES.breaker.failureThreshold).default(3),
       /**
        * The window in seconds (1..3600) over which calls are counted for the failure rate; failures in a row are
        * counted within this many seconds of the first of them.
        * @default 30
        */
-      windowSeconds: integerBetween(1, 3600).default(30),
+      windowSeconds: within(RANGES.breaker.windowSeconds).default(30),
       /**
        * Fewest calls in the window (2..10000) for the failure rate to decide instead of failures in a row. Smaller
        * decides sooner but on fewer calls: at 20, a steady 5 % of failures has about one chance in a hundred million
        * of looking like 50 %.
        * @default 20
        */
-      minCalls: integerBetween(2, 10_000).default(20),
+      minCalls: within(RANGES.breaker.minCalls).default(20),
       /**
        * Percentage of failed calls (1..100), among the window's newest calls once they are at least `minCalls`, that
        * opens the breaker.
        * @default 50
        */
-      failureRatePercent: integerBetween(1, 100).default(50),
+      failureRatePercent: within(RANGES.breaker.failureRatePercent).default(50),
       /**
        * Seconds an open breaker waits before letting exactly one caller probe the dependency (1..3600).
        * @default 30
        */
-      cooldownSeconds: integerBetween(1, 3600).default(30),
+      cooldownSeconds: within(RANGES.breaker.cooldownSeconds).default(30),
     }).prefault({}),
     /**
      * The supervisor: a scheduled function (locally a timer in `sluice dev`) that pauses a stage whose model stays
@@ -387,19 +393,19 @@ function configSchemaFor(pipeline: Pipeline) {
        * under 60 s is kept by ticking within each invocation.
        * @default 60
        */
-      intervalSeconds: integerBetween(1, 3600).default(60),
+      intervalSeconds: within(RANGES.supervisor.intervalSeconds).default(60),
       /**
        * Seconds (5..86400) a stage's models may stay unavailable (every breaker it could use open) before its event
        * source is disabled, so no function spins on deferrals.
        * @default 300
        */
-      pauseAfterSeconds: integerBetween(5, 86_400).default(300),
+      pauseAfterSeconds: within(RANGES.supervisor.pauseAfterSeconds).default(300),
       /**
        * Seconds (5..86400) within which a resumed stage must be seen to process items (or its queue be empty);
        * otherwise the resume is reported unverified (metric, alarm, log).
        * @default 600
        */
-      verifySeconds: integerBetween(5, 86_400).default(600),
+      verifySeconds: within(RANGES.supervisor.verifySeconds).default(600),
       adaptiveConcurrency: section({
         /**
          * Whether each stage's event source maximum concurrency follows the provider (between 2 and the stage's
@@ -411,18 +417,18 @@ function configSchemaFor(pipeline: Pipeline) {
          * Factor (0.1..0.95) the concurrency is multiplied by on sustained 429s or latency growth.
          * @default 0.7
          */
-        decreaseFactor: numberBetween(0.1, 0.95).default(0.7),
+        decreaseFactor: within(RANGES.supervisor.adaptiveConcurrency.decreaseFactor).default(0.7),
         /**
          * Share of a look's calls (0..1) answered 429 above which the concurrency is decreased.
          * @default 0.01
          */
-        throttleRatio: numberBetween(0, 1).default(0.01),
+        throttleRatio: within(RANGES.supervisor.adaptiveConcurrency.throttleRatio).default(0.01),
         /**
          * Mean call latency, as a multiple (1.1..100) of the stage's healthy baseline, above which the concurrency
          * is decreased.
          * @default 2
          */
-        latencyFactor: numberBetween(1.1, 100).default(2),
+        latencyFactor: within(RANGES.supervisor.adaptiveConcurrency.latencyFactor).default(2),
       }).prefault({}),
       reenrich: section({
         /**
@@ -434,18 +440,18 @@ function configSchemaFor(pipeline: Pipeline) {
          * Most items re-queued per look (1..10000).
          * @default 100
          */
-        maxPerRun: integerBetween(1, 10_000).default(100),
+        maxPerRun: within(RANGES.supervisor.reenrich.maxPerRun).default(100),
         /**
          * Most items re-queued per second (1..1000).
          * @default 5
          */
-        perSecond: integerBetween(1, 1000).default(5),
+        perSecond: within(RANGES.supervisor.reenrich.perSecond).default(5),
         /**
          * Most automatic re-enrichments of one item (1..10), so an item whose redraft degrades again is not
          * re-queued forever.
          * @default 2
          */
-        maxPerItem: integerBetween(1, 10).default(2),
+        maxPerItem: within(RANGES.supervisor.reenrich.maxPerItem).default(2),
       }).prefault({}),
     }).prefault({}),
     /**
@@ -759,7 +765,7 @@ export function settingAssignment(text: string): Record<string, unknown> {
 function llmRuntime(config: SluiceConfig): RuntimeConfig['llm'] {
   return {
     ...(config.llm.baseUrl === undefined ? {} : { baseUrl: config.llm.baseUrl }),
-    timeoutMs: config.llm.timeoutSeconds * 1000,
+    timeoutMs: config.llm.timeoutSeconds * SECONDS_TO_MS,
   };
 }
 
@@ -767,10 +773,11 @@ function llmRuntime(config: SluiceConfig): RuntimeConfig['llm'] {
 function breakerRuntime(config: SluiceConfig): RuntimeConfig['breaker'] {
   return {
     failureThreshold: config.breaker.failureThreshold,
-    windowMs: config.breaker.windowSeconds * 1000,
+    windowMs: config.breaker.windowSeconds * SECONDS_TO_MS,
     minCalls: config.breaker.minCalls,
+    // Divided, not multiplied by PERCENT_TO_RATIO: 57 / 100 is 0.57, 57 * 0.01 is 0.5700000000000001.
     failureRate: config.breaker.failureRatePercent / 100,
-    cooldownMs: config.breaker.cooldownSeconds * 1000,
+    cooldownMs: config.breaker.cooldownSeconds * SECONDS_TO_MS,
   };
 }
 
@@ -802,7 +809,7 @@ export function runtimeConfigFor(config: SluiceConfig, stage: Stage, pipeline: P
       baseDelayMs: config.retry.baseDelayMs,
       maxDelayMs: config.retry.maxDelayMs,
       maxInProcessWaitMs: config.retry.maxInProcessWaitMs,
-      maxDeferralMs: config.retry.maxDeferralHours * 3_600_000,
+      maxDeferralMs: config.retry.maxDeferralHours * HOURS_TO_MS,
     },
     breaker: breakerRuntime(config),
   };
@@ -837,9 +844,9 @@ export function supervisorConfigFor(config: SluiceConfig, pipeline: Pipeline = P
   };
   const reenrichStage = reenrichingStageOf(pipeline)?.name;
   const candidate: SupervisorRuntimeConfig = {
-    intervalMs: supervisor.intervalSeconds * 1000,
-    pauseAfterMs: supervisor.pauseAfterSeconds * 1000,
-    verifyMs: supervisor.verifySeconds * 1000,
+    intervalMs: supervisor.intervalSeconds * SECONDS_TO_MS,
+    pauseAfterMs: supervisor.pauseAfterSeconds * SECONDS_TO_MS,
+    verifyMs: supervisor.verifySeconds * SECONDS_TO_MS,
     adaptiveConcurrency: { ...supervisor.adaptiveConcurrency },
     reenrich: { ...supervisor.reenrich },
     stages: Object.fromEntries(pipeline.stages.map(({ name }) => [name, stage(stageConfigOf(config, name))])),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { HOURS_TO_MS, inRange, PERCENT_TO_RATIO, RANGES, SECONDS_TO_MS } from './config-ranges.ts';
 import { RATE_LIMIT_DIALECTS, TOKEN_COUNTINGS } from './provider-limits.ts';
 
 /**
@@ -16,8 +17,8 @@ const stateSchema = z.string().regex(/^[A-Z][A-Z0-9_]{0,31}$/);
 /** Price of a model in US dollars per million tokens. */
 export const modelPriceSchema = z
   .object({
-    inputPerMillionUsd: z.number().min(0).max(1000),
-    outputPerMillionUsd: z.number().min(0).max(1000),
+    inputPerMillionUsd: inRange(RANGES.price.perMillionUsd),
+    outputPerMillionUsd: inRange(RANGES.price.perMillionUsd),
   })
   .strict();
 export type ModelPrice = z.infer<typeof modelPriceSchema>;
@@ -39,33 +40,33 @@ export const runtimeConfigSchema = z
     /** Model used while the primary model's breaker is open; none means defer instead. */
     fallbackModel: z.string().min(1).optional(),
     /** Upper bound of completion tokens per call (sent as max_tokens, reserved before each call). */
-    maxOutputTokens: z.number().int().min(64).max(32_000),
+    maxOutputTokens: inRange(RANGES.stage.maxOutputTokens),
     /** Model and completion limit of each LLM step, by step name; a step not named uses the stage's. */
     steps: z.record(
       z.string().min(1),
-      z.object({ model: z.string().min(1), maxOutputTokens: z.number().int().min(64).max(32_000) }).strict(),
+      z.object({ model: z.string().min(1), maxOutputTokens: inRange(RANGES.stage.maxOutputTokens) }).strict(),
     ),
     /** Draft stage: how many redrafts after a rejected review. */
-    maxRevisions: z.number().int().min(0).max(10),
+    maxRevisions: inRange(RANGES.stage.maxRevisions),
     llm: z
       .object({
         /** Any OpenAI-compatible server; undefined means the SDK's default (api.openai.com). */
         baseUrl: z.url().optional(),
         /** Per-call timeout; always capped by the time left in the invocation. */
-        timeoutMs: z.number().int().min(1000).max(900_000),
+        timeoutMs: inRange(RANGES.llm.timeoutSeconds, SECONDS_TO_MS),
       })
       .strict(),
     prices: z.record(z.string().min(1), modelPriceSchema),
     /** Most tokens (prompt + completion, all calls, both stages) one item may use. */
-    itemTokenBudget: z.number().int().min(1000).max(10_000_000),
+    itemTokenBudget: inRange(RANGES.itemTokenBudget),
     /** Most US dollars all calls of one UTC day may cost. */
-    dailyBudgetUsd: z.number().min(0).max(1_000_000),
+    dailyBudgetUsd: inRange(RANGES.dailyBudgetUsd),
     /** Real failed attempts per item and stage before the handler dead-letters the item. */
-    maxAttempts: z.number().int().min(1).max(100),
+    maxAttempts: inRange(RANGES.maxAttempts),
     memory: z
       .object({
-        lookupTimeoutMs: z.number().int().min(50).max(30_000),
-        maxRelated: z.number().int().min(0).max(50),
+        lookupTimeoutMs: inRange(RANGES.memory.lookupTimeoutMs),
+        maxRelated: inRange(RANGES.memory.maxRelated),
       })
       .strict(),
     /** Provider limits per model, enforced by the shared rate limiter; a model without an entry is unlimited. */
@@ -73,8 +74,8 @@ export const runtimeConfigSchema = z
       z.string().min(1),
       z
         .object({
-          rpm: z.number().int().min(1).optional(),
-          tpm: z.number().int().min(100).optional(),
+          rpm: inRange(RANGES.limits.rpm).optional(),
+          tpm: inRange(RANGES.limits.tpm).optional(),
           /** How the provider counts tokens against `tpm`: at admission (OpenAI's documented rule) or by usage. */
           tokenCounting: z.enum(TOKEN_COUNTINGS).optional(),
           /** The rate-limit headers the provider sends. */
@@ -84,26 +85,21 @@ export const runtimeConfigSchema = z
     ),
     retry: z
       .object({
-        baseDelayMs: z.number().int().min(1).max(600_000),
-        // A longer wait would be cut to the 900 s SQS can delay a message handed back.
-        maxDelayMs: z.number().int().min(1).max(900_000),
-        maxInProcessWaitMs: z.number().int().min(0).max(60_000),
+        baseDelayMs: inRange(RANGES.retry.baseDelayMs),
+        maxDelayMs: inRange(RANGES.retry.maxDelayMs),
+        maxInProcessWaitMs: inRange(RANGES.retry.maxInProcessWaitMs),
         /** Longest an item may keep waiting (rate limit, breaker, budget) in one stage before it is dead-lettered. */
-        maxDeferralMs: z
-          .number()
-          .int()
-          .min(60_000)
-          .max(14 * 86_400_000),
+        maxDeferralMs: inRange(RANGES.retry.maxDeferralHours, HOURS_TO_MS),
       })
       .strict(),
     /** Circuit breakers, one per model and one for the memory store. */
     breaker: z
       .object({
-        failureThreshold: z.number().int().min(1).max(100),
-        windowMs: z.number().int().min(1000).max(3_600_000),
-        minCalls: z.number().int().min(2).max(10_000),
-        failureRate: z.number().min(0.01).max(1),
-        cooldownMs: z.number().int().min(1000).max(3_600_000),
+        failureThreshold: inRange(RANGES.breaker.failureThreshold),
+        windowMs: inRange(RANGES.breaker.windowSeconds, SECONDS_TO_MS),
+        minCalls: inRange(RANGES.breaker.minCalls),
+        failureRate: inRange(RANGES.breaker.failureRatePercent, PERCENT_TO_RATIO),
+        cooldownMs: inRange(RANGES.breaker.cooldownSeconds, SECONDS_TO_MS),
       })
       .strict(),
   })

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { inRange, RANGES, SECONDS_TO_MS } from '#shared/config-ranges.ts';
 import { modelPriceSchema, runtimeConfigSchema, stageSchema } from '#shared/runtime-config.ts';
 
 /**
@@ -9,6 +10,7 @@ import { modelPriceSchema, runtimeConfigSchema, stageSchema } from '#shared/runt
  */
 
 const stageRuntime = runtimeConfigSchema.shape;
+const supervisor = RANGES.supervisor;
 
 export const supervisedStageSchema = z
   .object({
@@ -17,7 +19,7 @@ export const supervisedStageSchema = z
     /** Models some of its steps use instead of `model` (e.g. a cheaper reviewer). */
     stepModels: z.array(z.string().min(1)).optional(),
     /** The stage's configured event source maximum concurrency: adaptive concurrency never goes above it. */
-    maxConcurrency: z.number().int().min(2).max(1000),
+    maxConcurrency: inRange(RANGES.stage.maxConcurrency),
     /** The smallest completion limit of its steps: what its cheapest call reserves at least. */
     maxOutputTokens: stageRuntime.maxOutputTokens,
   })
@@ -26,23 +28,23 @@ export type SupervisedStage = z.infer<typeof supervisedStageSchema>;
 
 export const supervisorRuntimeConfigSchema = z
   .object({
-    intervalMs: z.number().int().min(1000).max(3_600_000),
-    pauseAfterMs: z.number().int().min(5000).max(86_400_000),
-    verifyMs: z.number().int().min(5000).max(86_400_000),
+    intervalMs: inRange(supervisor.intervalSeconds, SECONDS_TO_MS),
+    pauseAfterMs: inRange(supervisor.pauseAfterSeconds, SECONDS_TO_MS),
+    verifyMs: inRange(supervisor.verifySeconds, SECONDS_TO_MS),
     adaptiveConcurrency: z
       .object({
         enabled: z.boolean(),
-        decreaseFactor: z.number().min(0.1).max(0.95),
-        throttleRatio: z.number().min(0).max(1),
-        latencyFactor: z.number().min(1.1).max(100),
+        decreaseFactor: inRange(supervisor.adaptiveConcurrency.decreaseFactor),
+        throttleRatio: inRange(supervisor.adaptiveConcurrency.throttleRatio),
+        latencyFactor: inRange(supervisor.adaptiveConcurrency.latencyFactor),
       })
       .strict(),
     reenrich: z
       .object({
         enabled: z.boolean(),
-        maxPerRun: z.number().int().min(1).max(10_000),
-        perSecond: z.number().int().min(1).max(1000),
-        maxPerItem: z.number().int().min(1).max(10),
+        maxPerRun: inRange(supervisor.reenrich.maxPerRun),
+        perSecond: inRange(supervisor.reenrich.perSecond),
+        maxPerItem: inRange(supervisor.reenrich.maxPerItem),
       })
       .strict(),
     /** Every stage of the pipeline, by name. */

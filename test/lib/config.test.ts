@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, loadLayeredConfig, runtimeConfigFor, settingAssignment } from '#lib/config.ts';
+import { supervisorRuntimeConfigSchema } from '#functions/supervisor/runtime-config.ts';
+import {
+  ConfigError,
+  loadConfig,
+  loadLayeredConfig,
+  runtimeConfigFor,
+  settingAssignment,
+  supervisorConfigFor,
+} from '#lib/config.ts';
 import { cdkJsonContext, synthesizeTemplate } from '#lib/template.ts';
+import { RANGES, type Range } from '#shared/config-ranges.ts';
 import { runtimeConfigSchema } from '#shared/runtime-config.ts';
 
 function problemsOf(raw: unknown): string {
@@ -385,5 +394,66 @@ describe('Function: settingAssignment', () => {
     expect(message).toBe(
       'Invalid sluice config: dailyBudgetUsd must be a number between 0 and 1000000 (got "lots") (set by --set dailyBudgetUsd=lots)',
     );
+  });
+});
+
+describe('Ranges: one bound for cdk.json and the functions', () => {
+  const edges = (pick: (range: Range) => number) => ({
+    maxAttempts: pick(RANGES.maxAttempts),
+    itemTokenBudget: pick(RANGES.itemTokenBudget),
+    dailyBudgetUsd: pick(RANGES.dailyBudgetUsd),
+    llm: { timeoutSeconds: pick(RANGES.llm.timeoutSeconds) },
+    memory: { lookupTimeoutMs: pick(RANGES.memory.lookupTimeoutMs), maxRelated: pick(RANGES.memory.maxRelated) },
+    limits: { 'gpt-4o-mini': { rpm: pick(RANGES.limits.rpm), tpm: pick(RANGES.limits.tpm) } },
+    retry: {
+      baseDelayMs: pick(RANGES.retry.baseDelayMs),
+      maxDelayMs: pick(RANGES.retry.maxDelayMs),
+      maxInProcessWaitMs: pick(RANGES.retry.maxInProcessWaitMs),
+      maxDeferralHours: pick(RANGES.retry.maxDeferralHours),
+    },
+    breaker: {
+      windowSeconds: pick(RANGES.breaker.windowSeconds),
+      minCalls: pick(RANGES.breaker.minCalls),
+      failureRatePercent: pick(RANGES.breaker.failureRatePercent),
+      cooldownSeconds: pick(RANGES.breaker.cooldownSeconds),
+    },
+    supervisor: {
+      intervalSeconds: pick(RANGES.supervisor.intervalSeconds),
+      pauseAfterSeconds: pick(RANGES.supervisor.pauseAfterSeconds),
+      verifySeconds: pick(RANGES.supervisor.verifySeconds),
+      reenrich: {
+        maxPerRun: pick(RANGES.supervisor.reenrich.maxPerRun),
+        perSecond: pick(RANGES.supervisor.reenrich.perSecond),
+        maxPerItem: pick(RANGES.supervisor.reenrich.maxPerItem),
+      },
+    },
+  });
+
+  it.each([
+    ['lowest', (range: Range) => range.min],
+    ['highest', (range: Range) => range.max],
+  ])('derives runtime configs the functions accept from every %s value cdk.json accepts', (_, pick) => {
+    // Prepare: a queue that redelivers often enough for the most attempts
+    const config = loadConfig({ ...edges(pick), maxReceiveCount: 1000 });
+
+    // Act & Assess: the functions' schemas take what the stack's schema took
+    expect(() => runtimeConfigSchema.parse(runtimeConfigFor(config, 'extract'))).not.toThrow();
+    expect(() => runtimeConfigSchema.parse(runtimeConfigFor(config, 'draft'))).not.toThrow();
+    expect(() => supervisorRuntimeConfigSchema.parse(supervisorConfigFor(config))).not.toThrow();
+  });
+
+  it('makes the functions refuse a value just past the bound cdk.json refuses', () => {
+    // Prepare
+    const runtime = runtimeConfigFor(loadConfig({}), 'extract');
+    const below = {
+      ...runtime,
+      retry: { ...runtime.retry, maxDeferralMs: RANGES.retry.maxDeferralHours.min * 3_600_000 - 1 },
+    };
+
+    // Act & Assess
+    expect(problemsOf({ retry: { maxDeferralHours: RANGES.retry.maxDeferralHours.min - 1 } })).toMatch(
+      /retry\.maxDeferralHours/,
+    );
+    expect(runtimeConfigSchema.safeParse(below).success).toBe(false);
   });
 });
