@@ -10,23 +10,19 @@ import {
   type TableDescription,
 } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, SetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { IndexDefinition, KeyElement, QueueDefinition, TableDefinition, TemplateDescription } from './template.ts';
 import {
   EVENT_SOURCE_MAPPING_TYPE,
   type ExpressionScope,
   FUNCTION_TYPE,
   GLOBAL_TABLE_TYPE,
-  type IndexDefinition,
-  type KeyElement,
   type PseudoParameter,
   QUEUE_TYPE,
-  type QueueDefinition,
   resolveExpression,
   SECRET_TYPE,
   TABLE_TYPE,
-  type TableDefinition,
-  type TemplateDescription,
   TemplateError,
-} from './template.ts';
+} from './template-expressions.ts';
 
 /** Base error of this module: a resource the emulators could not provide as the template describes it. */
 export class LocalResourceError extends Error {

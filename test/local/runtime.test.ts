@@ -7,7 +7,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import type { LocalFunction } from '#local/resources.ts';
 import { startLocalRuntime } from '#local/runtime.ts';
-import { TemplateError } from '#local/template.ts';
+import { TemplateError } from '#local/template-expressions.ts';
 import { fixtureTemplate, messagesIn, receiveBodies, withTempDir } from './support.ts';
 
 const WAIT = { timeout: 8_000, interval: 20 };

@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  type ExpressionScope,
-  parseTemplate,
-  resolveExpression,
-  type TemplateDescription,
-  TemplateError,
-} from '#local/template.ts';
+import { parseTemplate, type TemplateDescription } from '#local/template.ts';
+import { type ExpressionScope, resolveExpression, TemplateError } from '#local/template-expressions.ts';
 import { fixtureTemplate } from './support.ts';
 
 /** The fixture with one resource's properties replaced (or a resource added). */
