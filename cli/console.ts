@@ -1,15 +1,8 @@
 import { parseArgs } from 'node:util';
 import { CommandError } from '#ops/errors.ts';
 import { TARGET_HELP, TARGET_OPTIONS, type TargetRequest } from '#ops/target.ts';
-import {
-  allowedHostNames,
-  assertListenable,
-  ConsoleError,
-  type ConsoleServer,
-  DEFAULT_HOST,
-  isLoopback,
-  startConsole,
-} from '../console/server.ts';
+import { allowedHostNames, assertListenable, ConsoleError, isLoopback } from '../console/access.ts';
+import { type ConsoleServer, DEFAULT_HOST, startConsole } from '../console/server.ts';
 import { noPositionals } from './arguments.ts';
 import { type CommandIo, PROCESS_IO, printer, runOperatorCommand, targetRequestOf } from './operator-command.ts';
 import { EXIT, UsageError } from './usage-error.ts';

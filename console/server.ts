@@ -1,4 +1,3 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
@@ -7,6 +6,19 @@ import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CommandError } from '#ops/errors.ts';
 import { errorText, type Target, TargetError } from '#ops/target.ts';
+import {
+  type Access,
+  allowedHostNames,
+  assertListenable,
+  ConsoleError,
+  checkToken,
+  crossSiteRefusal,
+  hostName,
+  isAllowedHost,
+  isLoopback,
+  remoteAccess,
+  type TokenCheck,
+} from './access.ts';
 import { ApiError, type ApiRoute, matchRoute } from './api.ts';
 
 /**
@@ -15,7 +27,8 @@ import { ApiError, type ApiRoute, matchRoute } from './api.ts';
  * so a web page elsewhere cannot reach it through DNS rebinding, and refuses cross-site and non-JSON POSTs.
  * Beyond loopback it answers only to the host names it is allowed (loopback's, the address it listens on and
  * `allowedHosts`), and every request must carry its token: a random secret made at start, sent as
- * `Authorization: Bearer` or as the cookie that opening `/?token=…` once sets.
+ * `Authorization: Bearer` or as the cookie that opening `/?token=…` once sets. Those rules are access.ts's; this
+ * file applies them, routes, and sends.
  */
 
 export interface ConsoleOptions {
@@ -50,14 +63,6 @@ export interface ConsoleServer {
   close(): Promise<void>;
 }
 
-/** The console cannot start as asked: a host beyond loopback without allowRemote, a bad host name, a port in use. */
-export class ConsoleError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'ConsoleError';
-  }
-}
-
 export const DEFAULT_HOST = '127.0.0.1';
 const DEFAULT_WEB_ROOT = fileURLToPath(new URL('./web/', import.meta.url));
 /** Largest request body read (the API's bodies are a few hundred bytes). */
@@ -71,12 +76,6 @@ const PAGE_ROUTES = [/^\/$/, /^\/board$/, /^\/items$/, /^\/items\/[^/]+$/, /^\/d
  */
 const ASSET_PATH = /^(?:[A-Za-z0-9][A-Za-z0-9_-]*\/){0,2}[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)+$/;
 const CHART_ASSET = 'chart.umd.min.js';
-/** The cookie that carries the token for the browser; opening `/?token=…` sets it. */
-const TOKEN_COOKIE = 'sluice_console_token';
-/** Random bytes in a token (256 bits). */
-const TOKEN_BYTES = 32;
-/** A host name as DNS spells it (labels of letters, digits and inner hyphens), with no port or scheme. */
-const HOST_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
@@ -102,48 +101,6 @@ const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Resource-Policy': 'same-origin',
 };
-
-/**
- * Whether a host name or address is this machine only: `localhost`, 127.0.0.0/8, `::1`.
- * @example isLoopback('127.0.0.1') // true; isLoopback('0.0.0.0') // false
- */
-export function isLoopback(host: string): boolean {
-  const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  if (bare === 'localhost' || bare.endsWith('.localhost')) return true;
-  if (isIP(bare) === 4) return bare.startsWith('127.');
-  if (isIP(bare) === 6) return bare === '::1' || /^::ffff:127\./.test(bare);
-  return false;
-}
-
-/**
- * Refuses a host beyond loopback unless `allowRemote`.
- * @param allowedBy How the caller allows it, for the message (the CLI's flag, or the option).
- * @throws {ConsoleError} naming the host and what allows it.
- * @example assertListenable('0.0.0.0', false) // throws
- */
-export function assertListenable(host: string, allowRemote: boolean, allowedBy = 'allowRemote: true'): void {
-  if (isLoopback(host) || allowRemote) return;
-  throw new ConsoleError(
-    `refusing to listen on ${host}: beyond this machine anyone who can reach the port could read the pipeline and ` +
-      `redrive its dead letters. Use ${allowedBy} to listen there, with a token required on every request.`,
-  );
-}
-
-/**
- * The allowed host names, normalised (lower case, no brackets, no trailing dot).
- * @param optionName How the caller names the setting, for the message (the CLI's flag, or the option).
- * @throws {ConsoleError} naming a value that is not a host name or an address (a URL, a port, a path).
- * @example allowedHostNames(['Console.Example.']) // ['console.example']
- */
-export function allowedHostNames(names: readonly string[], optionName = 'allowedHosts'): string[] {
-  return names.map((name) => {
-    const bare = normalHost(name.trim());
-    if (isIP(bare) !== 0 || HOST_NAME.test(bare)) return bare;
-    throw new ConsoleError(
-      `${optionName} must name a host, e.g. console.example or 192.0.2.10, without a scheme or port (got '${name}')`,
-    );
-  });
-}
 
 /**
  * Starts the console on `host:port` and resolves once it listens.
@@ -215,25 +172,6 @@ interface Reply {
   readonly secrets: readonly string[];
 }
 
-/** Who may use the console: the host names it answers to, and beyond loopback the token every request needs. */
-interface Access {
-  /** Undefined on loopback, where no token is needed. */
-  readonly token: { readonly value: string; readonly digest: Buffer } | undefined;
-  /** Names answered to besides loopback's (empty on loopback). */
-  readonly hosts: ReadonlySet<string>;
-}
-
-/** Beyond loopback: a fresh token, and the names allowed: the listening address (unless a wildcard) and `extra`. */
-function remoteAccess(host: string, extra: readonly string[]): Access {
-  const value = randomBytes(TOKEN_BYTES).toString('base64url');
-  const listening = normalHost(host);
-  const wildcard = listening === '0.0.0.0' || listening === '::';
-  return {
-    token: { value, digest: digestOf(value) },
-    hosts: new Set([...(wildcard ? [] : [listening]), ...extra]),
-  };
-}
-
 interface ServeOptions {
   readonly context: { target: Target; now: () => number };
   readonly webRoot: string;
@@ -257,7 +195,7 @@ async function serve(request: IncomingMessage, reply: Reply, options: ServeOptio
     return;
   }
   const api = url.pathname === '/api' || url.pathname.startsWith('/api/');
-  if (access.token !== undefined && !authorised(request, reply, url, api, access.token.digest)) return;
+  if (access.token !== undefined && !passesToken(checkToken(request, url, api, access.token.digest), reply)) return;
   if (api) {
     await serveApi(request, reply, url, options);
     return;
@@ -265,79 +203,22 @@ async function serve(request: IncomingMessage, reply: Reply, options: ServeOptio
   await serveStatic(method, url.pathname, reply, options.webRoot);
 }
 
-/**
- * Beyond loopback, whether the request carries the token; answers it otherwise. Opening a page with `?token=`
- * and the right token sets the cookie and redirects to the page without it, so it stays out of the address bar.
- */
-function authorised(request: IncomingMessage, reply: Reply, url: URL, api: boolean, digest: Buffer): boolean {
-  const method = request.method ?? 'GET';
-  const inAddress = url.searchParams.get('token');
-  if (inAddress !== null && !api && (method === 'GET' || method === 'HEAD')) {
-    if (!matchesToken(inAddress, digest)) {
-      refuseUnauthorised(reply, "the token in the address is wrong: open the URL 'sluice console' printed at start");
-      return false;
-    }
-    url.searchParams.delete('token');
+/** Answers a request whose token does not pass; whether it passes. */
+function passesToken(check: TokenCheck, reply: Reply): boolean {
+  if (check.kind === 'pass') return true;
+  if (check.kind === 'set-cookie') {
     reply.response.writeHead(303, {
       ...SECURITY_HEADERS,
-      Location: `${url.pathname}${url.search}`,
-      'Set-Cookie': `${TOKEN_COOKIE}=${inAddress}; Path=/; HttpOnly; SameSite=Strict`,
+      Location: check.location,
+      'Set-Cookie': check.cookie,
       'Content-Length': 0,
     });
     reply.response.end();
     return false;
   }
-  const presented = bearerToken(request) ?? cookieToken(request);
-  if (presented === undefined) {
-    refuseUnauthorised(
-      reply,
-      "this console needs its token: open the URL 'sluice console' printed at start (it ends in ?token=…), " +
-        'or send Authorization: Bearer TOKEN',
-    );
-    return false;
-  }
-  if (!matchesToken(presented, digest)) {
-    refuseUnauthorised(reply, "the token is wrong: use the one 'sluice console' printed at start");
-    return false;
-  }
-  return true;
-}
-
-function refuseUnauthorised(reply: Reply, message: string): void {
   reply.response.setHeader('WWW-Authenticate', 'Bearer realm="sluice console"');
-  sendJson(reply, 401, { error: message });
-}
-
-/** Compares digests of equal length in constant time, so neither the token nor its length leaks by timing. */
-function matchesToken(presented: string, digest: Buffer): boolean {
-  return timingSafeEqual(digestOf(presented), digest);
-}
-
-function digestOf(value: string): Buffer {
-  return createHash('sha256').update(value, 'utf8').digest();
-}
-
-function bearerToken(request: IncomingMessage): string | undefined {
-  const header = request.headers.authorization;
-  return header === undefined ? undefined : /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
-}
-
-/**
- * The token cookie's value. Written by hand: the console reads one cookie that it set itself, whose value is
- * base64url (nothing to unquote or decode), so splitting the header on ';' is all a cookie parser would do here.
- */
-function cookieToken(request: IncomingMessage): string | undefined {
-  for (const pair of (request.headers.cookie ?? '').split(';')) {
-    const [name, ...value] = pair.trim().split('=');
-    if (name === TOKEN_COOKIE) return value.join('=');
-  }
-  return undefined;
-}
-
-/** Loopback's names always; beyond loopback also the listening address and the allowed names. */
-function isAllowedHost(name: string, access: Access): boolean {
-  const bare = normalHost(name);
-  return isLoopback(bare) || access.hosts.has(bare);
+  sendJson(reply, 401, { error: check.message });
+  return false;
 }
 
 async function serveApi(request: IncomingMessage, reply: Reply, url: URL, options: ServeOptions): Promise<void> {
@@ -359,19 +240,10 @@ async function serveApi(request: IncomingMessage, reply: Reply, url: URL, option
   sendJson(reply, 200, result);
 }
 
-/**
- * The body of a POST: JSON from this page only. An Origin must name an allowed host (the same list the Host
- * header is checked against, never the Host header itself, which a rebinding page sets) on the port the request
- * came to: a page of another server on an allowed host is another origin.
- */
+/** The body of a POST: JSON, from this page only (access.ts's `crossSiteRefusal`). */
 async function readJsonBody(request: IncomingMessage, access: Access): Promise<unknown> {
-  const origin = request.headers.origin;
-  if (origin !== undefined && origin !== 'null' && !isAllowedOrigin(origin, request.headers.host ?? '', access)) {
-    throw new ApiError(403, `cross-site request refused (Origin ${origin})`);
-  }
-  if (origin === 'null' || request.headers['sec-fetch-site'] === 'cross-site') {
-    throw new ApiError(403, 'cross-site request refused');
-  }
+  const refusal = crossSiteRefusal(request, access);
+  if (refusal !== undefined) throw new ApiError(403, refusal);
   const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
   if (type !== 'application/json') {
     throw new ApiError(415, `send the body as JSON with Content-Type: application/json (got '${type ?? ''}')`);
@@ -524,34 +396,6 @@ function listenError(error: NodeJS.ErrnoException, host: string, port: number): 
     });
   }
   return new ConsoleError(`cannot listen on ${host}:${port}: ${errorText(error)}`, { cause: error });
-}
-
-/** `[::1]:4310` → `::1`; `localhost:4310` → `localhost`. */
-function hostName(hostHeader: string): string {
-  const bracketed = /^\[([^\]]+)\]/.exec(hostHeader);
-  if (bracketed) return bracketed[1] ?? '';
-  return hostHeader.replace(/:\d+$/, '');
-}
-
-function isAllowedOrigin(origin: string, hostHeader: string, access: Access): boolean {
-  let parsed: URL;
-  try {
-    parsed = new URL(origin);
-  } catch {
-    return false;
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return false;
-  const originPort = parsed.port === '' ? (parsed.protocol === 'https:' ? '443' : '80') : parsed.port;
-  const requestPort = /:(\d+)$/.exec(hostHeader)?.[1] ?? '80';
-  return isAllowedHost(parsed.hostname, access) && originPort === requestPort;
-}
-
-/** `Console.Example.` → `console.example`; `[::1]` → `::1`. */
-function normalHost(name: string): string {
-  return name
-    .replace(/^\[(.*)\]$/, '$1')
-    .toLowerCase()
-    .replace(/\.$/, '');
 }
 
 /** How a URL names the host: a wildcard address as loopback, an IPv6 address in brackets. */
