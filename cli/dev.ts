@@ -4,14 +4,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseIntakeMessage } from '#functions/extract/extract.ts';
-import {
-  ConfigError,
-  type ConfigLayer,
-  loadLayeredConfig,
-  mergeDeep,
-  type SluiceConfig,
-  settingAssignment,
-} from '#lib/config.ts';
+import { ConfigError, type SluiceConfig } from '#lib/config.ts';
+import { type ConfigLayer, loadLayeredConfig, mergeDeep, settingAssignment } from '#lib/config-layers.ts';
 import { STACK_NAME } from '#lib/template.ts';
 import {
   cdkJsonConfig,

@@ -1,10 +1,9 @@
 import { z } from 'zod';
 import { PIPELINE } from '#functions/pipeline.ts';
-import { type SupervisorRuntimeConfig, supervisorRuntimeConfigSchema } from '#functions/supervisor/runtime-config.ts';
-import { HOURS_TO_MS, RANGES, type Range, SECONDS_TO_MS } from '#shared/config-ranges.ts';
-import { type Pipeline, reenrichingStageOf, type StageDefaults, stageStatesOf } from '#shared/pipeline.ts';
+import { RANGES, type Range } from '#shared/config-ranges.ts';
+import type { Pipeline, StageDefaults } from '#shared/pipeline.ts';
 import { RATE_LIMIT_DIALECTS, TOKEN_COUNTINGS } from '#shared/provider-limits.ts';
-import { type ModelPrice, type RuntimeConfig, runtimeConfigSchema, type Stage } from '#shared/runtime-config.ts';
+import type { ModelPrice, RuntimeConfig, Stage } from '#shared/runtime-config.ts';
 
 /**
  * The one typed, validated configuration of the stack, read from the `sluice` object of the `cdk.json`
@@ -607,6 +606,11 @@ function configSchemaFor(pipeline: Pipeline) {
  */
 export const sluiceConfigSchema = configSchemaFor(PIPELINE);
 
+/** The config schema of a pipeline: sluice's own, built once, or one built for another (a test's third stage). */
+export function configSchemaOf(pipeline: Pipeline): typeof sluiceConfigSchema {
+  return pipeline === PIPELINE ? sluiceConfigSchema : configSchemaFor(pipeline);
+}
+
 /** The validated configuration, every default filled in. */
 export type SluiceConfig = z.output<typeof sluiceConfigSchema>;
 /** What may be written in `cdk.json` (every key optional). */
@@ -622,7 +626,7 @@ export function stageConfigOf(config: SluiceConfig, stage: Stage): StageConfig {
 }
 
 /** The model and completion limit of each step of a stage, its overrides filled in from the stage's settings. */
-function stepsOf(settings: StageConfig): RuntimeConfig['steps'] {
+export function stepsOf(settings: StageConfig): RuntimeConfig['steps'] {
   return Object.fromEntries(
     Object.entries(settings.steps).map(([step, override]) => [
       step,
@@ -645,7 +649,7 @@ export function configuredModels(config: SluiceConfig): string[] {
   return [...new Set(models.filter((model): model is string => model !== undefined))];
 }
 
-function describeIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+export function describeIssues(issues: readonly z.core.$ZodIssue[]): string[] {
   return issues.map((issue) => {
     const path = issue.path.map(String).join('.');
     return path === '' ? `the sluice context ${issue.message}` : `${path} ${issue.message}`;
@@ -660,209 +664,7 @@ function describeIssues(issues: readonly z.core.$ZodIssue[]): string[] {
  * config.stages.extract.maxConcurrency; // 5
  */
 export function loadConfig(raw: unknown, pipeline: Pipeline = PIPELINE): SluiceConfig {
-  const parsed = (pipeline === PIPELINE ? sluiceConfigSchema : configSchemaFor(pipeline)).safeParse(raw ?? {});
+  const parsed = configSchemaOf(pipeline).safeParse(raw ?? {});
   if (!parsed.success) throw new ConfigError(describeIssues(parsed.error.issues), { cause: parsed.error });
-  return parsed.data;
-}
-
-/** Settings from one place, for {@link loadLayeredConfig}. */
-export interface ConfigLayer {
-  /** Where they come from, as errors name it, e.g. `cdk.json`, `--config local.json`, `--set llm.timeoutSeconds=30`. */
-  readonly source: string;
-  readonly settings: Record<string, unknown>;
-}
-
-/**
- * Merges plain objects key by key; anything else in `patch` (a number, a string, an array) replaces what is in
- * `base`, as the CDK context does not merge.
- * @example mergeDeep({ llm: { timeoutSeconds: 60 } }, { llm: { fallbackModel: 'gpt-4o-mini' } })
- */
-export function mergeDeep(base: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
-  const merged: Record<string, unknown> = { ...base };
-  for (const [key, value] of Object.entries(patch)) {
-    const current = merged[key];
-    merged[key] = isPlainObject(current) && isPlainObject(value) ? mergeDeep(current, value) : value;
-  }
-  return merged;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/**
- * Validates `layers` merged in order, each over the ones before, as one config. Validating the merge (not each
- * layer) lets a later layer complete an earlier one (say a file raising `maxConcurrency` and a `--set` raising
- * `reservedConcurrency`); each problem names the last layer that set its key, or the key's nearest parent.
- * @throws {ConfigError} naming every wrong key, its allowed range and where it was set.
- * @example
- * loadLayeredConfig([{ source: 'cdk.json', settings: cdkJson }, { source: '--set maxAttempts=9', settings: { maxAttempts: 9 } }]);
- * // ConfigError: Invalid sluice config: maxAttempts must be less than maxReceiveCount (5) (got 9) (set by --set maxAttempts=9)
- */
-export function loadLayeredConfig(layers: readonly ConfigLayer[], pipeline: Pipeline = PIPELINE): SluiceConfig {
-  const merged = layers.reduce<Record<string, unknown>>((all, layer) => mergeDeep(all, layer.settings), {});
-  const parsed = (pipeline === PIPELINE ? sluiceConfigSchema : configSchemaFor(pipeline)).safeParse(merged);
-  if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((issue) => {
-    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
-    const sources = new Set(keys.map((key) => sourceOf(layers, key === undefined ? issue.path : [...issue.path, key])));
-    return `${describeIssues([issue]).join('')} (set by ${[...sources].join(', ')})`;
-  });
-  throw new ConfigError(problems, { cause: parsed.error });
-}
-
-/** The last layer holding a value at `path`, else at its longest prefix; the first layer when none does. */
-function sourceOf(layers: readonly ConfigLayer[], path: readonly PropertyKey[]): string {
-  for (let length = path.length; length > 0; length -= 1) {
-    const prefix = path.slice(0, length);
-    const layer = layers.findLast((candidate) => valueAt(candidate.settings, prefix) !== undefined);
-    if (layer !== undefined) return layer.source;
-  }
-  return layers[0]?.source ?? 'the defaults';
-}
-
-function valueAt(settings: unknown, path: readonly PropertyKey[]): unknown {
-  let value = settings;
-  for (const key of path) {
-    if (!isPlainObject(value) || !Object.hasOwn(value, key)) return undefined;
-    value = value[String(key)];
-  }
-  return value;
-}
-
-/** A key path segment: what the schema's keys are made of (model names with a dot are set at `prices` whole). */
-const KEY_SEGMENT = /^[A-Za-z0-9_-]+$/;
-
-/**
- * One `key.path=value` assignment as a settings patch. The value is read as JSON when it parses as JSON (numbers,
- * booleans, null, arrays, objects, quoted strings), and as a plain string otherwise, so `llm.baseUrl=http://...`
- * needs no quotes. Written by hand: the syntax is four lines, and a path library would accept forms (brackets,
- * quotes) the help does not promise.
- * @throws {ConfigError} when the text is not `key.path=value`.
- * @example settingAssignment('stages.extract.batchSize=2') // { stages: { extract: { batchSize: 2 } } }
- */
-export function settingAssignment(text: string): Record<string, unknown> {
-  const at = text.indexOf('=');
-  const path = at < 0 ? [] : text.slice(0, at).split('.');
-  if (at < 0 || path.some((segment) => !KEY_SEGMENT.test(segment))) {
-    throw new ConfigError([
-      `--set ${JSON.stringify(text)} must be key.path=value, the key's parts (letters, digits, _ and -) joined by dots, e.g. stages.extract.batchSize=2`,
-    ]);
-  }
-  const raw = text.slice(at + 1);
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch {
-    value = raw;
-  }
-  let patch: Record<string, unknown> = {};
-  for (const [index, segment] of [...path].reverse().entries()) patch = { [segment]: index === 0 ? value : patch };
-  return patch;
-}
-
-/** The LLM settings as the functions take them (milliseconds). */
-function llmRuntime(config: SluiceConfig): RuntimeConfig['llm'] {
-  return {
-    ...(config.llm.baseUrl === undefined ? {} : { baseUrl: config.llm.baseUrl }),
-    timeoutMs: config.llm.timeoutSeconds * SECONDS_TO_MS,
-  };
-}
-
-/** The circuit breakers' settings as the functions take them (milliseconds). */
-function breakerRuntime(config: SluiceConfig): RuntimeConfig['breaker'] {
-  return {
-    failureThreshold: config.breaker.failureThreshold,
-    windowMs: config.breaker.windowSeconds * SECONDS_TO_MS,
-    minCalls: config.breaker.minCalls,
-    // Divided, not multiplied by PERCENT_TO_RATIO: 57 / 100 is 0.57, 57 * 0.01 is 0.5700000000000001.
-    failureRate: config.breaker.failureRatePercent / 100,
-    cooldownMs: config.breaker.cooldownSeconds * SECONDS_TO_MS,
-  };
-}
-
-/**
- * What one stage function needs at run time, validated with the runtime's own schema, so a config the
- * function would reject fails synth instead.
- * @throws {ConfigError} if the runtime schema rejects the derived config.
- * @example
- * const json = JSON.stringify(runtimeConfigFor(config, 'draft'));
- */
-export function runtimeConfigFor(config: SluiceConfig, stage: Stage, pipeline: Pipeline = PIPELINE): RuntimeConfig {
-  const settings = stageConfigOf(config, stage);
-  const candidate: RuntimeConfig = {
-    stage,
-    states: stageStatesOf(pipeline, stage),
-    model: settings.model,
-    ...(config.llm.fallbackModel === undefined ? {} : { fallbackModel: config.llm.fallbackModel }),
-    maxOutputTokens: settings.maxOutputTokens,
-    steps: stepsOf(settings),
-    maxRevisions: settings.maxRevisions ?? 0,
-    llm: llmRuntime(config),
-    prices: config.prices,
-    itemTokenBudget: config.itemTokenBudget,
-    dailyBudgetUsd: config.dailyBudgetUsd,
-    maxAttempts: config.maxAttempts,
-    memory: { lookupTimeoutMs: config.memory.lookupTimeoutMs, maxRelated: config.memory.maxRelated },
-    limits: config.limits,
-    retry: {
-      baseDelayMs: config.retry.baseDelayMs,
-      maxDelayMs: config.retry.maxDelayMs,
-      maxInProcessWaitMs: config.retry.maxInProcessWaitMs,
-      maxDeferralMs: config.retry.maxDeferralHours * HOURS_TO_MS,
-    },
-    breaker: breakerRuntime(config),
-  };
-  const parsed = runtimeConfigSchema.safeParse(candidate);
-  if (!parsed.success) {
-    throw new ConfigError(
-      describeIssues(parsed.error.issues).map((problem) => `runtime config of stage ${stage}: ${problem}`),
-      { cause: parsed.error },
-    );
-  }
-  return parsed.data;
-}
-
-/**
- * What the supervisor function needs at run time, validated with its own schema.
- * @throws {ConfigError} if the supervisor's schema rejects the derived config.
- * @example
- * const json = JSON.stringify(supervisorConfigFor(config));
- */
-export function supervisorConfigFor(config: SluiceConfig, pipeline: Pipeline = PIPELINE): SupervisorRuntimeConfig {
-  const { supervisor } = config;
-  const stage = (settings: StageConfig) => {
-    const steps = Object.values(stepsOf(settings));
-    const stepModels = [...new Set(steps.map((step) => step.model))].filter((model) => model !== settings.model);
-    return {
-      model: settings.model,
-      ...(config.llm.fallbackModel === undefined ? {} : { fallbackModel: config.llm.fallbackModel }),
-      ...(stepModels.length === 0 ? {} : { stepModels }),
-      maxConcurrency: settings.maxConcurrency,
-      maxOutputTokens: Math.min(settings.maxOutputTokens, ...steps.map((step) => step.maxOutputTokens)),
-    };
-  };
-  const reenrichStage = reenrichingStageOf(pipeline)?.name;
-  const candidate: SupervisorRuntimeConfig = {
-    intervalMs: supervisor.intervalSeconds * SECONDS_TO_MS,
-    pauseAfterMs: supervisor.pauseAfterSeconds * SECONDS_TO_MS,
-    verifyMs: supervisor.verifySeconds * SECONDS_TO_MS,
-    adaptiveConcurrency: { ...supervisor.adaptiveConcurrency },
-    reenrich: { ...supervisor.reenrich },
-    stages: Object.fromEntries(pipeline.stages.map(({ name }) => [name, stage(stageConfigOf(config, name))])),
-    ...(reenrichStage === undefined ? {} : { reenrichStage }),
-    llm: llmRuntime(config),
-    memory: { lookupTimeoutMs: config.memory.lookupTimeoutMs },
-    prices: config.prices,
-    dailyBudgetUsd: config.dailyBudgetUsd,
-    breaker: breakerRuntime(config),
-  };
-  const parsed = supervisorRuntimeConfigSchema.safeParse(candidate);
-  if (!parsed.success) {
-    throw new ConfigError(
-      describeIssues(parsed.error.issues).map((problem) => `runtime config of the supervisor: ${problem}`),
-      { cause: parsed.error },
-    );
-  }
   return parsed.data;
 }

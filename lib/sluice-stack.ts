@@ -8,7 +8,7 @@ import { PIPELINE } from '#functions/pipeline.ts';
 import { type Pipeline, type StageDefinition, stageOf } from '#shared/pipeline.ts';
 import { DependencyLayer } from '../layers/dependency-layer.ts';
 import { PROJECT_ROOT } from './cdk-json.ts';
-import { runtimeConfigFor, type SluiceConfig, stageConfigOf, stageModelsOf, supervisorConfigFor } from './config.ts';
+import { type SluiceConfig, stageConfigOf, stageModelsOf } from './config.ts';
 import { LlmStage } from './constructs/llm-stage.ts';
 import { MemoryTable } from './constructs/memory-table.ts';
 import { Observability } from './constructs/observability.ts';
@@ -16,6 +16,7 @@ import { RedrivableQueue } from './constructs/redrivable-queue.ts';
 import { StateTable } from './constructs/state-table.ts';
 import { Supervisor } from './constructs/supervisor.ts';
 import { PUBLISHED_QUEUE_KEY, queueOutputKeys, stageOutputKeys } from './outputs.ts';
+import { runtimeConfigFor, supervisorConfigFor } from './runtime-configs.ts';
 
 export { PROJECT_ROOT } from './cdk-json.ts';
 export { STACK_NAME } from './outputs.ts';

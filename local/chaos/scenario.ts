@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { ConfigError, loadConfig, mergeDeep, type SluiceConfig } from '#lib/config.ts';
+import { ConfigError, loadConfig, type SluiceConfig } from '#lib/config.ts';
+import { mergeDeep } from '#lib/config-layers.ts';
 import { cdkJsonConfig } from '#local/dev-runtime.ts';
 import { CRASH_POINTS } from '#shared/faults.ts';
 import { parseFaults } from '#sim/faults/config.ts';

@@ -1,13 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { supervisorRuntimeConfigSchema } from '#functions/supervisor/runtime-config.ts';
-import {
-  ConfigError,
-  loadConfig,
-  loadLayeredConfig,
-  runtimeConfigFor,
-  settingAssignment,
-  supervisorConfigFor,
-} from '#lib/config.ts';
+import { ConfigError, loadConfig } from '#lib/config.ts';
+import { loadLayeredConfig, settingAssignment } from '#lib/config-layers.ts';
+import { runtimeConfigFor, supervisorConfigFor } from '#lib/runtime-configs.ts';
 import { cdkJsonContext, synthesizeTemplate } from '#lib/template.ts';
 import { RANGES, type Range } from '#shared/config-ranges.ts';
 import { runtimeConfigSchema } from '#shared/runtime-config.ts';

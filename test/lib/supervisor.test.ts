@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { SHIPPED_STAGES as STAGES } from '#functions/pipeline.ts';
 import { SUPERVISOR_ENVIRONMENT_KEYS, supervisorRuntimeConfigSchema } from '#functions/supervisor/runtime-config.ts';
-import { loadConfig, type SluiceConfigInput, supervisorConfigFor } from '#lib/config.ts';
+import { loadConfig, type SluiceConfigInput } from '#lib/config.ts';
 import { RUNBOOK_SECTIONS } from '#lib/constructs/alarms.ts';
 import { supervisorScheduleMinutes, supervisorTimeoutSeconds } from '#lib/constructs/supervisor.ts';
+import { supervisorConfigFor } from '#lib/runtime-configs.ts';
 import type { Stage } from '#shared/runtime-config.ts';
 import { alarmOf, graph, readAlarm, row, sluiceMetric } from './monitoring-readers.ts';
 import { resourcesOfType, type SynthesizedStack, synthesizeStack, type TemplateResource } from './stack-fixture.ts';

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, runtimeConfigFor } from '#lib/config.ts';
+import { loadConfig } from '#lib/config.ts';
+import { runtimeConfigFor } from '#lib/runtime-configs.ts';
 import { cdkJsonContext } from '#lib/template.ts';
 import {
   BreakerOpenError,

@@ -3,7 +3,8 @@ import type { Context, ScheduledEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { createSupervisorHandler, looksPerInvocation } from '#functions/supervisor/handler.ts';
 import type { LookReport, Supervisor } from '#functions/supervisor/supervisor.ts';
-import { loadConfig, supervisorConfigFor } from '#lib/config.ts';
+import { loadConfig } from '#lib/config.ts';
+import { supervisorConfigFor } from '#lib/runtime-configs.ts';
 import { createLambdaContext } from '#local/lambda-context.ts';
 
 /** A supervisor whose looks answer from a script, counting them. */
