@@ -44,7 +44,7 @@ DLQ (a redrive of one changes nothing); running the same discard again deletes t
 Options:
   --item ID            Discard this item; repeat for more. Ids with no dead letter in the DLQs searched are
                        reported (and the exit code is 1).
-  --stage extract|draft|published  Only dead letters of this stage's DLQ (default: all three).
+  --stage ${LANE_NAMES.join('|')}  Only dead letters of this stage's DLQ (default: every one).
   --error-class CLASS  Only dead letters whose errorClass attribute is CLASS.
   --max N              Select at most N dead letters.
   --reason TEXT        Why (required, 1 to ${MAX_REASON_LENGTH} characters): recorded on each item.

@@ -13,7 +13,7 @@ Commands:
   redrive    Move dead letters back to their source queue, optionally by item, stage and error class.
   discard    Give up on dead letters on purpose: items become DISCARDED (who, when, why); their dead letters go.
   reenrich   Redraft published items that were drafted without history (NO_HISTORY).
-  pause      Pause a stage (extract or draft): disable its event source; its messages wait in the queue.
+  pause      Pause a stage: disable its event source; its messages wait in the queue.
   resume     Resume a paused stage: enable its event source again.
   console    Serve a web console for the stack: board, items, dead letters with redrive, economics.
   doctor     Check the stack end to end: what is wrong (queues, tables, secret, provider, ...) and the fix for each.

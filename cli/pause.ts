@@ -20,9 +20,14 @@ import { EXIT, UsageError } from './usage-error.ts';
  * source and control record (`readEventSources`).
  */
 
+const STAGE_NAMES = PIPELINE.stages.map((stage) => stage.name);
+/** e.g. `extract or draft`. */
+const STAGE_CHOICE = new Intl.ListFormat('en', { type: 'disjunction' }).format(STAGE_NAMES);
+const [FIRST_STAGE, LAST_STAGE] = [STAGE_NAMES[0], STAGE_NAMES.at(-1)];
+
 export const PAUSE_HELP = `Usage: sluice pause STAGE [--reason TEXT] [options]
 
-Pauses a stage (extract or draft) by disabling its SQS event source mapping: no new invocation starts, the
+Pauses a stage (${STAGE_CHOICE}) by disabling its SQS event source mapping: no new invocation starts, the
 invocations in flight finish, and the stage's messages wait in its queue (nothing is lost within the queue's
 14-day retention). Records who paused it and why in the state table (CONTROL#<stage>), which 'sluice status'
 and the console show. Pausing a paused stage changes nothing but the reason, and says so.
@@ -36,14 +41,14 @@ Exit codes: 0 paused (or already paused); 1 the mapping could not be read or cha
 2 bad usage (an unknown stage).
 
 Examples:
-  sluice pause extract --reason "provider outage, see status page"
-  sluice pause draft --reason "budget spent" --stack Sluice --region eu-west-1
-  sluice pause extract --json | jq .state
+  sluice pause ${FIRST_STAGE} --reason "provider outage, see status page"
+  sluice pause ${LAST_STAGE} --reason "budget spent" --stack Sluice --region eu-west-1
+  sluice pause ${FIRST_STAGE} --json | jq .state
 `;
 
 export const RESUME_HELP = `Usage: sluice resume STAGE [options]
 
-Resumes a paused stage (extract or draft) by enabling its SQS event source mapping again: the function consumes
+Resumes a paused stage (${STAGE_CHOICE}) by enabling its SQS event source mapping again: the function consumes
 the messages that waited in its queue. Records the resume in the state table's control record (CONTROL#<stage>).
 Resuming a stage that is not paused changes nothing, and says so.
 
@@ -53,8 +58,8 @@ Exit codes: 0 resumed (or not paused); 1 the mapping could not be read or change
 2 bad usage (an unknown stage).
 
 Examples:
-  sluice resume extract
-  sluice resume draft --stack Sluice --region eu-west-1 --json
+  sluice resume ${FIRST_STAGE}
+  sluice resume ${LAST_STAGE} --stack Sluice --region eu-west-1 --json
 `;
 
 interface StageCommandOptions {

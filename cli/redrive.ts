@@ -30,11 +30,11 @@ import { EXIT } from './usage-error.ts';
 
 export const REDRIVE_HELP = `Usage: sluice redrive [options]
 
-Moves dead letters back to the queue they came from: the intake DLQ to the intake queue (extract), the draft DLQ
-to the draft queue, the published DLQ to the published queue. A redriven message resumes its item from its last
-checkpoint with a fresh failure budget; answers already in the call ledger are not paid for again. Fix the cause
-first: a dead letter whose failure was permanent (an invalid item, the item's token budget, a provider's 400, 401,
-403, 404 or 422, a wait past the deferral limit) fails the same way again, and the report warns of those.
+Moves dead letters back to the queue they came from: each stage's DLQ to the stage's input queue, the published
+DLQ to the published queue. A redriven message resumes its item from its last checkpoint with a fresh failure
+budget; answers already in the call ledger are not paid for again. Fix the cause first: a dead letter whose
+failure was permanent (an invalid item, the item's token budget, a provider's 400, 401, 403, 404 or 422, a wait
+past the deferral limit) fails the same way again, and the report warns of those.
 
 With no filter on AWS it starts SQS's own message move task per DLQ (destination named) and reports its handle
 and status. With --item, --error-class or --max, or where the endpoint has no move tasks (the local emulator), it moves
@@ -47,7 +47,7 @@ distinct items moved.
 Options:
   --item ID            Only the dead letters of this item; repeat for more items. Ids with no dead letter in
                        the DLQs searched are reported (and the exit code is 1).
-  --stage extract|draft|published  Only this stage's DLQ (default: all three).
+  --stage ${LANE_NAMES.join('|')}  Only this stage's DLQ (default: every one).
   --error-class CLASS  Only dead letters whose errorClass attribute is CLASS (e.g. LlmCallError,
                        InvalidOutputError, DeferralLimitError; '(none)' for those SQS moved after
                        maxReceiveCount).
@@ -60,7 +60,7 @@ unreachable target; 2 bad usage.
 
 Examples:
   sluice redrive --dry-run                       # what is in the DLQs, by stage and error class
-  sluice redrive --stage extract --error-class LlmCallError
+  sluice redrive --stage ${LANE_NAMES[0]} --error-class LlmCallError
   sluice redrive --item sample-007 --item sample-019
   sluice redrive --max 100 --rate 10
   sluice redrive --stack Sluice --region eu-west-1 # SQS move tasks for every DLQ
