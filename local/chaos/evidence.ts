@@ -1,6 +1,6 @@
 import type { Message, SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { SluiceConfig } from '#lib/config.ts';
 import { PUBLISHED_QUEUE_KEY, queueOutputKeys } from '#lib/outputs.ts';
 import { peekAll, queueDepth } from '#ops/queue-io.ts';
@@ -48,6 +48,8 @@ export interface CheckerInput {
   pollerTimeouts: number;
   /** Whether the pipeline settled (every item finished, or parked when that is expected) before the timeout. */
   settled: boolean;
+  /** Why the wait ended when it did not settle, e.g. `nothing moved for the 90 s drain timeout`. */
+  unsettled?: string;
   elapsedMs: number;
   /** Calls the provider answered to the supervisor's probes: they belong to no item, so no ledger entry. */
   probeCallsAnswered?: number;

@@ -73,6 +73,11 @@ export interface ChaosReport {
 
 /** How long a pipeline whose remaining items all wait for the budget must stay unchanged to count as settled. */
 const PARKED_QUIET_MS = 10_000;
+/**
+ * A run that keeps changing gives up after this many drain timeouts in all: the drain timeout counts time without
+ * progress, so a busy machine slows a run without failing it, and this bound still ends one that loops forever.
+ */
+const DRAIN_TIMEOUTS_IN_ALL = 10;
 
 /**
  * @example
@@ -171,12 +176,12 @@ export async function runChaos(scenario: Scenario, options: RunChaosOptions = {}
         snapshot,
         simulator: dev.simulator?.stats(),
       });
-    let settled = await settle(dev, scenario, accepted.size, runStarted, onSnapshot, interval);
+    let settlement = await settle(dev, scenario, accepted.size, runStarted, onSnapshot, interval);
     let lateDuplicates: LateDuplicates | undefined;
-    if (settled && scenario.lateDuplicates !== undefined) {
+    if (settlement.settled && scenario.lateDuplicates !== undefined) {
       const stageCalls = () => providerCalls.filter((call) => call.caller === undefined).length;
       lateDuplicates = await sendLateDuplicates(dev, scenario.lateDuplicates.copies, bodyOf, stageCalls());
-      settled = await settle(dev, scenario, accepted.size, runStarted, onSnapshot, interval);
+      settlement = await settle(dev, scenario, accepted.size, runStarted, onSnapshot, interval);
       lateDuplicates.stageCallsAfter = stageCalls();
     }
     const runMs = Date.now() - runStarted;
@@ -205,7 +210,8 @@ export async function runChaos(scenario: Scenario, options: RunChaosOptions = {}
       simulator,
       timeline: timeline.report(),
       pollerTimeouts: pollers.reduce((sum, stats) => sum + stats.timeouts, 0),
-      settled,
+      settled: settlement.settled,
+      ...(settlement.settled ? {} : { unsettled: settlement.why }),
       elapsedMs: runMs,
       probeCallsAnswered: providerCalls.filter((call) => call.caller !== undefined && call.status === 200).length,
       selfHealing: { startedAt: runStarted, calls: providerCalls, looks },
@@ -235,10 +241,15 @@ export async function runChaos(scenario: Scenario, options: RunChaosOptions = {}
   }
 }
 
+/** Whether the pipeline settled, and if not why the wait ended. */
+type Settlement = { readonly settled: true } | { readonly settled: false; readonly why: string };
+
 /**
  * Waits until every accepted item is PUBLISHED or DEAD_LETTER and the intake and draft queues are empty — or,
  * when the scenario means the budget to run out, until the items left all wait for it with their messages
- * delayed and nothing has changed for a while. False when the drain timeout came first.
+ * delayed and nothing has changed for a while. Gives up when nothing has moved for the drain timeout (no item
+ * changed state, no queue count changed, no LLM call was made), or after {@link DRAIN_TIMEOUTS_IN_ALL} drain
+ * timeouts in all. Progress, not the clock, is what counts, so a slow machine does not fail a run that is moving.
  */
 async function settle(
   dev: DevRuntime,
@@ -247,14 +258,18 @@ async function settle(
   startedAt: number,
   onSnapshot: (snapshot: PipelineSnapshot) => void,
   intervalMs: number,
-): Promise<boolean> {
-  const deadline = startedAt + scenario.drainTimeoutSeconds * 1000;
+): Promise<Settlement> {
+  const timeoutMs = scenario.drainTimeoutSeconds * 1000;
+  const deadline = startedAt + timeoutMs * DRAIN_TIMEOUTS_IN_ALL;
   const pollMs = Math.min(500, intervalMs);
   let lastShown = 0;
   let quietSince: { key: string; at: number } | undefined;
+  let moved = { key: '', at: Date.now() };
   for (;;) {
     const snapshot = await readSnapshot(dev);
     const now = Date.now();
+    const progress = JSON.stringify([snapshot.byState, snapshot.queues, snapshot.deadLetters, snapshot.llm.calls]);
+    if (progress !== moved.key) moved = { key: progress, at: now };
     if (now - lastShown >= intervalMs) {
       lastShown = now;
       onSnapshot(snapshot);
@@ -266,21 +281,28 @@ async function settle(
       !(scenario.expect.reenriched && (await awaitingReenrichment(dev, scenario)))
     ) {
       onSnapshot(snapshot);
-      return true;
+      return { settled: true };
     }
     if (scenario.expect.budgetExhausted && (await allWaitingForBudget(dev))) {
       const key = JSON.stringify(snapshot);
       if (quietSince?.key !== key) quietSince = { key, at: now };
       else if (now - quietSince.at >= PARKED_QUIET_MS) {
         onSnapshot(snapshot);
-        return true;
+        return { settled: true };
       }
     } else {
       quietSince = undefined;
     }
+    if (now - moved.at >= timeoutMs) {
+      onSnapshot(snapshot);
+      return { settled: false, why: `nothing moved for the ${scenario.drainTimeoutSeconds} s drain timeout` };
+    }
     if (now >= deadline) {
       onSnapshot(snapshot);
-      return false;
+      return {
+        settled: false,
+        why: `still moving after ${DRAIN_TIMEOUTS_IN_ALL} drain timeouts (${(timeoutMs * DRAIN_TIMEOUTS_IN_ALL) / 1000} s) in all`,
+      };
     }
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError, loadConfig, type SluiceConfig } from '#lib/config.ts';
 import { mergeDeep } from '#lib/config-layers.ts';
 import { cdkJsonConfig } from '#local/dev-runtime.ts';
@@ -113,7 +113,10 @@ const scenarioSchema = z.strictObject({
    * draft message. The run then drains again; the checker's `deadLettersStayDead` asserts nothing moved.
    */
   lateDuplicates: z.strictObject({ copies: z.number().int().min(1).max(10) }).optional(),
-  /** Give up waiting for the pipeline to settle after this long. */
+  /**
+   * Give up waiting for the pipeline to settle once nothing has moved for this long (no item changed state, no
+   * queue count changed, no LLM call), or after ten times this long in all.
+   */
   drainTimeoutSeconds: z.number().finite().gt(0).max(86_400).default(120),
   expect: z
     .strictObject({

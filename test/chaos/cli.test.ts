@@ -66,7 +66,13 @@ describe('Command: sluice chaos', () => {
   });
 
   /** A small scenario: six items and an invalid one, some malformed answers, `maxAttempts` per stage. */
-  async function smallScenario(file: string, maxAttempts: number, malformedRate: number) {
+  async function smallScenario(
+    file: string,
+    maxAttempts: number,
+    malformedRate: number,
+    { latencyMs = 10, drainTimeoutSeconds = 60 } = {},
+  ) {
+    const timeoutSeconds = Math.ceil(latencyMs / 1000) + 1;
     await writeFile(
       file,
       JSON.stringify({
@@ -74,13 +80,13 @@ describe('Command: sluice chaos', () => {
         seed: 3,
         items: { count: 6, poison: 1 },
         config: {
-          stages: { extract: { timeoutSeconds: 6 }, draft: { timeoutSeconds: 6 } },
-          llm: { timeoutSeconds: 1 },
+          stages: { extract: { timeoutSeconds: timeoutSeconds * 6 }, draft: { timeoutSeconds: timeoutSeconds * 6 } },
+          llm: { timeoutSeconds },
           maxAttempts,
           maxReceiveCount: 10,
         },
-        simulator: { latencyMs: 10, faults: { malformedRate } },
-        drainTimeoutSeconds: 60,
+        simulator: { latencyMs, faults: { malformedRate } },
+        drainTimeoutSeconds,
       }),
     );
   }
@@ -101,6 +107,25 @@ describe('Command: sluice chaos', () => {
     expect(written.counts.accepted).toBe(7);
     expect(code).toBe(written.ok ? 0 : 1);
     expect(written.ok).toBe(true);
+  }, 90_000);
+
+  it('counts the drain timeout from the last progress, so a run that keeps moving may last longer than it', async () => {
+    // Prepare: extract, draft and review one after the other at 2.5 s each take 7.5 s per item, past the 7 s timeout
+    const file = join(dir, 'slow.json');
+    const report = join(dir, 'slow-report.json');
+    await smallScenario(file, 8, 0, { latencyMs: 2500, drainTimeoutSeconds: 7 });
+
+    // Act
+    const { code } = await sluice('chaos', '--scenario', file, '--report', report, '--quiet');
+
+    // Assess
+    const written = JSON.parse(await readFile(report, 'utf8')) as {
+      checks: { name: string; ok: boolean; observed: number }[];
+    };
+    const drained = written.checks.find((check) => check.name === 'drained');
+    expect(drained).toMatchObject({ ok: true });
+    expect(drained?.observed).toBeGreaterThan(7);
+    expect(code).toBe(0);
   }, 90_000);
 
   it('exits 1 and names the failed check when the pipeline breaks an expectation of the scenario', async () => {

@@ -92,6 +92,6 @@ export function drainedCheck({ input, scenario }: RunEvidence): Finding {
     limit: scenario.drainTimeoutSeconds,
     detail: input.settled
       ? `settled in ${(input.elapsedMs / 1000).toFixed(1)} s`
-      : `still busy after the ${scenario.drainTimeoutSeconds} s drain timeout`,
+      : `still busy: ${input.unsettled ?? `not settled within the ${scenario.drainTimeoutSeconds} s drain timeout`}`,
   };
 }
