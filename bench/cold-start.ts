@@ -18,7 +18,7 @@ import { App, type Stack } from 'aws-cdk-lib';
 import { CfnFunction, CfnLayerVersion } from 'aws-cdk-lib/aws-lambda';
 import { AssetManifestArtifact, type CloudAssembly } from 'aws-cdk-lib/cx-api';
 import type { IConstruct } from 'constructs';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ShippedStage as Stage } from '#functions/pipeline.ts';
 import { loadConfig } from '#lib/config.ts';
 import { PROJECT_ROOT, SluiceStack, STACK_NAME } from '#lib/sluice-stack.ts';

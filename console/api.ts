@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { COST_GROUPS, type CostGroup, type CostsReport, defaultSince, MAX_COST_DAYS, readCosts } from '#ops/costs.ts';
 import { daysBetween } from '#ops/days.ts';
 import { shown } from '#ops/errors.ts';

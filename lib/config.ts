@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { PIPELINE } from '#functions/pipeline.ts';
 import { RANGES, type Range } from '#shared/config-ranges.ts';
 import type { Pipeline, StageDefaults } from '#shared/pipeline.ts';

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
-import { z } from 'zod';
+import * as z from 'zod';
 import { PIPELINE } from '#functions/pipeline.ts';
 import type { Pipeline } from '#shared/pipeline.ts';
 import { cdkJsonContext } from './cdk-json.ts';

@@ -7,7 +7,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { PIPELINE } from '#functions/pipeline.ts';
 import type { LookReport } from '#functions/supervisor/supervisor.ts';
 import { configuredModels, loadConfig, type SluiceConfig } from '#lib/config.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The expressions of a CloudFormation template (Ref, Fn::GetAtt, Fn::Join, Fn::Select, Fn::Split, Fn::Sub): read

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Target } from '#ops/target.ts';
 import { type CallEntry, CallLedger, nanoToUsd } from '#shared/call-ledger.ts';
 import { type ItemRecord, ItemStore } from '#shared/item-store.ts';

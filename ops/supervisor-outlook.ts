@@ -1,5 +1,5 @@
 import { type FunctionConfiguration, GetFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { supervisorRuntimeConfigSchema } from '#functions/supervisor/runtime-config.ts';
 import { supervisorScheduleMinutes } from '#lib/supervisor-schedule.ts';
 import { errorText } from '#shared/errors.ts';

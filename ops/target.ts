@@ -8,7 +8,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { PIPELINE } from '#functions/pipeline.ts';
 import { LOCAL_OUTPUT_KEYS, localCredentials, queueOutputKeys, STACK_NAME } from '#lib/outputs.ts';
 import { errorText } from '#shared/errors.ts';

@@ -1,4 +1,5 @@
-import { type ZodError, z } from 'zod';
+import type { ZodError } from 'zod';
+import * as z from 'zod';
 
 /**
  * The OpenAI chat-completions wire format as far as the simulator checks it: the request body it accepts

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** The JSON the doctor finds inside attributes and environment variables, read without throwing. */
 

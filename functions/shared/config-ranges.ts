@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The allowed range of every numeric setting that reaches a function, in one place. The `cdk.json` schema

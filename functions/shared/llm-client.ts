@@ -3,7 +3,7 @@ import type {
   ChatCompletionCreateParamsNonStreaming,
   ChatCompletionMessageParam,
 } from 'openai/resources/chat/completions';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { LlmCallError } from './errors.ts';
 import { type AdvertisedLimits, advertisedLimits, parseDuration, type RateLimitDialect } from './provider-limits.ts';
 

@@ -1,5 +1,5 @@
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { BudgetReservation } from './budget.ts';
 import { type CallEntry, costNanoUsd, nanoToUsd, sumUsage } from './call-ledger.ts';
 import type { BreakerPermit, CircuitBreaker } from './circuit-breaker.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { HOURS_TO_MS, inRange, PERCENT_TO_RATIO, RANGES, SECONDS_TO_MS } from './config-ranges.ts';
 import { RATE_LIMIT_DIALECTS, TOKEN_COUNTINGS } from './provider-limits.ts';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Wire and storage schemas shared by both stages, the LLM simulator and the local runtime.

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 
 /**
  * A zod error as one line that names each bad field, e.g. `body: expected string, received undefined; title:

@@ -4,7 +4,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { RuntimeConfigError } from '#shared/errors.ts';
 import { OpenAiLlmClient } from '#shared/llm-client.ts';
 import { MemoryStore } from '#shared/memory-store.ts';

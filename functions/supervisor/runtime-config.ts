@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { inRange, RANGES, SECONDS_TO_MS } from '#shared/config-ranges.ts';
 import { modelPriceSchema, runtimeConfigSchema, stageSchema } from '#shared/runtime-config.ts';
 

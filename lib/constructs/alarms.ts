@@ -1,6 +1,6 @@
 import type { AlarmBase } from 'aws-cdk-lib/aws-cloudwatch';
 import type { AlarmWithAnnotation, CustomAlarmThreshold } from 'cdk-monitoring-constructs';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The stack's alarms as a catalogue: their kinds, each with its runbook section, their severities, what every

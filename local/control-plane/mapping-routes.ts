@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { readJsonBody } from '../aws-http.ts';
 import type { LocalEventSourceMappings } from './event-source-mappings.ts';
 import { type LambdaAnswer, LambdaApiError, type LambdaRequest, type LambdaRoute } from './lambda-api.ts';

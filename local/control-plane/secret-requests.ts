@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** What the local Secrets Manager accepts: its actions, each request's members checked as AWS checks them, and its error. */
 

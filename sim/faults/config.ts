@@ -1,4 +1,5 @@
-import { type ZodError, z } from 'zod';
+import type { ZodError } from 'zod';
+import * as z from 'zod';
 import type { LatencySpec } from '../latency.ts';
 
 /**

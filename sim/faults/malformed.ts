@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { CallStage } from '../pipeline.ts';
 import type { FaultRecorder } from '../stats.ts';
 import type { ChatCompletionRequest } from '../wire.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The reviewer's findings as text, and back. The reviewer writes one line per finding with the quoted

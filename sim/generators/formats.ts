@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { DraftPayload, ExtractPayload, ReviewPayload } from '#shared/prompts.ts';
 import { readPayload } from '#shared/prompts.ts';
 import {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { App, type CfnElement } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { loadConfig, type SluiceConfigInput } from '#lib/config.ts';
 import { SluiceStack, STACK_NAME } from '#lib/sluice-stack.ts';
 import { cdkJsonContext } from '#lib/template.ts';

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AlarmKind, AlarmSeverity } from '#lib/constructs/alarms.ts';
 import type { MetricName } from '#shared/metric-catalogue.ts';
 import type { Stage } from '#shared/runtime-config.ts';

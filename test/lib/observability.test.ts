@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { SHIPPED_STAGES as STAGES } from '#functions/pipeline.ts';
 import { ConfigError, loadConfig, type SluiceConfigInput } from '#lib/config.ts';
 import { DEFAULT_RUNBOOK_URL, RUNBOOK_SECTIONS } from '#lib/constructs/alarms.ts';

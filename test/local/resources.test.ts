@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { LOCAL_ACCOUNT_ID } from '#local/emulators.ts';
 import { createLocalResources, type LocalDeployment, LocalResourceError, writeOutputsFile } from '#local/resources.ts';
 import { parseTemplate } from '#local/template.ts';

@@ -4,7 +4,7 @@ import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { describe, expect, it, vi } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { LocalFunction } from '#local/resources.ts';
 import { startLocalRuntime } from '#local/runtime.ts';
 import { TemplateError } from '#local/template-expressions.ts';

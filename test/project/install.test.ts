@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import semver from 'semver';
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * What `npm install` brings, checked against the Node.js the project runs on: the `node` devDependency, since

@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import type { ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
-import { z } from 'zod';
+import * as z from 'zod';
 import { extractMessages } from '#shared/prompts.ts';
 import { type IntakeItem, knowledgeSchema, OUTPUT_FORMATS } from '#shared/schemas.ts';
 import type { LlmSimulator } from '#sim/server.ts';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type DraftPayload, draftMessages, extractMessages, reviewMessages } from '#shared/prompts.ts';
 import {
   draftSchema,

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { createBrotliDecompress } from 'node:zlib';
 import { type Browser, chromium, type LaunchOptions } from 'playwright-core';
 import { x as extractTar } from 'tar';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Names a Chromium (or Chrome) executable to drive instead of the packaged one, e.g. on macOS or Linux arm64. */
 export const CHROMIUM_VARIABLE = 'SLUICE_CHROMIUM';

@@ -1,6 +1,6 @@
 import { CloudFormationClient, GetTemplateCommand } from '@aws-sdk/client-cloudformation';
 import { type CompositeAlarm, DescribeAlarmsCommand, type MetricAlarm } from '@aws-sdk/client-cloudwatch';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type Finding, type Outcome, ok, problems, skipped, type Watch } from '#cli/doctor/check.ts';
 import type { DoctorContext } from '#cli/doctor/context.ts';
 import { endpointOf, failedFinding, redeployFix } from '#cli/doctor/findings.ts';

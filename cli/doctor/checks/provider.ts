@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { type Finding, type Outcome, ok, problems, skipped, type Watch } from '#cli/doctor/check.ts';
 import type { DoctorContext } from '#cli/doctor/context.ts';
 import { endpointOf, redeployFix } from '#cli/doctor/findings.ts';
