@@ -2,7 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { DailyBudget } from '#shared/budget.ts';
 import { costNanoUsd } from '#shared/call-ledger.ts';
-import { CircuitBreaker } from '#shared/circuit-breaker.ts';
+import type { CircuitBreaker } from '#shared/circuit-breaker.ts';
 import {
   BreakerOpenError,
   BudgetExhaustedError,
@@ -15,6 +15,7 @@ import type { LlmProber } from '#shared/llm-client.ts';
 import type { RateLimiter } from '#shared/rate-limiter.ts';
 import type { Stage } from '#shared/runtime-config.ts';
 import type { Telemetry } from '#shared/telemetry.ts';
+import { supervisorBreaker } from './breakers.ts';
 import type { SupervisorRuntimeConfig } from './runtime-config.ts';
 
 /** How long the limiter holds a model after a probe answered 429 without saying for how long. */
@@ -44,15 +45,8 @@ export async function probeModel(
   model: string,
   telemetry: Telemetry,
 ): Promise<string | undefined> {
-  const { config, dynamo, tableName, logger, budget, now } = context;
-  const breaker = new CircuitBreaker(
-    dynamo,
-    tableName,
-    model,
-    { ...config.breaker, probeLeaseMs: config.llm.timeoutMs + 5000, cacheMs: 0 },
-    now,
-    (change) => logger.info('circuit breaker changed state', change),
-  );
+  const { config, logger, budget, now } = context;
+  const breaker = supervisorBreaker(context, model, config.llm.timeoutMs);
   const state = await breaker.state();
   if (state.state === 'closed') return `${model}'s breaker is closed`;
   let permit: Awaited<ReturnType<CircuitBreaker['acquire']>>;

@@ -1,12 +1,13 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { CircuitBreaker } from '#shared/circuit-breaker.ts';
+import type { CircuitBreaker } from '#shared/circuit-breaker.ts';
 import { itemsWithoutHistory } from '#shared/degraded-items.ts';
 import { BreakerOpenError, describeError, failureLogFields } from '#shared/errors.ts';
 import type { MemoryStore } from '#shared/memory-store.ts';
 import { MEMORY_DEPENDENCY } from '#shared/metric-catalogue.ts';
 import { type EmfSink, Telemetry } from '#shared/telemetry.ts';
+import { supervisorBreaker } from './breakers.ts';
 import type { SupervisorRuntimeConfig } from './runtime-config.ts';
 
 /** SQS takes at most ten entries a batch. */
@@ -100,16 +101,10 @@ export async function reenrich(context: ReenrichmentContext, queueUrl: string): 
  * otherwise a breaker left open after an outage would wait for a draft's lookup, and none would come while every
  * item waits for re-enrichment.
  */
-async function memoryAvailable({ config, dynamo, tableName, logger, memory, now }: ReenrichmentContext) {
+async function memoryAvailable(context: ReenrichmentContext) {
+  const { config, memory, logger } = context;
   if (memory === undefined) return false;
-  const breaker = new CircuitBreaker(
-    dynamo,
-    tableName,
-    MEMORY_DEPENDENCY,
-    { ...config.breaker, probeLeaseMs: config.memory.lookupTimeoutMs + 5000, cacheMs: 0 },
-    now,
-    (change) => logger.info('circuit breaker changed state', change),
-  );
+  const breaker = supervisorBreaker(context, MEMORY_DEPENDENCY, config.memory.lookupTimeoutMs);
   let permit: Awaited<ReturnType<CircuitBreaker['acquire']>>;
   try {
     permit = await breaker.acquire('supervisor#memory');
