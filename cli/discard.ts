@@ -14,7 +14,8 @@ import {
   type TargetRequest,
 } from '#ops/target.ts';
 import { StateConflictError } from '#shared/errors.ts';
-import { type ItemRecord, ItemStore, itemKey } from '#shared/item-store.ts';
+import { type ItemRecord, ItemStore } from '#shared/item-store.ts';
+import { itemKey } from '#shared/table-keys.ts';
 import { noPositionals, parseChoice, parseErrorClass, parseItemId, parsePositiveInteger } from './arguments.ts';
 import {
   type CommandIo,

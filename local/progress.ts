@@ -15,6 +15,7 @@ import {
   RECEIVED,
   type StateCounts,
 } from '#shared/pipeline.ts';
+import { usagePartition } from '#shared/table-keys.ts';
 import type { MetricsSummary } from './local-metrics.ts';
 
 /**
@@ -86,7 +87,7 @@ export async function readSnapshot({ pipeline, sqs, dynamo, outputs }: ProgressS
     new QueryCommand({
       TableName: table,
       KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': `USAGE#${new Date().toISOString().slice(0, 10)}` },
+      ExpressionAttributeValues: { ':pk': usagePartition(new Date().toISOString().slice(0, 10)) },
     }),
   );
   let calls = 0;

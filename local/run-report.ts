@@ -7,6 +7,7 @@ import { requiredOutput, scanAll } from '#ops/table-reads.ts';
 import { nanoToUsd, type UsageRow } from '#shared/call-ledger.ts';
 import type { ItemRecord } from '#shared/item-store.ts';
 import { DEAD_LETTER, type Pipeline, PUBLISHED_LANE, queueKeyOf } from '#shared/pipeline.ts';
+import { recordKindOf } from '#shared/table-keys.ts';
 
 /**
  * What a run did, read back from the tables and queues (never from the runtime's own counters): items by
@@ -103,7 +104,7 @@ export async function readUsageRows(dynamo: DynamoDBDocumentClient, tableName: s
 }
 
 function usageRowsOf(rows: readonly Record<string, unknown>[]): UsageRow[] {
-  return rows.filter((row) => String(row.pk).startsWith('USAGE#')) as unknown as UsageRow[];
+  return rows.filter((row) => recordKindOf(String(row.pk))?.kind === 'usage') as unknown as UsageRow[];
 }
 
 /**

@@ -8,9 +8,10 @@ import { type EventSourceStatus, readEventSources } from '#ops/stage-switch.ts';
 import { countItemsByState } from '#ops/table-reads.ts';
 import { DailyBudget, utcDay } from '#shared/budget.ts';
 import { CallLedger, nanoToUsd, type UsageRow } from '#shared/call-ledger.ts';
-import { type BreakerState, breakerKey } from '#shared/circuit-breaker.ts';
+import type { BreakerState } from '#shared/circuit-breaker.ts';
 import type { ItemState } from '#shared/item-store.ts';
 import { MEMORY_DEPENDENCY } from '#shared/metric-catalogue.ts';
+import { breakerKey, limitKey, recordKindOf, type TableKey } from '#shared/table-keys.ts';
 import { itemIdOf } from './dead-letter-mover.ts';
 import { readSupervisorSchedule, type SupervisorOutlook, supervisorOutlook } from './supervisor-outlook.ts';
 import type { QueueRef, Target } from './target.ts';
@@ -285,13 +286,13 @@ async function readControlRecords(
   now: number,
 ): Promise<ControlRecords> {
   const models = config ? configuredModels(config) : [];
-  const keys = [
-    ...[...models, MEMORY_DEPENDENCY].map(breakerKey),
-    ...models.map((model) => ({ pk: `LIMIT#${model}`, sk: 'LIMIT' })),
+  const keys: TableKey[] = [
+    ...[...models, MEMORY_DEPENDENCY].map((dependency) => breakerKey(dependency)),
+    ...models.map((model) => limitKey(model)),
   ];
   const rows: Record<string, unknown>[] = [];
   let pending: Record<string, { Keys: Record<string, unknown>[] }> | undefined = {
-    [target.stateTableName]: { Keys: keys },
+    [target.stateTableName]: { Keys: keys.map((key) => ({ ...key })) },
   };
   // BatchGetItem may leave keys unprocessed under load; ask again for those, a bounded number of times.
   for (let round = 0; round < 5 && pending !== undefined && Object.keys(pending).length > 0; round += 1) {
@@ -302,19 +303,19 @@ async function readControlRecords(
   const breakers: BreakerStatus[] = [];
   const limiters: LimiterStatus[] = [];
   for (const row of rows) {
-    const pk = String(row.pk);
-    if (pk.startsWith('BREAKER#')) {
+    const record = recordKindOf(String(row.pk));
+    if (record?.kind === 'breaker') {
       const openUntil = Number(row.openUntil);
       const state = (['closed', 'open', 'half-open'] as const).find((s) => s === row.state) ?? 'closed';
       breakers.push({
-        dependency: pk.slice('BREAKER#'.length),
+        dependency: record.name,
         state,
         failures: Number(row.failures ?? 0),
         opens: Number(row.opens ?? 0),
         ...(state !== 'closed' && Number.isFinite(openUntil) ? { openUntil: new Date(openUntil).toISOString() } : {}),
       });
-    } else {
-      const model = pk.slice('LIMIT#'.length);
+    } else if (record?.kind === 'limit') {
+      const model = record.name;
       const heldUntil = Number(row.heldUntil);
       const limits = config?.limits[model];
       limiters.push({

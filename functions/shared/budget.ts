@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { BudgetExhaustedError, ItemBudgetExceededError } from './errors.ts';
+import { budgetKey } from './table-keys.ts';
 
 /**
  * The daily LLM budget, shared by every instance through one record per UTC day (`pk = BUDGET#<yyyy-mm-dd>`).
@@ -104,6 +105,6 @@ export class DailyBudget {
   }
 
   #key(day: string) {
-    return { pk: `BUDGET#${day}`, sk: 'BUDGET' };
+    return budgetKey(day);
   }
 }

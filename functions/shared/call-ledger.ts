@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ModelPrice, Stage } from './runtime-config.ts';
+import { callKey, callPrefix, itemPartition, usageKey, usagePartition } from './table-keys.ts';
 
 /**
  * The LLM call ledger: one entry per paid call, written the moment the response arrives and before anything
@@ -65,8 +66,6 @@ export function costNanoUsd(price: ModelPrice, promptTokens: number, completionT
 /** Nano-dollars as dollars, for display. */
 export const nanoToUsd = (nano: number): number => nano / 1e9;
 
-const callSortKey = (stage: Stage, step: string, n: number) => `CALL#${stage}#${step}#${String(n).padStart(3, '0')}`;
-
 /**
  * @example
  * const ledger = new CallLedger(documentClient, 'StateTable');
@@ -90,7 +89,7 @@ export class CallLedger {
         new QueryCommand({
           TableName: this.#tableName,
           KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': `ITEM#${itemId}`, ':prefix': stage ? `CALL#${stage}#` : 'CALL#' },
+          ExpressionAttributeValues: { ':pk': itemPartition(itemId), ':prefix': callPrefix(stage) },
           ConsistentRead: true,
           ExclusiveStartKey: startKey,
         }),
@@ -110,7 +109,7 @@ export class CallLedger {
       await this.#client.send(
         new PutCommand({
           TableName: this.#tableName,
-          Item: { pk: `ITEM#${entry.itemId}`, sk: callSortKey(entry.stage, entry.step, entry.n), ...entry },
+          Item: { ...callKey(entry.itemId, entry.stage, entry.step, entry.n), ...entry },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -130,7 +129,7 @@ export class CallLedger {
       await this.#client.send(
         new UpdateCommand({
           TableName: this.#tableName,
-          Key: { pk: `ITEM#${entry.itemId}`, sk: callSortKey(entry.stage, entry.step, entry.n) },
+          Key: callKey(entry.itemId, entry.stage, entry.step, entry.n),
           UpdateExpression: 'SET accounted = :true',
           ConditionExpression: 'accounted = :false',
           ExpressionAttributeValues: { ':true': true, ':false': false },
@@ -148,7 +147,7 @@ export class CallLedger {
     await this.#client.send(
       new UpdateCommand({
         TableName: this.#tableName,
-        Key: { pk: `USAGE#${entry.at.slice(0, 10)}`, sk: `${entry.stage}#${entry.model}` },
+        Key: usageKey(entry.at.slice(0, 10), entry.stage, entry.model),
         UpdateExpression:
           'SET #stage = :stage, #model = :model, #day = :day ADD calls :one, promptTokens :p, completionTokens :c, costNanoUsd :cost, rebilledCalls :rebilled, latencyMsTotal :latency',
         ExpressionAttributeNames: { '#stage': 'stage', '#model': 'model', '#day': 'day' },
@@ -173,7 +172,7 @@ export class CallLedger {
       new QueryCommand({
         TableName: this.#tableName,
         KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': `USAGE#${day}` },
+        ExpressionAttributeValues: { ':pk': usagePartition(day) },
         ConsistentRead: true,
       }),
     );

@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { BreakerOpenError } from './errors.ts';
+import { breakerKey } from './table-keys.ts';
 
 /**
  * A circuit breaker shared by every function instance, kept in the state table (`pk = BREAKER#<dependency>`).
@@ -78,11 +79,6 @@ export interface BreakerOptions {
   probeLeaseMs: number;
   /** How long a read of the record is reused by this instance. */
   cacheMs: number;
-}
-
-/** Key of a dependency's breaker record. @example breakerKey('memory') // { pk: 'BREAKER#memory', sk: 'BREAKER' } */
-export function breakerKey(dependency: string): { pk: string; sk: string } {
-  return { pk: `BREAKER#${dependency}`, sk: 'BREAKER' };
 }
 
 /**

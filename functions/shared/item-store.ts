@@ -3,6 +3,7 @@ import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } fr
 import { type FailureKind, StateConflictError } from './errors.ts';
 import type { Stage } from './runtime-config.ts';
 import type { IntakeItem, Knowledge } from './schemas.ts';
+import { itemKey } from './table-keys.ts';
 
 /**
  * The item state machine in the state table. One record per item (`pk = ITEM#<id>`, `sk = ITEM`); every write
@@ -110,8 +111,6 @@ export interface ItemChange {
   set?: Partial<Omit<ItemRecord, 'itemId' | 'state' | 'version' | 'history' | 'updatedAt' | 'createdAt'>>;
   remove?: (keyof ItemRecord)[];
 }
-
-export const itemKey = (itemId: string) => ({ pk: `ITEM#${itemId}`, sk: 'ITEM' });
 
 /**
  * Reads and writes item records.

@@ -9,6 +9,7 @@ import {
   type TokenRequest,
   tokenCharge,
 } from './provider-limits.ts';
+import { limitKey } from './table-keys.ts';
 
 /**
  * Requests-per-minute and tokens-per-minute limits per model, shared by every function instance through one
@@ -470,7 +471,7 @@ export class RateLimiter {
   }
 
   #key(model: string) {
-    return { pk: `LIMIT#${model}`, sk: 'LIMIT' };
+    return limitKey(model);
   }
 }
 

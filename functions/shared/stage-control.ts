@@ -7,6 +7,7 @@ import {
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { errorText } from './errors.ts';
 import type { Stage } from './runtime-config.ts';
+import { controlKey } from './table-keys.ts';
 
 /**
  * Pausing and resuming a stage: a stage is paused by disabling its SQS event source mapping, so no function is
@@ -69,11 +70,6 @@ export const PAUSED_STATES: ReadonlySet<string> = new Set(['Disabled', 'Disablin
 /** States of a mapping that polls, or is about to. */
 const RUNNING_STATES: ReadonlySet<string> = new Set(['Enabled', 'Enabling']);
 
-/** Key of a stage's control record. @example controlRecordKey('extract') // { pk: 'CONTROL#extract', sk: 'CONTROL' } */
-function controlRecordKey(stage: Stage): { pk: string; sk: string } {
-  return { pk: `CONTROL#${stage}`, sk: 'CONTROL' };
-}
-
 /**
  * A stage's control record, or undefined when it was never paused or resumed.
  * @example const record = await readControlRecord(dynamo, 'StateTable', 'extract');
@@ -84,7 +80,7 @@ export async function readControlRecord(
   stage: Stage,
 ): Promise<StageControlRecord | undefined> {
   const { Item } = await dynamo.send(
-    new GetCommand({ TableName: tableName, Key: controlRecordKey(stage), ConsistentRead: true }),
+    new GetCommand({ TableName: tableName, Key: controlKey(stage), ConsistentRead: true }),
   );
   if (Item === undefined) return undefined;
   return {
@@ -170,7 +166,7 @@ export async function setStagePaused(
   if (unchanged) return { stage, action, changed: false, mappingId, previousState, state, control: existing };
   try {
     await clients.dynamo.send(
-      new PutCommand({ TableName: clients.tableName, Item: { ...controlRecordKey(stage), ...asked } }),
+      new PutCommand({ TableName: clients.tableName, Item: { ...controlKey(stage), ...asked } }),
     );
   } catch (error) {
     throw new StageControlError(

@@ -6,6 +6,7 @@ import { itemsWithoutHistory } from '#shared/degraded-items.ts';
 import { BreakerOpenError, describeError, failureLogFields } from '#shared/errors.ts';
 import type { MemoryStore } from '#shared/memory-store.ts';
 import { MEMORY_DEPENDENCY } from '#shared/metric-catalogue.ts';
+import { itemKey } from '#shared/table-keys.ts';
 import { type EmfSink, Telemetry } from '#shared/telemetry.ts';
 import { supervisorBreaker } from './breakers.ts';
 import type { SupervisorRuntimeConfig } from './runtime-config.ts';
@@ -70,7 +71,7 @@ export async function reenrich(context: ReenrichmentContext, queueUrl: string): 
           dynamo.send(
             new UpdateCommand({
               TableName: tableName,
-              Key: { pk: `ITEM#${item.itemId}`, sk: 'ITEM' },
+              Key: itemKey(item.itemId),
               UpdateExpression: 'SET reenrichQueuedAt = :at ADD autoReenrichments :one',
               ConditionExpression: 'attribute_exists(pk)',
               ExpressionAttributeValues: { ':at': at, ':one': 1 },

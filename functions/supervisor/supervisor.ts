@@ -16,6 +16,7 @@ import {
   type StageControlRecord,
   setStagePaused,
 } from '#shared/stage-control.ts';
+import { limitKey, supervisorKey, type TableKey, usageKey } from '#shared/table-keys.ts';
 import type { EmfSink } from '#shared/telemetry.ts';
 import { Telemetry } from '#shared/telemetry.ts';
 import type { SupervisorAction, SupervisorActionKind } from './actions.ts';
@@ -427,7 +428,7 @@ export class Supervisor {
     const day = utcDay(this.#now());
     const models = stageModels(this.#settings(stage));
     const rows = await Promise.all(
-      models.flatMap((model) => [this.#get(`USAGE#${day}`, `${stage}#${model}`), this.#get(`LIMIT#${model}`, 'LIMIT')]),
+      models.flatMap((model) => [this.#get(usageKey(day, stage, model)), this.#get(limitKey(model))]),
     );
     const counters: StageCounters = { calls: 0, latencyMsTotal: 0, throttled: 0 };
     for (const [index, row] of rows.entries()) {
@@ -461,7 +462,7 @@ export class Supervisor {
   }
 
   async #readRecord(stage: Stage): Promise<Partial<SupervisorStageRecord>> {
-    const item = await this.#get(`SUPERVISOR#${stage}`, 'SUPERVISOR');
+    const item = await this.#get(supervisorKey(stage));
     // Written only by this class.
     return (item ?? {}) as Partial<SupervisorStageRecord>;
   }
@@ -470,14 +471,14 @@ export class Supervisor {
     await this.#options.dynamo.send(
       new PutCommand({
         TableName: this.#options.tableName,
-        Item: { pk: `SUPERVISOR#${record.stage}`, sk: 'SUPERVISOR', ...record },
+        Item: { ...supervisorKey(record.stage), ...record },
       }),
     );
   }
 
-  async #get(pk: string, sk: string): Promise<Record<string, unknown> | undefined> {
+  async #get(key: TableKey): Promise<Record<string, unknown> | undefined> {
     const { Item } = await this.#options.dynamo.send(
-      new GetCommand({ TableName: this.#options.tableName, Key: { pk, sk }, ConsistentRead: true }),
+      new GetCommand({ TableName: this.#options.tableName, Key: { ...key }, ConsistentRead: true }),
     );
     return Item;
   }
@@ -495,7 +496,7 @@ export async function readSupervisorRecord(
   const { Item } = await dynamo.send(
     new GetCommand({
       TableName: tableName,
-      Key: { pk: `SUPERVISOR#${stage}`, sk: 'SUPERVISOR' },
+      Key: supervisorKey(stage),
       ConsistentRead: true,
     }),
   );

@@ -9,6 +9,7 @@ import type { CallEntry, UsageRow } from '#shared/call-ledger.ts';
 import type { ItemRecord } from '#shared/item-store.ts';
 import type { Pipeline, StageDefinition } from '#shared/pipeline.ts';
 import { type PublishedEvent, publishedEventSchema } from '#shared/schemas.ts';
+import { isCallRow, recordKindOf } from '#shared/table-keys.ts';
 import type { SimulatorStats } from '#sim/server.ts';
 import type { CrashCounts, CrashReport } from './crashes.ts';
 import type { Scenario } from './scenario.ts';
@@ -123,19 +124,18 @@ export async function gatherEvidence(input: CheckerInput): Promise<RunEvidence> 
   const budgets: BudgetRecord[] = [];
   const breakerOpens: Record<string, number> = {};
   for (const row of rows) {
-    const pk = String(row.pk);
-    const sk = String(row.sk);
+    const record = recordKindOf(String(row.pk));
     // The table is written only by sluice's own modules, so each record's shape is known from its key.
-    if (sk === 'ITEM') items.set(String(row.itemId), row as unknown as ItemRecord);
-    else if (pk.startsWith('ITEM#') && sk.startsWith('CALL#')) calls.push(row as unknown as CallEntry);
-    else if (pk.startsWith('USAGE#')) usage.push(row as unknown as UsageRow);
-    else if (pk.startsWith('BUDGET#'))
+    if (record?.kind === 'item' && row.sk === 'ITEM') items.set(String(row.itemId), row as unknown as ItemRecord);
+    else if (isCallRow(row)) calls.push(row as unknown as CallEntry);
+    else if (record?.kind === 'usage') usage.push(row as unknown as UsageRow);
+    else if (record?.kind === 'budget')
       budgets.push({
-        day: pk.slice('BUDGET#'.length),
+        day: record.name,
         committedNano: Number(row.committedNano ?? 0),
         spentNano: Number(row.spentNano ?? 0),
       });
-    else if (pk.startsWith('BREAKER#')) breakerOpens[pk.slice('BREAKER#'.length)] = Number(row.opens ?? 0);
+    else if (record?.kind === 'breaker') breakerOpens[record.name] = Number(row.opens ?? 0);
   }
   const queues: RunEvidence['queues'] = {};
   for (const { name, outputKey } of allQueues) {

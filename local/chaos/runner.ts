@@ -11,6 +11,7 @@ import { requiredOutput, scanAll } from '#ops/table-reads.ts';
 import { itemsWithoutHistory } from '#shared/degraded-items.ts';
 import type { ItemRecord } from '#shared/item-store.ts';
 import type { Stage } from '#shared/runtime-config.ts';
+import { isCallRow, itemPartition } from '#shared/table-keys.ts';
 import type { CallRecord, LlmSimulatorOptions, SimulatorStats } from '#sim/server.ts';
 import type { CheckResult } from './check-result.ts';
 import { type CheckCounts, checkRun, type ItemEvidence } from './checker.ts';
@@ -327,7 +328,7 @@ async function sendLateDuplicates(
     .map((row) => row as unknown as ItemRecord)
     .filter((item) => bodyOf.has(item.itemId));
   const ledgerEntries = (itemId: string) =>
-    rows.filter((row) => row.pk === `ITEM#${itemId}` && String(row.sk).startsWith('CALL#')).length;
+    rows.filter((row) => row.pk === itemPartition(itemId) && isCallRow(row)).length;
   const intake: string[] = [];
   const draft: string[] = [];
   for (const item of dead) {

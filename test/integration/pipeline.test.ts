@@ -7,8 +7,8 @@ import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queueDepth } from '#ops/queue-io.ts';
 import { InjectedCrash, LlmCallError, MemoryUnavailableError } from '#shared/errors.ts';
-import { itemKey } from '#shared/item-store.ts';
 import { publishedEventSchema } from '#shared/schemas.ts';
+import { itemKey } from '#shared/table-keys.ts';
 import { startTestPipeline, type TestPipeline } from '../support/pipeline.ts';
 
 /** Items written for these tests: long enough to pass validation, on overlapping topics. */

@@ -25,7 +25,7 @@ import { type DevRuntime, startDevRuntime } from '#local/dev-runtime.ts';
 import { LOCAL_ACCOUNT_ID } from '#local/emulators.ts';
 import { createLambdaContext } from '#local/lambda-context.ts';
 import type { SqsFunctionHandler } from '#local/poller.ts';
-import { itemKey } from '#shared/item-store.ts';
+import { itemKey } from '#shared/table-keys.ts';
 import { TEST_CONFIG } from '../support/pipeline.ts';
 import { withTempDir } from './support.ts';
 

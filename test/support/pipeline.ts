@@ -9,9 +9,9 @@ import { toLambdaMessageAttributes } from '#local/poller.ts';
 import type { CallEntry } from '#shared/call-ledger.ts';
 import { CallLedger } from '#shared/call-ledger.ts';
 import type { ItemRecord } from '#shared/item-store.ts';
-import { itemKey } from '#shared/item-store.ts';
 import type { Completion, CompletionRequest, LlmClient } from '#shared/llm-client.ts';
 import { OpenAiLlmClient } from '#shared/llm-client.ts';
+import { itemKey } from '#shared/table-keys.ts';
 
 /**
  * A whole pipeline on the emulators for tests: the same composition root as `sluice dev`, with short function

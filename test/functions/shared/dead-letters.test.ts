@@ -15,7 +15,8 @@ import { itemIdOf } from '#ops/dead-letter-mover.ts';
 import { peekAll, queueDepth } from '#ops/queue-io.ts';
 import { InjectedCrash, LlmCallError } from '#shared/errors.ts';
 import type { CrashPoint } from '#shared/faults.ts';
-import { type ItemRecord, itemKey } from '#shared/item-store.ts';
+import type { ItemRecord } from '#shared/item-store.ts';
+import { itemKey } from '#shared/table-keys.ts';
 import { jsonOf, runCli, writeLocalOutputs } from '../../cli/operator-support.ts';
 import { startTestPipeline, type TestPipeline } from '../../support/pipeline.ts';
 
