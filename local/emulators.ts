@@ -1,9 +1,10 @@
-import { mkdir } from 'node:fs/promises';
+import { access, mkdir, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { type BuildAppOptions, buildApp } from 'fauxqs';
 import { type LocalCredentials, localCredentials } from '#lib/outputs.ts';
+import { captureDynaliteStore, rebuildIndexes } from '#local/dynalite-indexes.ts';
 
 /** Account id the emulators put in every ARN (fauxqs hard-codes it). */
 export const LOCAL_ACCOUNT_ID = '000000000000';
@@ -210,18 +211,35 @@ interface DynaliteOptions {
 
 type Dynalite = (options: DynaliteOptions) => Server;
 
+/**
+ * Present in a DynamoDB data dir while a process has it open; found at start, it means the last one did not stop
+ * (killed, crashed), so the indexes are rebuilt before anything reads them (see dynalite-indexes.ts).
+ */
+const OPEN_MARKER = 'sluice-open';
+
 async function startDynamo(port: number, dataDir: string | undefined): Promise<RunningServer> {
   // dynalite is CommonJS without type declarations; its factory signature is restated by Dynalite.
   const dynalite = createRequire(import.meta.url)('dynalite') as Dynalite;
+  const marker = dataDir && join(dataDir, OPEN_MARKER);
   if (dataDir !== undefined) {
     await mkdir(dataDir, { recursive: true });
   }
-  const server = dynalite({
-    createTableMs: 0,
-    deleteTableMs: 0,
-    updateTableMs: 0,
-    ...(dataDir !== undefined && { path: dataDir }),
-  });
+  const { value: server, store } = captureDynaliteStore(() =>
+    dynalite({
+      createTableMs: 0,
+      deleteTableMs: 0,
+      updateTableMs: 0,
+      ...(dataDir !== undefined && { path: dataDir }),
+    }),
+  );
+  if (marker !== undefined) {
+    const leftOpen = await access(marker).then(
+      () => true,
+      () => false,
+    );
+    if (leftOpen) await rebuildIndexes(store);
+    await writeFile(marker, `${process.pid}\n`);
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, LOOPBACK, () => {
@@ -235,11 +253,13 @@ async function startDynamo(port: number, dataDir: string | undefined): Promise<R
   }
   return {
     endpoint: `http://${LOOPBACK}:${address.port}`,
-    stop: () =>
-      new Promise<void>((resolve, reject) => {
+    async stop() {
+      await new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
         // Keep-alive sockets of SDK clients would otherwise hold the close open.
         server.closeAllConnections();
-      }),
+      });
+      if (marker !== undefined) await rm(marker, { force: true });
+    },
   };
 }
