@@ -108,7 +108,9 @@ function renderChain(chain: ItemChain, full: boolean): string[] {
   const lines: string[] = [];
   const flags = item.degraded && item.degraded.length > 0 ? `  degraded: ${item.degraded.join(', ')}` : '';
   lines.push(`item ${item.itemId}  ${item.state}${flags}`);
-  lines.push(`  created ${item.createdAt}, updated ${item.updatedAt}, version ${item.version}`);
+  const expires =
+    item.expiresAt === undefined ? '' : `, expires ${new Date(item.expiresAt * 1000).toISOString()} (retentionDays)`;
+  lines.push(`  created ${item.createdAt}, updated ${item.updatedAt}, version ${item.version}${expires}`);
   if (item.publication) {
     const p = item.publication;
     lines.push(

@@ -268,6 +268,14 @@ function configSchemaFor(pipeline: Pipeline) {
      * @default 25
      */
     dailyBudgetUsd: within(RANGES.dailyBudgetUsd).default(25),
+    /**
+     * Days (30..3650) the state table keeps what the pipeline is done with: a settled item (published,
+     * dead-lettered, discarded) this long after it settled, a call's ledger row after the call, a day's usage and
+     * budget records after the day. DynamoDB's TTL deletes them (on `expiresAt`), so the table stops growing with
+     * time; the totals of a day older than this are gone with its usage records.
+     * @default 90
+     */
+    retentionDays: within(RANGES.retentionDays).default(90),
     memory: section({
       /**
        * Timeout of the related-items lookup in milliseconds (50..30000); past it the draft goes ahead without

@@ -1,6 +1,6 @@
 import { PIPELINE } from '#functions/pipeline.ts';
 import { type SupervisorRuntimeConfig, supervisorRuntimeConfigSchema } from '#functions/supervisor/runtime-config.ts';
-import { HOURS_TO_MS, SECONDS_TO_MS } from '#shared/config-ranges.ts';
+import { DAYS_TO_SECONDS, HOURS_TO_MS, SECONDS_TO_MS } from '#shared/config-ranges.ts';
 import { type Pipeline, reenrichingStageOf, stageStatesOf } from '#shared/pipeline.ts';
 import { type RuntimeConfig, runtimeConfigSchema, type Stage } from '#shared/runtime-config.ts';
 import { ConfigError, describeIssues, type SluiceConfig, type StageConfig, stageConfigOf, stepsOf } from './config.ts';
@@ -52,6 +52,7 @@ export function runtimeConfigFor(config: SluiceConfig, stage: Stage, pipeline: P
     prices: config.prices,
     itemTokenBudget: config.itemTokenBudget,
     dailyBudgetUsd: config.dailyBudgetUsd,
+    retentionSeconds: config.retentionDays * DAYS_TO_SECONDS,
     maxAttempts: config.maxAttempts,
     memory: { lookupTimeoutMs: config.memory.lookupTimeoutMs, maxRelated: config.memory.maxRelated },
     limits: config.limits,

@@ -49,6 +49,10 @@ export interface LocalTable {
   readonly logicalId: string;
   readonly name: string;
   readonly arn: string;
+  /** The attributes of its primary key. */
+  readonly keyAttributes: readonly string[];
+  /** The attribute its Time to Live reads, when the template enables it (swept by local/time-to-live.ts). */
+  readonly timeToLiveAttribute?: string;
 }
 
 export interface LocalSecret {
@@ -144,10 +148,12 @@ export async function createLocalResources(options: CreateLocalResourcesOptions)
       logicalId: definition.logicalId,
       name: definition.logicalId,
       arn: `arn:aws:dynamodb:${region}:${accountId}:table/${definition.logicalId}`,
+      keyAttributes: definition.keySchema.map((key) => key.attributeName),
+      ...(definition.timeToLiveAttribute !== undefined && { timeToLiveAttribute: definition.timeToLiveAttribute }),
     });
     if (definition.timeToLiveAttribute !== undefined) {
       notes.push(
-        `${definition.logicalId}: TTL on "${definition.timeToLiveAttribute}" is not emulated (items never expire)`,
+        `${definition.logicalId}: TTL on "${definition.timeToLiveAttribute}" is emulated by an hourly sweep (AWS deletes within days)`,
       );
     }
     if (definition.pointInTimeRecovery) {

@@ -16,6 +16,7 @@ import {
   writeOutputsFile,
 } from './resources.ts';
 import { parseTemplate } from './template.ts';
+import { LocalTimeToLive } from './time-to-live.ts';
 
 export interface LocalRuntimeOptions {
   /** The synthesized CloudFormation template (parsed JSON). */
@@ -82,7 +83,9 @@ export interface LocalRuntime extends LocalEndpoints {
   readonly eventSourceMappings: LocalEventSourceMappings;
   /** The secrets the local Secrets Manager serves (kept under `<dataDir>/secrets` with a data directory). */
   readonly secrets: LocalSecretsManager;
-  /** Starts every poller. */
+  /** DynamoDB's Time to Live on the tables that enable it: swept at start and hourly once started. */
+  readonly timeToLive: LocalTimeToLive;
+  /** Starts every poller and the Time to Live sweep. */
   start(): void;
   /** Stops the pollers (waiting for in-flight invocations), then the emulators. */
   stop(): Promise<void>;
@@ -146,10 +149,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const sqs = new SQSClient(clientConfig('sqs'));
   options.instrumentPollerClient?.(sqs);
   const dynamodb = new DynamoDBClient(clientConfig('dynamodb'));
+  let timeToLive: LocalTimeToLive | undefined;
   const shutdown = async (pollers: readonly SqsEventSourcePoller[]): Promise<void> => {
     try {
       // No change through the API once stopping has begun.
       await control.stop();
+      await timeToLive?.stop();
       await Promise.all(pollers.map((poller) => poller.stop()));
       await eventSourceMappings?.flush();
       await secrets.flush();
@@ -188,6 +193,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   control.serve(eventSourceMappings, new LocalFunctions(servedFunctions(options.template, deployment.functions)));
   const mappings = eventSourceMappings;
   const allPollers = pollers.map((built) => built.poller);
+  timeToLive = new LocalTimeToLive({ dynamodb, tables: deployment.tables });
+  const sweeper = timeToLive;
 
   let stopped: Promise<void> | undefined;
   return {
@@ -197,6 +204,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     pollers: allPollers,
     eventSourceMappings: mappings,
     secrets,
+    timeToLive: sweeper,
     clientConfig,
     start() {
       if (stopped) {
@@ -205,6 +213,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       for (const poller of allPollers) {
         poller.start();
       }
+      sweeper.start();
     },
     stop() {
       stopped ??= shutdown(allPollers);

@@ -62,7 +62,7 @@ export interface TableDefinition {
   readonly globalSecondaryIndexes: readonly IndexDefinition[];
   readonly localSecondaryIndexes: readonly IndexDefinition[];
   readonly billingMode: 'PAY_PER_REQUEST' | 'PROVISIONED';
-  /** Noted, not emulated: dynalite has no TTL, so expired items stay. */
+  /** dynalite has no TTL: the local runtime sweeps expired items itself (local/time-to-live.ts). */
   readonly timeToLiveAttribute?: string;
   /** Noted, not emulated. */
   readonly pointInTimeRecovery: boolean;

@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { BudgetExhaustedError, ItemBudgetExceededError } from './errors.ts';
+import { dayExpiresAt, TTL_ATTRIBUTE } from './retention.ts';
 import { budgetKey } from './table-keys.ts';
 
 /**
@@ -37,12 +38,21 @@ export class DailyBudget {
   readonly #tableName: string;
   readonly #limitNano: number;
   readonly #now: () => number;
+  readonly #retentionSeconds: number | undefined;
 
-  constructor(client: DynamoDBDocumentClient, tableName: string, dailyBudgetUsd: number, now: () => number) {
+  /** Given `retentionSeconds`, a day's record expires that long after the day (retention.ts); readers pass none. */
+  constructor(
+    client: DynamoDBDocumentClient,
+    tableName: string,
+    dailyBudgetUsd: number,
+    now: () => number,
+    retentionSeconds?: number,
+  ) {
     this.#client = client;
     this.#tableName = tableName;
     this.#limitNano = Math.round(dailyBudgetUsd * 1e9);
     this.#now = now;
+    this.#retentionSeconds = retentionSeconds;
   }
 
   async reserve(worstCaseNano: number): Promise<BudgetReservation> {
@@ -54,15 +64,21 @@ export class DailyBudget {
         `a call of up to $${(reserved / 1e9).toFixed(6)} is more than the whole daily budget of $${this.#limitNano / 1e9}`,
       );
     }
+    const retention = this.#retentionSeconds;
     try {
       await this.#client.send(
         new UpdateCommand({
           TableName: this.#tableName,
           Key: this.#key(day),
-          UpdateExpression: 'SET #day = :day ADD committedNano :reserved',
+          UpdateExpression: `SET #day = :day${retention === undefined ? '' : ', #expiresAt = :expiresAt'} ADD committedNano :reserved`,
           ConditionExpression: 'attribute_not_exists(committedNano) OR committedNano <= :room',
-          ExpressionAttributeNames: { '#day': 'day' },
-          ExpressionAttributeValues: { ':day': day, ':reserved': reserved, ':room': this.#limitNano - reserved },
+          ExpressionAttributeNames: { '#day': 'day', ...(retention !== undefined && { '#expiresAt': TTL_ATTRIBUTE }) },
+          ExpressionAttributeValues: {
+            ':day': day,
+            ':reserved': reserved,
+            ':room': this.#limitNano - reserved,
+            ...(retention !== undefined && { ':expiresAt': dayExpiresAt(day, retention) }),
+          },
         }),
       );
       return { day, reservedNano: reserved };

@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { dayExpiresAt, expiresAfter, TTL_ATTRIBUTE } from './retention.ts';
 import type { ModelPrice, Stage } from './runtime-config.ts';
 import { callKey, callPrefix, itemPartition, usageKey, usagePartition } from './table-keys.ts';
 
@@ -67,17 +68,21 @@ export function costNanoUsd(price: ModelPrice, promptTokens: number, completionT
 export const nanoToUsd = (nano: number): number => nano / 1e9;
 
 /**
+ * Given `retentionSeconds`, a ledger row expires that long after its call and a day's usage row that long after
+ * the day (retention.ts); readers pass none.
  * @example
- * const ledger = new CallLedger(documentClient, 'StateTable');
+ * const ledger = new CallLedger(documentClient, 'StateTable', 90 * 86_400);
  * const calls = await ledger.list('sample-001');
  */
 export class CallLedger {
   readonly #client: DynamoDBDocumentClient;
   readonly #tableName: string;
+  readonly #retentionSeconds: number | undefined;
 
-  constructor(client: DynamoDBDocumentClient, tableName: string) {
+  constructor(client: DynamoDBDocumentClient, tableName: string, retentionSeconds?: number) {
     this.#client = client;
     this.#tableName = tableName;
+    this.#retentionSeconds = retentionSeconds;
   }
 
   /** Every paid call of the item, optionally of one stage, in step order. */
@@ -94,7 +99,8 @@ export class CallLedger {
           ExclusiveStartKey: startKey,
         }),
       );
-      for (const { pk: _pk, sk: _sk, ...entry } of page.Items ?? []) entries.push(entry as CallEntry);
+      for (const { pk: _pk, sk: _sk, [TTL_ATTRIBUTE]: _expiresAt, ...entry } of page.Items ?? [])
+        entries.push(entry as CallEntry);
       startKey = page.LastEvaluatedKey;
     } while (startKey !== undefined);
     return entries;
@@ -109,7 +115,13 @@ export class CallLedger {
       await this.#client.send(
         new PutCommand({
           TableName: this.#tableName,
-          Item: { ...callKey(entry.itemId, entry.stage, entry.step, entry.n), ...entry },
+          Item: {
+            ...callKey(entry.itemId, entry.stage, entry.step, entry.n),
+            ...entry,
+            ...(this.#retentionSeconds !== undefined && {
+              [TTL_ATTRIBUTE]: expiresAfter(Date.parse(entry.at), this.#retentionSeconds),
+            }),
+          },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -144,17 +156,24 @@ export class CallLedger {
 
   /** Adds one call (its tokens, cost and latency) to the day × stage × model totals, in one write. */
   async addUsage(entry: CallEntry): Promise<void> {
+    const day = entry.at.slice(0, 10);
+    const expires = this.#retentionSeconds !== undefined;
     await this.#client.send(
       new UpdateCommand({
         TableName: this.#tableName,
-        Key: usageKey(entry.at.slice(0, 10), entry.stage, entry.model),
-        UpdateExpression:
-          'SET #stage = :stage, #model = :model, #day = :day ADD calls :one, promptTokens :p, completionTokens :c, costNanoUsd :cost, rebilledCalls :rebilled, latencyMsTotal :latency',
-        ExpressionAttributeNames: { '#stage': 'stage', '#model': 'model', '#day': 'day' },
+        Key: usageKey(day, entry.stage, entry.model),
+        UpdateExpression: `SET #stage = :stage, #model = :model, #day = :day${expires ? ', #expiresAt = :expiresAt' : ''} ADD calls :one, promptTokens :p, completionTokens :c, costNanoUsd :cost, rebilledCalls :rebilled, latencyMsTotal :latency`,
+        ExpressionAttributeNames: {
+          '#stage': 'stage',
+          '#model': 'model',
+          '#day': 'day',
+          ...(expires && { '#expiresAt': TTL_ATTRIBUTE }),
+        },
         ExpressionAttributeValues: {
+          ...(this.#retentionSeconds !== undefined && { ':expiresAt': dayExpiresAt(day, this.#retentionSeconds) }),
           ':stage': entry.stage,
           ':model': entry.model,
-          ':day': entry.at.slice(0, 10),
+          ':day': day,
           ':one': 1,
           ':p': entry.promptTokens,
           ':c': entry.completionTokens,
@@ -176,7 +195,7 @@ export class CallLedger {
         ConsistentRead: true,
       }),
     );
-    return (Items ?? []).map(({ pk: _pk, sk: _sk, ...row }) => row as UsageRow);
+    return (Items ?? []).map(({ pk: _pk, sk: _sk, [TTL_ATTRIBUTE]: _expiresAt, ...row }) => row as UsageRow);
   }
 }
 

@@ -27,6 +27,9 @@ export const RANGES = {
   maxAttempts: whole(1, 100),
   itemTokenBudget: whole(1000, 10_000_000),
   dailyBudgetUsd: real(0, 1_000_000),
+  // At least 30 days: a dead letter's message lives up to 14 days in its DLQ, and an item redriven from it must
+  // still find its record and its paid calls (a ledger row gone would mean paying for its step again).
+  retentionDays: whole(30, 3650),
   memory: { lookupTimeoutMs: whole(50, 30_000), maxRelated: whole(0, 50) },
   limits: { rpm: whole(1, 1_000_000), tpm: whole(100, 1_000_000_000) },
   retry: {
@@ -55,6 +58,7 @@ export const RANGES = {
 /** Units a runtime schema takes a setting in, against the unit `cdk.json` writes it in. */
 export const SECONDS_TO_MS = 1000;
 export const HOURS_TO_MS = 3_600_000;
+export const DAYS_TO_SECONDS = 86_400;
 export const PERCENT_TO_RATIO = 0.01;
 
 /**

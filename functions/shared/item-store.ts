@@ -1,6 +1,8 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type FailureKind, StateConflictError } from './errors.ts';
+import { DEAD_LETTER, DISCARDED, PUBLISHED } from './pipeline.ts';
+import { expiresAfter, TTL_ATTRIBUTE } from './retention.ts';
 import type { Stage } from './runtime-config.ts';
 import type { IntakeItem, Knowledge } from './schemas.ts';
 import { itemKey } from './table-keys.ts';
@@ -96,6 +98,8 @@ export interface ItemRecord {
   /** How many times the item was handed back to wait, over its whole life. */
   deferrals?: number;
   usage?: Partial<Record<Stage, UsageTotals>>;
+  /** When DynamoDB's TTL may delete the record (epoch seconds): set while the item is settled (retention.ts). */
+  expiresAt?: number;
 }
 
 /** Tokens the item spent in every stage but this one: what an earlier stage took from its token budget. */
@@ -105,6 +109,9 @@ export function tokensOfOtherStages(item: ItemRecord, stage: Stage): number {
     .reduce((sum, [, usage]) => sum + (usage?.promptTokens ?? 0) + (usage?.completionTokens ?? 0), 0);
 }
 
+/** The states an item is done in until someone acts: the ones it expires in (functions/shared/retention.ts). */
+const SETTLED: readonly ItemState[] = [PUBLISHED, DEAD_LETTER, DISCARDED];
+
 /** Changes to apply to an item in one conditional write. */
 export interface ItemChange {
   state?: ItemState;
@@ -113,20 +120,30 @@ export interface ItemChange {
 }
 
 /**
- * Reads and writes item records.
+ * Reads and writes item records. Given `retentionSeconds`, an item entering a settled state gets its expiry
+ * and one leaving it loses it; without, a write leaves the expiry as it is (an operator's discard of a dead
+ * letter keeps the dead letter's).
  * @example
- * const store = new ItemStore(documentClient, 'StateTable', () => Date.now());
+ * const store = new ItemStore(documentClient, 'StateTable', () => Date.now(), 90 * 86_400);
  * const item = await store.get('sample-001');
  */
 export class ItemStore {
   readonly #client: DynamoDBDocumentClient;
   readonly #tableName: string;
   readonly #now: () => number;
+  readonly #retentionSeconds: number | undefined;
 
-  constructor(client: DynamoDBDocumentClient, tableName: string, now: () => number) {
+  constructor(client: DynamoDBDocumentClient, tableName: string, now: () => number, retentionSeconds?: number) {
     this.#client = client;
     this.#tableName = tableName;
     this.#now = now;
+    this.#retentionSeconds = retentionSeconds;
+  }
+
+  /** The expiry an item entering `state` at `at` gets: a time when it settles, `null` when it goes back to work. */
+  #expiryIn(state: ItemState, at: number): number | null | undefined {
+    if (this.#retentionSeconds === undefined) return undefined;
+    return SETTLED.includes(state) ? expiresAfter(at, this.#retentionSeconds) : null;
   }
 
   /** A strongly consistent read of the item, or undefined when it was never accepted. */
@@ -145,8 +162,10 @@ export class ItemStore {
     itemId: string,
     init: { state: ItemState; input?: IntakeItem; rawInput?: string } & ItemChange['set'],
   ): Promise<ItemRecord | undefined> {
-    const at = new Date(this.#now()).toISOString();
+    const now = this.#now();
+    const at = new Date(now).toISOString();
     const { state, ...rest } = init;
+    const expiresAt = this.#expiryIn(state, now);
     const record: ItemRecord = {
       ...rest,
       itemId,
@@ -155,6 +174,7 @@ export class ItemStore {
       createdAt: at,
       updatedAt: at,
       attempts: { extract: 0, draft: 0, ...rest.attempts },
+      ...(typeof expiresAt === 'number' && { [TTL_ATTRIBUTE]: expiresAt }),
       history:
         state === 'RECEIVED'
           ? [{ state, at }]
@@ -183,7 +203,8 @@ export class ItemStore {
    * when the state changes. Throws StateConflictError when another writer got there first.
    */
   async update(item: ItemRecord, change: ItemChange): Promise<ItemRecord> {
-    const at = new Date(this.#now()).toISOString();
+    const now = this.#now();
+    const at = new Date(now).toISOString();
     const names: Record<string, string> = { '#version': 'version', '#updatedAt': 'updatedAt' };
     const values: Record<string, unknown> = { ':expected': item.version, ':next': item.version + 1, ':at': at };
     const sets = ['#version = :next', '#updatedAt = :at'];
@@ -204,6 +225,16 @@ export class ItemStore {
       names[`#r${index}`] = key;
       return `#r${index}`;
     });
+    const expiresAt =
+      change.state === undefined || change.state === item.state ? undefined : this.#expiryIn(change.state, now);
+    if (expiresAt !== undefined) {
+      names['#expiresAt'] = TTL_ATTRIBUTE;
+      if (expiresAt === null) removes.push('#expiresAt');
+      else {
+        values[':expiresAt'] = expiresAt;
+        sets.push('#expiresAt = :expiresAt');
+      }
+    }
     try {
       const { Attributes } = await this.#client.send(
         new UpdateCommand({

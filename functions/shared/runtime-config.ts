@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { HOURS_TO_MS, inRange, PERCENT_TO_RATIO, RANGES, SECONDS_TO_MS } from './config-ranges.ts';
+import { DAYS_TO_SECONDS, HOURS_TO_MS, inRange, PERCENT_TO_RATIO, RANGES, SECONDS_TO_MS } from './config-ranges.ts';
 import { RATE_LIMIT_DIALECTS, TOKEN_COUNTINGS } from './provider-limits.ts';
 
 /**
@@ -61,6 +61,8 @@ export const runtimeConfigSchema = z
     itemTokenBudget: inRange(RANGES.itemTokenBudget),
     /** Most US dollars all calls of one UTC day may cost. */
     dailyBudgetUsd: inRange(RANGES.dailyBudgetUsd),
+    /** How long settled items, ledger rows and a day's usage and budget records are kept (their `expiresAt`). */
+    retentionSeconds: inRange(RANGES.retentionDays, DAYS_TO_SECONDS),
     /** Real failed attempts per item and stage before the handler dead-letters the item. */
     maxAttempts: inRange(RANGES.maxAttempts),
     memory: z

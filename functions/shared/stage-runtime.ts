@@ -100,8 +100,8 @@ export function runtimeFromEnvironment(
   const breakerOptions = { ...config.breaker, probeLeaseMs: config.llm.timeoutMs + 5000, cacheMs: BREAKER_CACHE_MS };
   return {
     config,
-    items: new ItemStore(dynamo, environment.STATE_TABLE_NAME, now),
-    ledger: new CallLedger(dynamo, environment.STATE_TABLE_NAME),
+    items: new ItemStore(dynamo, environment.STATE_TABLE_NAME, now, config.retentionSeconds),
+    ledger: new CallLedger(dynamo, environment.STATE_TABLE_NAME, config.retentionSeconds),
     memory: new MemoryStore(dynamo, environment.MEMORY_TABLE_NAME),
     queues: new StageQueues(sqs, {
       own: environment.QUEUE_URL,
@@ -130,7 +130,7 @@ export function runtimeFromEnvironment(
         else logger.info('provider raised its rate limits: pacing the model by them', { ...change });
       },
     ),
-    budget: new DailyBudget(dynamo, environment.STATE_TABLE_NAME, config.dailyBudgetUsd, now),
+    budget: new DailyBudget(dynamo, environment.STATE_TABLE_NAME, config.dailyBudgetUsd, now, config.retentionSeconds),
     breaker: (dependency) => {
       let breaker = breakers.get(dependency);
       if (breaker === undefined) {

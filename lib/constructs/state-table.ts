@@ -2,6 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
+import { TTL_ATTRIBUTE } from '#shared/retention.ts';
 
 /**
  * What a stage function does on the state table, and nothing more: reads, writes and conditional updates of single
@@ -33,7 +34,8 @@ export class StateTable extends Table {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       // The AWS managed key makes encryption explicit in the template and its use visible in CloudTrail.
       encryption: TableEncryption.AWS_MANAGED,
-      timeToLiveAttribute: 'expiresAt',
+      // Settled items, ledger rows and a day's usage and budget records expire (functions/shared/retention.ts).
+      timeToLiveAttribute: TTL_ATTRIBUTE,
       // The ledgers are the proof of what was paid for; a stack deletion must not take them along.
       removalPolicy: RemovalPolicy.RETAIN,
     });

@@ -261,6 +261,8 @@ describe('Commands: sluice status, costs and show', () => {
       // Assess: the text view
       expect(run.code).toBe(0);
       expect(run.stdout).toMatch(/^item cloud-2 {2}PUBLISHED/);
+      // Settled: when the table's TTL may delete it, retentionDays after its publication
+      expect(run.stdout).toMatch(/, version \d+, expires \d{4}-\d\d-\d\dT[\d:.]+Z \(retentionDays\)\n/);
       expect(run.stdout).toMatch(/revision 0: REJECTED/);
       expect(run.stdout).toMatch(/feedback: Name the source of the 40 percent figure\./);
       expect(run.stdout).toMatch(/unsupported: 40 percent more requests/);

@@ -25,6 +25,7 @@ const config = (baseUrl: string): RuntimeConfig => ({
   prices: { [MODEL]: { inputPerMillionUsd: 0.15, outputPerMillionUsd: 0.6 } },
   itemTokenBudget: 10_000_000,
   dailyBudgetUsd: 1000,
+  retentionSeconds: 90 * 86_400,
   maxAttempts: 5,
   memory: { lookupTimeoutMs: 500, maxRelated: 3 },
   limits: { [MODEL]: { rpm: 120, tpm: 1_000_000 } },

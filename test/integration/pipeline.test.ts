@@ -23,6 +23,9 @@ const article = (id: string, title: string, topic: string) => ({
   publishedAt: '2026-11-01T10:00:00Z',
 });
 
+/** The default `retentionDays`, 90. */
+const RETENTION_SECONDS = 90 * 86_400;
+
 describe('Pipeline: end to end on the embedded emulators', () => {
   let pipeline: TestPipeline;
 
@@ -72,6 +75,8 @@ describe('Pipeline: end to end on the embedded emulators', () => {
       expect(record.leaseOwner).toBeUndefined();
       expect(record.usage?.extract?.calls).toBe(1);
       expect(record.usage?.draft?.calls).toBeGreaterThanOrEqual(2);
+      // Kept the default 90 days after its publication, then left to DynamoDB's TTL
+      expect(record.expiresAt).toBe(Math.ceil(Date.parse(record.updatedAt) / 1000) + RETENTION_SECONDS);
     }
     sqs.destroy();
   });
@@ -293,6 +298,7 @@ describe('Pipeline: redelivery, crashes and redrive pay nothing twice', () => {
     // Assess
     expect(outcome.batchItemFailures).toEqual([]);
     expect(dead?.state).toBe('DEAD_LETTER');
+    expect(dead?.expiresAt).toBe(Math.ceil(Date.parse(dead?.updatedAt ?? '') / 1000) + RETENTION_SECONDS);
     expect(dead?.deadLetter).toMatchObject({ stage: 'extract', errorClass: 'InvalidOutputError', attempts: 3 });
     expect(paid.map((call) => call.outcome)).toEqual(['invalid-output', 'invalid-output', 'invalid-output']);
     // Retries after an answer that was paid for and ledgered are new calls, not repeats of a lost one.
@@ -302,6 +308,7 @@ describe('Pipeline: redelivery, crashes and redrive pay nothing twice', () => {
     expect(redriven.batchItemFailures).toEqual([]);
     const resumed = await pipeline.item(itemId);
     expect(resumed?.state).toBe('EXTRACTED');
+    expect(resumed?.expiresAt).toBeUndefined();
     expect(resumed?.attempts.extract).toBe(0);
     expect(resumed?.usage?.extract?.calls).toBe(4);
   });

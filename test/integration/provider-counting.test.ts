@@ -68,6 +68,7 @@ describe('Integration: the rate limiter counts as the provider counts', () => {
       prices: { [model]: PRICE },
       itemTokenBudget: 10_000_000,
       dailyBudgetUsd: 1000,
+      retentionSeconds: 90 * 86_400,
       maxAttempts: 5,
       memory: { lookupTimeoutMs: 500, maxRelated: 3 },
       limits: { [model]: limits },

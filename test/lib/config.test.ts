@@ -44,6 +44,7 @@ describe('Function: loadConfig', () => {
       maxAttempts: 3,
       itemTokenBudget: 30_000,
       dailyBudgetUsd: 25,
+      retentionDays: 90,
       memory: { lookupTimeoutMs: 1500, maxRelated: 5 },
       useDependencyLayer: false,
       logLevel: 'INFO',
@@ -116,6 +117,11 @@ describe('Function: loadConfig', () => {
     ],
     ['maxReceiveCount below 5', { maxReceiveCount: 4 }, 'maxReceiveCount must be between 5 and 1000 (got 4)'],
     ['a negative daily budget', { dailyBudgetUsd: -1 }, 'dailyBudgetUsd must be between 0 and 1000000 (got -1)'],
+    [
+      'a retention shorter than a dead letter may wait in its DLQ',
+      { retentionDays: 14 },
+      'retentionDays must be between 30 and 3650 (got 14)',
+    ],
     ['a retention CloudWatch refuses', { logRetentionDays: 2 }, 'logRetentionDays must be one of 1, 3, 5, 7, 14, 30'],
     ['an unknown log level', { logLevel: 'TRACE' }, 'logLevel must be one of DEBUG, INFO, WARN, ERROR (got "TRACE")'],
     ['a base URL that is not http(s)', { llm: { baseUrl: 'ftp://llm.example' } }, 'llm.baseUrl must be an http(s) URL'],
@@ -215,6 +221,7 @@ describe('Function: runtimeConfigFor', () => {
       llm: { baseUrl: 'http://127.0.0.1:8080/v1', timeoutMs: 45_000 },
       itemTokenBudget: 30_000,
       dailyBudgetUsd: 25,
+      retentionSeconds: 90 * 86_400,
       maxAttempts: 3,
       memory: { lookupTimeoutMs: 1500, maxRelated: 5 },
     });

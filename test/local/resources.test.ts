@@ -156,7 +156,7 @@ describe('Function: createLocalResources', () => {
     // Assess
     expect(deployment.notes).toEqual(
       expect.arrayContaining([
-        'StateTable6C1E0A2F: TTL on "expiresAt" is not emulated (items never expire)',
+        'StateTable6C1E0A2F: TTL on "expiresAt" is emulated by an hourly sweep (AWS deletes within days)',
         'StateTable6C1E0A2F: point-in-time recovery is not emulated',
       ]),
     );
