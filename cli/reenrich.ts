@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { reenrich } from '#ops/reenrich.ts';
 import { TARGET_HELP, TARGET_OPTIONS, type TargetRequest } from '#ops/target.ts';
-import { NO_HISTORY } from '#shared/item-claim.ts';
+import { NO_HISTORY } from '#shared/degraded-items.ts';
 import { noPositionals, parseInstant, parsePositiveInteger } from './arguments.ts';
 import {
   type CommandIo,

@@ -8,6 +8,7 @@ import {
   type DynamoDBClient,
   ResourceNotFoundException,
   type TableDescription,
+  UpdateTableCommand,
 } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, SetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { IndexDefinition, KeyElement, QueueDefinition, TableDefinition, TemplateDescription } from './template.ts';
@@ -385,33 +386,42 @@ async function createQueue(
 async function createTable(options: CreateLocalResourcesOptions, definition: TableDefinition): Promise<void> {
   const name = definition.logicalId;
   const existing = await describeTable(options.dynamodb, name);
+  const attributeDefinitions = definition.attributeDefinitions.map((attribute) => ({
+    AttributeName: attribute.attributeName,
+    AttributeType: attribute.attributeType,
+  }));
   if (existing) {
-    assertSameKeys(name, definition, existing);
-  } else {
-    const keySchema = (keys: readonly KeyElement[]) =>
-      keys.map((key) => ({ AttributeName: key.attributeName, KeyType: key.keyType }));
-    const index = (definitionOfIndex: IndexDefinition) => ({
-      IndexName: definitionOfIndex.indexName,
-      KeySchema: keySchema(definitionOfIndex.keySchema),
-      Projection: {
-        ProjectionType: definitionOfIndex.projectionType,
-        NonKeyAttributes: definitionOfIndex.nonKeyAttributes ? [...definitionOfIndex.nonKeyAttributes] : undefined,
+    // Indexes the template gained are added; those it dropped stay (dynalite cannot delete one, and nothing
+    // reads them); those in both must have the same keys.
+    const kept = new Set((existing.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName));
+    const wanted = new Set(definition.globalSecondaryIndexes.map((index) => index.indexName));
+    const added = definition.globalSecondaryIndexes.filter((index) => !kept.has(index.indexName));
+    assertSameKeys(
+      name,
+      {
+        ...definition,
+        globalSecondaryIndexes: definition.globalSecondaryIndexes.filter((index) => kept.has(index.indexName)),
       },
-    });
+      {
+        ...existing,
+        GlobalSecondaryIndexes: (existing.GlobalSecondaryIndexes ?? []).filter((index) =>
+          wanted.has(index.IndexName ?? ''),
+        ),
+      },
+    );
+    for (const index of added) await addIndex(options.dynamodb, name, attributeDefinitions, index);
+  } else {
     const input: CreateTableCommandInput = {
       TableName: name,
-      KeySchema: keySchema(definition.keySchema),
-      AttributeDefinitions: definition.attributeDefinitions.map((attribute) => ({
-        AttributeName: attribute.attributeName,
-        AttributeType: attribute.attributeType,
-      })),
+      KeySchema: keySchemaOf(definition.keySchema),
+      AttributeDefinitions: attributeDefinitions,
       // Capacity means nothing to the emulator; on-demand avoids inventing throughput for every index.
       BillingMode: 'PAY_PER_REQUEST',
       GlobalSecondaryIndexes: definition.globalSecondaryIndexes.length
-        ? definition.globalSecondaryIndexes.map(index)
+        ? definition.globalSecondaryIndexes.map(indexInput)
         : undefined,
       LocalSecondaryIndexes: definition.localSecondaryIndexes.length
-        ? definition.localSecondaryIndexes.map(index)
+        ? definition.localSecondaryIndexes.map(indexInput)
         : undefined,
     };
     try {
@@ -421,6 +431,52 @@ async function createTable(options: CreateLocalResourcesOptions, definition: Tab
     }
   }
   await waitUntilActive(options.dynamodb, name, options.tableActiveTimeoutMs ?? 10_000);
+}
+
+const keySchemaOf = (keys: readonly KeyElement[]) =>
+  keys.map((key) => ({ AttributeName: key.attributeName, KeyType: key.keyType }));
+
+const indexInput = (index: IndexDefinition) => ({
+  IndexName: index.indexName,
+  KeySchema: keySchemaOf(index.keySchema),
+  Projection: {
+    ProjectionType: index.projectionType,
+    NonKeyAttributes: index.nonKeyAttributes ? [...index.nonKeyAttributes] : undefined,
+  },
+});
+
+/**
+ * Adds an index the template gained to a table kept from an earlier run, as CloudFormation adds one in place:
+ * UpdateTable creates it and fills it from the items. dynalite 4 took such a call and did nothing;
+ * patches/dynalite+4.0.0.patch makes it create the index (applied by `npm install`).
+ */
+async function addIndex(
+  dynamodb: DynamoDBClient,
+  name: string,
+  attributeDefinitions: readonly { AttributeName: string; AttributeType: 'S' | 'N' | 'B' }[],
+  index: IndexDefinition,
+): Promise<void> {
+  const keyed = new Set(index.keySchema.map((key) => key.attributeName));
+  try {
+    await dynamodb.send(
+      new UpdateTableCommand({
+        TableName: name,
+        AttributeDefinitions: attributeDefinitions.filter((attribute) => keyed.has(attribute.AttributeName)),
+        GlobalSecondaryIndexUpdates: [{ Create: indexInput(index) }],
+      }),
+    );
+  } catch (error) {
+    throw new LocalResourceError(`could not add index ${index.indexName} to table ${name}: ${messageOf(error)}`, {
+      cause: error,
+    });
+  }
+  const table = await describeTable(dynamodb, name);
+  if (!(table?.GlobalSecondaryIndexes ?? []).some((found) => found.IndexName === index.indexName)) {
+    throw new LocalResourceError(
+      `the local DynamoDB did not add index ${index.indexName} to table ${name} kept from an earlier run: ` +
+        'patches/dynalite+4.0.0.patch is not applied (run `npx patch-package`, or delete the local data directory)',
+    );
+  }
 }
 
 async function describeTable(dynamodb: DynamoDBClient, name: string): Promise<TableDescription | undefined> {

@@ -2,6 +2,7 @@ import type { SQSRecord } from 'aws-lambda';
 import type { RecordInvocation } from '#shared/batch.ts';
 import { type CallEntry, sumUsage } from '#shared/call-ledger.ts';
 import type { BreakerPermit } from '#shared/circuit-breaker.ts';
+import { AWAITING_HISTORY_ATTRIBUTE, NO_HISTORY } from '#shared/degraded-items.ts';
 import { describeError, failureLogFields, ItemStateError, StateConflictError } from '#shared/errors.ts';
 import type { ItemSession } from '#shared/item-claim.ts';
 import { type ItemRecord, type Publication, tokensOfOtherStages } from '#shared/item-store.ts';
@@ -37,7 +38,7 @@ const [DRAFTING, REVIEWING] = DRAFT_STAGE.working as [string, string];
 /** Why a published item is flagged. */
 const DEGRADED = {
   /** The memory store was down or slow: drafted without related items (can be re-enriched later). */
-  noHistory: 'NO_HISTORY',
+  noHistory: NO_HISTORY,
   /** The reviewer still rejected the last draft allowed by max revisions. */
   unapproved: 'UNAPPROVED',
   /** Another revision would not fit in the item's token budget: the last draft was published as it was. */
@@ -309,7 +310,13 @@ async function publish(runtime: StageRuntime, session: ItemSession, calls: reado
   try {
     await session.update({
       state: runtime.config.states.done,
-      set: { publication, degraded: flags, usage: { ...item.usage, [runtime.config.stage]: sumUsage(calls) } },
+      set: {
+        publication,
+        degraded: flags,
+        usage: { ...item.usage, [runtime.config.stage]: sumUsage(calls) },
+        // Listed on the sparse index re-enrichment reads, until it is drafted again.
+        ...(flags.includes(DEGRADED.noHistory) && { [AWAITING_HISTORY_ATTRIBUTE]: NO_HISTORY }),
+      },
       remove: ['leaseOwner', 'leaseUntil', 'pendingCall', 'deferredSince'],
     });
     runtime.telemetry.count('ItemsPublished');

@@ -1,5 +1,24 @@
-import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { NO_HISTORY } from './item-claim.ts';
+import { type DynamoDBDocumentClient, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+
+/**
+ * The items published without history (flag NO_HISTORY), as re-enrichment finds them. A publication flagged so sets
+ * {@link AWAITING_HISTORY_ATTRIBUTE} on the item, and the claim that drafts it again removes it; the sparse
+ * {@link AWAITING_HISTORY_INDEX} holds only the items that carry it. The supervisor's look reads that index, so its
+ * cost follows the items waiting, not every item ever published. `sluice reenrich` reads the published items
+ * themselves, so it also finds those published without history before the index existed.
+ */
+
+/** The flag of items drafted without history, the ones re-enrichment is for. */
+export const NO_HISTORY = 'NO_HISTORY';
+
+/** Set (to {@link NO_HISTORY}) while an item published without history waits to be drafted again. */
+export const AWAITING_HISTORY_ATTRIBUTE = 'awaitingHistory';
+
+/** The sparse index on {@link AWAITING_HISTORY_ATTRIBUTE} and `updatedAt`. */
+export const AWAITING_HISTORY_INDEX = 'AwaitingHistory';
+
+/** What the index holds of each item beyond its keys: what re-enrichment decides on. */
+export const AWAITING_HISTORY_PROJECTION = ['itemId', 'reenrichQueuedAt', 'autoReenrichments'] as const;
 
 /** A published item drafted without history, as re-enrichment needs it. */
 export interface DegradedItem {
@@ -12,32 +31,69 @@ export interface DegradedItem {
   autoReenrichments: number;
 }
 
+interface DegradedQuery {
+  since?: string | undefined;
+  max?: number | undefined;
+  accept?: (item: DegradedItem) => boolean;
+}
+
 /**
- * Published items flagged NO_HISTORY, oldest first, from the ByState index: those `accept` takes, at most `max`.
- * @example const items = await itemsWithoutHistory(dynamo, 'StateTable', { since: '2026-11-01T00:00:00.000Z', max: 50 });
+ * Items waiting to be drafted again with history, oldest first, from the sparse AwaitingHistory index: those
+ * `accept` takes, at most `max`. What the supervisor re-queues.
+ * @example const items = await itemsAwaitingHistory(dynamo, 'StateTable', { max: 50 });
  */
-export async function itemsWithoutHistory(
+export function itemsAwaitingHistory(
   dynamo: DynamoDBDocumentClient,
   tableName: string,
-  options: { since?: string | undefined; max?: number | undefined; accept?: (item: DegradedItem) => boolean },
+  options: DegradedQuery,
 ): Promise<DegradedItem[]> {
-  const { since, max, accept } = options;
+  const { since } = options;
+  return queryDegraded(dynamo, options, {
+    TableName: tableName,
+    IndexName: AWAITING_HISTORY_INDEX,
+    KeyConditionExpression: since === undefined ? '#flag = :flag' : '#flag = :flag AND updatedAt >= :since',
+    ExpressionAttributeNames: { '#flag': AWAITING_HISTORY_ATTRIBUTE },
+    ExpressionAttributeValues: { ':flag': NO_HISTORY, ...(since === undefined ? {} : { ':since': since }) },
+  });
+}
+
+/**
+ * Published items flagged NO_HISTORY, oldest first, read from every published item on the ByState index: those
+ * `accept` takes, at most `max`. For an operator's complete search; the supervisor uses {@link itemsAwaitingHistory}.
+ * @example const items = await itemsWithoutHistory(dynamo, 'StateTable', { since: '2026-11-01T00:00:00.000Z', max: 50 });
+ */
+export function itemsWithoutHistory(
+  dynamo: DynamoDBDocumentClient,
+  tableName: string,
+  options: DegradedQuery,
+): Promise<DegradedItem[]> {
+  const { since } = options;
+  return queryDegraded(dynamo, options, {
+    TableName: tableName,
+    IndexName: 'ByState',
+    KeyConditionExpression: since === undefined ? '#state = :state' : '#state = :state AND updatedAt >= :since',
+    FilterExpression: 'contains(degraded, :flag)',
+    ExpressionAttributeNames: { '#state': 'state' },
+    ExpressionAttributeValues: {
+      ':state': 'PUBLISHED',
+      ':flag': NO_HISTORY,
+      ...(since === undefined ? {} : { ':since': since }),
+    },
+  });
+}
+
+async function queryDegraded(
+  dynamo: DynamoDBDocumentClient,
+  { max, accept }: DegradedQuery,
+  query: QueryCommandInput,
+): Promise<DegradedItem[]> {
   const items: DegradedItem[] = [];
   let startKey: Record<string, unknown> | undefined;
   do {
     const page = await dynamo.send(
       new QueryCommand({
-        TableName: tableName,
-        IndexName: 'ByState',
-        KeyConditionExpression: since === undefined ? '#state = :state' : '#state = :state AND updatedAt >= :since',
-        FilterExpression: 'contains(degraded, :flag)',
-        ExpressionAttributeNames: { '#state': 'state' },
-        ExpressionAttributeValues: {
-          ':state': 'PUBLISHED',
-          ':flag': NO_HISTORY,
-          ...(since === undefined ? {} : { ':since': since }),
-        },
-        ProjectionExpression: 'itemId, updatedAt, reenrichQueuedAt, autoReenrichments',
+        ...query,
+        ProjectionExpression: ['updatedAt', ...AWAITING_HISTORY_PROJECTION].join(', '),
         ExclusiveStartKey: startKey,
       }),
     );

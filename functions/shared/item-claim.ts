@@ -1,3 +1,4 @@
+import { AWAITING_HISTORY_ATTRIBUTE, NO_HISTORY } from './degraded-items.ts';
 import { LeaseHeldError, StateConflictError } from './errors.ts';
 import { type ItemChange, type ItemRecord, type ItemState, type ItemStore, leaseHeldByOther } from './item-store.ts';
 import { DEAD_LETTER, DISCARDED, PUBLISHED, type StageStates } from './pipeline.ts';
@@ -100,9 +101,6 @@ function isRedrive(item: ItemRecord, request: ClaimRequest): boolean {
   return deadLetter.deadLetterId === request.deadLetterId;
 }
 
-/** The flag of items drafted without history, the ones re-enrichment is for. */
-export const NO_HISTORY = 'NO_HISTORY';
-
 /**
  * Re-enrichment takes a published item drafted without history back to DRAFTING under a new generation, so the
  * ledger steps of the new drafts are new calls; anything else needs nothing (already re-enriched, or in flight:
@@ -114,9 +112,11 @@ function reenrichChange(
   lease: { leaseOwner: string; leaseUntil: number },
 ): ItemChange | 'done' {
   if (item.state !== PUBLISHED || !(item.degraded ?? []).includes(NO_HISTORY)) return 'done';
+  // No longer waiting: the redraft's publication says whether it waits again.
   return {
     state: states.working[0] as ItemState,
     set: { ...lease, generation: (item.generation ?? 0) + 1, revision: 0 },
+    remove: [AWAITING_HISTORY_ATTRIBUTE],
   };
 }
 

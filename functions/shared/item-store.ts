@@ -90,6 +90,8 @@ export interface ItemRecord {
   /** Draft stage: how many times the item was drafted again after publication (re-enrichment); 0 or absent at first. */
   generation?: number;
   degraded?: string[];
+  /** NO_HISTORY while the item, published without history, waits to be drafted again (degraded-items.ts). */
+  awaitingHistory?: string;
   publication?: Publication;
   /** The LLM step (`<stage>#<step>`) an invocation started and has not yet written to the ledger. */
   pendingCall?: string;

@@ -2,7 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { CircuitBreaker } from '#shared/circuit-breaker.ts';
-import { itemsWithoutHistory } from '#shared/degraded-items.ts';
+import { itemsAwaitingHistory } from '#shared/degraded-items.ts';
 import { BreakerOpenError, describeError, failureLogFields } from '#shared/errors.ts';
 import type { MemoryStore } from '#shared/memory-store.ts';
 import { MEMORY_DEPENDENCY } from '#shared/metric-catalogue.ts';
@@ -37,7 +37,7 @@ export async function reenrich(context: ReenrichmentContext, queueUrl: string): 
   const { config, dynamo, tableName, sqs, logger, now } = context;
   if (!(await memoryAvailable(context))) return 0;
   const { maxPerRun, perSecond, maxPerItem } = config.reenrich;
-  const items = await itemsWithoutHistory(dynamo, tableName, {
+  const items = await itemsAwaitingHistory(dynamo, tableName, {
     max: maxPerRun,
     // Not re-queued since its last publication, and not too often.
     accept: (item) =>

@@ -2,6 +2,11 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
+import {
+  AWAITING_HISTORY_ATTRIBUTE,
+  AWAITING_HISTORY_INDEX,
+  AWAITING_HISTORY_PROJECTION,
+} from '#shared/degraded-items.ts';
 import { TTL_ATTRIBUTE } from '#shared/retention.ts';
 
 /**
@@ -25,6 +30,8 @@ const RECORD_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Update
 export class StateTable extends Table {
   /** Name of the sparse index on `state` and `updatedAt`. */
   static readonly BY_STATE_INDEX = 'ByState';
+  /** Name of the sparse index of the published items waiting to be drafted again with history. */
+  static readonly AWAITING_HISTORY_INDEX = AWAITING_HISTORY_INDEX;
 
   constructor(scope: Construct, id: string) {
     super(scope, id, {
@@ -45,6 +52,15 @@ export class StateTable extends Table {
       sortKey: { name: 'updatedAt', type: AttributeType.STRING },
       projectionType: ProjectionType.ALL,
     });
+    // Holds only the items published without history and not yet drafted again (functions/shared/degraded-items.ts),
+    // so the supervisor's look at them reads what it may re-queue, not every published item.
+    this.addGlobalSecondaryIndex({
+      indexName: AWAITING_HISTORY_INDEX,
+      partitionKey: { name: AWAITING_HISTORY_ATTRIBUTE, type: AttributeType.STRING },
+      sortKey: { name: 'updatedAt', type: AttributeType.STRING },
+      projectionType: ProjectionType.INCLUDE,
+      nonKeyAttributes: [...AWAITING_HISTORY_PROJECTION],
+    });
   }
 
   /** Lets a stage function read, write and update records and query an item's ledger ({@link STAGE_STATE_ACTIONS}). */
@@ -63,6 +79,15 @@ export class StateTable extends Table {
       grantee,
       actions: ['dynamodb:Query'],
       resourceArns: [`${this.tableArn}/index/${StateTable.BY_STATE_INDEX}`],
+    });
+  }
+
+  /** Lets `grantee` list the items waiting to be drafted again with history, and nothing else. */
+  grantAwaitingHistoryQuery(grantee: IGrantable): Grant {
+    return Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:Query'],
+      resourceArns: [`${this.tableArn}/index/${AWAITING_HISTORY_INDEX}`],
     });
   }
 }

@@ -90,9 +90,9 @@ export interface SupervisorProps {
  * The supervisor: a function invoked on a schedule that looks at the pipeline and heals it. It pauses a stage
  * (disables its event source mapping) whose models stay unavailable or whose budget is spent, probes the provider
  * and resumes it, adapts each mapping's maximum concurrency to the provider, and re-queues items drafted without
- * history to the draft queue. Its grants are exactly that: the state table's records and ByState index, a lookup
- * in the memory table, the two mappings, the two stage queues' attributes, sending to the draft queue, and the API
- * key.
+ * history to the draft queue. Its grants are exactly that: the state table's records and its index of items awaiting
+ * history, a lookup in the memory table, the two mappings, the two stage queues' attributes, sending to the draft
+ * queue, and the API key.
  * @example
  * const supervisor = new Supervisor(this, 'Supervisor', {
  *   runtimeConfig: supervisorConfigFor(config), intervalSeconds: 60, llmTimeoutSeconds: 60,
@@ -152,9 +152,10 @@ export class Supervisor extends Construct {
 
   private grant(props: SupervisorProps): void {
     const { stages } = props;
-    // Single records (breakers, limits, budgets, control records, items marked re-queued), and items by state.
+    // Single records (breakers, limits, budgets, control records, items marked re-queued), and the items waiting
+    // to be drafted again with history.
     props.stateTable.grantRecordReadWrite(this.function);
-    props.stateTable.grantByStateQuery(this.function);
+    props.stateTable.grantAwaitingHistoryQuery(this.function);
     props.memoryTable.grantLookup(this.function);
     const stack = Stack.of(this);
     this.function.addToRolePolicy(

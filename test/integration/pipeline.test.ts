@@ -443,6 +443,8 @@ describe('Pipeline: the memory store', () => {
     const item = await pipeline.item('mem-3');
     expect(item?.state).toBe('PUBLISHED');
     expect(item?.degraded).toContain('NO_HISTORY');
+    // Listed where the supervisor looks for items to draft again
+    expect(item?.awaitingHistory).toBe('NO_HISTORY');
     expect(item?.publication?.relatedItemIds).toEqual([]);
     const events = await pipeline.receiveAll('PublishedQueueUrl', 3);
     const event = events
@@ -569,10 +571,12 @@ describe('Pipeline: re-enrichment', () => {
 
     // Assess
     expect(degraded?.degraded).toContain('NO_HISTORY');
+    expect(degraded?.awaitingHistory).toBe('NO_HISTORY');
     const item = await pipeline.item('re-2');
     expect(item?.state).toBe('PUBLISHED');
     expect(item?.generation).toBe(1);
     expect(item?.degraded ?? []).not.toContain('NO_HISTORY');
+    expect(item?.awaitingHistory).toBeUndefined();
     expect(item?.publication?.relatedItemIds).toContain('re-1');
     expect(item?.publication?.publicationId).toMatch(/^re-2#g1#\d+$/);
     const states = item?.history.map((h) => h.state) ?? [];

@@ -104,7 +104,7 @@ describe('Least privilege: each role may do exactly what its code does', () => {
     });
   });
 
-  it('lets the supervisor read and write records, query the ByState index and probe the memory table', () => {
+  it('lets the supervisor read and write records, query the items awaiting history and probe the memory table', () => {
     // Prepare
     const supervisor = stack.supervisor;
     if (supervisor === undefined) throw new Error('the supervisor is on by default');
@@ -118,7 +118,7 @@ describe('Least privilege: each role may do exactly what its code does', () => {
     expect(grants).toEqual({
       '*': XRAY,
       [stateTable]: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-      [`${stateTable}/index/ByState`]: ['dynamodb:Query'],
+      [`${stateTable}/index/AwaitingHistory`]: ['dynamodb:Query'],
       [memoryTable]: ['dynamodb:Query'],
       [mapping('extract')]: ['lambda:GetEventSourceMapping', 'lambda:UpdateEventSourceMapping'],
       [mapping('draft')]: ['lambda:GetEventSourceMapping', 'lambda:UpdateEventSourceMapping'],

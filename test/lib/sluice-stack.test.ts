@@ -213,7 +213,7 @@ describe('Construct: SluiceStack', () => {
       }
     });
 
-    it('gives the state table a TTL and the sparse ByState index', () => {
+    it('gives the state table a TTL, the sparse ByState index and the sparse index of items awaiting history', () => {
       // Act
       const state = props(
         resourcesOfType(defaults.template, 'AWS::DynamoDB::Table')[defaults.logicalId(defaults.stack.stateTable)],
@@ -229,6 +229,17 @@ describe('Construct: SluiceStack', () => {
             { AttributeName: 'updatedAt', KeyType: 'RANGE' },
           ],
           Projection: { ProjectionType: 'ALL' },
+        },
+        {
+          IndexName: 'AwaitingHistory',
+          KeySchema: [
+            { AttributeName: 'awaitingHistory', KeyType: 'HASH' },
+            { AttributeName: 'updatedAt', KeyType: 'RANGE' },
+          ],
+          Projection: {
+            ProjectionType: 'INCLUDE',
+            NonKeyAttributes: ['itemId', 'reenrichQueuedAt', 'autoReenrichments'],
+          },
         },
       ]);
       expect(state.AttributeDefinitions).toEqual(

@@ -301,7 +301,7 @@ describe('Construct: Supervisor', () => {
   });
 
   describe('least privilege', () => {
-    it("reads and writes the state table's records, queries its ByState index, and only queries the memory table", () => {
+    it("reads and writes the state table's records, queries its index of items awaiting history, and only queries the memory table", () => {
       // Prepare
       const table = arn(defaults, defaults.stack.stateTable);
       const memory = arn(defaults, defaults.stack.memoryTable);
@@ -311,7 +311,7 @@ describe('Construct: Supervisor', () => {
         expect(resourcesAllowed(defaults, action)).toEqual([table]);
       }
       expect(sorted(resourcesAllowed(defaults, 'dynamodb:Query'))).toEqual(
-        sorted([{ 'Fn::Join': ['', [table, '/index/ByState']] }, memory]),
+        sorted([{ 'Fn::Join': ['', [table, '/index/AwaitingHistory']] }, memory]),
       );
     });
 

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
@@ -173,6 +173,48 @@ describe('Function: createLocalResources', () => {
     // Assess
     expect(again.outputs).toEqual(deployment.outputs);
     expect(await messagesIn(env.sqs, intake)).toBe(1);
+  });
+
+  it('adds an index the template gained to a kept table, as CloudFormation does, filled from its items', async () => {
+    // Prepare: an item written before the template had the index, and a template with a second, sparse one
+    const TableName = 'StateTable6C1E0A2F';
+    await env.dynamodb.send(
+      new PutItemCommand({
+        TableName,
+        Item: { pk: { S: 'ITEM#kept' }, sk: { S: 'ITEM' }, waiting: { S: 'yes' }, updatedAt: { N: '1' } },
+      }),
+    );
+    const template = fixtureTemplate();
+    const properties = template.Resources.StateTable6C1E0A2F.Properties;
+    properties.AttributeDefinitions.push({ AttributeName: 'waiting', AttributeType: 'S' });
+    properties.GlobalSecondaryIndexes.push({
+      IndexName: 'Waiting',
+      KeySchema: [
+        { AttributeName: 'waiting', KeyType: 'HASH' },
+        { AttributeName: 'updatedAt', KeyType: 'RANGE' },
+      ],
+      Projection: { ProjectionType: 'KEYS_ONLY' },
+    });
+
+    // Act
+    await create(template);
+    await env.dynamodb.send(
+      new PutItemCommand({
+        TableName,
+        Item: { pk: { S: 'ITEM#new' }, sk: { S: 'ITEM' }, waiting: { S: 'yes' }, updatedAt: { N: '2' } },
+      }),
+    );
+
+    // Assess: both items listed, the kept one by the backfill, the new one as it was written
+    const { Items } = await env.dynamodb.send(
+      new QueryCommand({
+        TableName,
+        IndexName: 'Waiting',
+        KeyConditionExpression: 'waiting = :yes',
+        ExpressionAttributeValues: { ':yes': { S: 'yes' } },
+      }),
+    );
+    expect(Items?.map((item) => item.pk?.S)).toEqual(['ITEM#kept', 'ITEM#new']);
   });
 
   it('refuses a kept table whose keys no longer match the template', async () => {

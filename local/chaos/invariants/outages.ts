@@ -1,5 +1,5 @@
 import { stageConfigOf, stageModelsOf } from '#lib/config.ts';
-import { NO_HISTORY } from '#shared/item-claim.ts';
+import { NO_HISTORY } from '#shared/degraded-items.ts';
 import type { RunEvidence } from '../evidence.ts';
 import type { Scenario } from '../scenario.ts';
 import { type Finding, listed } from './finding.ts';
