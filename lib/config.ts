@@ -213,6 +213,17 @@ function configSchemaFor(pipeline: Pipeline) {
        * @default none: calls are deferred instead
        */
       fallbackModel: nonEmptyString().optional(),
+      /**
+       * Whether each call asks for about what its step's answers need (the 99th percentile of the completion sizes
+       * of the last two days, plus a fifth) instead of the configured `maxOutputTokens`, once 20 answers are known.
+       * Providers count `max_tokens` against the tokens-per-minute limit when they admit a call, so asking for the
+       * maximum every time wastes most of that limit. An answer cut at the learned size is asked again, once, at
+       * the maximum (both calls are paid and in the ledger).
+       * @default true
+       */
+      learnMaxTokens: z
+        .boolean({ error: (issue) => `must be true or false (got ${shown(issue.input)})` })
+        .default(true),
     }).prefault({}),
     /**
      * Complete ARN of an existing Secrets Manager secret holding the LLM API key (plain string value).

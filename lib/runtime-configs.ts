@@ -16,6 +16,7 @@ function llmRuntime(config: SluiceConfig): RuntimeConfig['llm'] {
   return {
     ...(config.llm.baseUrl === undefined ? {} : { baseUrl: config.llm.baseUrl }),
     timeoutMs: config.llm.timeoutSeconds * SECONDS_TO_MS,
+    learnMaxTokens: config.llm.learnMaxTokens,
   };
 }
 

@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { histogramsOf, type SizeHistograms, sizeAttribute, sizeBucket } from './completion-sizes.ts';
 import { dayExpiresAt, expiresAfter, TTL_ATTRIBUTE } from './retention.ts';
 import type { ModelPrice, Stage } from './runtime-config.ts';
 import { callKey, callPrefix, itemPartition, usageKey, usagePartition } from './table-keys.ts';
@@ -18,6 +19,10 @@ export interface CallEntry {
   stage: Stage;
   /** The step within the stage, e.g. `knowledge`, `draft.0`, `review.0`. */
   step: string;
+  /** Which of the stage's steps it is (`knowledge`, `draft`, `review`); absent on entries written before it was kept. */
+  stepKind?: string;
+  /** The `max_tokens` the call asked for (learned or configured); absent on entries written before it was kept. */
+  maxTokens?: number;
   /** 0 for the first paid call of the step, 1 for the next (after an invalid output), ... */
   n: number;
   model: string;
@@ -51,6 +56,8 @@ export interface UsageRow {
   rebilledCalls?: number;
   /** Sum of the calls' latencies: with `calls`, their mean latency (rows written before it was kept lack it). */
   latencyMsTotal?: number;
+  /** The completion sizes of the answers that ended by themselves, per step (completion-sizes.ts). */
+  completionSizes?: SizeHistograms;
 }
 
 /**
@@ -158,16 +165,19 @@ export class CallLedger {
   async addUsage(entry: CallEntry): Promise<void> {
     const day = entry.at.slice(0, 10);
     const expires = this.#retentionSeconds !== undefined;
+    // An answer that ended by itself says how long the step's answers are; one cut at max_tokens says nothing.
+    const sized = entry.stepKind !== undefined && entry.finishReason === 'stop';
     await this.#client.send(
       new UpdateCommand({
         TableName: this.#tableName,
         Key: usageKey(day, entry.stage, entry.model),
-        UpdateExpression: `SET #stage = :stage, #model = :model, #day = :day${expires ? ', #expiresAt = :expiresAt' : ''} ADD calls :one, promptTokens :p, completionTokens :c, costNanoUsd :cost, rebilledCalls :rebilled, latencyMsTotal :latency`,
+        UpdateExpression: `SET #stage = :stage, #model = :model, #day = :day${expires ? ', #expiresAt = :expiresAt' : ''} ADD calls :one, promptTokens :p, completionTokens :c, costNanoUsd :cost, rebilledCalls :rebilled, latencyMsTotal :latency${sized ? ', #size :one' : ''}`,
         ExpressionAttributeNames: {
           '#stage': 'stage',
           '#model': 'model',
           '#day': 'day',
           ...(expires && { '#expiresAt': TTL_ATTRIBUTE }),
+          ...(sized && { '#size': sizeAttribute(entry.stepKind ?? '', sizeBucket(entry.completionTokens)) }),
         },
         ExpressionAttributeValues: {
           ...(this.#retentionSeconds !== undefined && { ':expiresAt': dayExpiresAt(day, this.#retentionSeconds) }),
@@ -195,7 +205,14 @@ export class CallLedger {
         ConsistentRead: true,
       }),
     );
-    return (Items ?? []).map(({ pk: _pk, sk: _sk, [TTL_ATTRIBUTE]: _expiresAt, ...row }) => row as UsageRow);
+    return (Items ?? []).map(({ pk: _pk, sk: _sk, [TTL_ATTRIBUTE]: _expiresAt, ...row }) => {
+      const completionSizes = histogramsOf(row);
+      const totals = Object.fromEntries(Object.entries(row).filter(([name]) => !name.startsWith('sizes#')));
+      return {
+        ...(totals as unknown as UsageRow),
+        ...(Object.keys(completionSizes).length > 0 && { completionSizes }),
+      };
+    });
   }
 }
 

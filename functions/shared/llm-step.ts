@@ -21,7 +21,8 @@ import type { StageRuntime } from './stage-runtime.ts';
 import { traced } from './telemetry.ts';
 
 /**
- * One LLM step of an item, paid for at most once. A stored valid response is reused. Otherwise, in order:
+ * One LLM step of an item, paid for at most once. A stored valid response is reused. Otherwise it asks for the
+ * step's learned completion size (completion-sizes.ts), or the configured maximum; and in order:
  * the model's circuit breaker (or the fallback model's), the shared rate limiter, the daily budget (worst case
  * reserved), an intent mark on the item, the call; then the response goes to the ledger before anything else,
  * the day's totals, and only then the budget, limiter and breaker are settled and the output validated.
@@ -83,7 +84,10 @@ export async function runLlmStep<T>(
   }
 
   const { config } = runtime;
-  const { maxOutputTokens, ...models } = modelsOf(config, step.step);
+  const { maxOutputTokens: configuredMax, ...models } = modelsOf(config, step.step);
+  // An answer of this step already cut at a learned size: this call asks for the maximum.
+  const cutBefore = calls.some((call) => call.step === step.name && call.finishReason === 'length');
+  const maxOutputTokens = cutBefore ? configuredMax : await runtime.outputTokens.limitFor(step.step, configuredMax);
   const itemId = session.item.itemId;
   const used = tokensBefore + tokensOf(calls);
   const promptEstimate = estimatePromptTokens(step.messages);
@@ -158,6 +162,8 @@ export async function runLlmStep<T>(
     itemId,
     stage: step.stage,
     step: step.name,
+    stepKind: step.step,
+    maxTokens: maxOutputTokens,
     n,
     model: completion.model,
     outcome: parsed.success ? 'ok' : 'invalid-output',
@@ -184,6 +190,16 @@ export async function runLlmStep<T>(
     completion.limits ? runtime.limiter.observe(model, completion.limits) : undefined,
   ]);
 
+  if (!parsed.success && completion.finishReason === 'length' && maxOutputTokens < configuredMax) {
+    // Cut at the learned size: asked again at once at the maximum (the ledger holds both paid calls).
+    runtime.logger.info('answer cut at the learned max_tokens: asking again at the configured maximum', {
+      itemId,
+      step: step.name,
+      maxTokens: maxOutputTokens,
+      configuredMax,
+    });
+    return runLlmStep(runtime, session, calls, tokensBefore, invocation, step);
+  }
   if (!parsed.success) {
     const why =
       completion.finishReason === 'length'
@@ -253,7 +269,7 @@ async function settle(
 ) {
   const [committedNano] = await Promise.all([
     spend ? runtime.budget.settle(spend, entry.costNanoUsd) : undefined,
-    runtime.limiter.settle(limit, entry.promptTokens + entry.completionTokens),
+    runtime.limiter.settle(limit, entry.promptTokens + entry.completionTokens, entry.promptTokens),
     breaker.onSuccess(permit),
   ]);
   if (committedNano !== undefined && runtime.budget.limitNano > 0) {

@@ -91,6 +91,9 @@ export interface Reservation {
   tokens: number;
   /** Whether the provider counts usage, so what the answer did not use is given back. */
   settlesToUsage: boolean;
+  /** How the provider counts, and what was reserved: to recharge an admission with the prompt the provider counted. */
+  counting: TokenCounting;
+  request: TokenRequest;
   /** The unit interval for tokens at reservation time, to settle with the same rate. */
   tokenIntervalMs: number;
   /** The token TAT right after this reservation: only credit still in the future can be given back. */
@@ -260,6 +263,8 @@ export class RateLimiter {
           model,
           tokens,
           settlesToUsage: counting === 'usage',
+          counting,
+          request,
           tokenIntervalMs: tokenParams?.intervalMs ?? 0,
           tokensTatAfter: Number(record.tatTokens ?? 0),
         };
@@ -289,11 +294,20 @@ export class RateLimiter {
 
   /**
    * Settles a call the provider answered or failed: gives back the tokens reserved but not used, when the provider
-   * counts usage (`usage`); a provider that counts at admission keeps what it charged, answer or not.
+   * counts usage (`usage`); a provider that counts at admission keeps what it charged, answer or not. Given the
+   * prompt tokens the provider's answer reports, an admission charge is recounted with them in place of the
+   * estimate (which errs high, at about 3 characters a token): the provider charged its own count of the prompt and
+   * the call's `max_tokens`, so what the estimate reserved beyond that is given back, and never more.
    */
-  async settle(reservation: Reservation | undefined, usedTokens: number): Promise<void> {
-    if (reservation === undefined || !reservation.settlesToUsage) return;
-    await this.#giveBack(reservation, reservation.tokens - usedTokens);
+  async settle(reservation: Reservation | undefined, usedTokens: number, promptTokens?: number): Promise<void> {
+    if (reservation === undefined) return;
+    if (reservation.settlesToUsage) {
+      await this.#giveBack(reservation, reservation.tokens - usedTokens);
+      return;
+    }
+    if (promptTokens === undefined) return;
+    const charged = tokenCharge(reservation.counting, { ...reservation.request, promptTokens });
+    if (charged < reservation.tokens) await this.#giveBack(reservation, reservation.tokens - charged);
   }
 
   /** Gives back a whole reservation whose call was never sent (a budget refused it, a breaker was busy). */

@@ -54,6 +54,8 @@ export const runtimeConfigSchema = z
         baseUrl: z.url().optional(),
         /** Per-call timeout; always capped by the time left in the invocation. */
         timeoutMs: inRange(RANGES.llm.timeoutSeconds, SECONDS_TO_MS),
+        /** Ask for the learned completion size of each step rather than its maximum (completion-sizes.ts). */
+        learnMaxTokens: z.boolean(),
       })
       .strict(),
     prices: z.record(z.string().min(1), modelPriceSchema),

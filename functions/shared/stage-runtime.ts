@@ -9,6 +9,7 @@ import * as z from 'zod';
 import { DailyBudget } from './budget.ts';
 import { CallLedger } from './call-ledger.ts';
 import { CircuitBreaker } from './circuit-breaker.ts';
+import { LearnedOutputTokens } from './completion-sizes.ts';
 import { RuntimeConfigError, SecretUnavailableError } from './errors.ts';
 import type { CrashInjector } from './faults.ts';
 import { ItemStore } from './item-store.ts';
@@ -37,6 +38,8 @@ export interface StageRuntime {
   llm: LlmClient;
   limiter: RateLimiter;
   budget: DailyBudget;
+  /** The `max_tokens` each step asks for: learned from its answers, or the configured maximum. */
+  outputTokens: LearnedOutputTokens;
   /** The shared circuit breaker of a dependency: a model's name, or `memory`. */
   breaker(dependency: string): CircuitBreaker;
   logger: Logger;
@@ -98,10 +101,12 @@ export function runtimeFromEnvironment(
   const logger = overrides.logger ?? new Logger({ serviceName: SERVICE_NAME, persistentKeys: { stage: config.stage } });
   const breakers = new Map<string, CircuitBreaker>();
   const breakerOptions = { ...config.breaker, probeLeaseMs: config.llm.timeoutMs + 5000, cacheMs: BREAKER_CACHE_MS };
+  const ledger = new CallLedger(dynamo, environment.STATE_TABLE_NAME, config.retentionSeconds);
   return {
     config,
     items: new ItemStore(dynamo, environment.STATE_TABLE_NAME, now, config.retentionSeconds),
-    ledger: new CallLedger(dynamo, environment.STATE_TABLE_NAME, config.retentionSeconds),
+    ledger,
+    outputTokens: new LearnedOutputTokens(ledger, config.stage, now, config.llm.learnMaxTokens),
     memory: new MemoryStore(dynamo, environment.MEMORY_TABLE_NAME),
     queues: new StageQueues(sqs, {
       own: environment.QUEUE_URL,

@@ -21,7 +21,7 @@ const config = (baseUrl: string): RuntimeConfig => ({
   maxOutputTokens: 800,
   steps: {},
   maxRevisions: 0,
-  llm: { baseUrl, timeoutMs: 10_000 },
+  llm: { baseUrl, timeoutMs: 10_000, learnMaxTokens: false },
   prices: { [MODEL]: { inputPerMillionUsd: 0.15, outputPerMillionUsd: 0.6 } },
   itemTokenBudget: 10_000_000,
   dailyBudgetUsd: 1000,

@@ -49,14 +49,19 @@ describe('Integration: the rate limiter counts as the provider counts', () => {
   });
 
   /** The provider, on a clock of its own that starts now. */
-  async function provider(faults: SimulatorFaults): Promise<LlmSimulator> {
-    clock = manualClock(START);
+  async function provider(faults: SimulatorFaults, start = START): Promise<LlmSimulator> {
+    clock = manualClock(start);
     sim = await startLlmSimulator({ clock, faults });
     return sim;
   }
 
   /** A stage instance calling `model` with `limits` configured, as the function builds it. */
-  async function instance(running: LlmSimulator, model: string, limits: RuntimeConfig['limits'][string]) {
+  async function instance(
+    running: LlmSimulator,
+    model: string,
+    limits: RuntimeConfig['limits'][string],
+    learnMaxTokens = false,
+  ) {
     const config: RuntimeConfig = {
       stage: 'extract',
       states: stageStatesOf(PIPELINE, 'extract'),
@@ -64,7 +69,7 @@ describe('Integration: the rate limiter counts as the provider counts', () => {
       maxOutputTokens: 2048,
       steps: {},
       maxRevisions: 0,
-      llm: { baseUrl: running.url, timeoutMs: 10_000 },
+      llm: { baseUrl: running.url, timeoutMs: 10_000, learnMaxTokens },
       prices: { [model]: PRICE },
       itemTokenBudget: 10_000_000,
       dailyBudgetUsd: 1000,
@@ -110,6 +115,42 @@ describe('Integration: the rate limiter counts as the provider counts', () => {
     const busiest = running.stats().maxTpmInAnyWindowByModel[model] ?? 0;
     expect(busiest).toBeLessThanOrEqual(TPM);
     expect(busiest).toBeGreaterThan(0.8 * TPM);
+  });
+
+  it('asks for what the answers need rather than max_tokens, so the same admission-counted TPM answers more calls', async () => {
+    // Prepare: a day of its own (the learned sizes are the day's), the same provider twice: first with max_tokens
+    // fixed at the configured 2,048, then learned from the answers
+    const model = 'gpt-4o-mini';
+    const day = START + 10 * 24 * 60 * MINUTE;
+    const limits = { perModel: { [model]: { tpm: TPM } } };
+    const fixedProvider = await provider({ limits }, day);
+    const fixed = [
+      await instance(fixedProvider, model, { tpm: TPM }),
+      await instance(fixedProvider, model, { tpm: TPM }),
+    ];
+    const fixedTally = await run(fixed, day + 4 * MINUTE);
+    const fixedBusiest = fixedProvider.stats().maxTpmInAnyWindowByModel[model] ?? 0;
+    await fixedProvider.stop();
+    const learnedProvider = await provider({ limits }, day + 10 * MINUTE);
+    const learned = [
+      await instance(learnedProvider, model, { tpm: TPM }, true),
+      await instance(learnedProvider, model, { tpm: TPM }, true),
+    ];
+
+    // Act
+    const tally = await run(learned, day + 14 * MINUTE);
+
+    // Assess: more calls answered in the same four minutes, still at most 1 % 429s and never over the limit as the
+    // provider counts it, most of it used; and the calls asked for far less than the maximum
+    const calls = tally.answered + tally.throttled;
+    const busiest = learnedProvider.stats().maxTpmInAnyWindowByModel[model] ?? 0;
+    expect(tally.answered).toBeGreaterThan(1.5 * fixedTally.answered);
+    expect(tally.throttled).toBeLessThanOrEqual(0.01 * calls);
+    expect(busiest).toBeLessThanOrEqual(TPM);
+    expect(fixedBusiest).toBeLessThanOrEqual(TPM);
+    expect(busiest).toBeGreaterThanOrEqual(0.95 * TPM);
+    const asked = learned.flatMap((worker) => worker.calls).map((call) => call.maxTokens ?? 0);
+    expect(Math.max(...asked.slice(-20))).toBeLessThan(2048 / 2);
   });
 
   it('is answered 429 again and again when it gives back tokens a provider that counts at admission keeps', async () => {

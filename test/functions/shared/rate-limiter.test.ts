@@ -511,6 +511,66 @@ describe('Class: RateLimiter', () => {
       },
     );
 
+    it('gives back what the prompt estimate reserved beyond the prompt the provider counted, and no more', async () => {
+      // Prepare: a call estimated at 4,000 prompt tokens and 1,000 max_tokens, whose answer says the prompt was
+      // 1,000; the limit's burst is one such call
+      const { model, limiter } = setup({ tpm: 10_000 }, 5000);
+      const first = await limiter.reserve(model, { promptTokens: 4000, maxTokens: 1000 });
+      const smaller = { promptTokens: 2000, maxTokens: 1000 };
+      await refusal(limiter.reserve(model, smaller));
+
+      // Act
+      await limiter.settle(first, 1300, 1000);
+
+      // Assess: the provider charged 2,000 at admission, so a call of 3,000 fits now; a second one does not
+      expect(await limiter.reserve(model, smaller)).toMatchObject({ model, tokens: 3000 });
+      await refusal(limiter.reserve(model, smaller));
+    });
+
+    it('keeps every minute within the limit as the provider counts at admission, recounting with the reported prompt', async () => {
+      const step = fc.record({
+        advanceMs: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 500 }), fc.integer({ min: 0, max: 10_000 })),
+        promptShare: fc.double({ min: 0.01, max: 1, noNaN: true }),
+        countedShare: fc.double({ min: 0.3, max: 1, noNaN: true }),
+        maxShare: fc.double({ min: 0, max: 1, noNaN: true }),
+      });
+      await fc.assert(
+        fc.asyncProperty(
+          fc.integer({ min: 5000, max: 100_000 }),
+          fc.array(step, { minLength: 1, maxLength: 40 }),
+          async (tpm, steps) => {
+            // Prepare
+            const largest = Math.floor(tpm / 4);
+            const { model, clock, limiter } = setup({ tpm }, largest);
+            const charged: { at: number; cost: number }[] = [];
+
+            // Act: the provider charges its own count of the prompt (at most the estimate) plus max_tokens
+            for (const { advanceMs, promptShare, countedShare, maxShare } of steps) {
+              clock.advance(advanceMs);
+              const estimate = Math.max(1, Math.round((largest / 2) * promptShare));
+              const maxTokens = Math.round((largest / 2) * maxShare);
+              const reservation = await limiter
+                .reserve(model, { promptTokens: estimate, maxTokens })
+                .catch((error: unknown) => {
+                  if (error instanceof RateLimitedError) return undefined;
+                  throw error;
+                });
+              if (reservation === undefined) continue;
+              const counted = Math.max(1, Math.round(estimate * countedShare));
+              charged.push({ at: clock.at, cost: counted + maxTokens });
+              await limiter.settle(reservation, counted, counted);
+            }
+
+            // Assess
+            expect(mostInAnyMinute(charged)).toBeLessThanOrEqual(tpm);
+            clock.advance(2 * MINUTE);
+            expect(await limiter.reserve(model, ask(Math.max(1, Math.round(largest / 2))))).toBeDefined();
+          },
+        ),
+        { numRuns: 20 },
+      );
+    });
+
     it('gives back unused tokens, so a reservation that did not fit now fits', async () => {
       // Prepare
       const { model, limiter } = setup({ tpm: 10_000, tokenCounting: 'usage' }, 5000);
