@@ -63,17 +63,32 @@ export async function draftRecord(runtime: StageRuntime, record: SQSRecord, invo
   }
   const { itemId, reenrich } = parsed.data;
   const { stage } = runtime.config;
+  const read: ReadOnce = {};
   await runStageRecord(runtime, stage, record, invocation, {
     itemId,
     claim: () => claimForRecord(runtime, record, invocation, itemId, { reenrich }),
     done: async ({ item }) => {
       runtime.logger.info('duplicate delivery of a finished item', { itemId, state: item.state });
     },
-    work: (session) => draftItem(runtime, session, invocation),
+    work: (session) => draftItem(runtime, session, invocation, read),
+    // A lookup that was answered is kept for the next delivery; one that failed is tried again then.
+    checkpoint: () =>
+      read.memory === undefined || read.memory.outcome.degraded
+        ? undefined
+        : { relatedItems: { generation: read.memory.generation, related: read.memory.outcome.related } },
   });
 }
 
-async function draftItem(runtime: StageRuntime, session: ItemSession, invocation: RecordInvocation) {
+/**
+ * What one delivery reads once, however many times a wait here runs the work again: the item's calls of this
+ * stage (kept current by runLlmStep) and the memory lookup.
+ */
+interface ReadOnce {
+  calls?: { generation: number; ofGeneration: CallEntry[]; earlier: CallEntry[] };
+  memory?: { generation: number; outcome: MemoryOutcome };
+}
+
+async function draftItem(runtime: StageRuntime, session: ItemSession, invocation: RecordInvocation, read: ReadOnce) {
   const { config } = runtime;
   const item = session.item;
   const knowledge = item.knowledge;
@@ -81,13 +96,23 @@ async function draftItem(runtime: StageRuntime, session: ItemSession, invocation
   // Each generation (the first drafting, then each re-enrichment) has its own steps and its own token budget.
   const generation = item.generation ?? 0;
   const prefix = generation === 0 ? '' : `g${generation}.`;
-  const allCalls = await runtime.ledger.list(item.itemId, config.stage);
-  const ofGeneration = (call: CallEntry) =>
-    generation === 0 ? !/^g\d+\./.test(call.step) : call.step.startsWith(prefix);
-  const calls = allCalls.filter(ofGeneration);
-  const earlierGenerations = allCalls.filter((call) => !ofGeneration(call));
+  if (read.calls?.generation !== generation) {
+    const allCalls = await runtime.ledger.list(item.itemId, config.stage);
+    const ofGeneration = (call: CallEntry) =>
+      generation === 0 ? !/^g\d+\./.test(call.step) : call.step.startsWith(prefix);
+    read.calls = {
+      generation,
+      ofGeneration: allCalls.filter(ofGeneration),
+      earlier: allCalls.filter((call) => !ofGeneration(call)),
+    };
+  }
+  const { ofGeneration: calls, earlier: earlierGenerations } = read.calls;
   const tokensBefore = tokensOfOtherStages(item, config.stage);
-  const memory = await relatedItems(runtime, item, knowledge, calls, invocation, `${prefix}draft.0`);
+  if (read.memory?.generation !== generation) {
+    const outcome = await relatedItems(runtime, item, knowledge, calls, invocation, `${prefix}draft.0`);
+    read.memory = { generation, outcome };
+  }
+  const memory = read.memory.outcome;
 
   let previous: { draft: Draft; review: Review } | undefined;
   for (let revision = 0; ; revision += 1) {
@@ -168,8 +193,10 @@ async function draftItem(runtime: StageRuntime, session: ItemSession, invocation
 }
 
 /**
- * The memory lookup is done once per item: its outcome is stored with the first draft call, so a replay drafts
- * from the same history. A failed or slow lookup degrades the draft instead of failing it.
+ * The memory lookup is done once per item and generation: its outcome is stored with the first draft call, so a
+ * replay drafts from the same history; a delivery that hands the item back before that call keeps an answered
+ * lookup on the item (and tries a failed one again next time). A failed or slow lookup degrades the draft instead
+ * of failing it.
  */
 async function relatedItems(
   runtime: StageRuntime,
@@ -184,6 +211,10 @@ async function relatedItems(
     // Written by this function with the first draft call, so its shape is known.
     const related = (first.context.related as RelatedItem[] | undefined) ?? [];
     return { related, degraded: first.context.memoryDegraded === true };
+  }
+  // Looked up by an earlier delivery that then handed the item back to wait (runStageRecord's checkpoint).
+  if (item.relatedItems !== undefined && item.relatedItems.generation === (item.generation ?? 0)) {
+    return { related: item.relatedItems.related, degraded: false };
   }
   const breaker = runtime.breaker(MEMORY_DEPENDENCY);
   let permit: BreakerPermit;
@@ -317,7 +348,7 @@ async function publish(runtime: StageRuntime, session: ItemSession, calls: reado
         // Listed on the sparse index re-enrichment reads, until it is drafted again.
         ...(flags.includes(DEGRADED.noHistory) && { [AWAITING_HISTORY_ATTRIBUTE]: NO_HISTORY }),
       },
-      remove: ['leaseOwner', 'leaseUntil', 'pendingCall', 'deferredSince'],
+      remove: ['leaseOwner', 'leaseUntil', 'pendingCall', 'deferredSince', 'relatedItems'],
     });
     runtime.telemetry.count('ItemsPublished');
     if (flags.length > 0) runtime.telemetry.count('ItemsDegraded');

@@ -1,6 +1,6 @@
 import type { SQSRecord } from 'aws-lambda';
 import type { RecordInvocation } from '#shared/batch.ts';
-import { sumUsage } from '#shared/call-ledger.ts';
+import { type CallEntry, sumUsage } from '#shared/call-ledger.ts';
 import { describeError, failureLogFields, InvalidItemError } from '#shared/errors.ts';
 import { ItemSession } from '#shared/item-claim.ts';
 import { runLlmStep } from '#shared/llm-step.ts';
@@ -49,7 +49,9 @@ export async function extractRecord(runtime: StageRuntime, record: SQSRecord, in
     return;
   }
   const itemId = parsed.item.id;
-  let replaying = false;
+  // The item's calls, read once per invocation: after a wait here the work runs again with them, kept current by
+  // runLlmStep, instead of reading the ledger again.
+  let calls: CallEntry[] | undefined;
   const { stage, states } = runtime.config;
   await runStageRecord(runtime, stage, record, invocation, {
     itemId,
@@ -66,9 +68,8 @@ export async function extractRecord(runtime: StageRuntime, record: SQSRecord, in
     },
     work: async (session) => {
       const input = session.item.input ?? parsed.item;
-      // A new item has paid for nothing yet, unless this is a replay after a failure in this same invocation.
-      const calls = session.created && !replaying ? [] : await runtime.ledger.list(itemId, stage);
-      replaying = true;
+      // A new item has paid for nothing yet.
+      calls ??= session.created ? [] : await runtime.ledger.list(itemId, stage);
       const { value: knowledge } = await runLlmStep(runtime, session, calls, 0, invocation, {
         stage,
         step: 'knowledge',

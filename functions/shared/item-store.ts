@@ -90,6 +90,11 @@ export interface ItemRecord {
   /** Draft stage: how many times the item was drafted again after publication (re-enrichment); 0 or absent at first. */
   generation?: number;
   degraded?: string[];
+  /**
+   * Draft stage: the memory lookup's answer for a generation, kept by a delivery that handed the item back to wait
+   * before its first draft call, so the next delivery drafts from it without looking again.
+   */
+  relatedItems?: { generation: number; related: { itemId: string; title: string; summary: string }[] };
   /** NO_HISTORY while the item, published without history, waits to be drafted again (degraded-items.ts). */
   awaitingHistory?: string;
   publication?: Publication;

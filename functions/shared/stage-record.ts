@@ -12,7 +12,7 @@ import {
   StateConflictError,
 } from './errors.ts';
 import { type Claim, type ClaimRequest, claimItem, type ItemSession } from './item-claim.ts';
-import type { DeadLetterRecord, ErrorRecord } from './item-store.ts';
+import type { DeadLetterRecord, ErrorRecord, ItemChange } from './item-store.ts';
 import { CHECKPOINT_MARGIN_MS, MIN_CALL_MS } from './llm-step.ts';
 import { decide } from './retry-policy.ts';
 import type { Stage } from './runtime-config.ts';
@@ -41,7 +41,16 @@ export async function runStageRecord(
     claim: () => Promise<Claim>;
     /** A duplicate of finished work: anything to redo so the item is not stranded (e.g. hand it on again). */
     done?: (claim: Extract<Claim, { outcome: 'done' }>) => Promise<void>;
+    /**
+     * The stage's work. After a wait here it runs again on the same session: what it read in this invocation (the
+     * ledger, the memory lookup) it should keep, not read again.
+     */
     work: (session: ItemSession) => Promise<void>;
+    /**
+     * What the work found that a later delivery should not pay for again (e.g. the memory lookup's answer), written
+     * with the item write a hand-back makes anyway: no request more.
+     */
+    checkpoint?: () => ItemChange['set'] | undefined;
   },
 ): Promise<void> {
   const { logger, telemetry } = runtime;
@@ -128,13 +137,13 @@ export async function runStageRecord(
           return;
         }
         await session.update({
-          set: { deferredSince: since, deferrals: (session.item.deferrals ?? 0) + 1 },
+          set: { ...steps.checkpoint?.(), deferredSince: since, deferrals: (session.item.deferrals ?? 0) + 1 },
           remove: ['leaseOwner', 'leaseUntil'],
         });
       } else if (decision.countsAttempt) {
-        await recordAttempt(session, stage, failure, { keepLease: false });
+        await recordAttempt(session, stage, failure, { keepLease: false, checkpoint: steps.checkpoint?.() });
       } else {
-        await session.update({ remove: ['leaseOwner', 'leaseUntil'] });
+        await session.update({ set: steps.checkpoint?.(), remove: ['leaseOwner', 'leaseUntil'] });
       }
       await deliverLater(runtime, record, decision.delayMs, failure.message);
       return;
@@ -201,10 +210,14 @@ async function recordAttempt(
   session: ItemSession,
   stage: Stage,
   failure: ErrorRecord,
-  options: { keepLease: boolean },
+  options: { keepLease: boolean; checkpoint?: ItemChange['set'] | undefined },
 ) {
   await session.update({
-    set: { attempts: { ...session.item.attempts, [stage]: failure.attempts }, lastError: failure },
+    set: {
+      ...options.checkpoint,
+      attempts: { ...session.item.attempts, [stage]: failure.attempts },
+      lastError: failure,
+    },
     remove: options.keepLease ? [] : ['leaseOwner', 'leaseUntil'],
   });
 }
