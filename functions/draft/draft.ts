@@ -16,9 +16,11 @@ import {
   draftSchema,
   type Knowledge,
   OUTPUT_FORMATS,
+  PUBLISHED_EVENT_VERSION,
   type PublishedEvent,
   type Review,
   reviewSchema,
+  SEQUENCE_PER_GENERATION,
 } from '#shared/schemas.ts';
 import { claimForRecord, renewFailureBudget, runStageRecord } from '#shared/stage-record.ts';
 import type { StageRuntime } from '#shared/stage-runtime.ts';
@@ -325,14 +327,32 @@ async function publish(runtime: StageRuntime, session: ItemSession, calls: reado
       schemes: [...new Set(removed)],
     });
   }
+  const generation = item.generation ?? 0;
+  const input = item.input;
   const event: PublishedEvent = {
+    schemaVersion: PUBLISHED_EVENT_VERSION,
     itemId: item.itemId,
     publicationId: publication.publicationId,
-    title: outcome.draft.title,
-    markdown,
+    sequence: SEQUENCE_PER_GENERATION * generation + outcome.revision,
+    generation,
     revision: outcome.revision,
     approved: outcome.approved,
+    title: outcome.draft.title,
+    markdown,
     degraded: flags,
+    source: {
+      title: input?.title ?? item.itemId,
+      ...(input?.url !== undefined && { url: input.url }),
+      ...(input?.source !== undefined && { source: input.source }),
+      ...(input?.author !== undefined && { author: input.author }),
+      ...(input?.publishedAt !== undefined && { publishedAt: input.publishedAt }),
+    },
+    knowledge: {
+      summary: outcome.knowledge.summary,
+      topics: outcome.knowledge.topics,
+      entities: outcome.knowledge.entities,
+      language: outcome.knowledge.language,
+    },
     relatedItemIds: publication.relatedItemIds,
     publishedAt,
   };

@@ -95,16 +95,51 @@ export const draftMessageSchema = z
   .object({ itemId: z.string().regex(ITEM_ID), reenrich: z.literal(true).optional() })
   .strict();
 
-/** Event on the published queue. `publicationId` is stable per item and revision so consumers can dedupe. */
+/** The published event's schema version (docs/published-event.md): bumped on any change a consumer must know. */
+export const PUBLISHED_EVENT_VERSION = 1;
+
+/** How much `sequence` grows per generation: more than the revisions one generation can have (at most 11). */
+export const SEQUENCE_PER_GENERATION = 100;
+
+/**
+ * Event on the published queue, documented in docs/published-event.md. `publicationId` is stable per item,
+ * generation and revision so consumers can dedupe; `sequence` only grows across an item's publications (a
+ * re-enrichment's post comes after the first), so a consumer keeps the post with the highest.
+ */
 export const publishedEventSchema = z
   .object({
+    schemaVersion: z.literal(PUBLISHED_EVENT_VERSION),
     itemId: z.string(),
     publicationId: z.string(),
-    title: z.string(),
-    markdown: z.string(),
+    /** 100 × generation + revision. */
+    sequence: z.number().int().min(0),
+    /** 0 for the first drafting, then one more per re-enrichment. */
+    generation: z.number().int().min(0),
     revision: z.number().int().min(0),
     approved: z.boolean(),
+    title: z.string(),
+    markdown: z.string(),
+    /** Why the post is flagged (NO_HISTORY, UNAPPROVED, REVISIONS_CUT); empty when it is not. */
     degraded: z.array(z.string()),
+    /** The source item as the producer sent it (title, url, source, author, when it was published). */
+    source: z
+      .object({
+        title: z.string(),
+        url: z.string().optional(),
+        source: z.string().optional(),
+        author: z.string().optional(),
+        publishedAt: z.string().optional(),
+      })
+      .strict(),
+    /** What the extract stage found in it. */
+    knowledge: z
+      .object({
+        summary: z.string(),
+        topics: z.array(z.string()),
+        entities: z.array(z.object({ name: z.string(), kind: z.string() }).strict()),
+        language: z.string(),
+      })
+      .strict(),
     relatedItemIds: z.array(z.string()),
     publishedAt: z.string(),
   })

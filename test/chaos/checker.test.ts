@@ -13,6 +13,7 @@ import { type LocalRuntime, startLocalRuntime } from '#local/runtime.ts';
 import { type CallEntry, CallLedger } from '#shared/call-ledger.ts';
 import type { CrashPoint } from '#shared/faults.ts';
 import { type ItemState, ItemStore } from '#shared/item-store.ts';
+import type { PublishedEvent } from '#shared/schemas.ts';
 
 /**
  * The checker on hand-made outcomes: the stack's real table and queues on the emulators, records written the
@@ -99,17 +100,23 @@ describe('Function: checkRun', () => {
       if (options.countUsage !== false) await stack.ledger.addUsage(entry);
     }
     for (let n = 0; n < (options.events ?? 1); n += 1) {
-      await sendTo('PublishedQueueUrl', {
+      const event: PublishedEvent = {
+        schemaVersion: 1,
         itemId,
         publicationId,
-        title: itemId,
-        markdown: '# post',
+        sequence: 0,
+        generation: 0,
         revision: 0,
         approved: true,
+        title: itemId,
+        markdown: '# post',
         degraded: [],
+        source: { title: itemId },
+        knowledge: { summary: 'A summary.', topics: ['cloud'], entities: [], language: 'en' },
         relatedItemIds: [],
         publishedAt: new Date().toISOString(),
-      });
+      };
+      await sendTo('PublishedQueueUrl', event);
     }
   }
 

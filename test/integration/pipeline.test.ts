@@ -67,6 +67,21 @@ describe('Pipeline: end to end on the embedded emulators', () => {
     // Assess
     const events = published.map((message) => publishedEventSchema.parse(JSON.parse(message.Body ?? '')));
     expect(events.map((event) => event.itemId).sort()).toEqual(['e2e-1', 'e2e-2', 'e2e-3']);
+    // What a downstream consumer needs, in the event itself (docs/published-event.md)
+    const first = events.find((event) => event.itemId === 'e2e-1');
+    const extracted = (await pipeline.item('e2e-1'))?.knowledge;
+    expect(first).toMatchObject({
+      schemaVersion: 1,
+      generation: 0,
+      sequence: first?.revision,
+      source: { title: 'Serverless queues get faster', source: 'test', publishedAt: '2026-11-01T10:00:00Z' },
+      knowledge: {
+        summary: extracted?.summary,
+        topics: extracted?.topics,
+        entities: extracted?.entities,
+        language: extracted?.language,
+      },
+    });
     for (const item of items) {
       const record = await pipeline.waitForItem(item.id, (r) => r.state === 'PUBLISHED');
       const states = record.history.map((h) => h.state);
@@ -591,6 +606,10 @@ describe('Pipeline: re-enrichment', () => {
       .map((m) => publishedEventSchema.parse(JSON.parse(m.Body ?? '')))
       .filter((event) => event.itemId === 're-2');
     expect(new Set(events.map((event) => event.publicationId)).size).toBe(2);
+    // A consumer orders the posts by sequence: the re-enrichment's comes after the first, whatever the revisions
+    const [before, after] = [...events].sort((a, b) => a.generation - b.generation);
+    expect(after?.generation).toBe(1);
+    expect(after?.sequence).toBeGreaterThan(before?.sequence ?? Number.POSITIVE_INFINITY);
   });
 });
 
