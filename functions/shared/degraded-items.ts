@@ -47,13 +47,10 @@ export function itemsAwaitingHistory(
   tableName: string,
   options: DegradedQuery,
 ): Promise<DegradedItem[]> {
-  const { since } = options;
   return queryDegraded(dynamo, options, {
     TableName: tableName,
     IndexName: AWAITING_HISTORY_INDEX,
-    KeyConditionExpression: since === undefined ? '#flag = :flag' : '#flag = :flag AND updatedAt >= :since',
-    ExpressionAttributeNames: { '#flag': AWAITING_HISTORY_ATTRIBUTE },
-    ExpressionAttributeValues: { ':flag': NO_HISTORY, ...(since === undefined ? {} : { ':since': since }) },
+    ...partitionSince(AWAITING_HISTORY_ATTRIBUTE, NO_HISTORY, options.since),
   });
 }
 
@@ -67,19 +64,24 @@ export function itemsWithoutHistory(
   tableName: string,
   options: DegradedQuery,
 ): Promise<DegradedItem[]> {
-  const { since } = options;
+  const published = partitionSince('state', 'PUBLISHED', options.since);
   return queryDegraded(dynamo, options, {
     TableName: tableName,
     IndexName: 'ByState',
-    KeyConditionExpression: since === undefined ? '#state = :state' : '#state = :state AND updatedAt >= :since',
+    ...published,
     FilterExpression: 'contains(degraded, :flag)',
-    ExpressionAttributeNames: { '#state': 'state' },
-    ExpressionAttributeValues: {
-      ':state': 'PUBLISHED',
-      ':flag': NO_HISTORY,
-      ...(since === undefined ? {} : { ':since': since }),
-    },
+    ExpressionAttributeValues: { ...published.ExpressionAttributeValues, ':flag': NO_HISTORY },
   });
+}
+
+/** The key condition of an index whose partition key `attribute` is `value` and sort key `updatedAt`, from `since`. */
+function partitionSince(attribute: string, value: string, since: string | undefined) {
+  const values: Record<string, unknown> = { ':key': value, ...(since === undefined ? {} : { ':since': since }) };
+  return {
+    KeyConditionExpression: since === undefined ? '#key = :key' : '#key = :key AND updatedAt >= :since',
+    ExpressionAttributeNames: { '#key': attribute },
+    ExpressionAttributeValues: values,
+  };
 }
 
 async function queryDegraded(

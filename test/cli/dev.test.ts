@@ -161,7 +161,7 @@ describe('Command: sluice dev', () => {
     expect(run.code).toBe(0);
     const config = jsonOf<SluiceConfig>(run);
     expect(config.dailyBudgetUsd).toBe(2.5);
-    expect(config.llm).toEqual({ timeoutSeconds: 60, fallbackModel: 'gpt-4o-mini' });
+    expect(config.llm).toEqual({ timeoutSeconds: 60, learnMaxTokens: true, fallbackModel: 'gpt-4o-mini' });
     expect(config.supervisor.enabled).toBe(false);
     expect(config.stages.draft).toMatchObject({ maxRevisions: 1, model: 'gpt-4.1-mini', timeoutSeconds: 300 });
     expect(config.stages.extract?.maxConcurrency).toBe(5);

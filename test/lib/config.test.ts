@@ -35,7 +35,7 @@ describe('Function: loadConfig', () => {
     });
     expect(config.stages.draft?.timeoutSeconds).toBe(300);
     expect(config.stages.draft?.maxRevisions).toBe(2);
-    expect(config.llm).toEqual({ timeoutSeconds: 60 });
+    expect(config.llm).toEqual({ timeoutSeconds: 60, learnMaxTokens: true });
     expect(config.prices['gpt-4o-mini']).toEqual({ inputPerMillionUsd: 0.15, outputPerMillionUsd: 0.6 });
     expect(config.prices['gpt-4.1-mini']).toEqual({ inputPerMillionUsd: 0.4, outputPerMillionUsd: 1.6 });
     expect(config).toMatchObject({
@@ -117,6 +117,7 @@ describe('Function: loadConfig', () => {
     ],
     ['maxReceiveCount below 5', { maxReceiveCount: 4 }, 'maxReceiveCount must be between 5 and 1000 (got 4)'],
     ['a negative daily budget', { dailyBudgetUsd: -1 }, 'dailyBudgetUsd must be between 0 and 1000000 (got -1)'],
+    ['learned max_tokens as a word', { llm: { learnMaxTokens: 'yes' } }, 'llm.learnMaxTokens must be true or false'],
     [
       'a retention shorter than a dead letter may wait in its DLQ',
       { retentionDays: 14 },
@@ -260,7 +261,7 @@ describe('Function: runtimeConfigFor', () => {
 
     // Assess
     expect(runtime).not.toHaveProperty('fallbackModel');
-    expect(runtime.llm).toEqual({ timeoutMs: 60_000 });
+    expect(runtime.llm).toEqual({ timeoutMs: 60_000, learnMaxTokens: true });
   });
 });
 
