@@ -83,7 +83,7 @@ export interface LocalRuntime extends LocalEndpoints {
   readonly eventSourceMappings: LocalEventSourceMappings;
   /** The secrets the local Secrets Manager serves (kept under `<dataDir>/secrets` with a data directory). */
   readonly secrets: LocalSecretsManager;
-  /** DynamoDB's Time to Live on the tables that enable it: swept at start and hourly once started. */
+  /** DynamoDB's Time to Live on the tables that enable it: swept a minute after start, then hourly. */
   readonly timeToLive: LocalTimeToLive;
   /** Starts every poller and the Time to Live sweep. */
   start(): void;

@@ -10,7 +10,7 @@ import type { LocalTable } from './resources.ts';
 /**
  * DynamoDB's Time to Live, which dynalite lacks: a sweep deletes every item whose TTL attribute is a Number of epoch
  * seconds in the past. As on AWS, an attribute that is not a Number, or one more than five years in the past, is
- * ignored; deletion happens some time after the expiry (here at start and then every `intervalMs`), not at once,
+ * ignored; deletion happens some time after the expiry (here a minute after start, then every `intervalMs`), not at once,
  * and an item written again between the sweep's read and its delete (its expiry removed or moved) is kept. The
  * sweep reads the table a page at a time, so the runtime's other work goes on between pages.
  */
@@ -20,6 +20,7 @@ const IGNORED_AFTER_SECONDS = 5 * 365 * 86_400;
 const PAGE = 500;
 /** An hour: AWS deletes expired items within days; locally an hourly look is as good and costs next to nothing. */
 const INTERVAL_MS = 3_600_000;
+const FIRST_SWEEP_MS = 60_000;
 
 export interface LocalTimeToLiveOptions {
   readonly dynamodb: DynamoDBClient;
@@ -34,6 +35,7 @@ export interface LocalTimeToLiveOptions {
 /** The expiry sweep of the local tables. */
 export class LocalTimeToLive {
   readonly #options: LocalTimeToLiveOptions;
+  #first: NodeJS.Timeout | undefined;
   #timer: NodeJS.Timeout | undefined;
   #sweeping: Promise<number> | undefined;
 
@@ -41,20 +43,28 @@ export class LocalTimeToLive {
     this.#options = options;
   }
 
-  /** Sweeps now and then every interval, until stopped. */
+  /**
+   * Sweeps a minute after start (off the start's path: a sweep reads the whole table), then every interval, until
+   * stopped.
+   */
   start(): void {
-    if (this.#timer !== undefined || this.#options.tables.length === 0) return;
+    if (this.#first !== undefined || this.#options.tables.length === 0) return;
     const tick = () => {
       // A failed sweep (the emulator stopping under it) is tried again at the next tick.
       this.sweep().catch(() => undefined);
     };
-    tick();
-    this.#timer = setInterval(tick, this.#options.intervalMs ?? INTERVAL_MS);
-    this.#timer.unref();
+    this.#first = setTimeout(() => {
+      tick();
+      this.#timer = setInterval(tick, this.#options.intervalMs ?? INTERVAL_MS);
+      this.#timer.unref();
+    }, FIRST_SWEEP_MS);
+    this.#first.unref();
   }
 
-  /** Stops the timer and waits for a sweep under way. */
+  /** Stops the timers and waits for a sweep under way. */
   async stop(): Promise<void> {
+    clearTimeout(this.#first);
+    this.#first = undefined;
     clearInterval(this.#timer);
     this.#timer = undefined;
     await this.#sweeping?.catch(() => undefined);

@@ -86,7 +86,7 @@ export async function draftRecord(runtime: StageRuntime, record: SQSRecord, invo
  * stage (kept current by runLlmStep) and the memory lookup.
  */
 interface ReadOnce {
-  calls?: { generation: number; ofGeneration: CallEntry[]; earlier: CallEntry[] };
+  calls?: { ofGeneration: CallEntry[]; earlier: CallEntry[] };
   memory?: { generation: number; outcome: MemoryOutcome };
 }
 
@@ -98,19 +98,19 @@ async function draftItem(runtime: StageRuntime, session: ItemSession, invocation
   // Each generation (the first drafting, then each re-enrichment) has its own steps and its own token budget.
   const generation = item.generation ?? 0;
   const prefix = generation === 0 ? '' : `g${generation}.`;
-  if (read.calls?.generation !== generation) {
+  // One claim a delivery, so one generation: what was read for it stays good through every replay.
+  if (read.calls === undefined) {
     const allCalls = await runtime.ledger.list(item.itemId, config.stage);
     const ofGeneration = (call: CallEntry) =>
       generation === 0 ? !/^g\d+\./.test(call.step) : call.step.startsWith(prefix);
     read.calls = {
-      generation,
       ofGeneration: allCalls.filter(ofGeneration),
       earlier: allCalls.filter((call) => !ofGeneration(call)),
     };
   }
   const { ofGeneration: calls, earlier: earlierGenerations } = read.calls;
   const tokensBefore = tokensOfOtherStages(item, config.stage);
-  if (read.memory?.generation !== generation) {
+  if (read.memory === undefined) {
     const outcome = await relatedItems(runtime, item, knowledge, calls, invocation, `${prefix}draft.0`);
     read.memory = { generation, outcome };
   }

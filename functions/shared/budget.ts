@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { BudgetExhaustedError, ItemBudgetExceededError } from './errors.ts';
-import { dayExpiresAt, TTL_ATTRIBUTE } from './retention.ts';
+import { dayExpiresAt, setExpiry } from './retention.ts';
 import { budgetKey } from './table-keys.ts';
 
 /**
@@ -64,20 +64,22 @@ export class DailyBudget {
         `a call of up to $${(reserved / 1e9).toFixed(6)} is more than the whole daily budget of $${this.#limitNano / 1e9}`,
       );
     }
-    const retention = this.#retentionSeconds;
+    const expiry = setExpiry(
+      this.#retentionSeconds === undefined ? undefined : dayExpiresAt(day, this.#retentionSeconds),
+    );
     try {
       await this.#client.send(
         new UpdateCommand({
           TableName: this.#tableName,
           Key: this.#key(day),
-          UpdateExpression: `SET #day = :day${retention === undefined ? '' : ', #expiresAt = :expiresAt'} ADD committedNano :reserved`,
+          UpdateExpression: `SET #day = :day${expiry.clause} ADD committedNano :reserved`,
           ConditionExpression: 'attribute_not_exists(committedNano) OR committedNano <= :room',
-          ExpressionAttributeNames: { '#day': 'day', ...(retention !== undefined && { '#expiresAt': TTL_ATTRIBUTE }) },
+          ExpressionAttributeNames: { '#day': 'day', ...expiry.names },
           ExpressionAttributeValues: {
             ':day': day,
             ':reserved': reserved,
             ':room': this.#limitNano - reserved,
-            ...(retention !== undefined && { ':expiresAt': dayExpiresAt(day, retention) }),
+            ...expiry.values,
           },
         }),
       );

@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { histogramsOf, type SizeHistograms, sizeAttribute, sizeBucket } from './completion-sizes.ts';
-import { dayExpiresAt, expiresAfter, TTL_ATTRIBUTE } from './retention.ts';
+import { dayExpiresAt, expiresAfter, setExpiry, TTL_ATTRIBUTE } from './retention.ts';
 import type { ModelPrice, Stage } from './runtime-config.ts';
 import { callKey, callPrefix, itemPartition, usageKey, usagePartition } from './table-keys.ts';
 
@@ -164,23 +164,25 @@ export class CallLedger {
   /** Adds one call (its tokens, cost and latency) to the day × stage × model totals, in one write. */
   async addUsage(entry: CallEntry): Promise<void> {
     const day = entry.at.slice(0, 10);
-    const expires = this.#retentionSeconds !== undefined;
+    const expiry = setExpiry(
+      this.#retentionSeconds === undefined ? undefined : dayExpiresAt(day, this.#retentionSeconds),
+    );
     // An answer that ended by itself says how long the step's answers are; one cut at max_tokens says nothing.
     const sized = entry.stepKind !== undefined && entry.finishReason === 'stop';
     await this.#client.send(
       new UpdateCommand({
         TableName: this.#tableName,
         Key: usageKey(day, entry.stage, entry.model),
-        UpdateExpression: `SET #stage = :stage, #model = :model, #day = :day${expires ? ', #expiresAt = :expiresAt' : ''} ADD calls :one, promptTokens :p, completionTokens :c, costNanoUsd :cost, rebilledCalls :rebilled, latencyMsTotal :latency${sized ? ', #size :one' : ''}`,
+        UpdateExpression: `SET #stage = :stage, #model = :model, #day = :day${expiry.clause} ADD calls :one, promptTokens :p, completionTokens :c, costNanoUsd :cost, rebilledCalls :rebilled, latencyMsTotal :latency${sized ? ', #size :one' : ''}`,
         ExpressionAttributeNames: {
           '#stage': 'stage',
           '#model': 'model',
           '#day': 'day',
-          ...(expires && { '#expiresAt': TTL_ATTRIBUTE }),
+          ...expiry.names,
           ...(sized && { '#size': sizeAttribute(entry.stepKind ?? '', sizeBucket(entry.completionTokens)) }),
         },
         ExpressionAttributeValues: {
-          ...(this.#retentionSeconds !== undefined && { ':expiresAt': dayExpiresAt(day, this.#retentionSeconds) }),
+          ...expiry.values,
           ':stage': entry.stage,
           ':model': entry.model,
           ':day': day,

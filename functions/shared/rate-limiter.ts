@@ -89,9 +89,10 @@ export interface Reservation {
   model: string;
   /** Tokens charged at admission. */
   tokens: number;
-  /** Whether the provider counts usage, so what the answer did not use is given back. */
-  settlesToUsage: boolean;
-  /** How the provider counts, and what was reserved: to recharge an admission with the prompt the provider counted. */
+  /**
+   * How the provider counts, and what was reserved: under `usage` what the answer did not use is given back, at
+   * admission the charge is recounted with the prompt the provider counted.
+   */
   counting: TokenCounting;
   request: TokenRequest;
   /** The unit interval for tokens at reservation time, to settle with the same rate. */
@@ -262,7 +263,6 @@ export class RateLimiter {
         return {
           model,
           tokens,
-          settlesToUsage: counting === 'usage',
           counting,
           request,
           tokenIntervalMs: tokenParams?.intervalMs ?? 0,
@@ -301,7 +301,7 @@ export class RateLimiter {
    */
   async settle(reservation: Reservation | undefined, usedTokens: number, promptTokens?: number): Promise<void> {
     if (reservation === undefined) return;
-    if (reservation.settlesToUsage) {
+    if (reservation.counting === 'usage') {
       await this.#giveBack(reservation, reservation.tokens - usedTokens);
       return;
     }

@@ -17,6 +17,24 @@ export const expiresAfter = (nowMs: number, retentionSeconds: number): number =>
   Math.ceil(nowMs / 1000) + retentionSeconds;
 
 /**
+ * The part of an UpdateExpression's SET that writes `expiresAt`, with its names and values; nothing when there is
+ * no expiry to write (a reader's store, without retention).
+ * @example const expiry = setExpiry(dayExpiresAt(day, retention)); `SET #day = :day${expiry.clause}`
+ */
+export function setExpiry(expiresAt: number | undefined): {
+  clause: string;
+  names: Record<string, string>;
+  values: Record<string, number>;
+} {
+  if (expiresAt === undefined) return { clause: '', names: {}, values: {} };
+  return {
+    clause: ', #expiresAt = :expiresAt',
+    names: { '#expiresAt': TTL_ATTRIBUTE },
+    values: { ':expiresAt': expiresAt },
+  };
+}
+
+/**
  * When the record of a UTC day (`yyyy-mm-dd`) expires: `retentionSeconds` after the day ends, in epoch seconds.
  * @example dayExpiresAt('2026-12-03', 86_400) // 1796428800
  */
